@@ -1,0 +1,73 @@
+//! Chat history: disappearing messages and "keep no history".
+//!
+//! Expired messages are deleted with `secure_delete` on (their bytes are
+//! overwritten in the database file) and the WAL is checkpointed and
+//! truncated, so no old page image is left behind either.
+
+use std::time::SystemTime;
+
+use rand::{CryptoRng, Rng};
+
+use crate::error::{Error, Result};
+use crate::message::Body;
+use crate::messaging::{send_body, Outgoing};
+use crate::millis;
+use crate::store::{in_transaction, ContactId, SottoStore};
+
+/// Sets the conversation's disappearing-messages timer (0 turns it off) and
+/// tells the contact. Messages stored from now on expire `seconds` after
+/// they were stored.
+pub fn set_expiration_timer<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    seconds: u32,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let mut settings = store.conversation_settings(contact)?;
+    settings.expire_timer_secs = seconds;
+    // Saved first so the update itself is not kept past the timer; both
+    // steps are idempotent if the second fails.
+    in_transaction(store, |store| {
+        if store.contact(contact)?.is_none() {
+            return Err(Error::UnknownContact);
+        }
+        store.save_conversation_settings(contact, &settings)
+    })?;
+    send_body(store, contact, Body::ExpirationTimer(seconds), now, rng)
+}
+
+/// Turns "keep no history" on or off for a conversation. Turning it on also
+/// deletes the messages already stored for it.
+pub fn set_keep_no_history<S: SottoStore>(
+    store: &mut S,
+    contact: &ContactId,
+    keep_no_history: bool,
+) -> Result<()> {
+    in_transaction(store, |store| {
+        if store.contact(contact)?.is_none() {
+            return Err(Error::UnknownContact);
+        }
+        let mut settings = store.conversation_settings(contact)?;
+        settings.keep_no_history = keep_no_history;
+        store.save_conversation_settings(contact, &settings)?;
+        if keep_no_history {
+            store.delete_conversation_messages(contact)?;
+        }
+        Ok(())
+    })?;
+    store.checkpoint()
+}
+
+/// Deletes every message whose timer ran out by `now`; returns how many.
+pub fn delete_expired<S: SottoStore>(store: &mut S, now: SystemTime) -> Result<usize> {
+    let deleted = in_transaction(store, |store| store.delete_expired_messages(millis(now)))?;
+    if deleted > 0 {
+        store.checkpoint()?;
+    }
+    Ok(deleted)
+}

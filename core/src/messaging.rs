@@ -1,0 +1,395 @@
+//! Sending and receiving Sotto messages over a Signal session.
+//!
+//! Each operation is one store transaction:
+//! - sending encrypts (advancing the ratchet), stores the message row and
+//!   queues the envelope in the outbox, then commits;
+//! - receiving decrypts (advancing the ratchet and consuming prekeys),
+//!   de-duplicates by message id, applies the content, then commits. The
+//!   function returns only after the commit, so a transport may acknowledge
+//!   the envelope exactly when this returns `Ok`: a crash before that means
+//!   the envelope is delivered again, and a crash after it cannot lose it.
+
+use std::cell::RefCell;
+use std::time::{Duration, SystemTime};
+
+use libsignal_protocol::{
+    CiphertextMessage, CiphertextMessageType, PreKeySignalMessage, SignalMessage,
+    SignalProtocolError,
+};
+use rand::{CryptoRng, Rng};
+
+use crate::error::{Error, Result};
+use crate::message::{Body, Content, Envelope, EnvelopeKind, MessageId, ReceiptKind};
+use crate::signal_views::View;
+use crate::store::{
+    in_transaction, ContactId, DeliveryState, Direction, HeldEnvelope, SottoStore, StoredMessage,
+};
+use crate::{address_of, block_on, millis};
+
+/// A message encrypted and queued for sending.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    /// Its outbox row; pass it to [`mark_sent`] once a transport took it.
+    pub outbox_id: i64,
+    /// The message's id.
+    pub message_id: MessageId,
+    /// What to hand to the transport.
+    pub envelope: Envelope,
+}
+
+/// What an incoming envelope turned out to be, after its commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Received {
+    /// A text message. It is stored unless the conversation keeps no history.
+    Text(StoredMessage),
+    /// Receipts for our messages; `updated` of them changed state.
+    Receipt {
+        /// Delivered or read.
+        kind: ReceiptKind,
+        /// The messages the receipt names.
+        message_ids: Vec<MessageId>,
+        /// How many stored messages moved forward.
+        updated: usize,
+    },
+    /// The contact set the disappearing-messages timer (seconds, 0 = off).
+    ExpirationTimerChanged(u32),
+    /// Content this version does not act on yet (call signalling, handshakes).
+    NotHandled(&'static str),
+    /// Already received before: a replayed ciphertext or a re-sent message.
+    /// Nothing changed; the transport may acknowledge it.
+    Duplicate,
+    /// The sender's identity key changed. The envelope is kept undecrypted
+    /// until the user re-trusts the contact (`session::trust_new_identity`).
+    HeldForUntrustedIdentity,
+}
+
+/// Encrypts a text for `contact` and queues it.
+pub fn send_text<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    text: &str,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    send_body(store, contact, Body::Text(text.to_owned()), now, rng)
+}
+
+/// Sends delivery or read receipts for messages received from `contact`.
+pub fn send_receipt<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    kind: ReceiptKind,
+    message_ids: Vec<MessageId>,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    send_body(store, contact, Body::Receipt { kind, message_ids }, now, rng)
+}
+
+/// Encrypts any body for `contact` and queues it; texts are also stored
+/// (unless the conversation keeps no history).
+pub fn send_body<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    body: Body,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let content = Content {
+        id: MessageId::random(rng),
+        sent_at_ms: millis(now),
+        body,
+    };
+    in_transaction(store, |store| send_in_transaction(store, contact, &content, now, rng, true))
+}
+
+/// Encrypts a stored outgoing text again, under the same message id, and
+/// queues it: for when a transport lost it. The receiver keeps one copy.
+pub fn resend<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    message_id: &MessageId,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    in_transaction(store, |store| {
+        let stored = store
+            .messages(contact, usize::MAX, None)?
+            .into_iter()
+            .find(|m| m.id == *message_id && m.direction == Direction::Outgoing)
+            .ok_or(Error::MalformedContent("no such outgoing message"))?;
+        let content = Content {
+            id: stored.id,
+            sent_at_ms: stored.sent_at_ms,
+            body: Body::Text(stored.body),
+        };
+        send_in_transaction(store, contact, &content, now, rng, false)
+    })
+}
+
+pub(crate) fn send_in_transaction<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    content: &Content,
+    now: SystemTime,
+    rng: &mut R,
+    store_text: bool,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    if store.contact(contact)?.is_none() {
+        return Err(Error::UnknownContact);
+    }
+    let padded = zeroize::Zeroizing::new(content.to_padded_bytes()?);
+    let address = address_of(contact);
+    let ciphertext = {
+        let cell = RefCell::new(&mut *store);
+        let view = View::new(&cell);
+        block_on(libsignal_protocol::message_encrypt(
+            &padded,
+            &address,
+            &mut view.clone(),
+            &mut view.clone(),
+            now,
+            rng,
+        ))?
+    };
+    let envelope = match ciphertext {
+        CiphertextMessage::PreKeySignalMessage(m) => Envelope {
+            kind: EnvelopeKind::PreKey,
+            ciphertext: m.serialized().to_vec(),
+        },
+        CiphertextMessage::SignalMessage(m) => Envelope {
+            kind: EnvelopeKind::Signal,
+            ciphertext: m.serialized().to_vec(),
+        },
+        _ => return Err(Error::Protocol("unexpected ciphertext type")),
+    };
+    if let (Body::Text(text), true) = (&content.body, store_text) {
+        let settings = store.conversation_settings(contact)?;
+        if !settings.keep_no_history {
+            let now_ms = millis(now);
+            store.insert_message(&StoredMessage {
+                id: content.id,
+                contact: contact.clone(),
+                direction: Direction::Outgoing,
+                body: text.clone(),
+                sent_at_ms: content.sent_at_ms,
+                stored_at_ms: now_ms,
+                state: DeliveryState::Pending,
+                expires_at_ms: expiry(now_ms, settings.expire_timer_secs),
+            })?;
+        }
+    }
+    let outbox_id = store.push_outbox(contact, &content.id, &envelope)?;
+    Ok(Outgoing {
+        outbox_id,
+        message_id: content.id,
+        envelope,
+    })
+}
+
+/// Records that a transport took an outbox entry: it leaves the outbox and
+/// its message becomes [`DeliveryState::Sent`].
+pub fn mark_sent<S: SottoStore>(store: &mut S, outbox_id: i64) -> Result<()> {
+    in_transaction(store, |store| {
+        if let Some(entry) = store.take_outbox(outbox_id)? {
+            store.advance_delivery_state(&entry.contact, &entry.message_id, DeliveryState::Sent)?;
+        }
+        Ok(())
+    })
+}
+
+/// Decrypts and applies one envelope from `contact`, committing before it
+/// returns. `Ok` means the transport may now acknowledge the envelope.
+///
+/// Errors leave the store unchanged. A malformed or undecryptable envelope
+/// will fail the same way again, so the transport may drop it; a storage
+/// error is worth retrying.
+pub fn receive<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    envelope_bytes: &[u8],
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Received>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let envelope = Envelope::from_bytes(envelope_bytes)?;
+    if store.contact(contact)?.is_none() {
+        return Err(Error::UnknownContact);
+    }
+    match in_transaction(store, |store| receive_in_transaction(store, contact, &envelope, now, rng))
+    {
+        Err(Error::UntrustedIdentity) => {
+            let offered = match envelope.kind {
+                EnvelopeKind::PreKey => PreKeySignalMessage::try_from(&envelope.ciphertext[..])
+                    .ok()
+                    .map(|m| *m.identity_key()),
+                EnvelopeKind::Signal => None,
+            };
+            in_transaction(store, |store| {
+                store.hold_envelope(contact, &envelope, offered.as_ref())
+            })?;
+            tracing::warn!("identity key changed; envelope held until re-trust");
+            Ok(Received::HeldForUntrustedIdentity)
+        }
+        other => other,
+    }
+}
+
+/// Processes an envelope that was held for an untrusted identity, now that
+/// the identity may have been trusted. It is dropped from the held list when
+/// it decrypts, is a duplicate, or can never decrypt.
+pub(crate) fn receive_held<S, R>(
+    store: &mut S,
+    held: &HeldEnvelope,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Received>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let result = in_transaction(store, |store| {
+        receive_in_transaction(store, &held.contact, &held.envelope, now, rng)
+    });
+    // Keep it only if trying again later could succeed. A crash between the
+    // two transactions leaves it held; it is then found to be a duplicate.
+    let retry_later = matches!(result, Err(Error::UntrustedIdentity) | Err(Error::Storage(_)));
+    if !retry_later {
+        in_transaction(store, |store| store.remove_held_envelope(held.id))?;
+    }
+    result
+}
+
+fn receive_in_transaction<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    envelope: &Envelope,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Received>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let address = address_of(contact);
+    let ciphertext = match envelope.kind {
+        EnvelopeKind::PreKey => CiphertextMessage::PreKeySignalMessage(
+            PreKeySignalMessage::try_from(&envelope.ciphertext[..])
+                .map_err(|_| Error::MalformedEnvelope("bad PreKey message"))?,
+        ),
+        EnvelopeKind::Signal => CiphertextMessage::SignalMessage(
+            SignalMessage::try_from(&envelope.ciphertext[..])
+                .map_err(|_| Error::MalformedEnvelope("bad Signal message"))?,
+        ),
+    };
+    let decrypted = {
+        let cell = RefCell::new(&mut *store);
+        let view = View::new(&cell);
+        block_on(libsignal_protocol::message_decrypt(
+            &ciphertext,
+            &address,
+            &mut view.clone(),
+            &mut view.clone(),
+            &mut view.clone(),
+            &view.clone(),
+            &mut view.clone(),
+            rng,
+        ))
+    };
+    let padded = match decrypted {
+        Ok(padded) => zeroize::Zeroizing::new(padded),
+        // The message key was already used: this exact ciphertext was received.
+        Err(SignalProtocolError::DuplicatedMessage(..)) => return Ok(Received::Duplicate),
+        Err(SignalProtocolError::InvalidMessage(CiphertextMessageType::PreKey, "reused base key")) => {
+            return Ok(Received::Duplicate)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let content = Content::from_padded_bytes(&padded)?;
+    let now_ms = millis(now);
+    if !store.record_received_id(contact, &content.id, now_ms)? {
+        // A re-sent copy of a message we have: the ratchet step above is
+        // kept (it is committed), the content is not applied twice.
+        return Ok(Received::Duplicate);
+    }
+    apply_content(store, contact, content, now_ms)
+}
+
+fn apply_content<S: SottoStore>(
+    store: &mut S,
+    contact: &ContactId,
+    content: Content,
+    now_ms: u64,
+) -> Result<Received> {
+    match content.body {
+        Body::Text(body) => {
+            let settings = store.conversation_settings(contact)?;
+            let message = StoredMessage {
+                id: content.id,
+                contact: contact.clone(),
+                direction: Direction::Incoming,
+                body,
+                sent_at_ms: content.sent_at_ms,
+                stored_at_ms: now_ms,
+                state: DeliveryState::Received,
+                expires_at_ms: expiry(now_ms, settings.expire_timer_secs),
+            };
+            if !settings.keep_no_history {
+                store.insert_message(&message)?;
+            }
+            Ok(Received::Text(message))
+        }
+        Body::Receipt { kind, message_ids } => {
+            let state = match kind {
+                ReceiptKind::Delivered => DeliveryState::Delivered,
+                ReceiptKind::Read => DeliveryState::Read,
+            };
+            let mut updated = 0;
+            for id in &message_ids {
+                if store.advance_delivery_state(contact, id, state)? {
+                    updated += 1;
+                }
+            }
+            Ok(Received::Receipt {
+                kind,
+                message_ids,
+                updated,
+            })
+        }
+        Body::ExpirationTimer(seconds) => {
+            let mut settings = store.conversation_settings(contact)?;
+            settings.expire_timer_secs = seconds;
+            store.save_conversation_settings(contact, &settings)?;
+            Ok(Received::ExpirationTimerChanged(seconds))
+        }
+        Body::CallSignal => Ok(Received::NotHandled("call signalling")),
+        Body::ContactHandshake => Ok(Received::NotHandled("contact handshake")),
+    }
+}
+
+fn expiry(now_ms: u64, timer_secs: u32) -> Option<u64> {
+    (timer_secs > 0).then(|| now_ms + Duration::from_secs(timer_secs.into()).as_millis() as u64)
+}

@@ -1,0 +1,266 @@
+//! The local account and its prekeys: creation, rotation, replenishment,
+//! and handing out our own PreKeyBundle.
+//!
+//! PQXDH needs, on our side: a signed EC prekey, a signed ML-KEM-1024
+//! ("Kyber") prekey, and optionally a one-time EC prekey. We keep a batch of
+//! one-time EC and one-time Kyber prekeys and a Kyber *last-resort* key used
+//! when the one-time Kyber keys run out. Signed keys rotate on a schedule;
+//! the previous one is kept so that messages built on it still decrypt.
+
+use std::time::{Duration, SystemTime};
+
+use libsignal_protocol::{
+    kem, GenericSignedPreKey, IdentityKeyPair, KeyPair, KyberPreKeyId, KyberPreKeyRecord,
+    PreKeyBundle, PreKeyId, PreKeyRecord, SignedPreKeyId,
+    SignedPreKeyRecord, Timestamp,
+};
+use rand::{CryptoRng, Rng};
+
+use crate::error::{Error, Result};
+use crate::store::{in_transaction, LocalAccount, PreKeyState, SottoStore};
+use crate::{block_on, millis, DEVICE_ID};
+
+
+/// When and how many prekeys to make.
+#[derive(Clone, Copy, Debug)]
+pub struct PreKeyPolicy {
+    /// How many one-time prekeys of each kind to make at once.
+    pub batch: u32,
+    /// Replenish when fewer than this many one-time prekeys are left unhanded.
+    pub low_water: u32,
+    /// Age at which the signed EC prekey is replaced.
+    pub signed_rotation: Duration,
+    /// Age at which the Kyber last-resort prekey is replaced.
+    pub last_resort_rotation: Duration,
+}
+
+impl Default for PreKeyPolicy {
+    fn default() -> Self {
+        Self {
+            batch: 100,
+            low_water: 20,
+            signed_rotation: Duration::from_secs(7 * 24 * 3600),
+            last_resort_rotation: Duration::from_secs(30 * 24 * 3600),
+        }
+    }
+}
+
+/// What [`maintain_prekeys`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PreKeyReport {
+    /// One-time EC prekeys made.
+    pub new_one_time: u32,
+    /// One-time Kyber prekeys made.
+    pub new_one_time_kyber: u32,
+    /// Whether a new signed EC prekey was made.
+    pub rotated_signed: bool,
+    /// Whether a new Kyber last-resort prekey was made.
+    pub rotated_last_resort: bool,
+}
+
+impl PreKeyReport {
+    /// Whether anything changed, so the published prekeys need uploading.
+    pub fn changed(&self) -> bool {
+        *self != Self::default()
+    }
+}
+
+/// Creates the local account: identity key pair, registration id, and a
+/// full set of prekeys.
+pub fn create_account<S, R>(
+    store: &mut S,
+    policy: &PreKeyPolicy,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<LocalAccount>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    in_transaction(store, |store| {
+        if store.local_account()?.is_some() {
+            return Err(Error::AccountExists);
+        }
+        let account = LocalAccount {
+            identity: IdentityKeyPair::generate(rng),
+            // libsignal registration ids are 14-bit and non-zero.
+            registration_id: rng.random_range(1..=0x3FFF),
+        };
+        store.create_local_account(&account)?;
+        store.save_prekey_state(&PreKeyState {
+            next_ec_id: 1,
+            next_kyber_id: 1,
+            next_signed_id: 1,
+            ec_handed_out_below: 1,
+            kyber_handed_out_below: 1,
+            ..PreKeyState::default()
+        })?;
+        maintain_in_transaction(store, &account, policy, now, rng)?;
+        Ok(account)
+    })
+}
+
+/// Rotates signed keys that are due and replenishes one-time prekeys that
+/// run low. Call it at start-up and after handing out bundles.
+pub fn maintain_prekeys<S, R>(
+    store: &mut S,
+    policy: &PreKeyPolicy,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<PreKeyReport>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    in_transaction(store, |store| {
+        let account = store.local_account()?.ok_or(Error::NoAccount)?;
+        maintain_in_transaction(store, &account, policy, now, rng)
+    })
+}
+
+fn maintain_in_transaction<S, R>(
+    store: &mut S,
+    account: &LocalAccount,
+    policy: &PreKeyPolicy,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<PreKeyReport>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let now_ms = millis(now);
+    let mut state = store.prekey_state()?;
+    let mut report = PreKeyReport::default();
+    let identity_private = account.identity.private_key();
+
+    let signed_due = state.active_signed_id.is_none()
+        || now_ms.saturating_sub(state.signed_created_at_ms)
+            >= policy.signed_rotation.as_millis() as u64;
+    if signed_due {
+        let id = state.next_signed_id;
+        let key_pair = KeyPair::generate(rng);
+        let signature = identity_private
+            .calculate_signature(&key_pair.public_key.serialize(), rng)
+            .map_err(|_| Error::Protocol("signing the prekey failed"))?;
+        let record =
+            SignedPreKeyRecord::new(id.into(), Timestamp::from_epoch_millis(now_ms), &key_pair, &signature);
+        block_on(store.save_signed_pre_key(SignedPreKeyId::from(id), &record))?;
+        // Keep the previous key for messages already built on it.
+        for old in store.signed_prekey_ids()? {
+            if Some(old) != state.active_signed_id && old != id {
+                store.remove_signed_prekey(old)?;
+            }
+        }
+        state.active_signed_id = Some(id);
+        state.signed_created_at_ms = now_ms;
+        state.next_signed_id = id + 1;
+        report.rotated_signed = true;
+    }
+
+    let last_resort_due = state.active_last_resort_id.is_none()
+        || now_ms.saturating_sub(state.last_resort_created_at_ms)
+            >= policy.last_resort_rotation.as_millis() as u64;
+    if last_resort_due {
+        let id = state.next_kyber_id;
+        let record = KyberPreKeyRecord::generate(kem::KeyType::Kyber1024, id.into(), identity_private)?;
+        block_on(store.save_kyber_pre_key(KyberPreKeyId::from(id), &record))?;
+        store.mark_kyber_last_resort(id)?;
+        for old in store.last_resort_kyber_prekey_ids()? {
+            if Some(old) != state.active_last_resort_id && old != id {
+                store.remove_kyber_prekey(old)?;
+            }
+        }
+        state.active_last_resort_id = Some(id);
+        state.last_resort_created_at_ms = now_ms;
+        state.next_kyber_id = id + 1;
+        report.rotated_last_resort = true;
+    }
+
+    let unhanded_ec = store
+        .one_time_prekey_ids()?
+        .into_iter()
+        .filter(|&id| id >= state.ec_handed_out_below)
+        .count() as u32;
+    if unhanded_ec < policy.low_water {
+        for _ in 0..policy.batch {
+            let id = state.next_ec_id;
+            let record = PreKeyRecord::new(PreKeyId::from(id), &KeyPair::generate(rng));
+            block_on(store.save_pre_key(PreKeyId::from(id), &record))?;
+            state.next_ec_id = id + 1;
+        }
+        report.new_one_time = policy.batch;
+    }
+
+    let unhanded_kyber = store
+        .one_time_kyber_prekey_ids()?
+        .into_iter()
+        .filter(|&id| id >= state.kyber_handed_out_below)
+        .count() as u32;
+    if unhanded_kyber < policy.low_water {
+        for _ in 0..policy.batch {
+            let id = state.next_kyber_id;
+            let record =
+                KyberPreKeyRecord::generate(kem::KeyType::Kyber1024, id.into(), identity_private)?;
+            block_on(store.save_kyber_pre_key(KyberPreKeyId::from(id), &record))?;
+            state.next_kyber_id = id + 1;
+        }
+        report.new_one_time_kyber = policy.batch;
+    }
+
+    store.save_prekey_state(&state)?;
+    Ok(report)
+}
+
+/// Builds our own PreKeyBundle for one contact (or one relay hand-out),
+/// consuming one one-time EC and one one-time Kyber prekey if any are left;
+/// otherwise the bundle carries the Kyber last-resort key and no EC one-time
+/// key. Each one-time key goes into at most one bundle.
+pub fn take_prekey_bundle<S: SottoStore>(store: &mut S) -> Result<PreKeyBundle> {
+    in_transaction(store, |store| {
+        let account = store.local_account()?.ok_or(Error::NoAccount)?;
+        let mut state = store.prekey_state()?;
+        let signed_id = state.active_signed_id.ok_or(Error::NoAccount)?;
+        let signed = block_on(store.get_signed_pre_key(signed_id.into()))?;
+
+        let one_time_ec = store
+            .one_time_prekey_ids()?
+            .into_iter()
+            .find(|&id| id >= state.ec_handed_out_below);
+        let one_time_ec = match one_time_ec {
+            Some(id) => {
+                state.ec_handed_out_below = id + 1;
+                let record = block_on(store.get_pre_key(id.into()))?;
+                Some((PreKeyId::from(id), record.public_key()?))
+            }
+            None => None,
+        };
+
+        let one_time_kyber = store
+            .one_time_kyber_prekey_ids()?
+            .into_iter()
+            .find(|&id| id >= state.kyber_handed_out_below);
+        let kyber_id = match one_time_kyber {
+            Some(id) => {
+                state.kyber_handed_out_below = id + 1;
+                id
+            }
+            None => state.active_last_resort_id.ok_or(Error::NoAccount)?,
+        };
+        let kyber = block_on(store.get_kyber_pre_key(kyber_id.into()))?;
+        store.save_prekey_state(&state)?;
+
+        Ok(PreKeyBundle::new(
+            account.registration_id,
+            DEVICE_ID,
+            one_time_ec,
+            signed_id.into(),
+            signed.public_key()?,
+            signed.signature()?,
+            kyber_id.into(),
+            kyber.public_key()?,
+            kyber.signature()?,
+            *account.identity.identity_key(),
+        )?)
+    })
+}

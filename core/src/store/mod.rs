@@ -1,0 +1,389 @@
+//! Storage: the [`SottoStore`] trait, its records, and its two
+//! implementations — [`InMemStore`] for tests and [`SqlCipherStore`] on disk.
+//!
+//! A `SottoStore` is every libsignal store trait (identity, prekeys, signed
+//! prekeys, Kyber prekeys, sessions, sender keys) plus Sotto's own records:
+//! the local account, contacts, conversation settings, messages, the outbox,
+//! received-message ids for de-duplication, and envelopes held back while a
+//! contact's new identity awaits re-trust.
+//!
+//! Both implementations are transactional: the protocol layer opens a
+//! transaction, lets libsignal update ratchet state through the store traits,
+//! writes its own rows, and commits once. Nothing here knows the protocol.
+
+mod key;
+mod memory;
+mod schema;
+mod sqlcipher;
+
+use libsignal_protocol::{
+    IdentityKey, IdentityKeyPair, KyberPreKeyStore, PreKeyStore, SenderKeyStore, SessionStore,
+    SignedPreKeyStore,
+};
+use rand::{CryptoRng, RngCore};
+
+use crate::error::Result;
+use crate::message::{Envelope, MessageId};
+
+pub use key::{salt_path, DatabaseKey, SALT_LEN};
+pub use memory::InMemStore;
+pub use sqlcipher::SqlCipherStore;
+
+/// A contact's local, opaque id. It is also the name of the contact's
+/// libsignal `ProtocolAddress`, so libsignal's own logs never see a phone
+/// number or any other identifier the user would recognise.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContactId(String);
+
+impl ContactId {
+    /// A fresh random id.
+    pub fn random<R: RngCore + CryptoRng>(rng: &mut R) -> Self {
+        let mut bytes = [0u8; 16];
+        rng.fill_bytes(&mut bytes);
+        Self(hex::encode(bytes))
+    }
+
+    /// Rebuilds an id from its string form (as stored or shown by
+    /// [`ContactId::as_str`]).
+    pub fn from_string(id: String) -> Self {
+        Self(id)
+    }
+
+    /// The id's string form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ContactId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A prefix is enough to tell contacts apart in a test failure.
+        write!(f, "ContactId({}…)", self.0.get(..6).unwrap_or(&self.0))
+    }
+}
+
+/// This device's Signal identity.
+#[derive(Clone)]
+pub struct LocalAccount {
+    /// The long-term identity key pair.
+    pub identity: IdentityKeyPair,
+    /// The libsignal registration id (14 bits, random).
+    pub registration_id: u32,
+}
+
+impl std::fmt::Debug for LocalAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LocalAccount(..)")
+    }
+}
+
+/// Bookkeeping for prekey generation, rotation and hand-out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PreKeyState {
+    /// The next id for a one-time EC prekey.
+    pub next_ec_id: u32,
+    /// The next id for a Kyber prekey (one-time or last resort).
+    pub next_kyber_id: u32,
+    /// The next id for a signed EC prekey.
+    pub next_signed_id: u32,
+    /// The signed EC prekey currently published.
+    pub active_signed_id: Option<u32>,
+    /// When the active signed prekey was made (ms since the epoch).
+    pub signed_created_at_ms: u64,
+    /// The Kyber last-resort prekey currently published.
+    pub active_last_resort_id: Option<u32>,
+    /// When the active last-resort prekey was made (ms since the epoch).
+    pub last_resort_created_at_ms: u64,
+    /// One-time EC prekeys with ids below this have been handed out.
+    pub ec_handed_out_below: u32,
+    /// One-time Kyber prekeys with ids below this have been handed out.
+    pub kyber_handed_out_below: u32,
+}
+
+/// A contact.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Contact {
+    /// The local id.
+    pub id: ContactId,
+    /// The name the user gave the contact.
+    pub name: String,
+}
+
+impl std::fmt::Debug for Contact {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Contact").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// The trust the user has placed in a contact's identity key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityRecord {
+    /// The identity key currently trusted for the contact.
+    pub key: IdentityKey,
+    /// Whether the user compared safety numbers and marked it verified.
+    pub verified: bool,
+}
+
+/// Per-conversation settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConversationSettings {
+    /// Disappearing-messages timer in seconds; 0 means messages stay.
+    pub expire_timer_secs: u32,
+    /// When set, no message of this conversation is written to the store.
+    pub keep_no_history: bool,
+}
+
+/// Whether a message was sent or received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Received from the contact.
+    Incoming,
+    /// Sent to the contact.
+    Outgoing,
+}
+
+/// How far an outgoing message has got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DeliveryState {
+    /// Encrypted and waiting in the outbox.
+    Pending,
+    /// Handed to a transport.
+    Sent,
+    /// The contact's device stored it.
+    Delivered,
+    /// The contact displayed it.
+    Read,
+    /// Received from the contact (incoming messages only).
+    Received,
+}
+
+impl DeliveryState {
+    pub(crate) fn code(self) -> i64 {
+        match self {
+            DeliveryState::Pending => 0,
+            DeliveryState::Sent => 1,
+            DeliveryState::Delivered => 2,
+            DeliveryState::Read => 3,
+            DeliveryState::Received => 4,
+        }
+    }
+
+    pub(crate) fn from_code(code: i64) -> Option<Self> {
+        Some(match code {
+            0 => DeliveryState::Pending,
+            1 => DeliveryState::Sent,
+            2 => DeliveryState::Delivered,
+            3 => DeliveryState::Read,
+            4 => DeliveryState::Received,
+            _ => return None,
+        })
+    }
+}
+
+/// A text message as the store keeps it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// The sender-chosen unique id.
+    pub id: MessageId,
+    /// The conversation's contact.
+    pub contact: ContactId,
+    /// Sent or received.
+    pub direction: Direction,
+    /// The text.
+    pub body: String,
+    /// When the sender made it (ms since the epoch).
+    pub sent_at_ms: u64,
+    /// When this device stored it (ms since the epoch); messages list in this order.
+    pub stored_at_ms: u64,
+    /// Delivery progress.
+    pub state: DeliveryState,
+    /// When it disappears (ms since the epoch), if a timer is set.
+    pub expires_at_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for StoredMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredMessage")
+            .field("id", &self.id)
+            .field("direction", &self.direction)
+            .field("body_len", &self.body.len())
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An encrypted envelope waiting to be handed to a transport.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The outbox row id, used to remove it once sent.
+    pub id: i64,
+    /// The recipient.
+    pub contact: ContactId,
+    /// The id of the message inside.
+    pub message_id: MessageId,
+    /// The envelope to send.
+    pub envelope: Envelope,
+}
+
+/// An envelope kept, undecrypted, until its sender's new identity is trusted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeldEnvelope {
+    /// The held row id.
+    pub id: i64,
+    /// Who sent it.
+    pub contact: ContactId,
+    /// The envelope as received.
+    pub envelope: Envelope,
+    /// The new identity key the sender presented, when the envelope carried it.
+    pub offered_identity: Option<IdentityKey>,
+}
+
+/// Everything the protocol layer needs from storage.
+///
+/// Methods that change state take `&mut self`. Callers group them in a
+/// transaction with [`SottoStore::begin`] and [`SottoStore::commit`]; the
+/// libsignal store traits write into the same transaction.
+pub trait SottoStore:
+    libsignal_protocol::IdentityKeyStore
+    + PreKeyStore
+    + SignedPreKeyStore
+    + KyberPreKeyStore
+    + SessionStore
+    + SenderKeyStore
+{
+    /// Opens a transaction. Transactions do not nest.
+    fn begin(&mut self) -> Result<()>;
+    /// Makes everything since [`SottoStore::begin`] durable.
+    fn commit(&mut self) -> Result<()>;
+    /// Discards everything since [`SottoStore::begin`].
+    fn rollback(&mut self) -> Result<()>;
+
+    /// The local account, if one was created.
+    fn local_account(&self) -> Result<Option<LocalAccount>>;
+    /// Stores the local account. Fails if one exists.
+    fn create_local_account(&mut self, account: &LocalAccount) -> Result<()>;
+
+    /// Prekey bookkeeping.
+    fn prekey_state(&self) -> Result<PreKeyState>;
+    /// Saves prekey bookkeeping.
+    fn save_prekey_state(&mut self, state: &PreKeyState) -> Result<()>;
+    /// Ids of the one-time EC prekeys held (private halves still here).
+    fn one_time_prekey_ids(&self) -> Result<Vec<u32>>;
+    /// Ids of the one-time Kyber prekeys held.
+    fn one_time_kyber_prekey_ids(&self) -> Result<Vec<u32>>;
+    /// Ids of the signed EC prekeys held.
+    fn signed_prekey_ids(&self) -> Result<Vec<u32>>;
+    /// Ids of the Kyber last-resort prekeys held.
+    fn last_resort_kyber_prekey_ids(&self) -> Result<Vec<u32>>;
+    /// Marks a stored Kyber prekey as a last-resort key: it is kept after
+    /// use, and each (base key) may use it only once.
+    fn mark_kyber_last_resort(&mut self, id: u32) -> Result<()>;
+    /// Deletes a signed EC prekey (after rotation).
+    fn remove_signed_prekey(&mut self, id: u32) -> Result<()>;
+    /// Deletes a Kyber prekey (after rotation).
+    fn remove_kyber_prekey(&mut self, id: u32) -> Result<()>;
+
+    /// The trusted identity of a contact, if any.
+    fn identity_record(&self, contact: &ContactId) -> Result<Option<IdentityRecord>>;
+    /// Trusts `key` for `contact`, replacing any earlier key; the new key is
+    /// not verified.
+    fn trust_identity(&mut self, contact: &ContactId, key: &IdentityKey) -> Result<()>;
+    /// Marks the trusted key of `contact` as verified or not.
+    fn set_identity_verified(&mut self, contact: &ContactId, verified: bool) -> Result<()>;
+    /// Drops the session with `contact` (after an identity change).
+    fn delete_session(&mut self, contact: &ContactId) -> Result<()>;
+
+    /// Adds or updates a contact.
+    fn save_contact(&mut self, contact: &Contact) -> Result<()>;
+    /// One contact.
+    fn contact(&self, id: &ContactId) -> Result<Option<Contact>>;
+    /// Every contact, by name.
+    fn contacts(&self) -> Result<Vec<Contact>>;
+
+    /// The settings of the conversation with `contact`.
+    fn conversation_settings(&self, contact: &ContactId) -> Result<ConversationSettings>;
+    /// Saves the settings of the conversation with `contact`.
+    fn save_conversation_settings(
+        &mut self,
+        contact: &ContactId,
+        settings: &ConversationSettings,
+    ) -> Result<()>;
+
+    /// Stores a message. A message with the same id, contact and direction
+    /// must not exist.
+    fn insert_message(&mut self, message: &StoredMessage) -> Result<()>;
+    /// The newest `limit` messages of a conversation stored before
+    /// `before_ms` (all if `None`), newest first.
+    fn messages(
+        &self,
+        contact: &ContactId,
+        limit: usize,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<StoredMessage>>;
+    /// Moves an outgoing message's state forward; never backward. Returns
+    /// whether a message changed.
+    fn advance_delivery_state(
+        &mut self,
+        contact: &ContactId,
+        id: &MessageId,
+        state: DeliveryState,
+    ) -> Result<bool>;
+    /// Deletes every message whose timer ran out by `now_ms`; returns how many.
+    fn delete_expired_messages(&mut self, now_ms: u64) -> Result<usize>;
+    /// Deletes every message of a conversation; returns how many.
+    fn delete_conversation_messages(&mut self, contact: &ContactId) -> Result<usize>;
+
+    /// Records that message `id` from `contact` was processed. Returns
+    /// `false` if it had been already (a duplicate).
+    fn record_received_id(&mut self, contact: &ContactId, id: &MessageId, now_ms: u64)
+        -> Result<bool>;
+
+    /// Queues an envelope for sending; returns its outbox id.
+    fn push_outbox(
+        &mut self,
+        contact: &ContactId,
+        message_id: &MessageId,
+        envelope: &Envelope,
+    ) -> Result<i64>;
+    /// Everything waiting in the outbox, oldest first.
+    fn outbox(&self) -> Result<Vec<OutboxEntry>>;
+    /// Removes one outbox entry; returns it if it was there.
+    fn take_outbox(&mut self, id: i64) -> Result<Option<OutboxEntry>>;
+
+    /// Keeps an envelope that cannot be decrypted until the sender's new
+    /// identity is trusted.
+    fn hold_envelope(
+        &mut self,
+        contact: &ContactId,
+        envelope: &Envelope,
+        offered_identity: Option<&IdentityKey>,
+    ) -> Result<i64>;
+    /// The held envelopes of a contact, oldest first.
+    fn held_envelopes(&self, contact: &ContactId) -> Result<Vec<HeldEnvelope>>;
+    /// Forgets a held envelope.
+    fn remove_held_envelope(&mut self, id: i64) -> Result<()>;
+
+    /// Makes deletions final on disk: moves the WAL into the database and
+    /// truncates it (a no-op in memory). Not inside a transaction.
+    fn checkpoint(&mut self) -> Result<()>;
+}
+
+/// Runs `work` in one transaction: commits if it returns `Ok`, rolls back
+/// if it returns `Err`.
+pub fn in_transaction<S, T>(store: &mut S, work: impl FnOnce(&mut S) -> Result<T>) -> Result<T>
+where
+    S: SottoStore + ?Sized,
+{
+    store.begin()?;
+    match work(store) {
+        Ok(value) => {
+            store.commit()?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The rollback's own failure cannot be more useful than `e`.
+            let _ = store.rollback();
+            Err(e)
+        }
+    }
+}

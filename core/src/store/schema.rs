@@ -1,0 +1,114 @@
+//! The SQLCipher schema and its migrations, versioned with
+//! `PRAGMA user_version`. Each migration runs in the same transaction as the
+//! version bump, so a crash leaves either the old schema or the new one.
+
+use rusqlite::Connection;
+
+use crate::error::{Error, Result};
+
+/// Migrations in order; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // Version 1: accounts, libsignal state, contacts, messages, outbox.
+    r#"
+    CREATE TABLE account (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        identity BLOB NOT NULL,
+        registration_id INTEGER NOT NULL
+    );
+    CREATE TABLE prekey_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        next_ec_id INTEGER NOT NULL,
+        next_kyber_id INTEGER NOT NULL,
+        next_signed_id INTEGER NOT NULL,
+        active_signed_id INTEGER,
+        signed_created_at_ms INTEGER NOT NULL,
+        active_last_resort_id INTEGER,
+        last_resort_created_at_ms INTEGER NOT NULL,
+        ec_handed_out_below INTEGER NOT NULL,
+        kyber_handed_out_below INTEGER NOT NULL
+    );
+    CREATE TABLE prekeys (id INTEGER PRIMARY KEY, record BLOB NOT NULL);
+    CREATE TABLE signed_prekeys (id INTEGER PRIMARY KEY, record BLOB NOT NULL);
+    CREATE TABLE kyber_prekeys (
+        id INTEGER PRIMARY KEY,
+        record BLOB NOT NULL,
+        last_resort INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE kyber_base_keys_seen (
+        kyber_id INTEGER NOT NULL,
+        signed_id INTEGER NOT NULL,
+        base_key BLOB NOT NULL,
+        PRIMARY KEY (kyber_id, signed_id, base_key)
+    ) WITHOUT ROWID;
+    CREATE TABLE identities (
+        contact TEXT PRIMARY KEY,
+        identity_key BLOB NOT NULL,
+        verified INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sessions (contact TEXT PRIMARY KEY, record BLOB NOT NULL);
+    CREATE TABLE sender_keys (
+        sender TEXT NOT NULL,
+        device INTEGER NOT NULL,
+        distribution_id BLOB NOT NULL,
+        record BLOB NOT NULL,
+        PRIMARY KEY (sender, device, distribution_id)
+    );
+    CREATE TABLE contacts (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+    CREATE TABLE conversation_settings (
+        contact TEXT PRIMARY KEY,
+        expire_timer_secs INTEGER NOT NULL,
+        keep_no_history INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        message_id BLOB NOT NULL,
+        contact TEXT NOT NULL,
+        direction INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        sent_at_ms INTEGER NOT NULL,
+        stored_at_ms INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        expires_at_ms INTEGER,
+        UNIQUE (contact, message_id, direction)
+    );
+    CREATE INDEX messages_by_time ON messages (contact, stored_at_ms);
+    CREATE INDEX messages_by_expiry ON messages (expires_at_ms)
+        WHERE expires_at_ms IS NOT NULL;
+    CREATE TABLE received_ids (
+        contact TEXT NOT NULL,
+        message_id BLOB NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (contact, message_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        contact TEXT NOT NULL,
+        message_id BLOB NOT NULL,
+        envelope BLOB NOT NULL
+    );
+    CREATE TABLE held_envelopes (
+        id INTEGER PRIMARY KEY,
+        contact TEXT NOT NULL,
+        envelope BLOB NOT NULL,
+        offered_identity BLOB
+    );
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the database up to [`SCHEMA_VERSION`].
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(Error::StoreTooNew(current));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
