@@ -51,6 +51,9 @@ impl SqlCipherStore {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags)?;
+        // SQLCipher logs a failed HMAC (a wrong key) to stderr; the caller
+        // gets `Error::WrongKey` instead.
+        conn.pragma_update(None, "cipher_log_level", "NONE")?;
         // The key must be the first statement. It goes in as a blob literal
         // so SQLCipher uses it as is (no PBKDF2 on top of Argon2id).
         conn.pragma_update(None, "key", &*key.pragma_literal())?;

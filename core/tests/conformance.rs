@@ -1,0 +1,284 @@
+//! One suite, run against every `SottoStore`: the in-memory store and the
+//! SQLCipher store must behave the same.
+
+mod support;
+
+use sotto_core::message::{Envelope, EnvelopeKind, MessageId};
+use sotto_core::prekeys::{self, PreKeyPolicy};
+use sotto_core::store::{
+    Contact, ContactId, ConversationSettings, DeliveryState, Direction, InMemStore, SottoStore,
+    SqlCipherStore, StoredMessage,
+};
+use sotto_core::{Error, Result};
+use std::time::Duration;
+use support::*;
+
+fn message(contact: &ContactId, n: u8, direction: Direction, stored_at_ms: u64) -> StoredMessage {
+    StoredMessage {
+        id: MessageId([n; 16]),
+        contact: contact.clone(),
+        direction,
+        body: format!("message {n}"),
+        sent_at_ms: stored_at_ms,
+        stored_at_ms,
+        state: if direction == Direction::Outgoing {
+            DeliveryState::Pending
+        } else {
+            DeliveryState::Received
+        },
+        expires_at_ms: None,
+    }
+}
+
+fn contact<S: SottoStore>(store: &mut S, name: &str) -> Result<ContactId> {
+    let id = ContactId::random(&mut rng(name.len() as u64));
+    store.save_contact(&Contact {
+        id: id.clone(),
+        name: name.into(),
+    })?;
+    Ok(id)
+}
+
+fn account_is_created_once<S: SottoStore>(mut store: S) -> Result<()> {
+    let mut rng = rng(10);
+    assert!(store.local_account()?.is_none());
+    prekeys::create_account(&mut store, &small_policy(), now(), &mut rng)?;
+    assert!(store.local_account()?.is_some());
+    assert!(matches!(
+        prekeys::create_account(&mut store, &small_policy(), now(), &mut rng),
+        Err(Error::AccountExists)
+    ));
+    assert_eq!(store.one_time_prekey_ids()?.len(), 5);
+    assert_eq!(store.one_time_kyber_prekey_ids()?.len(), 5);
+    assert_eq!(store.signed_prekey_ids()?.len(), 1);
+    assert_eq!(store.last_resort_kyber_prekey_ids()?.len(), 1);
+    Ok(())
+}
+
+fn one_time_prekeys_are_handed_out_once_then_replenished<S: SottoStore>(store: S) -> Result<()> {
+    let mut rng = rng(11);
+    let mut store = with_account(store, &mut rng)?;
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..5 {
+        let bundle = prekeys::take_prekey_bundle(&mut store)?;
+        let ec = bundle.pre_key_id()?.expect("one-time EC prekey left");
+        assert!(seen.insert(u32::from(ec)));
+        assert!(seen.insert(1_000_000 + u32::from(bundle.kyber_pre_key_id()?)));
+    }
+    // Run dry: no EC one-time key, the Kyber last-resort key instead.
+    let dry = prekeys::take_prekey_bundle(&mut store)?;
+    assert!(dry.pre_key_id()?.is_none());
+    let last_resort = store.last_resort_kyber_prekey_ids()?;
+    assert_eq!(last_resort, vec![u32::from(dry.kyber_pre_key_id()?)]);
+
+    let report = prekeys::maintain_prekeys(&mut store, &small_policy(), now(), &mut rng)?;
+    assert_eq!(report.new_one_time, 5);
+    assert_eq!(report.new_one_time_kyber, 5);
+    let fresh = prekeys::take_prekey_bundle(&mut store)?;
+    assert!(!seen.contains(&u32::from(fresh.pre_key_id()?.expect("replenished"))));
+    Ok(())
+}
+
+fn signed_prekeys_rotate_keeping_the_previous_one<S: SottoStore>(store: S) -> Result<()> {
+    let mut rng = rng(12);
+    let mut store = with_account(store, &mut rng)?;
+    let policy = PreKeyPolicy {
+        batch: 5,
+        low_water: 0,
+        ..PreKeyPolicy::default()
+    };
+    let quiet = prekeys::maintain_prekeys(&mut store, &policy, now(), &mut rng)?;
+    assert!(!quiet.changed());
+    let later = now() + Duration::from_secs(31 * 24 * 3600);
+    let report = prekeys::maintain_prekeys(&mut store, &policy, later, &mut rng)?;
+    assert!(report.rotated_signed && report.rotated_last_resort);
+    assert_eq!(store.signed_prekey_ids()?.len(), 2);
+    assert_eq!(store.last_resort_kyber_prekey_ids()?.len(), 2);
+    let much_later = later + Duration::from_secs(31 * 24 * 3600);
+    prekeys::maintain_prekeys(&mut store, &policy, much_later, &mut rng)?;
+    assert_eq!(store.signed_prekey_ids()?.len(), 2);
+    assert_eq!(store.last_resort_kyber_prekey_ids()?.len(), 2);
+    Ok(())
+}
+
+fn rollback_undoes_everything<S: SottoStore>(mut store: S) -> Result<()> {
+    let c = contact(&mut store, "Carol")?;
+    store.begin()?;
+    assert!(matches!(store.begin(), Err(Error::NestedTransaction)));
+    store.insert_message(&message(&c, 1, Direction::Incoming, 10))?;
+    store.save_contact(&Contact {
+        id: ContactId::random(&mut rng(1)),
+        name: "Dan".into(),
+    })?;
+    store.rollback()?;
+    assert!(store.messages(&c, 10, None)?.is_empty());
+    assert_eq!(store.contacts()?.len(), 1);
+    store.begin()?;
+    store.insert_message(&message(&c, 1, Direction::Incoming, 10))?;
+    store.commit()?;
+    assert_eq!(store.messages(&c, 10, None)?.len(), 1);
+    assert!(matches!(store.commit(), Err(Error::NoTransaction)));
+    Ok(())
+}
+
+fn messages_page_newest_first<S: SottoStore>(mut store: S) -> Result<()> {
+    let c = contact(&mut store, "Carol")?;
+    let other = contact(&mut store, "Eve")?;
+    for n in 0..20u8 {
+        store.insert_message(&message(&c, n, Direction::Incoming, 100 + u64::from(n)))?;
+    }
+    store.insert_message(&message(&other, 99, Direction::Incoming, 500))?;
+    let page = store.messages(&c, 5, None)?;
+    let ids: Vec<u8> = page.iter().map(|m| m.id.0[0]).collect();
+    assert_eq!(ids, vec![19, 18, 17, 16, 15]);
+    let next = store.messages(&c, 5, Some(page[4].stored_at_ms))?;
+    assert_eq!(next[0].id.0[0], 14);
+    assert!(matches!(
+        store.insert_message(&message(&c, 3, Direction::Incoming, 1)),
+        Err(Error::AlreadyStored)
+    ));
+    // The same id in the other direction is a different message.
+    store.insert_message(&message(&c, 3, Direction::Outgoing, 1))?;
+    Ok(())
+}
+
+fn delivery_state_only_moves_forward<S: SottoStore>(mut store: S) -> Result<()> {
+    let c = contact(&mut store, "Carol")?;
+    store.insert_message(&message(&c, 1, Direction::Outgoing, 1))?;
+    store.insert_message(&message(&c, 2, Direction::Incoming, 2))?;
+    let id = MessageId([1; 16]);
+    assert!(store.advance_delivery_state(&c, &id, DeliveryState::Delivered)?);
+    assert!(!store.advance_delivery_state(&c, &id, DeliveryState::Sent)?);
+    assert!(store.advance_delivery_state(&c, &id, DeliveryState::Read)?);
+    // Receipts never touch incoming messages.
+    assert!(!store.advance_delivery_state(&c, &MessageId([2; 16]), DeliveryState::Read)?);
+    Ok(())
+}
+
+fn expiry_and_settings<S: SottoStore>(mut store: S) -> Result<()> {
+    let c = contact(&mut store, "Carol")?;
+    assert_eq!(store.conversation_settings(&c)?, ConversationSettings::default());
+    let settings = ConversationSettings {
+        expire_timer_secs: 60,
+        keep_no_history: true,
+    };
+    store.save_conversation_settings(&c, &settings)?;
+    assert_eq!(store.conversation_settings(&c)?, settings);
+    let mut expiring = message(&c, 1, Direction::Incoming, 1);
+    expiring.expires_at_ms = Some(1_000);
+    store.insert_message(&expiring)?;
+    store.insert_message(&message(&c, 2, Direction::Incoming, 2))?;
+    assert_eq!(store.delete_expired_messages(999)?, 0);
+    assert_eq!(store.delete_expired_messages(1_000)?, 1);
+    assert_eq!(store.messages(&c, 10, None)?.len(), 1);
+    assert_eq!(store.delete_conversation_messages(&c)?, 1);
+    store.checkpoint()?;
+    Ok(())
+}
+
+fn received_ids_outbox_and_held<S: SottoStore>(mut store: S) -> Result<()> {
+    let c = contact(&mut store, "Carol")?;
+    let id = MessageId([5; 16]);
+    assert!(store.record_received_id(&c, &id, 1)?);
+    assert!(!store.record_received_id(&c, &id, 2)?);
+    let envelope = Envelope {
+        kind: EnvelopeKind::Signal,
+        ciphertext: vec![1, 2, 3],
+    };
+    let first = store.push_outbox(&c, &id, &envelope)?;
+    let second = store.push_outbox(&c, &MessageId([6; 16]), &envelope)?;
+    let queued = store.outbox()?;
+    assert_eq!(queued.iter().map(|e| e.id).collect::<Vec<_>>(), vec![first, second]);
+    assert_eq!(store.take_outbox(first)?.map(|e| e.message_id), Some(id));
+    assert_eq!(store.take_outbox(first)?, None);
+    let held = store.hold_envelope(&c, &envelope, None)?;
+    assert_eq!(store.held_envelopes(&c)?.len(), 1);
+    store.remove_held_envelope(held)?;
+    assert!(store.held_envelopes(&c)?.is_empty());
+    Ok(())
+}
+
+fn identity_trust_records<S: SottoStore>(store: S) -> Result<()> {
+    let mut rng = rng(13);
+    let (mut alice, _bob) = introduce(with_account(store, &mut rng)?, with_account(InMemStore::new(), &mut rng)?, &mut rng)?;
+    let record = alice.store.identity_record(&alice.peer)?.expect("trusted on first use");
+    assert!(!record.verified);
+    alice.store.set_identity_verified(&alice.peer, true)?;
+    assert!(alice.store.identity_record(&alice.peer)?.expect("known").verified);
+    let other = *another_account(&mut rng).identity.identity_key();
+    alice.store.trust_identity(&alice.peer, &other)?;
+    let replaced = alice.store.identity_record(&alice.peer)?.expect("known");
+    assert_eq!(replaced.key, other);
+    assert!(!replaced.verified, "a new key starts unverified");
+    Ok(())
+}
+
+fn another_account(rng: &mut rand::rngs::StdRng) -> sotto_core::store::LocalAccount {
+    let mut store = InMemStore::new();
+    prekeys::create_account(&mut store, &small_policy(), now(), rng).expect("account")
+}
+
+macro_rules! conformance_suite {
+    ($module:ident, $make:expr) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn account_is_created_once() -> Result<()> {
+                let (_guard, store) = $make;
+                super::account_is_created_once(store)
+            }
+            #[test]
+            fn one_time_prekeys_are_handed_out_once_then_replenished() -> Result<()> {
+                let (_guard, store) = $make;
+                super::one_time_prekeys_are_handed_out_once_then_replenished(store)
+            }
+            #[test]
+            fn signed_prekeys_rotate_keeping_the_previous_one() -> Result<()> {
+                let (_guard, store) = $make;
+                super::signed_prekeys_rotate_keeping_the_previous_one(store)
+            }
+            #[test]
+            fn rollback_undoes_everything() -> Result<()> {
+                let (_guard, store) = $make;
+                super::rollback_undoes_everything(store)
+            }
+            #[test]
+            fn messages_page_newest_first() -> Result<()> {
+                let (_guard, store) = $make;
+                super::messages_page_newest_first(store)
+            }
+            #[test]
+            fn delivery_state_only_moves_forward() -> Result<()> {
+                let (_guard, store) = $make;
+                super::delivery_state_only_moves_forward(store)
+            }
+            #[test]
+            fn expiry_and_settings() -> Result<()> {
+                let (_guard, store) = $make;
+                super::expiry_and_settings(store)
+            }
+            #[test]
+            fn received_ids_outbox_and_held() -> Result<()> {
+                let (_guard, store) = $make;
+                super::received_ids_outbox_and_held(store)
+            }
+            #[test]
+            fn identity_trust_records() -> Result<()> {
+                let (_guard, store) = $make;
+                super::identity_trust_records(store)
+            }
+        }
+    };
+}
+
+conformance_suite!(in_memory, ((), InMemStore::new()));
+
+/// A store in a fresh temporary directory, which lives as long as the guard.
+fn temp_sqlcipher() -> (tempfile::TempDir, SqlCipherStore) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqlCipherStore::open(&dir.path().join("store.db"), &key(7)).expect("open store");
+    (dir, store)
+}
+
+conformance_suite!(sqlcipher, temp_sqlcipher());
