@@ -25,7 +25,9 @@ pub fn encode_bundle(bundle: &PreKeyBundle) -> Result<Vec<u8>> {
         kyber_prekey: bundle.kyber_pre_key_public()?.serialize().to_vec(),
         kyber_prekey_signature: bundle.kyber_pre_key_signature()?.to_vec(),
         one_time_prekey_id: one_time.map(|(id, _)| u32::from(id)),
-        one_time_prekey: one_time.map(|(_, key)| key.serialize().to_vec()).unwrap_or_default(),
+        one_time_prekey: one_time
+            .map(|(_, key)| key.serialize().to_vec())
+            .unwrap_or_default(),
     };
     Ok(message.encode_to_vec())
 }
@@ -41,7 +43,10 @@ pub fn decode_bundle(bytes: &[u8]) -> Result<PreKeyBundle> {
         return Err(Error::InvalidBundle);
     }
     let one_time = match m.one_time_prekey_id {
-        Some(id) => Some((id.into(), PublicKey::deserialize(&m.one_time_prekey).map_err(bad)?)),
+        Some(id) => Some((
+            id.into(),
+            PublicKey::deserialize(&m.one_time_prekey).map_err(bad)?,
+        )),
         None => None,
     };
     let device_id = u8::try_from(m.device_id)
@@ -62,4 +67,3 @@ pub fn decode_bundle(bytes: &[u8]) -> Result<PreKeyBundle> {
     )
     .map_err(bad)
 }
-

@@ -202,7 +202,12 @@ pub struct Envelope {
 
 impl std::fmt::Debug for Envelope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Envelope({:?}, {} bytes)", self.kind, self.ciphertext.len())
+        write!(
+            f,
+            "Envelope({:?}, {} bytes)",
+            self.kind,
+            self.ciphertext.len()
+        )
     }
 }
 
@@ -270,7 +275,10 @@ mod tests {
             Body::ContactHandshake,
         ] {
             let content = sample(body);
-            assert_eq!(Content::from_padded_bytes(&content.to_padded_bytes()?)?, content);
+            assert_eq!(
+                Content::from_padded_bytes(&content.to_padded_bytes()?)?,
+                content
+            );
         }
         Ok(())
     }
@@ -286,7 +294,10 @@ mod tests {
     #[test]
     fn too_long_text_is_refused() {
         let content = sample(Body::Text("x".repeat(MAX_TEXT_BYTES + 1)));
-        assert!(matches!(content.to_padded_bytes(), Err(Error::MessageTooLong)));
+        assert!(matches!(
+            content.to_padded_bytes(),
+            Err(Error::MessageTooLong)
+        ));
     }
 
     #[test]

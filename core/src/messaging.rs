@@ -91,7 +91,13 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
-    send_body(store, contact, Body::Receipt { kind, message_ids }, now, rng)
+    send_body(
+        store,
+        contact,
+        Body::Receipt { kind, message_ids },
+        now,
+        rng,
+    )
 }
 
 /// Encrypts any body for `contact` and queues it; texts are also stored
@@ -112,7 +118,9 @@ where
         sent_at_ms: millis(now),
         body,
     };
-    in_transaction(store, |store| send_in_transaction(store, contact, &content, now, rng, true))
+    in_transaction(store, |store| {
+        send_in_transaction(store, contact, &content, now, rng, true)
+    })
 }
 
 /// Encrypts a stored outgoing text again, under the same message id, and
@@ -239,8 +247,9 @@ where
     if store.contact(contact)?.is_none() {
         return Err(Error::UnknownContact);
     }
-    match in_transaction(store, |store| receive_in_transaction(store, contact, &envelope, now, rng))
-    {
+    match in_transaction(store, |store| {
+        receive_in_transaction(store, contact, &envelope, now, rng)
+    }) {
         Err(Error::UntrustedIdentity) => {
             let offered = match envelope.kind {
                 EnvelopeKind::PreKey => PreKeySignalMessage::try_from(&envelope.ciphertext[..])
@@ -276,7 +285,10 @@ where
     });
     // Keep it only if trying again later could succeed. A crash between the
     // two transactions leaves it held; it is then found to be a duplicate.
-    let retry_later = matches!(result, Err(Error::UntrustedIdentity) | Err(Error::Storage(_)));
+    let retry_later = matches!(
+        result,
+        Err(Error::UntrustedIdentity) | Err(Error::Storage(_))
+    );
     if !retry_later {
         in_transaction(store, |store| store.remove_held_envelope(held.id))?;
     }
@@ -323,9 +335,10 @@ where
         Ok(padded) => zeroize::Zeroizing::new(padded),
         // The message key was already used: this exact ciphertext was received.
         Err(SignalProtocolError::DuplicatedMessage(..)) => return Ok(Received::Duplicate),
-        Err(SignalProtocolError::InvalidMessage(CiphertextMessageType::PreKey, "reused base key")) => {
-            return Ok(Received::Duplicate)
-        }
+        Err(SignalProtocolError::InvalidMessage(
+            CiphertextMessageType::PreKey,
+            "reused base key",
+        )) => return Ok(Received::Duplicate),
         Err(e) => return Err(e.into()),
     };
     let content = Content::from_padded_bytes(&padded)?;

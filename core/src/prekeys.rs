@@ -11,15 +11,13 @@ use std::time::{Duration, SystemTime};
 
 use libsignal_protocol::{
     kem, GenericSignedPreKey, IdentityKeyPair, KeyPair, KyberPreKeyId, KyberPreKeyRecord,
-    PreKeyBundle, PreKeyId, PreKeyRecord, SignedPreKeyId,
-    SignedPreKeyRecord, Timestamp,
+    PreKeyBundle, PreKeyId, PreKeyRecord, SignedPreKeyId, SignedPreKeyRecord, Timestamp,
 };
 use rand::{CryptoRng, Rng};
 
 use crate::error::{Error, Result};
 use crate::store::{in_transaction, LocalAccount, PreKeyState, SottoStore};
 use crate::{block_on, millis, DEVICE_ID};
-
 
 /// When and how many prekeys to make.
 #[derive(Clone, Copy, Debug)]
@@ -143,8 +141,12 @@ where
         let signature = identity_private
             .calculate_signature(&key_pair.public_key.serialize(), rng)
             .map_err(|_| Error::Protocol("signing the prekey failed"))?;
-        let record =
-            SignedPreKeyRecord::new(id.into(), Timestamp::from_epoch_millis(now_ms), &key_pair, &signature);
+        let record = SignedPreKeyRecord::new(
+            id.into(),
+            Timestamp::from_epoch_millis(now_ms),
+            &key_pair,
+            &signature,
+        );
         block_on(store.save_signed_pre_key(SignedPreKeyId::from(id), &record))?;
         // Keep the previous key for messages already built on it.
         for old in store.signed_prekey_ids()? {
@@ -163,7 +165,8 @@ where
             >= policy.last_resort_rotation.as_millis() as u64;
     if last_resort_due {
         let id = state.next_kyber_id;
-        let record = KyberPreKeyRecord::generate(kem::KeyType::Kyber1024, id.into(), identity_private)?;
+        let record =
+            KyberPreKeyRecord::generate(kem::KeyType::Kyber1024, id.into(), identity_private)?;
         block_on(store.save_kyber_pre_key(KyberPreKeyId::from(id), &record))?;
         store.mark_kyber_last_resort(id)?;
         for old in store.last_resort_kyber_prekey_ids()? {

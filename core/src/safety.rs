@@ -60,8 +60,13 @@ fn fingerprint<S: SottoStore>(store: &S, contact: &ContactId) -> Result<Fingerpr
 pub fn safety_number<S: SottoStore>(store: &S, contact: &ContactId) -> Result<SafetyNumber> {
     let fp = fingerprint(store, contact)?;
     Ok(SafetyNumber {
-        digits: fp.display_string().map_err(|_| Error::Protocol("fingerprint"))?,
-        scannable: fp.scannable.serialize().map_err(|_| Error::Protocol("fingerprint"))?,
+        digits: fp
+            .display_string()
+            .map_err(|_| Error::Protocol("fingerprint"))?,
+        scannable: fp
+            .scannable
+            .serialize()
+            .map_err(|_| Error::Protocol("fingerprint"))?,
     })
 }
 
@@ -73,7 +78,10 @@ pub fn verify_scanned<S: SottoStore>(
     scanned: &[u8],
 ) -> Result<bool> {
     let fp = fingerprint(store, contact)?;
-    let matches = fp.scannable.compare(scanned).map_err(|_| Error::InvalidSafetyCode)?;
+    let matches = fp
+        .scannable
+        .compare(scanned)
+        .map_err(|_| Error::InvalidSafetyCode)?;
     if matches {
         store.set_identity_verified(contact, true)?;
     }

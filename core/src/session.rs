@@ -66,7 +66,10 @@ pub fn has_session<S: SottoStore>(store: &S, contact: &ContactId, now: SystemTim
 
 /// The new identity key a contact presented in a held envelope, if any: what
 /// the user is asked to verify before [`trust_new_identity`].
-pub fn offered_identity<S: SottoStore>(store: &S, contact: &ContactId) -> Result<Option<IdentityKey>> {
+pub fn offered_identity<S: SottoStore>(
+    store: &S,
+    contact: &ContactId,
+) -> Result<Option<IdentityKey>> {
     let held = store.held_envelopes(contact)?;
     Ok(held.into_iter().rev().find_map(|h| h.offered_identity))
 }
@@ -90,7 +93,9 @@ where
         if store.contact(contact)?.is_none() {
             return Err(Error::UnknownContact);
         }
-        let unchanged = store.identity_record(contact)?.is_some_and(|r| r.key == *key);
+        let unchanged = store
+            .identity_record(contact)?
+            .is_some_and(|r| r.key == *key);
         if !unchanged {
             store.trust_identity(contact, key)?;
             store.delete_session(contact)?;

@@ -68,7 +68,9 @@ impl<S: SottoStore> IdentityKeyStore for View<'_, '_, S> {
         direction: Direction,
     ) -> SignalResult<bool> {
         let store = self.0.borrow();
-        store.is_trusted_identity(address, identity, direction).await
+        store
+            .is_trusted_identity(address, identity, direction)
+            .await
     }
     async fn get_identity(&self, address: &ProtocolAddress) -> SignalResult<Option<IdentityKey>> {
         let store = self.0.borrow();
@@ -129,7 +131,9 @@ impl<S: SottoStore> KyberPreKeyStore for View<'_, '_, S> {
         base_key: &PublicKey,
     ) -> SignalResult<()> {
         let mut store = self.0.borrow_mut();
-        store.mark_kyber_pre_key_used(id, ec_prekey_id, base_key).await
+        store
+            .mark_kyber_pre_key_used(id, ec_prekey_id, base_key)
+            .await
     }
 }
 
@@ -158,7 +162,9 @@ impl<S: SottoStore> SenderKeyStore for View<'_, '_, S> {
         record: &SenderKeyRecord,
     ) -> SignalResult<()> {
         let mut store = self.0.borrow_mut();
-        store.store_sender_key(sender, distribution_id, record).await
+        store
+            .store_sender_key(sender, distribution_id, record)
+            .await
     }
     async fn load_sender_key(
         &mut self,

@@ -34,7 +34,14 @@ impl Link {
     /// Puts an envelope on the wire at `tick`, applying loss, reordering and
     /// duplication. Delays stay within a few ratchet steps, the window in
     /// which libsignal keeps old receiving chains.
-    fn send(&mut self, tick: u64, bytes: Vec<u8>, id: MessageId, rng: &mut impl Rng, may_lose: bool) {
+    fn send(
+        &mut self,
+        tick: u64,
+        bytes: Vec<u8>,
+        id: MessageId,
+        rng: &mut impl Rng,
+        may_lose: bool,
+    ) {
         if may_lose && rng.random_bool(0.05) {
             self.lost += 1;
             self.to_resend.push((tick + rng.random_range(1..=3), id));
@@ -48,14 +55,16 @@ impl Link {
         };
         if rng.random_bool(0.10) {
             self.extra_copies += 1;
-            self.in_flight.push((tick + rng.random_range(0..=3), bytes.clone(), true));
+            self.in_flight
+                .push((tick + rng.random_range(0..=3), bytes.clone(), true));
         }
         self.in_flight.push((tick + delay, bytes, false));
     }
 
     /// Takes what is due at `tick`, in random order.
     fn due(&mut self, tick: u64, rng: &mut impl Rng) -> Vec<(Vec<u8>, bool)> {
-        let (due, later): (Vec<_>, Vec<_>) = self.in_flight.drain(..).partition(|(t, _, _)| *t <= tick);
+        let (due, later): (Vec<_>, Vec<_>) =
+            self.in_flight.drain(..).partition(|(t, _, _)| *t <= tick);
         self.in_flight = later;
         let mut due: Vec<_> = due.into_iter().map(|(_, b, extra)| (b, extra)).collect();
         due.shuffle(rng);
@@ -97,7 +106,12 @@ fn thousand_messages_each_way_through_a_hostile_network() -> Result<()> {
     // Bob can only write once Alice's first (PreKey) message reached him.
     let hello = messaging::send_text(&mut alice.store, &alice.peer, "a0", now(), &mut rng)?;
     messaging::mark_sent(&mut alice.store, hello.outbox_id)?;
-    deliver(&mut bob, vec![(hello.envelope.to_bytes(), false)], &mut bob_got, &mut rng)?;
+    deliver(
+        &mut bob,
+        vec![(hello.envelope.to_bytes(), false)],
+        &mut bob_got,
+        &mut rng,
+    )?;
     to_bob.sent = 1;
 
     let mut tick = 0u64;
@@ -109,15 +123,26 @@ fn thousand_messages_each_way_through_a_hostile_network() -> Result<()> {
         || !to_alice.to_resend.is_empty()
     {
         tick += 1;
-        for (party, link, prefix) in [(&mut alice, &mut to_bob, "a"), (&mut bob, &mut to_alice, "b")] {
+        for (party, link, prefix) in [
+            (&mut alice, &mut to_bob, "a"),
+            (&mut bob, &mut to_alice, "b"),
+        ] {
             if link.sent < MESSAGES_EACH_WAY && rng.random_bool(0.6) {
                 let text = format!("{prefix}{}", link.sent);
-                let out = messaging::send_text(&mut party.store, &party.peer, &text, now(), &mut rng)?;
+                let out =
+                    messaging::send_text(&mut party.store, &party.peer, &text, now(), &mut rng)?;
                 messaging::mark_sent(&mut party.store, out.outbox_id)?;
                 link.sent += 1;
-                link.send(tick, out.envelope.to_bytes(), out.message_id, &mut rng, true);
+                link.send(
+                    tick,
+                    out.envelope.to_bytes(),
+                    out.message_id,
+                    &mut rng,
+                    true,
+                );
             }
-            let (due, waiting): (Vec<_>, Vec<_>) = link.to_resend.drain(..).partition(|(t, _)| *t <= tick);
+            let (due, waiting): (Vec<_>, Vec<_>) =
+                link.to_resend.drain(..).partition(|(t, _)| *t <= tick);
             link.to_resend = waiting;
             for (_, id) in due {
                 // The sender re-encrypts under its current session; the
@@ -137,13 +162,23 @@ fn thousand_messages_each_way_through_a_hostile_network() -> Result<()> {
     for (tally, prefix, link) in [(&bob_got, "a", &to_bob), (&alice_got, "b", &to_alice)] {
         assert_eq!(tally.texts.len(), MESSAGES_EACH_WAY, "every text arrives");
         for n in 0..MESSAGES_EACH_WAY {
-            assert_eq!(tally.texts.get(&format!("{prefix}{n}")), Some(&1), "{prefix}{n} exactly once");
+            assert_eq!(
+                tally.texts.get(&format!("{prefix}{n}")),
+                Some(&1),
+                "{prefix}{n} exactly once"
+            );
         }
-        assert_eq!(tally.duplicates, link.extra_copies, "every extra copy is rejected");
+        assert_eq!(
+            tally.duplicates, link.extra_copies,
+            "every extra copy is rejected"
+        );
         // The network really was hostile.
         assert!(link.lost > 20 && link.reordered > 100 && link.extra_copies > 50);
     }
     assert!(resent > 40);
-    assert_eq!(bob.store.messages(&bob.peer, usize::MAX, None)?.len(), 2 * MESSAGES_EACH_WAY);
+    assert_eq!(
+        bob.store.messages(&bob.peer, usize::MAX, None)?.len(),
+        2 * MESSAGES_EACH_WAY
+    );
     Ok(())
 }

@@ -157,7 +157,10 @@ fn delivery_state_only_moves_forward<S: SottoStore>(mut store: S) -> Result<()> 
 
 fn expiry_and_settings<S: SottoStore>(mut store: S) -> Result<()> {
     let c = contact(&mut store, "Carol")?;
-    assert_eq!(store.conversation_settings(&c)?, ConversationSettings::default());
+    assert_eq!(
+        store.conversation_settings(&c)?,
+        ConversationSettings::default()
+    );
     let settings = ConversationSettings {
         expire_timer_secs: 60,
         keep_no_history: true,
@@ -188,7 +191,10 @@ fn received_ids_outbox_and_held<S: SottoStore>(mut store: S) -> Result<()> {
     let first = store.push_outbox(&c, &id, &envelope)?;
     let second = store.push_outbox(&c, &MessageId([6; 16]), &envelope)?;
     let queued = store.outbox()?;
-    assert_eq!(queued.iter().map(|e| e.id).collect::<Vec<_>>(), vec![first, second]);
+    assert_eq!(
+        queued.iter().map(|e| e.id).collect::<Vec<_>>(),
+        vec![first, second]
+    );
     assert_eq!(store.take_outbox(first)?.map(|e| e.message_id), Some(id));
     assert_eq!(store.take_outbox(first)?, None);
     let held = store.hold_envelope(&c, &envelope, None)?;
@@ -200,11 +206,24 @@ fn received_ids_outbox_and_held<S: SottoStore>(mut store: S) -> Result<()> {
 
 fn identity_trust_records<S: SottoStore>(store: S) -> Result<()> {
     let mut rng = rng(13);
-    let (mut alice, _bob) = introduce(with_account(store, &mut rng)?, with_account(InMemStore::new(), &mut rng)?, &mut rng)?;
-    let record = alice.store.identity_record(&alice.peer)?.expect("trusted on first use");
+    let (mut alice, _bob) = introduce(
+        with_account(store, &mut rng)?,
+        with_account(InMemStore::new(), &mut rng)?,
+        &mut rng,
+    )?;
+    let record = alice
+        .store
+        .identity_record(&alice.peer)?
+        .expect("trusted on first use");
     assert!(!record.verified);
     alice.store.set_identity_verified(&alice.peer, true)?;
-    assert!(alice.store.identity_record(&alice.peer)?.expect("known").verified);
+    assert!(
+        alice
+            .store
+            .identity_record(&alice.peer)?
+            .expect("known")
+            .verified
+    );
     let other = *another_account(&mut rng).identity.identity_key();
     alice.store.trust_identity(&alice.peer, &other)?;
     let replaced = alice.store.identity_record(&alice.peer)?.expect("known");

@@ -94,7 +94,9 @@ fn run_child(dir: &Path, kill: Option<KillPlan>) -> Result<Vec<(usize, String)>>
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(|line| line.ok()) {
             // libtest may print its own text before ours on the same line.
-            let Some(start) = line.find("ACK ") else { continue };
+            let Some(start) = line.find("ACK ") else {
+                continue;
+            };
             let mut parts = line[start + 4..].split(' ');
             if let (Some(Ok(index)), Some(outcome)) = (parts.next().map(str::parse), parts.next()) {
                 let _ = sender.send((index, outcome.to_owned()));
@@ -129,11 +131,20 @@ fn receiver_killed_at_random_points_loses_and_duplicates_nothing() -> Result<()>
     let mut rng = rng(77);
 
     // Bob's store is on disk (the child opens it); Alice's is in memory.
-    let mut bob = with_account(SqlCipherStore::open(&dir.path().join("bob.db"), &key(2))?, &mut rng)?;
+    let mut bob = with_account(
+        SqlCipherStore::open(&dir.path().join("bob.db"), &key(2))?,
+        &mut rng,
+    )?;
     let mut alice = with_account(InMemStore::new(), &mut rng)?;
     let (bob_id, alice_id) = (ContactId::random(&mut rng), ContactId::random(&mut rng));
-    alice.save_contact(&Contact { id: bob_id.clone(), name: "Bob".into() })?;
-    bob.save_contact(&Contact { id: alice_id.clone(), name: "Alice".into() })?;
+    alice.save_contact(&Contact {
+        id: bob_id.clone(),
+        name: "Bob".into(),
+    })?;
+    bob.save_contact(&Contact {
+        id: alice_id.clone(),
+        name: "Alice".into(),
+    })?;
     let bundle = prekeys::take_prekey_bundle(&mut bob)?;
     drop(bob);
     session::start_session(&mut alice, &bob_id, &bundle, now(), &mut rng)?;
@@ -141,7 +152,13 @@ fn receiver_killed_at_random_points_loses_and_duplicates_nothing() -> Result<()>
 
     let mut pending: BTreeMap<usize, Vec<u8>> = BTreeMap::new();
     for index in 0..MESSAGES {
-        let out = messaging::send_text(&mut alice, &bob_id, &format!("crash test {index}"), now(), &mut rng)?;
+        let out = messaging::send_text(
+            &mut alice,
+            &bob_id,
+            &format!("crash test {index}"),
+            now(),
+            &mut rng,
+        )?;
         pending.insert(index, out.envelope.to_bytes());
     }
 
@@ -172,10 +189,19 @@ fn receiver_killed_at_random_points_loses_and_duplicates_nothing() -> Result<()>
             }
         }
     }
-    eprintln!("killed mid-run {killed_mid_run}, new {}, dup acks {dup_acks}", reported_new.len());
+    eprintln!(
+        "killed mid-run {killed_mid_run}, new {}, dup acks {dup_acks}",
+        reported_new.len()
+    );
     assert!(pending.is_empty(), "everything is acknowledged in the end");
-    assert!(killed_mid_run >= 10, "kills must land mid-run ({killed_mid_run})");
-    assert!(reported_new.values().all(|&n| n == 1), "no message is new twice");
+    assert!(
+        killed_mid_run >= 10,
+        "kills must land mid-run ({killed_mid_run})"
+    );
+    assert!(
+        reported_new.values().all(|&n| n == 1),
+        "no message is new twice"
+    );
 
     let bob = SqlCipherStore::open(&dir.path().join("bob.db"), &key(2))?;
     assert!(bob.cipher_integrity_check()?.is_empty());

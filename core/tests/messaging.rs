@@ -33,11 +33,23 @@ fn the_first_message_is_a_prekey_message_and_later_ones_are_not() -> Result<()> 
     let mut rng = rng(2);
     let (mut alice, mut bob) = in_memory_pair(&mut rng)?;
     let first = messaging::send_text(&mut alice.store, &alice.peer, "one", now(), &mut rng)?;
-    assert_eq!(first.envelope.kind, sotto_core::message::EnvelopeKind::PreKey);
-    messaging::receive(&mut bob.store, &bob.peer, &first.envelope.to_bytes(), now(), &mut rng)?;
+    assert_eq!(
+        first.envelope.kind,
+        sotto_core::message::EnvelopeKind::PreKey
+    );
+    messaging::receive(
+        &mut bob.store,
+        &bob.peer,
+        &first.envelope.to_bytes(),
+        now(),
+        &mut rng,
+    )?;
     send_and_receive(&mut bob, &mut alice, "ack", &mut rng)?;
     let later = messaging::send_text(&mut alice.store, &alice.peer, "two", now(), &mut rng)?;
-    assert_eq!(later.envelope.kind, sotto_core::message::EnvelopeKind::Signal);
+    assert_eq!(
+        later.envelope.kind,
+        sotto_core::message::EnvelopeKind::Signal
+    );
     Ok(())
 }
 
@@ -46,13 +58,26 @@ fn receipts_move_delivery_state_forward_only() -> Result<()> {
     let mut rng = rng(3);
     let (mut alice, mut bob) = in_memory_pair(&mut rng)?;
     let got = send_and_receive(&mut alice, &mut bob, "receipt me", &mut rng)?;
-    let Received::Text(message) = got else { panic!("expected text") };
+    let Received::Text(message) = got else {
+        panic!("expected text")
+    };
 
     for kind in [ReceiptKind::Read, ReceiptKind::Delivered] {
-        let receipt =
-            messaging::send_receipt(&mut bob.store, &bob.peer, kind, vec![message.id], now(), &mut rng)?;
-        let result =
-            messaging::receive(&mut alice.store, &alice.peer, &receipt.envelope.to_bytes(), now(), &mut rng)?;
+        let receipt = messaging::send_receipt(
+            &mut bob.store,
+            &bob.peer,
+            kind,
+            vec![message.id],
+            now(),
+            &mut rng,
+        )?;
+        let result = messaging::receive(
+            &mut alice.store,
+            &alice.peer,
+            &receipt.envelope.to_bytes(),
+            now(),
+            &mut rng,
+        )?;
         assert!(matches!(result, Received::Receipt { .. }));
     }
     // Read then Delivered: the late Delivered must not move it back.
@@ -75,10 +100,22 @@ fn replayed_ciphertext_and_resent_message_are_duplicates() -> Result<()> {
         messaging::receive(&mut bob.store, &bob.peer, &bytes, now(), &mut rng)?,
         Received::Duplicate
     );
-    let again = messaging::resend(&mut alice.store, &alice.peer, &out.message_id, now(), &mut rng)?;
+    let again = messaging::resend(
+        &mut alice.store,
+        &alice.peer,
+        &out.message_id,
+        now(),
+        &mut rng,
+    )?;
     assert_ne!(again.envelope, out.envelope);
     assert_eq!(
-        messaging::receive(&mut bob.store, &bob.peer, &again.envelope.to_bytes(), now(), &mut rng)?,
+        messaging::receive(
+            &mut bob.store,
+            &bob.peer,
+            &again.envelope.to_bytes(),
+            now(),
+            &mut rng
+        )?,
         Received::Duplicate
     );
     assert_eq!(bob.store.messages(&bob.peer, 10, None)?.len(), 1);
@@ -98,7 +135,13 @@ fn hostile_envelopes_give_errors_and_change_nothing() -> Result<()> {
         assert!(messaging::receive(&mut bob.store, &bob.peer, bytes, now(), &mut rng).is_err());
     }
     // The real message still decrypts afterwards.
-    let got = messaging::receive(&mut bob.store, &bob.peer, &out.envelope.to_bytes(), now(), &mut rng)?;
+    let got = messaging::receive(
+        &mut bob.store,
+        &bob.peer,
+        &out.envelope.to_bytes(),
+        now(),
+        &mut rng,
+    )?;
     assert_eq!(text_of(&got), "real one");
     Ok(())
 }
@@ -131,22 +174,44 @@ fn a_changed_identity_is_refused_until_retrusted() -> Result<()> {
     })?;
     // Sending: Alice is handed the new Bob's bundle and refuses it.
     let new_bundle = prekeys::take_prekey_bundle(&mut new_bob)?;
-    let refused = session::start_session(&mut alice.store, &alice.peer, &new_bundle, now(), &mut rng);
+    let refused =
+        session::start_session(&mut alice.store, &alice.peer, &new_bundle, now(), &mut rng);
     assert!(matches!(refused, Err(Error::UntrustedIdentity)));
 
     // Receiving: the new Bob writes to Alice; the envelope is held, not shown.
     let alice_bundle = prekeys::take_prekey_bundle(&mut alice.store)?;
     session::start_session(&mut new_bob, &bob.peer, &alice_bundle, now(), &mut rng)?;
-    let out = messaging::send_text(&mut new_bob, &bob.peer, "it's me, new phone", now(), &mut rng)?;
-    let got = messaging::receive(&mut alice.store, &alice.peer, &out.envelope.to_bytes(), now(), &mut rng)?;
+    let out = messaging::send_text(
+        &mut new_bob,
+        &bob.peer,
+        "it's me, new phone",
+        now(),
+        &mut rng,
+    )?;
+    let got = messaging::receive(
+        &mut alice.store,
+        &alice.peer,
+        &out.envelope.to_bytes(),
+        now(),
+        &mut rng,
+    )?;
     assert_eq!(got, Received::HeldForUntrustedIdentity);
     assert_eq!(alice.store.messages(&alice.peer, 10, None)?.len(), 2);
 
     // Alice checks the new safety number and re-trusts; the held text appears.
     let offered = session::offered_identity(&alice.store, &alice.peer)?.expect("offered key");
-    let results = session::trust_new_identity(&mut alice.store, &alice.peer, &offered, now(), &mut rng)?;
+    let results =
+        session::trust_new_identity(&mut alice.store, &alice.peer, &offered, now(), &mut rng)?;
     assert_eq!(results.len(), 1);
-    assert_eq!(text_of(results[0].as_ref().map_err(|e| e.to_string()).expect("decrypts")), "it's me, new phone");
+    assert_eq!(
+        text_of(
+            results[0]
+                .as_ref()
+                .map_err(|e| e.to_string())
+                .expect("decrypts")
+        ),
+        "it's me, new phone"
+    );
     assert!(alice.store.held_envelopes(&alice.peer)?.is_empty());
     Ok(())
 }
@@ -161,13 +226,27 @@ fn safety_numbers_match_and_scanning_verifies() -> Result<()> {
     assert_eq!(a.digits, b.digits);
     assert_eq!(a.digits.len(), 60);
     assert_eq!(a.grouped().split(' ').count(), 12);
-    assert!(safety::verify_scanned(&mut alice.store, &alice.peer, &b.scannable)?);
-    assert!(alice.store.identity_record(&alice.peer)?.expect("known").verified);
+    assert!(safety::verify_scanned(
+        &mut alice.store,
+        &alice.peer,
+        &b.scannable
+    )?);
+    assert!(
+        alice
+            .store
+            .identity_record(&alice.peer)?
+            .expect("known")
+            .verified
+    );
     // A code from a different pair does not match.
     let (mut carol, mut dave) = in_memory_pair(&mut rng)?;
     send_and_receive(&mut carol, &mut dave, "hi", &mut rng)?;
     let other = safety::safety_number(&dave.store, &dave.peer)?;
-    assert!(!safety::verify_scanned(&mut bob.store, &bob.peer, &other.scannable)?);
+    assert!(!safety::verify_scanned(
+        &mut bob.store,
+        &bob.peer,
+        &other.scannable
+    )?);
     assert!(safety::verify_scanned(&mut bob.store, &bob.peer, b"junk").is_err());
     Ok(())
 }
@@ -180,12 +259,18 @@ fn bundles_survive_encoding_and_bad_bundles_are_refused() -> Result<()> {
     let bytes = sotto_core::encode_bundle(&bundle)?;
     let decoded = sotto_core::decode_bundle(&bytes)?;
     assert_eq!(sotto_core::encode_bundle(&decoded)?, bytes);
-    assert!(matches!(sotto_core::decode_bundle(&bytes[..bytes.len() / 2]), Err(Error::InvalidBundle)));
+    assert!(matches!(
+        sotto_core::decode_bundle(&bytes[..bytes.len() / 2]),
+        Err(Error::InvalidBundle)
+    ));
 
     // A bundle whose signed prekey signature is broken is refused.
     let mut alice = with_account(InMemStore::new(), &mut rng)?;
     let contact = sotto_core::store::ContactId::random(&mut rng);
-    alice.save_contact(&sotto_core::store::Contact { id: contact.clone(), name: "Bob".into() })?;
+    alice.save_contact(&sotto_core::store::Contact {
+        id: contact.clone(),
+        name: "Bob".into(),
+    })?;
     let forged = bundle.modify(|content| {
         if let Some(sig) = content.signed_pre_key_signature.as_mut() {
             sig[0] ^= 1;
@@ -200,5 +285,8 @@ fn bundles_survive_encoding_and_bad_bundles_are_refused() -> Result<()> {
 
 #[test]
 fn unknown_envelope_bytes_parse_errors_are_specific() {
-    assert!(matches!(Envelope::from_bytes(&[]), Err(Error::MalformedEnvelope(_))));
+    assert!(matches!(
+        Envelope::from_bytes(&[]),
+        Err(Error::MalformedEnvelope(_))
+    ));
 }

@@ -19,7 +19,10 @@ fn snapshot(dir: &Path) -> Result<Vec<(String, Vec<u8>)>> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_file() {
-            files.push((entry.file_name().to_string_lossy().into_owned(), fs::read(entry.path())?));
+            files.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                fs::read(entry.path())?,
+            ));
         }
     }
     files.sort();
@@ -40,7 +43,8 @@ fn conversation_continues_after_both_stores_restart() -> Result<()> {
         send_and_receive(&mut bob, &mut alice, &format!("reply {n}"), &mut rng)?;
     }
     // A message in flight across the restart, too.
-    let in_flight = messaging::send_text(&mut alice.store, &alice.peer, "in flight", now(), &mut rng)?;
+    let in_flight =
+        messaging::send_text(&mut alice.store, &alice.peer, "in flight", now(), &mut rng)?;
     let (alice_peer, bob_peer) = (alice.peer.clone(), bob.peer.clone());
     drop(alice);
     drop(bob);
@@ -55,10 +59,24 @@ fn conversation_continues_after_both_stores_restart() -> Result<()> {
     };
     // The unsent envelope is still in the outbox.
     assert_eq!(alice.store.outbox()?.len(), 1);
-    let got = messaging::receive(&mut bob.store, &bob.peer, &in_flight.envelope.to_bytes(), now(), &mut rng)?;
+    let got = messaging::receive(
+        &mut bob.store,
+        &bob.peer,
+        &in_flight.envelope.to_bytes(),
+        now(),
+        &mut rng,
+    )?;
     assert_eq!(text_of(&got), "in flight");
     for n in 0..5 {
-        assert_eq!(text_of(&send_and_receive(&mut alice, &mut bob, &format!("after {n}"), &mut rng)?), format!("after {n}"));
+        assert_eq!(
+            text_of(&send_and_receive(
+                &mut alice,
+                &mut bob,
+                &format!("after {n}"),
+                &mut rng
+            )?),
+            format!("after {n}")
+        );
         send_and_receive(&mut bob, &mut alice, &format!("reply after {n}"), &mut rng)?;
     }
     assert_eq!(bob.store.messages(&bob.peer, 100, None)?.len(), 21);
@@ -74,8 +92,15 @@ fn wrong_key_is_refused_and_the_file_is_unchanged() -> Result<()> {
     send_and_receive(&mut alice, &mut bob, "hello", &mut rng)?;
     drop((alice, bob));
     let before = snapshot(dir.path())?;
-    assert!(matches!(SqlCipherStore::open(&db_path(dir.path(), "alice"), &key(9)), Err(Error::WrongKey)));
-    assert_eq!(snapshot(dir.path())?, before, "a wrong key must not touch any file");
+    assert!(matches!(
+        SqlCipherStore::open(&db_path(dir.path(), "alice"), &key(9)),
+        Err(Error::WrongKey)
+    ));
+    assert_eq!(
+        snapshot(dir.path())?,
+        before,
+        "a wrong key must not touch any file"
+    );
     // The right key still opens it.
     SqlCipherStore::open(&db_path(dir.path(), "alice"), &key(1))?;
     Ok(())
@@ -111,7 +136,10 @@ fn a_second_writer_is_refused() -> Result<()> {
     let path = dir.path().join("store.db");
     let mut first = SqlCipherStore::open(&path, &key(3))?;
     with_account_ref(&mut first)?;
-    assert!(matches!(SqlCipherStore::open(&path, &key(3)), Err(Error::StoreLocked)));
+    assert!(matches!(
+        SqlCipherStore::open(&path, &key(3)),
+        Err(Error::StoreLocked)
+    ));
     Ok(())
 }
 
@@ -124,11 +152,22 @@ fn with_account_ref(store: &mut SqlCipherStore) -> Result<()> {
 fn nothing_secret_is_readable_on_disk() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let mut rng = rng(34);
-    let (alice_key, bob_key) = (DatabaseKey::generate(&mut rng), DatabaseKey::generate(&mut rng));
-    let alice = with_account(SqlCipherStore::open(&db_path(dir.path(), "alice"), &alice_key)?, &mut rng)?;
-    let bob = with_account(SqlCipherStore::open(&db_path(dir.path(), "bob"), &bob_key)?, &mut rng)?;
+    let (alice_key, bob_key) = (
+        DatabaseKey::generate(&mut rng),
+        DatabaseKey::generate(&mut rng),
+    );
+    let alice = with_account(
+        SqlCipherStore::open(&db_path(dir.path(), "alice"), &alice_key)?,
+        &mut rng,
+    )?;
+    let bob = with_account(
+        SqlCipherStore::open(&db_path(dir.path(), "bob"), &bob_key)?,
+        &mut rng,
+    )?;
     let (mut alice, mut bob) = introduce(alice, bob, &mut rng)?;
-    let texts: Vec<String> = (0..20).map(|n| format!("attack at dawn, plan {n:03}")).collect();
+    let texts: Vec<String> = (0..20)
+        .map(|n| format!("attack at dawn, plan {n:03}"))
+        .collect();
     for text in &texts {
         send_and_receive(&mut alice, &mut bob, text, &mut rng)?;
         send_and_receive(&mut bob, &mut alice, &text.to_uppercase(), &mut rng)?;
@@ -154,7 +193,10 @@ fn nothing_secret_is_readable_on_disk() -> Result<()> {
         assert!(files.iter().any(|(name, _)| name.ends_with("-wal")) || when == "closed");
         for (name, bytes) in &files {
             for needle in &needles {
-                assert!(!contains(bytes, needle), "{when}: a secret is readable in {name}");
+                assert!(
+                    !contains(bytes, needle),
+                    "{when}: a secret is readable in {name}"
+                );
             }
         }
         Ok(())
@@ -171,9 +213,20 @@ fn disappearing_messages_are_deleted() -> Result<()> {
     let (mut alice, mut bob) = sqlcipher_pair(dir.path(), &mut rng)?;
     send_and_receive(&mut alice, &mut bob, "stays", &mut rng)?;
     let update = history::set_expiration_timer(&mut alice.store, &alice.peer, 60, now(), &mut rng)?;
-    let got = messaging::receive(&mut bob.store, &bob.peer, &update.envelope.to_bytes(), now(), &mut rng)?;
+    let got = messaging::receive(
+        &mut bob.store,
+        &bob.peer,
+        &update.envelope.to_bytes(),
+        now(),
+        &mut rng,
+    )?;
     assert_eq!(got, Received::ExpirationTimerChanged(60));
-    assert_eq!(bob.store.conversation_settings(&bob.peer)?.expire_timer_secs, 60);
+    assert_eq!(
+        bob.store
+            .conversation_settings(&bob.peer)?
+            .expire_timer_secs,
+        60
+    );
     send_and_receive(&mut alice, &mut bob, "goes away", &mut rng)?;
     send_and_receive(&mut bob, &mut alice, "me too", &mut rng)?;
 
@@ -181,7 +234,12 @@ fn disappearing_messages_are_deleted() -> Result<()> {
     let later = now() + Duration::from_secs(61);
     assert_eq!(history::delete_expired(&mut bob.store, later)?, 2);
     assert_eq!(history::delete_expired(&mut alice.store, later)?, 2);
-    let left: Vec<String> = bob.store.messages(&bob.peer, 10, None)?.into_iter().map(|m| m.body).collect();
+    let left: Vec<String> = bob
+        .store
+        .messages(&bob.peer, 10, None)?
+        .into_iter()
+        .map(|m| m.body)
+        .collect();
     assert_eq!(left, vec!["stays".to_string()]);
     // The WAL was checkpointed and truncated after the deletion.
     let wal = fs::metadata(dir.path().join("bob.db-wal"))?;
@@ -196,7 +254,10 @@ fn keep_no_history_stores_nothing_but_still_delivers() -> Result<()> {
     let (mut alice, mut bob) = sqlcipher_pair(dir.path(), &mut rng)?;
     send_and_receive(&mut alice, &mut bob, "kept", &mut rng)?;
     history::set_keep_no_history(&mut bob.store, &bob.peer, true)?;
-    assert!(bob.store.messages(&bob.peer, 10, None)?.is_empty(), "turning it on wipes the conversation");
+    assert!(
+        bob.store.messages(&bob.peer, 10, None)?.is_empty(),
+        "turning it on wipes the conversation"
+    );
     let got = send_and_receive(&mut alice, &mut bob, "not kept", &mut rng)?;
     assert_eq!(text_of(&got), "not kept");
     send_and_receive(&mut bob, &mut alice, "nor this", &mut rng)?;
@@ -206,9 +267,21 @@ fn keep_no_history_stores_nothing_but_still_delivers() -> Result<()> {
     let out = messaging::send_text(&mut alice.store, &alice.peer, "twice", now(), &mut rng)?;
     let bytes = out.envelope.to_bytes();
     messaging::receive(&mut bob.store, &bob.peer, &bytes, now(), &mut rng)?;
-    let again = messaging::resend(&mut alice.store, &alice.peer, &out.message_id, now(), &mut rng)?;
+    let again = messaging::resend(
+        &mut alice.store,
+        &alice.peer,
+        &out.message_id,
+        now(),
+        &mut rng,
+    )?;
     assert_eq!(
-        messaging::receive(&mut bob.store, &bob.peer, &again.envelope.to_bytes(), now(), &mut rng)?,
+        messaging::receive(
+            &mut bob.store,
+            &bob.peer,
+            &again.envelope.to_bytes(),
+            now(),
+            &mut rng
+        )?,
         Received::Duplicate
     );
     Ok(())

@@ -7,11 +7,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use libsignal_protocol::{
-    Direction as SignalDirection, IdentityChange, IdentityKey,
-    IdentityKeyPair, IdentityKeyStore, KyberPreKeyId, KyberPreKeyRecord, KyberPreKeyStore,
-    PreKeyId, PreKeyRecord, PreKeyStore, ProtocolAddress, PublicKey, SenderKeyRecord,
-    SenderKeyStore, SessionRecord, SessionStore, SignalProtocolError, SignedPreKeyId,
-    SignedPreKeyRecord, SignedPreKeyStore,
+    Direction as SignalDirection, IdentityChange, IdentityKey, IdentityKeyPair, IdentityKeyStore,
+    KyberPreKeyId, KyberPreKeyRecord, KyberPreKeyStore, PreKeyId, PreKeyRecord, PreKeyStore,
+    ProtocolAddress, PublicKey, SenderKeyRecord, SenderKeyStore, SessionRecord, SessionStore,
+    SignalProtocolError, SignedPreKeyId, SignedPreKeyRecord, SignedPreKeyStore,
 };
 
 use super::{
@@ -38,6 +37,8 @@ struct State {
     contacts: BTreeMap<ContactId, Contact>,
     settings: HashMap<ContactId, ConversationSettings>,
     messages: Vec<StoredMessage>,
+    /// (contact, id, direction) of every stored message, for uniqueness.
+    message_keys: HashSet<(ContactId, MessageId, bool)>,
     received_ids: HashSet<(ContactId, MessageId)>,
     outbox: BTreeMap<i64, OutboxEntry>,
     held: BTreeMap<i64, HeldEnvelope>,
@@ -64,6 +65,10 @@ impl InMemStore {
     }
 }
 
+fn message_key(m: &StoredMessage) -> (ContactId, MessageId, bool) {
+    (m.contact.clone(), m.id, m.direction == Direction::Outgoing)
+}
+
 fn contact_of(address: &ProtocolAddress) -> ContactId {
     ContactId::from_string(address.name().to_owned())
 }
@@ -76,12 +81,16 @@ fn no_account(op: &'static str) -> SignalProtocolError {
 impl IdentityKeyStore for InMemStore {
     async fn get_identity_key_pair(&self) -> SignalResult<IdentityKeyPair> {
         let account = self.state.account.as_ref();
-        account.map(|a| a.identity).ok_or_else(|| no_account("get_identity_key_pair"))
+        account
+            .map(|a| a.identity)
+            .ok_or_else(|| no_account("get_identity_key_pair"))
     }
 
     async fn get_local_registration_id(&self) -> SignalResult<u32> {
         let account = self.state.account.as_ref();
-        account.map(|a| a.registration_id).ok_or_else(|| no_account("get_local_registration_id"))
+        account
+            .map(|a| a.registration_id)
+            .ok_or_else(|| no_account("get_local_registration_id"))
     }
 
     async fn save_identity(
@@ -119,14 +128,22 @@ impl IdentityKeyStore for InMemStore {
     }
 
     async fn get_identity(&self, address: &ProtocolAddress) -> SignalResult<Option<IdentityKey>> {
-        Ok(self.state.identities.get(&contact_of(address)).map(|r| r.key))
+        Ok(self
+            .state
+            .identities
+            .get(&contact_of(address))
+            .map(|r| r.key))
     }
 }
 
 #[async_trait(?Send)]
 impl PreKeyStore for InMemStore {
     async fn get_pre_key(&self, id: PreKeyId) -> SignalResult<PreKeyRecord> {
-        self.state.prekeys.get(&id.into()).cloned().ok_or(SignalProtocolError::InvalidPreKeyId)
+        self.state
+            .prekeys
+            .get(&id.into())
+            .cloned()
+            .ok_or(SignalProtocolError::InvalidPreKeyId)
     }
 
     async fn save_pre_key(&mut self, id: PreKeyId, record: &PreKeyRecord) -> SignalResult<()> {
@@ -206,7 +223,9 @@ impl SessionStore for InMemStore {
         address: &ProtocolAddress,
         record: &SessionRecord,
     ) -> SignalResult<()> {
-        self.state.sessions.insert(contact_of(address), record.clone());
+        self.state
+            .sessions
+            .insert(contact_of(address), record.clone());
         Ok(())
     }
 }
@@ -332,7 +351,11 @@ impl SottoStore for InMemStore {
     }
 
     fn set_identity_verified(&mut self, contact: &ContactId, verified: bool) -> Result<()> {
-        let record = self.state.identities.get_mut(contact).ok_or(Error::UnknownContact)?;
+        let record = self
+            .state
+            .identities
+            .get_mut(contact)
+            .ok_or(Error::UnknownContact)?;
         record.verified = verified;
         Ok(())
     }
@@ -343,7 +366,9 @@ impl SottoStore for InMemStore {
     }
 
     fn save_contact(&mut self, contact: &Contact) -> Result<()> {
-        self.state.contacts.insert(contact.id.clone(), contact.clone());
+        self.state
+            .contacts
+            .insert(contact.id.clone(), contact.clone());
         Ok(())
     }
 
@@ -358,7 +383,12 @@ impl SottoStore for InMemStore {
     }
 
     fn conversation_settings(&self, contact: &ContactId) -> Result<ConversationSettings> {
-        Ok(self.state.settings.get(contact).copied().unwrap_or_default())
+        Ok(self
+            .state
+            .settings
+            .get(contact)
+            .copied()
+            .unwrap_or_default())
     }
 
     fn save_conversation_settings(
@@ -371,10 +401,7 @@ impl SottoStore for InMemStore {
     }
 
     fn insert_message(&mut self, message: &StoredMessage) -> Result<()> {
-        let exists = self.state.messages.iter().any(|m| {
-            m.id == message.id && m.contact == message.contact && m.direction == message.direction
-        });
-        if exists {
+        if !self.state.message_keys.insert(message_key(message)) {
             return Err(Error::AlreadyStored);
         }
         self.state.messages.push(message.clone());
@@ -405,9 +432,10 @@ impl SottoStore for InMemStore {
         id: &MessageId,
         state: DeliveryState,
     ) -> Result<bool> {
-        let message = self.state.messages.iter_mut().find(|m| {
-            &m.contact == contact && &m.id == id && m.direction == Direction::Outgoing
-        });
+        let message =
+            self.state.messages.iter_mut().find(|m| {
+                &m.contact == contact && &m.id == id && m.direction == Direction::Outgoing
+            });
         match message {
             Some(m) if m.state < state => {
                 m.state = state;
@@ -419,13 +447,21 @@ impl SottoStore for InMemStore {
 
     fn delete_expired_messages(&mut self, now_ms: u64) -> Result<usize> {
         let before = self.state.messages.len();
-        self.state.messages.retain(|m| m.expires_at_ms.is_none_or(|at| at > now_ms));
+        let keys = &mut self.state.message_keys;
+        self.state.messages.retain(|m| {
+            let keep = m.expires_at_ms.is_none_or(|at| at > now_ms);
+            if !keep {
+                keys.remove(&message_key(m));
+            }
+            keep
+        });
         Ok(before - self.state.messages.len())
     }
 
     fn delete_conversation_messages(&mut self, contact: &ContactId) -> Result<usize> {
         let before = self.state.messages.len();
         self.state.messages.retain(|m| &m.contact != contact);
+        self.state.message_keys.retain(|(c, _, _)| c != contact);
         Ok(before - self.state.messages.len())
     }
 

@@ -111,7 +111,9 @@ pub struct Contact {
 
 impl std::fmt::Debug for Contact {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Contact").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("Contact")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -335,8 +337,12 @@ pub trait SottoStore:
 
     /// Records that message `id` from `contact` was processed. Returns
     /// `false` if it had been already (a duplicate).
-    fn record_received_id(&mut self, contact: &ContactId, id: &MessageId, now_ms: u64)
-        -> Result<bool>;
+    fn record_received_id(
+        &mut self,
+        contact: &ContactId,
+        id: &MessageId,
+        now_ms: u64,
+    ) -> Result<bool>;
 
     /// Queues an envelope for sending; returns its outbox id.
     fn push_outbox(

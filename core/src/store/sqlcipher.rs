@@ -71,6 +71,9 @@ impl SqlCipherStore {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
+        // Every page read from disk costs an HMAC check and a decryption, so
+        // a larger page cache (8 MiB instead of 2) pays for itself.
+        conn.pragma_update(None, "cache_size", -8192)?;
         schema::migrate(&mut conn).map_err(|e| match e {
             Error::Storage(e) => classify_open_error(e),
             other => other,
@@ -171,9 +174,8 @@ impl IdentityKeyStore for SqlCipherStore {
         let account = self
             .local_account()
             .map_err(|e| StoreFailure::into_signal(e, "get_identity_key_pair"))?;
-        let account = account.ok_or_else(|| {
-            StoreFailure::into_signal(Error::NoAccount, "get_identity_key_pair")
-        })?;
+        let account = account
+            .ok_or_else(|| StoreFailure::into_signal(Error::NoAccount, "get_identity_key_pair"))?;
         Ok(account.identity)
     }
 
@@ -568,18 +570,22 @@ impl SottoStore for SqlCipherStore {
     }
 
     fn mark_kyber_last_resort(&mut self, id: u32) -> Result<()> {
-        self.conn
-            .execute("UPDATE kyber_prekeys SET last_resort = 1 WHERE id = ?1", [id])?;
+        self.conn.execute(
+            "UPDATE kyber_prekeys SET last_resort = 1 WHERE id = ?1",
+            [id],
+        )?;
         Ok(())
     }
 
     fn remove_signed_prekey(&mut self, id: u32) -> Result<()> {
-        self.conn.execute("DELETE FROM signed_prekeys WHERE id = ?1", [id])?;
+        self.conn
+            .execute("DELETE FROM signed_prekeys WHERE id = ?1", [id])?;
         Ok(())
     }
 
     fn remove_kyber_prekey(&mut self, id: u32) -> Result<()> {
-        self.conn.execute("DELETE FROM kyber_prekeys WHERE id = ?1", [id])?;
+        self.conn
+            .execute("DELETE FROM kyber_prekeys WHERE id = ?1", [id])?;
         self.conn
             .execute("DELETE FROM kyber_base_keys_seen WHERE kyber_id = ?1", [id])?;
         Ok(())
@@ -621,8 +627,10 @@ impl SottoStore for SqlCipherStore {
     }
 
     fn delete_session(&mut self, contact: &ContactId) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM sessions WHERE contact = ?1", [contact.as_str()])?;
+        self.conn.execute(
+            "DELETE FROM sessions WHERE contact = ?1",
+            [contact.as_str()],
+        )?;
         Ok(())
     }
 
@@ -648,7 +656,9 @@ impl SottoStore for SqlCipherStore {
     }
 
     fn contacts(&self) -> Result<Vec<Contact>> {
-        let mut stmt = self.conn.prepare_cached("SELECT id, name FROM contacts ORDER BY name, id")?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name FROM contacts ORDER BY name, id")?;
         let rows = stmt.query_map([], |row| {
             Ok(Contact {
                 id: ContactId::from_string(row.get(0)?),
@@ -683,7 +693,11 @@ impl SottoStore for SqlCipherStore {
         self.conn.execute(
             "INSERT OR REPLACE INTO conversation_settings
                 (contact, expire_timer_secs, keep_no_history) VALUES (?1, ?2, ?3)",
-            params![contact.as_str(), settings.expire_timer_secs, settings.keep_no_history],
+            params![
+                contact.as_str(),
+                settings.expire_timer_secs,
+                settings.keep_no_history
+            ],
         )?;
         Ok(())
     }
@@ -777,9 +791,10 @@ impl SottoStore for SqlCipherStore {
     }
 
     fn delete_conversation_messages(&mut self, contact: &ContactId) -> Result<usize> {
-        let deleted = self
-            .conn
-            .execute("DELETE FROM messages WHERE contact = ?1", [contact.as_str()])?;
+        let deleted = self.conn.execute(
+            "DELETE FROM messages WHERE contact = ?1",
+            [contact.as_str()],
+        )?;
         Ok(deleted)
     }
 
@@ -806,8 +821,14 @@ impl SottoStore for SqlCipherStore {
         envelope: &Envelope,
     ) -> Result<i64> {
         self.conn
-            .prepare_cached("INSERT INTO outbox (contact, message_id, envelope) VALUES (?1, ?2, ?3)")?
-            .execute(params![contact.as_str(), &message_id.0[..], envelope.to_bytes()])?;
+            .prepare_cached(
+                "INSERT INTO outbox (contact, message_id, envelope) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                contact.as_str(),
+                &message_id.0[..],
+                envelope.to_bytes()
+            ])?;
         Ok(self.conn.last_insert_rowid())
     }
 
@@ -829,7 +850,9 @@ impl SottoStore for SqlCipherStore {
     fn take_outbox(&mut self, id: i64) -> Result<Option<OutboxEntry>> {
         let entry = self
             .conn
-            .prepare_cached("DELETE FROM outbox WHERE id = ?1 RETURNING contact, message_id, envelope")?
+            .prepare_cached(
+                "DELETE FROM outbox WHERE id = ?1 RETURNING contact, message_id, envelope",
+            )?
             .query_row([id], |row| {
                 Ok(OutboxEntry {
                     id,
@@ -877,7 +900,8 @@ impl SottoStore for SqlCipherStore {
     }
 
     fn remove_held_envelope(&mut self, id: i64) -> Result<()> {
-        self.conn.execute("DELETE FROM held_envelopes WHERE id = ?1", [id])?;
+        self.conn
+            .execute("DELETE FROM held_envelopes WHERE id = ?1", [id])?;
         Ok(())
     }
 

@@ -109,7 +109,13 @@ pub fn send_and_receive<A: SottoStore, B: SottoStore>(
 ) -> Result<Received> {
     let out = messaging::send_text(&mut from.store, &from.peer, text, now(), rng)?;
     messaging::mark_sent(&mut from.store, out.outbox_id)?;
-    messaging::receive(&mut to.store, &to.peer, &out.envelope.to_bytes(), now(), rng)
+    messaging::receive(
+        &mut to.store,
+        &to.peer,
+        &out.envelope.to_bytes(),
+        now(),
+        rng,
+    )
 }
 
 /// The body of a received text, or a panic naming what came instead.
