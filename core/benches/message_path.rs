@@ -5,6 +5,9 @@
 //! One-way: Alice sends, Bob receives, repeatedly (symmetric ratchet only).
 //! Ping-pong: the direction alternates, so every message takes a DH ratchet
 //! step (and an SPQR step).
+//! Batched: 32 texts per transaction on each side (`send_batch`,
+//! `receive_batch`), as when a mailbox is drained; "alternating" turns the
+//! direction around after each batch.
 //!
 //! Run: `cargo bench -p sotto-core --bench message_path`
 
@@ -21,6 +24,7 @@ use libsignal_protocol::{
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use sotto_core::message::Body;
 use sotto_core::messaging;
 use sotto_core::prekeys::{self, PreKeyPolicy};
 use sotto_core::session;
@@ -200,6 +204,24 @@ fn sotto_pair<S: SottoStore>(
     (a, b)
 }
 
+/// Messages per transaction in the batched variant.
+const BATCH: usize = 32;
+
+/// `BATCH` texts encrypted in one commit, then decrypted in one commit.
+fn sotto_batch<S: SottoStore>(from: &mut SottoParty<S>, to: &mut SottoParty<S>, rng: &mut StdRng) {
+    let now = SystemTime::now();
+    let items: Vec<_> = (0..BATCH)
+        .map(|_| (from.peer.clone(), Body::Text(TEXT.into())))
+        .collect();
+    let sent = messaging::send_batch(&mut from.store, &items, now, rng).expect("send");
+    let envelopes: Vec<_> = sent
+        .iter()
+        .map(|o| (to.peer.clone(), o.envelope.to_bytes()))
+        .collect();
+    let results = messaging::receive_batch(&mut to.store, &envelopes, now, rng).expect("receive");
+    assert!(results.iter().all(|r| r.is_ok()));
+}
+
 /// Encrypt + commit (message row and outbox), then decrypt + commit.
 fn sotto_one_way<S: SottoStore>(
     from: &mut SottoParty<S>,
@@ -249,6 +271,24 @@ fn message_path(c: &mut Criterion) {
                 sotto_one_way(&mut a, &mut bb, &mut rng)
             } else {
                 sotto_one_way(&mut bb, &mut a, &mut rng)
+            }
+            forward = !forward;
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("message_path_batched");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let mut forward = true;
+    group.bench_function("sotto_sqlcipher/one_way", |b| {
+        b.iter(|| sotto_batch(&mut a, &mut bb, &mut rng))
+    });
+    group.bench_function("sotto_sqlcipher/alternating", |b| {
+        b.iter(|| {
+            if forward {
+                sotto_batch(&mut a, &mut bb, &mut rng)
+            } else {
+                sotto_batch(&mut bb, &mut a, &mut rng)
             }
             forward = !forward;
         })

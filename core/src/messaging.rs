@@ -123,6 +123,34 @@ where
     })
 }
 
+/// Encrypts several bodies (one per recipient, or several for one) and
+/// queues them, all in one transaction: one durable commit for the batch,
+/// as for fanning a message out to the members of a group.
+pub fn send_batch<S, R>(
+    store: &mut S,
+    items: &[(ContactId, Body)],
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Vec<Outgoing>>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    in_transaction(store, |store| {
+        items
+            .iter()
+            .map(|(contact, body)| {
+                let content = Content {
+                    id: MessageId::random(rng),
+                    sent_at_ms: millis(now),
+                    body: body.clone(),
+                };
+                send_in_transaction(store, contact, &content, now, rng, true)
+            })
+            .collect()
+    })
+}
+
 /// Encrypts a stored outgoing text again, under the same message id, and
 /// queues it: for when a transport lost it. The receiver keeps one copy.
 pub fn resend<S, R>(
@@ -264,6 +292,48 @@ where
             Ok(Received::HeldForUntrustedIdentity)
         }
         other => other,
+    }
+}
+
+/// Decrypts and applies a batch of envelopes, as drained from a mailbox, in
+/// one transaction: one durable commit for the whole batch. Returns one
+/// result per envelope, in order, after the commit; the transport may then
+/// acknowledge every envelope whose result is `Ok`.
+///
+/// If any envelope fails (malformed, undecryptable, or from a changed
+/// identity), the batch transaction is rolled back and every envelope is
+/// processed on its own with [`receive`], so one bad envelope costs speed,
+/// never another envelope.
+pub fn receive_batch<S, R>(
+    store: &mut S,
+    batch: &[(ContactId, Vec<u8>)],
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Vec<Result<Received>>>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let fast = in_transaction(store, |store| {
+        let mut results = Vec::with_capacity(batch.len());
+        for (contact, bytes) in batch {
+            let envelope = Envelope::from_bytes(bytes)?;
+            if store.contact(contact)?.is_none() {
+                return Err(Error::UnknownContact);
+            }
+            results.push(Ok(receive_in_transaction(
+                store, contact, &envelope, now, rng,
+            )?));
+        }
+        Ok(results)
+    });
+    match fast {
+        Ok(results) => Ok(results),
+        Err(Error::Storage(e)) => Err(Error::Storage(e)),
+        Err(_) => Ok(batch
+            .iter()
+            .map(|(contact, bytes)| receive(store, contact, bytes, now, rng))
+            .collect()),
     }
 }
 

@@ -237,6 +237,55 @@ fn another_account(rng: &mut rand::rngs::StdRng) -> sotto_core::store::LocalAcco
     prekeys::create_account(&mut store, &small_policy(), now(), rng).expect("account")
 }
 
+/// A sender-key group session from `sender` (whose keys are in `sending`)
+/// to one member (whose keys are in `receiving`): distribution, then three
+/// messages.
+fn group_exchange(
+    sending: &mut dyn libsignal_protocol::SenderKeyStore,
+    receiving: &mut dyn libsignal_protocol::SenderKeyStore,
+    sender: &libsignal_protocol::ProtocolAddress,
+    distribution: uuid::Uuid,
+    rng: &mut rand::rngs::StdRng,
+) -> Result<()> {
+    use futures::executor::block_on;
+    use libsignal_protocol::{
+        create_sender_key_distribution_message, group_decrypt, group_encrypt,
+        process_sender_key_distribution_message,
+    };
+    let skdm = block_on(create_sender_key_distribution_message(
+        sender,
+        distribution,
+        sending,
+        rng,
+    ))?;
+    block_on(process_sender_key_distribution_message(
+        sender, &skdm, receiving,
+    ))?;
+    for n in 0..3u8 {
+        let message = block_on(group_encrypt(sending, sender, distribution, &[n; 40], rng))?;
+        let plain = block_on(group_decrypt(message.serialized(), receiving, sender))?;
+        assert_eq!(plain, vec![n; 40]);
+    }
+    Ok(())
+}
+
+fn sender_keys_round_trip<S: SottoStore>(mut store: S) -> Result<()> {
+    use futures::executor::block_on;
+    use libsignal_protocol::ProtocolAddress;
+    let mut rng = rng(14);
+    let distribution = uuid::Uuid::from_bytes([7; 16]);
+    let me = ProtocolAddress::new("me".into(), sotto_core::DEVICE_ID);
+    let them = ProtocolAddress::new("them".into(), sotto_core::DEVICE_ID);
+    let mut other = InMemStore::new();
+    // The store under test as the sender, then as the receiver.
+    group_exchange(&mut store, &mut other, &me, distribution, &mut rng)?;
+    group_exchange(&mut other, &mut store, &them, distribution, &mut rng)?;
+    assert!(block_on(store.load_sender_key(&me, distribution))?.is_some());
+    assert!(block_on(store.load_sender_key(&them, distribution))?.is_some());
+    assert!(block_on(store.load_sender_key(&them, uuid::Uuid::nil()))?.is_none());
+    Ok(())
+}
+
 macro_rules! conformance_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -281,6 +330,11 @@ macro_rules! conformance_suite {
             fn received_ids_outbox_and_held() -> Result<()> {
                 let (_guard, store) = $make;
                 super::received_ids_outbox_and_held(store)
+            }
+            #[test]
+            fn sender_keys_round_trip() -> Result<()> {
+                let (_guard, store) = $make;
+                super::sender_keys_round_trip(store)
             }
             #[test]
             fn identity_trust_records() -> Result<()> {

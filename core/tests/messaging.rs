@@ -290,3 +290,52 @@ fn unknown_envelope_bytes_parse_errors_are_specific() {
         Err(Error::MalformedEnvelope(_))
     ));
 }
+
+#[test]
+fn batches_commit_together_and_a_bad_envelope_spoils_nothing() -> Result<()> {
+    use sotto_core::message::Body;
+    let mut rng = rng(10);
+    let (mut alice, mut bob) = in_memory_pair(&mut rng)?;
+    send_and_receive(&mut alice, &mut bob, "start", &mut rng)?;
+    let items: Vec<_> = (0..5)
+        .map(|n| (alice.peer.clone(), Body::Text(format!("batch {n}"))))
+        .collect();
+    let sent = messaging::send_batch(&mut alice.store, &items, now(), &mut rng)?;
+    assert_eq!(alice.store.outbox()?.len(), 5);
+
+    let mut batch: Vec<_> = sent
+        .iter()
+        .map(|o| (bob.peer.clone(), o.envelope.to_bytes()))
+        .collect();
+    batch.insert(2, (bob.peer.clone(), vec![0x12, 0, 1])); // garbage in the middle
+    batch.push(batch[0].clone()); // and a replay at the end
+    let results = messaging::receive_batch(&mut bob.store, &batch, now(), &mut rng)?;
+    assert_eq!(results.len(), 7);
+    assert!(results[2].is_err());
+    let texts: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter_map(|r| match r {
+            Received::Text(m) => Some(m.body.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        vec!["batch 0", "batch 1", "batch 2", "batch 3", "batch 4"]
+    );
+    assert_eq!(results[6].as_ref().ok(), Some(&Received::Duplicate));
+
+    // A clean batch takes the one-transaction path.
+    let more: Vec<_> = (0..3)
+        .map(|n| (alice.peer.clone(), Body::Text(format!("more {n}"))))
+        .collect();
+    let sent = messaging::send_batch(&mut alice.store, &more, now(), &mut rng)?;
+    let batch: Vec<_> = sent
+        .iter()
+        .map(|o| (bob.peer.clone(), o.envelope.to_bytes()))
+        .collect();
+    let results = messaging::receive_batch(&mut bob.store, &batch, now(), &mut rng)?;
+    assert!(results.iter().all(|r| matches!(r, Ok(Received::Text(_)))));
+    Ok(())
+}

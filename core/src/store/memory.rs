@@ -422,7 +422,7 @@ impl SottoStore for InMemStore {
             .filter(|m| &m.contact == contact && before_ms.is_none_or(|b| m.stored_at_ms < b))
             .collect();
         found.reverse();
-        found.sort_by(|a, b| b.stored_at_ms.cmp(&a.stored_at_ms));
+        found.sort_by_key(|m| std::cmp::Reverse(m.stored_at_ms));
         Ok(found.into_iter().take(limit).cloned().collect())
     }
 
