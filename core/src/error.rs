@@ -36,6 +36,8 @@ pub enum Error {
     AccountExists,
     /// this message is already stored
     AlreadyStored,
+    /// no such message
+    UnknownMessage,
     /// no such contact
     UnknownContact,
     /// no session with this contact yet; process their prekey bundle first

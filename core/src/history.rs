@@ -9,8 +9,8 @@ use std::time::SystemTime;
 use rand::{CryptoRng, Rng};
 
 use crate::error::{Error, Result};
-use crate::message::Body;
-use crate::messaging::{send_body, Outgoing};
+use crate::message::{Body, Content, MessageId};
+use crate::messaging::{send_in_transaction, Outgoing};
 use crate::millis;
 use crate::store::{in_transaction, ContactId, SottoStore};
 
@@ -28,17 +28,20 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
-    let mut settings = store.conversation_settings(contact)?;
-    settings.expire_timer_secs = seconds;
-    // Saved first so the update itself is not kept past the timer; both
-    // steps are idempotent if the second fails.
+    let content = Content {
+        id: MessageId::random(rng),
+        sent_at_ms: millis(now),
+        body: Body::ExpirationTimer(seconds),
+    };
+    // The local setting and the update to the contact commit together, so
+    // the two sides cannot silently disagree.
     in_transaction(store, |store| {
-        if store.contact(contact)?.is_none() {
-            return Err(Error::UnknownContact);
-        }
-        store.save_conversation_settings(contact, &settings)
-    })?;
-    send_body(store, contact, Body::ExpirationTimer(seconds), now, rng)
+        let outgoing = send_in_transaction(store, contact, &content, now, rng, false)?;
+        let mut settings = store.conversation_settings(contact)?;
+        settings.expire_timer_secs = seconds;
+        store.save_conversation_settings(contact, &settings)?;
+        Ok(outgoing)
+    })
 }
 
 /// Turns "keep no history" on or off for a conversation. Turning it on also

@@ -146,6 +146,10 @@ impl Content {
             return Err(Error::MalformedContent("unknown content version"));
         }
         let id = MessageId::from_slice(&message.message_id)?;
+        // Timestamps are stored as SQLite integers (i64).
+        if message.sent_at_ms > i64::MAX as u64 {
+            return Err(Error::MalformedContent("timestamp out of range"));
+        }
         let body = match message.body {
             Some(B::Text(text)) => {
                 if text.body.len() > MAX_TEXT_BYTES {

@@ -13,8 +13,7 @@ use std::cell::RefCell;
 use std::time::{Duration, SystemTime};
 
 use libsignal_protocol::{
-    CiphertextMessage, CiphertextMessageType, PreKeySignalMessage, SignalMessage,
-    SignalProtocolError,
+    CiphertextMessage, PreKeySignalMessage, SignalMessage, SignalProtocolError,
 };
 use rand::{CryptoRng, Rng};
 
@@ -55,8 +54,9 @@ pub enum Received {
     ExpirationTimerChanged(u32),
     /// Content this version does not act on yet (call signalling, handshakes).
     NotHandled(&'static str),
-    /// Already received before: a replayed ciphertext or a re-sent message.
-    /// Nothing changed; the transport may acknowledge it.
+    /// Already received before: a replayed ciphertext (nothing changed) or a
+    /// re-encrypted copy of a message we have (only the ratchet moved on).
+    /// The transport may acknowledge it.
     Duplicate,
     /// The sender's identity key changed. The envelope is kept undecrypted
     /// until the user re-trusts the contact (`session::trust_new_identity`).
@@ -166,10 +166,8 @@ where
 {
     in_transaction(store, |store| {
         let stored = store
-            .messages(contact, usize::MAX, None)?
-            .into_iter()
-            .find(|m| m.id == *message_id && m.direction == Direction::Outgoing)
-            .ok_or(Error::MalformedContent("no such outgoing message"))?;
+            .outgoing_message(contact, message_id)?
+            .ok_or(Error::UnknownMessage)?;
         let content = Content {
             id: stored.id,
             sent_at_ms: stored.sent_at_ms,
@@ -350,16 +348,17 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
+    // Decrypting it and dropping it from the held list commit together.
     let result = in_transaction(store, |store| {
-        receive_in_transaction(store, &held.contact, &held.envelope, now, rng)
+        let received = receive_in_transaction(store, &held.contact, &held.envelope, now, rng)?;
+        store.remove_held_envelope(held.id)?;
+        Ok(received)
     });
-    // Keep it only if trying again later could succeed. A crash between the
-    // two transactions leaves it held; it is then found to be a duplicate.
-    let retry_later = matches!(
-        result,
-        Err(Error::UntrustedIdentity) | Err(Error::Storage(_))
-    );
-    if !retry_later {
+    // A failure that will never go away drops it too; an untrusted identity
+    // or a storage error keeps it for a later try.
+    let permanent =
+        matches!(&result, Err(e) if !matches!(e, Error::UntrustedIdentity | Error::Storage(_)));
+    if permanent {
         in_transaction(store, |store| store.remove_held_envelope(held.id))?;
     }
     result
@@ -403,12 +402,12 @@ where
     };
     let padded = match decrypted {
         Ok(padded) => zeroize::Zeroizing::new(padded),
-        // The message key was already used: this exact ciphertext was received.
+        // The message key was already used: this exact ciphertext was
+        // received. libsignal fails before writing anything in this case.
         Err(SignalProtocolError::DuplicatedMessage(..)) => return Ok(Received::Duplicate),
-        Err(SignalProtocolError::InvalidMessage(
-            CiphertextMessageType::PreKey,
-            "reused base key",
-        )) => return Ok(Received::Duplicate),
+        // Other failures (a PreKey message replayed after its session was
+        // replaced, say) may follow writes such as a saved identity; the
+        // error rolls them back.
         Err(e) => return Err(e.into()),
     };
     let content = Content::from_padded_bytes(&padded)?;

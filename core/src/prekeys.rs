@@ -11,7 +11,8 @@ use std::time::{Duration, SystemTime};
 
 use libsignal_protocol::{
     kem, GenericSignedPreKey, IdentityKeyPair, KeyPair, KyberPreKeyId, KyberPreKeyRecord,
-    PreKeyBundle, PreKeyId, PreKeyRecord, SignedPreKeyId, SignedPreKeyRecord, Timestamp,
+    PreKeyBundle, PreKeyId, PreKeyRecord, PrivateKey, SignedPreKeyId, SignedPreKeyRecord,
+    Timestamp,
 };
 use rand::{CryptoRng, Rng};
 
@@ -30,6 +31,10 @@ pub struct PreKeyPolicy {
     pub signed_rotation: Duration,
     /// Age at which the Kyber last-resort prekey is replaced.
     pub last_resort_rotation: Duration,
+    /// How long a replaced signed or last-resort key is kept, so bundles
+    /// already handed out (in an invite, an SMS handshake, a relay) still
+    /// lead to sessions.
+    pub retired_key_grace: Duration,
 }
 
 impl Default for PreKeyPolicy {
@@ -39,6 +44,7 @@ impl Default for PreKeyPolicy {
             low_water: 20,
             signed_rotation: Duration::from_secs(7 * 24 * 3600),
             last_resort_rotation: Duration::from_secs(30 * 24 * 3600),
+            retired_key_grace: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }
@@ -148,12 +154,6 @@ where
             &signature,
         );
         block_on(store.save_signed_pre_key(SignedPreKeyId::from(id), &record))?;
-        // Keep the previous key for messages already built on it.
-        for old in store.signed_prekey_ids()? {
-            if Some(old) != state.active_signed_id && old != id {
-                store.remove_signed_prekey(old)?;
-            }
-        }
         state.active_signed_id = Some(id);
         state.signed_created_at_ms = now_ms;
         state.next_signed_id = id + 1;
@@ -165,20 +165,16 @@ where
             >= policy.last_resort_rotation.as_millis() as u64;
     if last_resort_due {
         let id = state.next_kyber_id;
-        let record =
-            KyberPreKeyRecord::generate(kem::KeyType::Kyber1024, id.into(), identity_private)?;
+        let record = kyber_record(id, identity_private, now_ms, rng)?;
         block_on(store.save_kyber_pre_key(KyberPreKeyId::from(id), &record))?;
         store.mark_kyber_last_resort(id)?;
-        for old in store.last_resort_kyber_prekey_ids()? {
-            if Some(old) != state.active_last_resort_id && old != id {
-                store.remove_kyber_prekey(old)?;
-            }
-        }
         state.active_last_resort_id = Some(id);
         state.last_resort_created_at_ms = now_ms;
         state.next_kyber_id = id + 1;
         report.rotated_last_resort = true;
     }
+
+    retire_old_keys(store, &state, policy, now_ms)?;
 
     let unhanded_ec = store
         .one_time_prekey_ids()?
@@ -203,8 +199,7 @@ where
     if unhanded_kyber < policy.low_water {
         for _ in 0..policy.batch {
             let id = state.next_kyber_id;
-            let record =
-                KyberPreKeyRecord::generate(kem::KeyType::Kyber1024, id.into(), identity_private)?;
+            let record = kyber_record(id, identity_private, now_ms, rng)?;
             block_on(store.save_kyber_pre_key(KyberPreKeyId::from(id), &record))?;
             state.next_kyber_id = id + 1;
         }
@@ -213,6 +208,59 @@ where
 
     store.save_prekey_state(&state)?;
     Ok(report)
+}
+
+/// A signed ML-KEM-1024 prekey made with our clock and RNG (libsignal's own
+/// `KyberPreKeyRecord::generate` reads the system clock and OS RNG itself).
+fn kyber_record<R: Rng + CryptoRng>(
+    id: u32,
+    identity_private: &PrivateKey,
+    now_ms: u64,
+    rng: &mut R,
+) -> Result<KyberPreKeyRecord> {
+    let key_pair = kem::KeyPair::generate(kem::KeyType::Kyber1024, rng);
+    let signature = identity_private
+        .calculate_signature(&key_pair.public_key.serialize(), rng)
+        .map_err(|_| Error::Protocol("signing the prekey failed"))?;
+    Ok(KyberPreKeyRecord::new(
+        id.into(),
+        Timestamp::from_epoch_millis(now_ms),
+        &key_pair,
+        &signature,
+    ))
+}
+
+/// Deletes replaced signed and last-resort keys once they are older than
+/// their rotation period plus the grace period: by then no bundle that
+/// carries them should still be in use.
+fn retire_old_keys<S: SottoStore>(
+    store: &mut S,
+    state: &PreKeyState,
+    policy: &PreKeyPolicy,
+    now_ms: u64,
+) -> Result<()> {
+    let grace = policy.retired_key_grace.as_millis() as u64;
+    let signed_lifetime = policy.signed_rotation.as_millis() as u64 + grace;
+    for id in store.signed_prekey_ids()? {
+        if Some(id) == state.active_signed_id {
+            continue;
+        }
+        let record = block_on(store.get_signed_pre_key(id.into()))?;
+        if record.timestamp()?.epoch_millis() + signed_lifetime <= now_ms {
+            store.remove_signed_prekey(id)?;
+        }
+    }
+    let last_resort_lifetime = policy.last_resort_rotation.as_millis() as u64 + grace;
+    for id in store.last_resort_kyber_prekey_ids()? {
+        if Some(id) == state.active_last_resort_id {
+            continue;
+        }
+        let record = block_on(store.get_kyber_pre_key(id.into()))?;
+        if record.timestamp()?.epoch_millis() + last_resort_lifetime <= now_ms {
+            store.remove_kyber_prekey(id)?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds our own PreKeyBundle for one contact (or one relay hand-out),

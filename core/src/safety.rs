@@ -8,7 +8,7 @@
 use libsignal_protocol::Fingerprint;
 
 use crate::error::{Error, Result};
-use crate::store::{ContactId, SottoStore};
+use crate::store::{in_transaction, ContactId, SottoStore};
 
 /// Fingerprint format version 2 with 5200 iterations, as Signal uses.
 const FINGERPRINT_VERSION: u32 = 2;
@@ -83,7 +83,7 @@ pub fn verify_scanned<S: SottoStore>(
         .compare(scanned)
         .map_err(|_| Error::InvalidSafetyCode)?;
     if matches {
-        store.set_identity_verified(contact, true)?;
+        in_transaction(store, |store| store.set_identity_verified(contact, true))?;
     }
     Ok(matches)
 }
@@ -91,5 +91,5 @@ pub fn verify_scanned<S: SottoStore>(
 /// Marks the contact's identity verified after the user compared the digits
 /// by other means (read aloud, in person).
 pub fn mark_verified<S: SottoStore>(store: &mut S, contact: &ContactId) -> Result<()> {
-    store.set_identity_verified(contact, true)
+    in_transaction(store, |store| store.set_identity_verified(contact, true))
 }

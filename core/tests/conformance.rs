@@ -31,7 +31,7 @@ fn message(contact: &ContactId, n: u8, direction: Direction, stored_at_ms: u64) 
 }
 
 fn contact<S: SottoStore>(store: &mut S, name: &str) -> Result<ContactId> {
-    let id = ContactId::random(&mut rng(name.len() as u64));
+    let id = ContactId::random(&mut rand::rng());
     store.save_contact(&Contact {
         id: id.clone(),
         name: name.into(),
@@ -128,6 +128,8 @@ fn messages_page_newest_first<S: SottoStore>(mut store: S) -> Result<()> {
         store.insert_message(&message(&c, n, Direction::Incoming, 100 + u64::from(n)))?;
     }
     store.insert_message(&message(&other, 99, Direction::Incoming, 500))?;
+    // Cursors beyond what SQLite's integers hold are clamped, not refused.
+    assert_eq!(store.messages(&c, 1, Some(u64::MAX))?.len(), 1);
     let page = store.messages(&c, 5, None)?;
     let ids: Vec<u8> = page.iter().map(|m| m.id.0[0]).collect();
     assert_eq!(ids, vec![19, 18, 17, 16, 15]);
@@ -197,6 +199,12 @@ fn received_ids_outbox_and_held<S: SottoStore>(mut store: S) -> Result<()> {
     );
     assert_eq!(store.take_outbox(first)?.map(|e| e.message_id), Some(id));
     assert_eq!(store.take_outbox(first)?, None);
+    // An id handed to a transport never comes back for another envelope,
+    // even after the newest entry was taken.
+    let third = store.push_outbox(&c, &MessageId([7; 16]), &envelope)?;
+    assert!(store.take_outbox(third)?.is_some());
+    let fourth = store.push_outbox(&c, &MessageId([8; 16]), &envelope)?;
+    assert!(fourth > third);
     let held = store.hold_envelope(&c, &envelope, None)?;
     assert_eq!(store.held_envelopes(&c)?.len(), 1);
     store.remove_held_envelope(held)?;

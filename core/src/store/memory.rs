@@ -321,7 +321,9 @@ impl SottoStore for InMemStore {
     }
 
     fn mark_kyber_last_resort(&mut self, id: u32) -> Result<()> {
-        self.state.kyber_last_resort.insert(id);
+        if self.state.kyber_prekeys.contains_key(&id) {
+            self.state.kyber_last_resort.insert(id);
+        }
         Ok(())
     }
 
@@ -424,6 +426,18 @@ impl SottoStore for InMemStore {
         found.reverse();
         found.sort_by_key(|m| std::cmp::Reverse(m.stored_at_ms));
         Ok(found.into_iter().take(limit).cloned().collect())
+    }
+
+    fn outgoing_message(
+        &self,
+        contact: &ContactId,
+        id: &MessageId,
+    ) -> Result<Option<StoredMessage>> {
+        let found =
+            self.state.messages.iter().find(|m| {
+                &m.contact == contact && &m.id == id && m.direction == Direction::Outgoing
+            });
+        Ok(found.cloned())
     }
 
     fn advance_delivery_state(

@@ -30,8 +30,10 @@ pub use memory::InMemStore;
 pub use sqlcipher::SqlCipherStore;
 
 /// A contact's local, opaque id. It is also the name of the contact's
-/// libsignal `ProtocolAddress`, so libsignal's own logs never see a phone
-/// number or any other identifier the user would recognise.
+/// libsignal `ProtocolAddress`, so libsignal's own logs (the `log` crate)
+/// name contacts only by this random id, never by a phone number. They do
+/// print public identity keys when a key is untrusted, so an app should not
+/// forward libsignal's logs to a shared system log.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ContactId(String);
 
@@ -57,8 +59,7 @@ impl ContactId {
 
 impl std::fmt::Debug for ContactId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // A prefix is enough to tell contacts apart in a test failure.
-        write!(f, "ContactId({}…)", self.0.get(..6).unwrap_or(&self.0))
+        f.write_str("ContactId(..)")
     }
 }
 
@@ -118,12 +119,20 @@ impl std::fmt::Debug for Contact {
 }
 
 /// The trust the user has placed in a contact's identity key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct IdentityRecord {
     /// The identity key currently trusted for the contact.
     pub key: IdentityKey,
     /// Whether the user compared safety numbers and marked it verified.
     pub verified: bool,
+}
+
+impl std::fmt::Debug for IdentityRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityRecord")
+            .field("verified", &self.verified)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Per-conversation settings.
@@ -228,7 +237,7 @@ pub struct OutboxEntry {
 }
 
 /// An envelope kept, undecrypted, until its sender's new identity is trusted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct HeldEnvelope {
     /// The held row id.
     pub id: i64,
@@ -238,6 +247,15 @@ pub struct HeldEnvelope {
     pub envelope: Envelope,
     /// The new identity key the sender presented, when the envelope carried it.
     pub offered_identity: Option<IdentityKey>,
+}
+
+impl std::fmt::Debug for HeldEnvelope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldEnvelope")
+            .field("id", &self.id)
+            .field("envelope", &self.envelope)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Everything the protocol layer needs from storage.
@@ -322,6 +340,12 @@ pub trait SottoStore:
         limit: usize,
         before_ms: Option<u64>,
     ) -> Result<Vec<StoredMessage>>;
+    /// One outgoing message, by id.
+    fn outgoing_message(
+        &self,
+        contact: &ContactId,
+        id: &MessageId,
+    ) -> Result<Option<StoredMessage>>;
     /// Moves an outgoing message's state forward; never backward. Returns
     /// whether a message changed.
     fn advance_delivery_state(
@@ -381,15 +405,22 @@ where
     S: SottoStore + ?Sized,
 {
     store.begin()?;
-    match work(store) {
-        Ok(value) => {
+    // A panic inside `work` must not leave the transaction open (UniFFI
+    // turns panics into exceptions, so the store lives on afterwards).
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut *store)));
+    match outcome {
+        Ok(Ok(value)) => {
             store.commit()?;
             Ok(value)
         }
-        Err(e) => {
+        Ok(Err(e)) => {
             // The rollback's own failure cannot be more useful than `e`.
             let _ = store.rollback();
             Err(e)
+        }
+        Err(panic) => {
+            let _ = store.rollback();
+            std::panic::resume_unwind(panic)
         }
     }
 }

@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 /// Migrations in order; `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     // Version 1: accounts, libsignal state, contacts, messages, outbox.
+    // Outbox and held ids are AUTOINCREMENT: an id handed to a transport must
+    // never come back for a different envelope.
     r#"
     CREATE TABLE account (
         id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -81,13 +83,13 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (contact, message_id)
     ) WITHOUT ROWID;
     CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         contact TEXT NOT NULL,
         message_id BLOB NOT NULL,
         envelope BLOB NOT NULL
     );
     CREATE TABLE held_envelopes (
-        id INTEGER PRIMARY KEY,
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         contact TEXT NOT NULL,
         envelope BLOB NOT NULL,
         offered_identity BLOB

@@ -55,8 +55,13 @@ impl SqlCipherStore {
         // gets `Error::WrongKey` instead.
         conn.pragma_update(None, "cipher_log_level", "NONE")?;
         // The key must be the first statement. It goes in as a blob literal
-        // so SQLCipher uses it as is (no PBKDF2 on top of Argon2id).
-        conn.pragma_update(None, "key", &*key.pragma_literal())?;
+        // so SQLCipher uses it as is (no PBKDF2 on top of Argon2id). The SQL
+        // text is built in a wiped buffer and handed to SQLite without a copy.
+        let mut statement = zeroize::Zeroizing::new(String::with_capacity(80));
+        statement.push_str("PRAGMA key = \"");
+        statement.push_str(&key.pragma_literal());
+        statement.push_str("\";");
+        conn.execute_batch(&statement)?;
         // Nothing is written before the key is known to be right: this read
         // fails with SQLITE_NOTADB on a wrong key, and changes nothing.
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
@@ -241,7 +246,7 @@ impl PreKeyStore for SqlCipherStore {
             .and_then(|mut s| s.query_row([u32::from(id)], |row| row.get(0)).optional())
             .map_err(signal_err("get_pre_key"))?;
         let bytes = bytes.ok_or(SignalProtocolError::InvalidPreKeyId)?;
-        PreKeyRecord::deserialize(&bytes)
+        PreKeyRecord::deserialize(&bytes).map_err(|_| corrupt("get_pre_key"))
     }
 
     async fn save_pre_key(&mut self, id: PreKeyId, record: &PreKeyRecord) -> SignalResult<()> {
@@ -271,7 +276,7 @@ impl SignedPreKeyStore for SqlCipherStore {
             .and_then(|mut s| s.query_row([u32::from(id)], |row| row.get(0)).optional())
             .map_err(signal_err("get_signed_pre_key"))?;
         let bytes = bytes.ok_or(SignalProtocolError::InvalidSignedPreKeyId)?;
-        SignedPreKeyRecord::deserialize(&bytes)
+        SignedPreKeyRecord::deserialize(&bytes).map_err(|_| corrupt("get_signed_pre_key"))
     }
 
     async fn save_signed_pre_key(
@@ -297,7 +302,7 @@ impl KyberPreKeyStore for SqlCipherStore {
             .and_then(|mut s| s.query_row([u32::from(id)], |row| row.get(0)).optional())
             .map_err(signal_err("get_kyber_pre_key"))?;
         let bytes = bytes.ok_or(SignalProtocolError::InvalidKyberPreKeyId)?;
-        KyberPreKeyRecord::deserialize(&bytes)
+        KyberPreKeyRecord::deserialize(&bytes).map_err(|_| corrupt("get_kyber_pre_key"))
     }
 
     async fn save_kyber_pre_key(
@@ -364,7 +369,9 @@ impl SessionStore for SqlCipherStore {
             .prepare_cached("SELECT record FROM sessions WHERE contact = ?1")
             .and_then(|mut s| s.query_row([address.name()], |row| row.get(0)).optional())
             .map_err(signal_err("load_session"))?;
-        bytes.map(|b| SessionRecord::deserialize(&b)).transpose()
+        bytes
+            .map(|b| SessionRecord::deserialize(&b).map_err(|_| corrupt("load_session")))
+            .transpose()
     }
 
     async fn store_session(
@@ -430,7 +437,9 @@ impl SenderKeyStore for SqlCipherStore {
                 .optional()
             })
             .map_err(signal_err("load_sender_key"))?;
-        bytes.map(|b| SenderKeyRecord::deserialize(&b)).transpose()
+        bytes
+            .map(|b| SenderKeyRecord::deserialize(&b).map_err(|_| corrupt("load_sender_key")))
+            .transpose()
     }
 }
 
@@ -742,23 +751,35 @@ impl SottoStore for SqlCipherStore {
              ORDER BY stored_at_ms DESC, id DESC
              LIMIT ?3",
         )?;
-        let before = before_ms.unwrap_or(i64::MAX as u64);
+        let before = before_ms.map_or(i64::MAX as u64, |b| b.min(i64::MAX as u64));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![contact.as_str(), before, limit], |row| {
-            Ok(StoredMessage {
-                id: message_id_from(row.get(0)?)?,
-                contact: contact.clone(),
-                direction: direction_from(row.get(1)?)?,
-                body: row.get(2)?,
-                sent_at_ms: row.get(3)?,
-                stored_at_ms: row.get(4)?,
-                state: DeliveryState::from_code(row.get(5)?).ok_or_else(|| {
-                    rusqlite::Error::IntegralValueOutOfRange(5, row.get(5).unwrap_or_default())
-                })?,
-                expires_at_ms: row.get(6)?,
-            })
+            message_from_row(contact, row)
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn outgoing_message(
+        &self,
+        contact: &ContactId,
+        id: &MessageId,
+    ) -> Result<Option<StoredMessage>> {
+        let message = self
+            .conn
+            .prepare_cached(
+                "SELECT message_id, direction, body, sent_at_ms, stored_at_ms, state, expires_at_ms
+                 FROM messages WHERE contact = ?1 AND message_id = ?2 AND direction = ?3",
+            )?
+            .query_row(
+                params![
+                    contact.as_str(),
+                    &id.0[..],
+                    direction_code(Direction::Outgoing)
+                ],
+                |row| message_from_row(contact, row),
+            )
+            .optional()?;
+        Ok(message)
     }
 
     fn advance_delivery_state(
@@ -912,6 +933,26 @@ impl SottoStore for SqlCipherStore {
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
+}
+
+/// Reads a `messages` row selected as (message_id, direction, body,
+/// sent_at_ms, stored_at_ms, state, expires_at_ms).
+fn message_from_row(
+    contact: &ContactId,
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<StoredMessage> {
+    let state: i64 = row.get(5)?;
+    Ok(StoredMessage {
+        id: message_id_from(row.get(0)?)?,
+        contact: contact.clone(),
+        direction: direction_from(row.get(1)?)?,
+        body: row.get(2)?,
+        sent_at_ms: row.get(3)?,
+        stored_at_ms: row.get(4)?,
+        state: DeliveryState::from_code(state)
+            .ok_or(rusqlite::Error::IntegralValueOutOfRange(5, state))?,
+        expires_at_ms: row.get(6)?,
+    })
 }
 
 fn collect_ids(conn: &Connection, sql: &str) -> Result<Vec<u32>> {
