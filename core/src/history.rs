@@ -29,7 +29,7 @@ where
     R: Rng + CryptoRng,
 {
     let content = Content {
-        id: MessageId::random(rng),
+        id: MessageId::new(now, rng),
         sent_at_ms: millis(now),
         body: Body::ExpirationTimer(seconds),
     };

@@ -114,7 +114,7 @@ where
     R: Rng + CryptoRng,
 {
     let content = Content {
-        id: MessageId::random(rng),
+        id: MessageId::new(now, rng),
         sent_at_ms: millis(now),
         body,
     };
@@ -141,7 +141,7 @@ where
             .iter()
             .map(|(contact, body)| {
                 let content = Content {
-                    id: MessageId::random(rng),
+                    id: MessageId::new(now, rng),
                     sent_at_ms: millis(now),
                     body: body.clone(),
                 };

@@ -27,7 +27,7 @@ use crate::message::{Envelope, MessageId};
 
 pub use key::{salt_path, DatabaseKey, SALT_LEN};
 pub use memory::InMemStore;
-pub use sqlcipher::SqlCipherStore;
+pub use sqlcipher::{SqlCipherStore, DEFAULT_CACHE_KIB};
 
 /// A contact's local, opaque id. It is also the name of the contact's
 /// libsignal `ProtocolAddress`, so libsignal's own logs (the `log` crate)

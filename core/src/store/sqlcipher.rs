@@ -30,6 +30,9 @@ use crate::message::{Envelope, MessageId};
 
 type SignalResult<T> = std::result::Result<T, SignalProtocolError>;
 
+/// The default page cache of a store, in KiB.
+pub const DEFAULT_CACHE_KIB: u32 = 8 * 1024;
+
 /// A [`SottoStore`] in an SQLCipher database file.
 pub struct SqlCipherStore {
     conn: Connection,
@@ -77,8 +80,11 @@ impl SqlCipherStore {
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // Every page read from disk costs an HMAC check and a decryption, so
-        // a larger page cache (8 MiB instead of 2) pays for itself.
-        conn.pragma_update(None, "cache_size", -8192)?;
+        // a larger page cache than SQLite's 2 MiB pays for itself.
+        conn.pragma_update(None, "cache_size", -i64::from(DEFAULT_CACHE_KIB))?;
+        // Room for every statement the store prepares (rusqlite keeps 16 by
+        // default, fewer than a message's path uses).
+        conn.set_prepared_statement_cache_capacity(64);
         schema::migrate(&mut conn).map_err(|e| match e {
             Error::Storage(e) => classify_open_error(e),
             other => other,
@@ -113,6 +119,20 @@ impl SqlCipherStore {
         let mut stmt = self.conn.prepare("PRAGMA cipher_integrity_check")?;
         let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Sets the page cache size in KiB (default [`DEFAULT_CACHE_KIB`]).
+    ///
+    /// Every page read from disk costs an HMAC check and a decryption, so
+    /// the cache should hold the store's hot pages. Note that the bundled
+    /// SQLite is built with `SQLITE_ENABLE_MEMORY_MANAGEMENT`, so all stores
+    /// in one process share one page-cache LRU: a process that keeps several
+    /// busy stores open (tests, benchmarks) needs larger caches than a phone
+    /// with its one store.
+    pub fn set_cache_kib(&mut self, kib: u32) -> Result<()> {
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(kib))?;
+        Ok(())
     }
 
     fn identity_exists(&self, contact: &ContactId) -> Result<bool> {
@@ -381,7 +401,12 @@ impl SessionStore for SqlCipherStore {
     ) -> SignalResult<()> {
         let bytes = record.serialize()?;
         self.conn
-            .prepare_cached("INSERT OR REPLACE INTO sessions (contact, record) VALUES (?1, ?2)")
+            .prepare_cached(
+                // An in-place update, not REPLACE: the ~6 KB record keeps
+                // its overflow pages instead of freeing and reallocating them.
+                "INSERT INTO sessions (contact, record) VALUES (?1, ?2)
+                 ON CONFLICT (contact) DO UPDATE SET record = ?2",
+            )
             .and_then(|mut s| s.execute(params![address.name(), bytes]))
             .map_err(signal_err("store_session"))?;
         Ok(())
