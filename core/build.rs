@@ -1,6 +1,7 @@
-//! Compiles the Sotto wire format (`proto/sotto.proto`) with prost.
+//! Compiles the Sotto wire formats (`proto/sotto.proto`, `proto/relay.proto`) with prost.
 
 fn main() -> std::io::Result<()> {
     println!("cargo:rerun-if-changed=proto/sotto.proto");
-    prost_build::compile_protos(&["proto/sotto.proto"], &["proto/"])
+    println!("cargo:rerun-if-changed=proto/relay.proto");
+    prost_build::compile_protos(&["proto/sotto.proto", "proto/relay.proto"], &["proto/"])
 }

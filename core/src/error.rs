@@ -60,6 +60,16 @@ pub enum Error {
     NestedTransaction,
     /// no transaction is open on this store
     NoTransaction,
+    /// the relay invite is malformed
+    InvalidInvite,
+    /// the relay's TLS certificate does not match the invite
+    CertificateMismatch,
+    /// the relay refused the request ({0})
+    RelayRefused(&'static str),
+    /// the relay broke the protocol: {0}
+    RelayProtocol(&'static str),
+    /// the sender certificate is invalid or expired
+    InvalidSenderCertificate,
     /// Signal protocol error: {0}
     Protocol(&'static str),
 }

@@ -10,7 +10,8 @@
 //! - [`messaging`]: sending and receiving, one transaction per message;
 //! - [`safety`]: safety numbers;
 //! - [`history`]: disappearing messages and "keep no history";
-//! - [`message`]: the wire format; [`padding`]: length hiding.
+//! - [`message`]: the wire format; [`padding`]: length hiding;
+//! - [`relay`]: the relay protocol, sealed sender and the TLS client.
 
 #![deny(unsafe_code)]
 #![warn(clippy::unwrap_used)]
@@ -22,6 +23,7 @@ pub mod message;
 pub mod messaging;
 pub mod padding;
 pub mod prekeys;
+pub mod relay;
 pub mod safety;
 pub mod session;
 mod signal_views;

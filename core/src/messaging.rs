@@ -335,6 +335,57 @@ where
     }
 }
 
+/// What a sealed relay delivery turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedReceived {
+    /// The sender, as found (or, for a first message from an unknown
+    /// identity, created) among our contacts.
+    pub contact: ContactId,
+    /// Whether the contact was created for this message.
+    pub new_contact: bool,
+    /// What the envelope inside was.
+    pub received: Received,
+}
+
+/// Receives a sealed-sender delivery from the relay: unseals it, checks the
+/// sender certificate against the relay's `trust_root`, finds the contact by
+/// the certified identity key (creating an "Unknown sender" contact on first
+/// contact, trusted on first use), and then decrypts and commits like
+/// [`receive`]. `Ok` means the relay delivery may be acknowledged.
+pub fn receive_sealed<S, R>(
+    store: &mut S,
+    payload: &[u8],
+    trust_root: &libsignal_protocol::PublicKey,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<SealedReceived>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let unsealed = crate::relay::sealed::unseal(store, payload, trust_root, now)?;
+    let (contact, new_contact) = match store.contact_by_identity(&unsealed.sender)? {
+        Some(contact) => (contact, false),
+        None => {
+            let contact = ContactId::random(rng);
+            in_transaction(store, |store| {
+                store.save_contact(&crate::store::Contact {
+                    id: contact.clone(),
+                    name: "Unknown sender".into(),
+                })?;
+                store.trust_identity(&contact, &unsealed.sender)
+            })?;
+            (contact, true)
+        }
+    };
+    let received = receive(store, &contact, &unsealed.envelope.to_bytes(), now, rng)?;
+    Ok(SealedReceived {
+        contact,
+        new_contact,
+        received,
+    })
+}
+
 /// Processes an envelope that was held for an untrusted identity, now that
 /// the identity may have been trusted. It is dropped from the held list when
 /// it decrypts, is a duplicate, or can never decrypt.

@@ -315,3 +315,77 @@ pub fn take_prekey_bundle<S: SottoStore>(store: &mut S) -> Result<PreKeyBundle> 
         )?)
     })
 }
+
+/// A signed prekey as published: id, public key, signature by the identity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublishedKey {
+    /// Key id.
+    pub id: u32,
+    /// Serialized public key.
+    pub public_key: Vec<u8>,
+    /// Signature by the identity key (empty for one-time EC prekeys).
+    pub signature: Vec<u8>,
+}
+
+/// Everything a relay needs to hand out bundles for us.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PreKeyUpload {
+    /// The active signed EC prekey.
+    pub signed: Option<PublishedKey>,
+    /// The active Kyber last-resort prekey.
+    pub last_resort: Option<PublishedKey>,
+    /// One-time EC prekeys not handed out before.
+    pub one_time: Vec<PublishedKey>,
+    /// One-time Kyber prekeys not handed out before.
+    pub one_time_kyber: Vec<PublishedKey>,
+}
+
+/// Collects the prekeys to upload to a relay: the active signed and
+/// last-resort keys, and every one-time key not handed out yet, which are
+/// marked handed out (each goes to one relay, once).
+pub fn take_for_upload<S: SottoStore>(store: &mut S) -> Result<PreKeyUpload> {
+    in_transaction(store, |store| {
+        let mut state = store.prekey_state()?;
+        let signed_id = state.active_signed_id.ok_or(Error::NoAccount)?;
+        let last_resort_id = state.active_last_resort_id.ok_or(Error::NoAccount)?;
+        let signed = block_on(store.get_signed_pre_key(signed_id.into()))?;
+        let last_resort = block_on(store.get_kyber_pre_key(last_resort_id.into()))?;
+        let mut upload = PreKeyUpload {
+            signed: Some(PublishedKey {
+                id: signed_id,
+                public_key: signed.public_key()?.serialize().to_vec(),
+                signature: signed.signature()?,
+            }),
+            last_resort: Some(PublishedKey {
+                id: last_resort_id,
+                public_key: last_resort.public_key()?.serialize().to_vec(),
+                signature: last_resort.signature()?,
+            }),
+            ..PreKeyUpload::default()
+        };
+        for id in store.one_time_prekey_ids()? {
+            if id >= state.ec_handed_out_below {
+                let record = block_on(store.get_pre_key(id.into()))?;
+                upload.one_time.push(PublishedKey {
+                    id,
+                    public_key: record.public_key()?.serialize().to_vec(),
+                    signature: Vec::new(),
+                });
+                state.ec_handed_out_below = id + 1;
+            }
+        }
+        for id in store.one_time_kyber_prekey_ids()? {
+            if id >= state.kyber_handed_out_below {
+                let record = block_on(store.get_kyber_pre_key(id.into()))?;
+                upload.one_time_kyber.push(PublishedKey {
+                    id,
+                    public_key: record.public_key()?.serialize().to_vec(),
+                    signature: record.signature()?,
+                });
+                state.kyber_handed_out_below = id + 1;
+            }
+        }
+        store.save_prekey_state(&state)?;
+        Ok(upload)
+    })
+}

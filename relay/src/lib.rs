@@ -1,6 +1,16 @@
-//! `sotto-relay`: the Sotto relay server — sealed-sender mailbox, prekey
-//! directory, call signalling and TURN media relay.
+//! `sotto-relay`: the Sotto relay server.
 //!
-//! Nothing is built here yet; issue 3 builds it. This crate exists so the
-//! workspace has the layout of `DESIGN.md`, and it deliberately exports
-//! nothing, so nothing can mistake it for a working relay.
+//! - [`storage`]: what the relay keeps (accounts, prekeys, sealed
+//!   envelopes), behind a trait with an embedded SQLite implementation;
+//! - [`identity`]: its TLS certificate and sealed-sender trust root;
+//! - [`server`]: the TLS 1.3 server and the protocol of
+//!   `docs/relay-protocol.md`;
+//! - [`config`]: `relay.toml` and its defaults.
+
+#![deny(unsafe_code)]
+#![warn(clippy::unwrap_used)]
+
+pub mod config;
+pub mod identity;
+pub mod server;
+pub mod storage;

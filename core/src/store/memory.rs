@@ -352,6 +352,19 @@ impl SottoStore for InMemStore {
         Ok(())
     }
 
+    fn contact_by_identity(&self, key: &IdentityKey) -> Result<Option<ContactId>> {
+        let mut found: Vec<&ContactId> = self
+            .state
+            .identities
+            .iter()
+            .filter(|(_, record)| record.key == *key)
+            .map(|(contact, _)| contact)
+            .collect();
+        // Deterministic when two contacts share a key, as in SQL.
+        found.sort();
+        Ok(found.first().map(|c| (*c).clone()))
+    }
+
     fn set_identity_verified(&mut self, contact: &ContactId, verified: bool) -> Result<()> {
         let record = self
             .state

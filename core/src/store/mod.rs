@@ -308,6 +308,8 @@ pub trait SottoStore:
     /// Trusts `key` for `contact`, replacing any earlier key; the new key is
     /// not verified.
     fn trust_identity(&mut self, contact: &ContactId, key: &IdentityKey) -> Result<()>;
+    /// The contact whose trusted identity key is `key`, if any.
+    fn contact_by_identity(&self, key: &IdentityKey) -> Result<Option<ContactId>>;
     /// Marks the trusted key of `contact` as verified or not.
     fn set_identity_verified(&mut self, contact: &ContactId, verified: bool) -> Result<()>;
     /// Drops the session with `contact` (after an identity change).

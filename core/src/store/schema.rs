@@ -95,6 +95,11 @@ const MIGRATIONS: &[&str] = &[
         offered_identity BLOB
     );
     "#,
+    // Version 2: find a contact by identity key (the relay names senders by
+    // their identity key).
+    r#"
+    CREATE INDEX identities_by_key ON identities (identity_key);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -649,6 +649,17 @@ impl SottoStore for SqlCipherStore {
         Ok(())
     }
 
+    fn contact_by_identity(&self, key: &IdentityKey) -> Result<Option<ContactId>> {
+        let contact: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT contact FROM identities WHERE identity_key = ?1 ORDER BY contact LIMIT 1",
+            )?
+            .query_row([&*key.serialize()], |row| row.get(0))
+            .optional()?;
+        Ok(contact.map(ContactId::from_string))
+    }
+
     fn set_identity_verified(&mut self, contact: &ContactId, verified: bool) -> Result<()> {
         if !self.identity_exists(contact)? {
             return Err(Error::UnknownContact);

@@ -1,0 +1,14 @@
+//! Talking to a Sotto relay: the wire format (shared with `sotto-relay`),
+//! invites, sealed sender, and the TLS client.
+//!
+//! - [`wire`]: frames, the authentication challenge, account ids. No I/O.
+//! - [`invite`]: the string a relay prints for clients (address, pinned
+//!   certificate, sealed-sender trust root).
+//! - [`sealed`]: wrapping our envelopes in libsignal sealed sender, and
+//!   unwrapping them, so the relay never learns who sent what.
+//! - [`client`]: the TLS connection (tokio + rustls) with its requests.
+
+pub mod client;
+pub mod invite;
+pub mod sealed;
+pub mod wire;

@@ -1,0 +1,158 @@
+//! `relay.toml`: where the relay listens, where it keeps its data, its TLS
+//! certificate, and its limits. Every field has a default; command-line
+//! flags override the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::server::Limits;
+
+/// The relay's configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Host name or address clients use to reach the relay (goes into the
+    /// invite).
+    pub public_host: String,
+    /// Port clients use (defaults to the listen port).
+    pub public_port: Option<u16>,
+    /// Directory for the database and the relay's keys.
+    pub data_dir: PathBuf,
+    /// PEM certificate chain to use instead of the self-signed certificate.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// Limits.
+    pub limits: LimitsConfig,
+}
+
+/// The `[limits]` table.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Seconds of silence before a connection is closed.
+    pub idle_timeout_secs: u64,
+    /// Days an undelivered envelope is kept.
+    pub mailbox_ttl_days: u64,
+    /// Envelopes queued per account at most.
+    pub mailbox_quota: u64,
+    /// Sustained requests per second per connection.
+    pub requests_per_second: u32,
+    /// Burst of requests per connection.
+    pub request_burst: u32,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7443)),
+            public_host: "127.0.0.1".into(),
+            public_port: None,
+            data_dir: PathBuf::from("relay-data"),
+            tls_cert: None,
+            tls_key: None,
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        let limits = Limits::default();
+        Self {
+            max_connections: limits.max_connections,
+            idle_timeout_secs: limits.idle_timeout.as_secs(),
+            mailbox_ttl_days: limits.mailbox_ttl.as_secs() / 86_400,
+            mailbox_quota: limits.mailbox_quota,
+            requests_per_second: limits.requests_per_second,
+            request_burst: limits.request_burst,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The server's limits.
+    pub fn to_limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections,
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            mailbox_ttl: Duration::from_secs(self.mailbox_ttl_days * 86_400),
+            mailbox_quota: self.mailbox_quota,
+            requests_per_second: self.requests_per_second,
+            request_burst: self.request_burst,
+            ..Limits::default()
+        }
+    }
+}
+
+/// An operator's TLS certificate chain (end entity first) and PKCS#8 key, DER.
+pub struct OperatorTls {
+    /// The chain.
+    pub chain: Vec<Vec<u8>>,
+    /// The key.
+    pub key: Vec<u8>,
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, displaydoc::Display, thiserror::Error)]
+pub enum ConfigError {
+    /// cannot read the configuration file: {0}
+    Read(std::io::Error),
+    /// the configuration file is invalid: {0}
+    Parse(toml::de::Error),
+    /// cannot read the TLS certificate or key
+    Tls,
+}
+
+impl RelayConfig {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(ConfigError::Read)?;
+        toml::from_str(&text).map_err(ConfigError::Parse)
+    }
+
+    /// The operator's certificate chain and key (DER), if configured.
+    pub fn operator_tls(&self) -> Result<Option<OperatorTls>, ConfigError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let chain = CertificateDer::pem_file_iter(cert)
+            .map_err(|_| ConfigError::Tls)?
+            .map(|c| c.map(|c| c.to_vec()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ConfigError::Tls)?;
+        let key = PrivateKeyDer::from_pem_file(key).map_err(|_| ConfigError::Tls)?;
+        match key {
+            PrivateKeyDer::Pkcs8(key) if !chain.is_empty() => Ok(Some(OperatorTls {
+                chain,
+                key: key.secret_pkcs8_der().to_vec(),
+            })),
+            _ => Err(ConfigError::Tls),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_files_keep_defaults_and_unknown_keys_are_refused() {
+        let config: RelayConfig =
+            toml::from_str("listen = \"127.0.0.1:9000\"\n[limits]\nmailbox_quota = 5\n")
+                .expect("valid");
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.limits.mailbox_quota, 5);
+        assert_eq!(config.limits.idle_timeout_secs, 120);
+        assert!(toml::from_str::<RelayConfig>("lisen = \"x\"").is_err());
+    }
+}

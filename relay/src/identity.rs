@@ -1,0 +1,161 @@
+//! The relay's own keys, created on first start and kept in its data
+//! directory:
+//!
+//! - a TLS key and self-signed certificate (rcgen), whose SHA-256 the
+//!   invite pins;
+//! - the sealed-sender trust root, and a server certificate signed by it
+//!   for the key that signs sender certificates.
+//!
+//! Operators may configure a PEM certificate chain instead of the
+//! self-signed one (see `config.rs`); the invite then pins that certificate.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use libsignal_protocol::{
+    IdentityKey, KeyPair, PrivateKey, SenderCertificate, ServerCertificate, Timestamp,
+};
+use rand::{CryptoRng, Rng};
+use sha2::{Digest, Sha256};
+use sotto_core::relay::invite::RelayInvite;
+use sotto_core::relay::wire::account_uuid;
+
+/// How long a sender certificate is valid.
+pub const SENDER_CERTIFICATE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Failures loading or creating the relay's keys.
+#[derive(Debug, displaydoc::Display, thiserror::Error)]
+pub enum IdentityError {
+    /// file error: {0}
+    Io(#[from] std::io::Error),
+    /// a key file in the data directory is damaged
+    Damaged,
+    /// certificate generation failed
+    Certificate,
+}
+
+/// The relay's TLS and sealed-sender keys.
+pub struct RelayIdentity {
+    /// The TLS certificate chain, end entity first (DER).
+    pub tls_chain: Vec<Vec<u8>>,
+    /// The TLS private key (PKCS#8 DER).
+    pub tls_key: Vec<u8>,
+    trust_root_public: libsignal_protocol::PublicKey,
+    server_certificate: ServerCertificate,
+    server_key: PrivateKey,
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+impl RelayIdentity {
+    /// Loads the keys from `dir`, creating them on first start. Returns
+    /// whether they were created.
+    pub fn load_or_create<R: Rng + CryptoRng>(
+        dir: &Path,
+        hostnames: &[String],
+        rng: &mut R,
+    ) -> Result<(Self, bool), IdentityError> {
+        fs::create_dir_all(dir)?;
+        let created = !dir.join("trust-root.key").exists();
+        if created {
+            let tls = rcgen::generate_simple_self_signed(hostnames.to_vec())
+                .map_err(|_| IdentityError::Certificate)?;
+            write_private(&dir.join("tls-key.der"), &tls.signing_key.serialize_der())?;
+            fs::write(dir.join("tls-cert.der"), tls.cert.der())?;
+            let trust_root = KeyPair::generate(rng);
+            let server_key = KeyPair::generate(rng);
+            let certificate =
+                ServerCertificate::new(1, server_key.public_key, &trust_root.private_key, rng)
+                    .map_err(|_| IdentityError::Certificate)?;
+            write_private(
+                &dir.join("server-key.key"),
+                &server_key.private_key.serialize(),
+            )?;
+            fs::write(
+                dir.join("server-cert.bin"),
+                certificate
+                    .serialized()
+                    .map_err(|_| IdentityError::Certificate)?,
+            )?;
+            fs::write(
+                dir.join("trust-root.pub"),
+                trust_root.public_key.serialize(),
+            )?;
+            // Written last: its presence marks a complete set of keys.
+            write_private(
+                &dir.join("trust-root.key"),
+                &trust_root.private_key.serialize(),
+            )?;
+        }
+        let read = |name: &str| fs::read(dir.join(name));
+        let identity = Self {
+            tls_chain: vec![read("tls-cert.der")?],
+            tls_key: read("tls-key.der")?,
+            trust_root_public: libsignal_protocol::PublicKey::deserialize(&read("trust-root.pub")?)
+                .map_err(|_| IdentityError::Damaged)?,
+            server_certificate: ServerCertificate::deserialize(&read("server-cert.bin")?)
+                .map_err(|_| IdentityError::Damaged)?,
+            server_key: PrivateKey::deserialize(&read("server-key.key")?)
+                .map_err(|_| IdentityError::Damaged)?,
+        };
+        Ok((identity, created))
+    }
+
+    /// Uses an operator's certificate chain and key instead of the
+    /// self-signed pair.
+    pub fn with_tls(mut self, chain: Vec<Vec<u8>>, key: Vec<u8>) -> Self {
+        self.tls_chain = chain;
+        self.tls_key = key;
+        self
+    }
+
+    /// The invite clients need to reach this relay at `host:port`.
+    pub fn invite(&self, host: &str, port: u16) -> RelayInvite {
+        let end_entity = self
+            .tls_chain
+            .first()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        RelayInvite {
+            host: host.to_owned(),
+            port,
+            cert_sha256: Sha256::digest(end_entity).into(),
+            trust_root: self.trust_root_public,
+        }
+    }
+
+    /// Issues a sender certificate for an authenticated account.
+    pub fn issue_sender_certificate<R: Rng + CryptoRng>(
+        &self,
+        identity: &IdentityKey,
+        now: SystemTime,
+        rng: &mut R,
+    ) -> Option<SenderCertificate> {
+        let expires = now + SENDER_CERTIFICATE_LIFETIME;
+        let expires_ms = expires
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()?
+            .as_millis() as u64;
+        SenderCertificate::new(
+            account_uuid(identity),
+            None,
+            *identity.public_key(),
+            sotto_core::DEVICE_ID,
+            Timestamp::from_epoch_millis(expires_ms),
+            self.server_certificate.clone(),
+            &self.server_key,
+            rng,
+        )
+        .ok()
+    }
+}

@@ -1,0 +1,589 @@
+//! The relay server: TLS 1.3 on tokio, one task per connection.
+//!
+//! A connection starts with a challenge. A client that signs it logs in as
+//! its identity key and gets its mailbox pushed, at once and whenever
+//! something new arrives; an anonymous connection may fetch bundles and
+//! send sealed envelopes. Envelopes are deleted only when their recipient
+//! acknowledges them. Malformed or oversized frames, idle connections and
+//! clients over their request rate are disconnected; nothing a client sends
+//! can panic the server. Logs carry no keys, payloads or addresses.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use libsignal_protocol::IdentityKey;
+use rand::RngCore;
+use sotto_core::message::proto as message_proto;
+use sotto_core::relay::wire::{self, proto};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::codec::Framed;
+
+use crate::identity::RelayIdentity;
+use crate::storage::{RelayStorage, StorageError};
+
+/// Limits that protect the relay from its clients.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Connections served at once; more wait in the accept queue.
+    pub max_connections: usize,
+    /// Time allowed for the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// A connection that sends nothing for this long is closed.
+    pub idle_timeout: Duration,
+    /// How long an undelivered envelope is kept.
+    pub mailbox_ttl: Duration,
+    /// Envelopes queued per account at most.
+    pub mailbox_quota: u64,
+    /// Sustained requests per second per connection.
+    pub requests_per_second: u32,
+    /// Requests a connection may send in a burst.
+    pub request_burst: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: 10_000,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            mailbox_ttl: Duration::from_secs(30 * 24 * 3600),
+            mailbox_quota: 10_000,
+            requests_per_second: 500,
+            request_burst: 1_000,
+        }
+    }
+}
+
+type SharedStorage = Arc<Mutex<Box<dyn RelayStorage>>>;
+
+struct Shared {
+    storage: SharedStorage,
+    identity: RelayIdentity,
+    limits: Limits,
+    /// Per online account, a counter bumped whenever its mailbox grows.
+    online: Mutex<HashMap<Vec<u8>, watch::Sender<u64>>>,
+}
+
+/// A bound relay, ready to serve.
+pub struct RelayServer {
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    shared: Arc<Shared>,
+}
+
+/// Why the relay could not start.
+#[derive(Debug, displaydoc::Display, thiserror::Error)]
+pub enum ServerError {
+    /// network error: {0}
+    Io(#[from] std::io::Error),
+    /// TLS configuration error: {0}
+    Tls(#[from] rustls::Error),
+}
+
+impl RelayServer {
+    /// Binds the listener and prepares TLS (1.3 only).
+    pub async fn bind(
+        address: SocketAddr,
+        identity: RelayIdentity,
+        storage: Box<dyn RelayStorage>,
+        limits: Limits,
+    ) -> Result<Self, ServerError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let chain = identity
+            .tls_chain
+            .iter()
+            .map(|der| rustls::pki_types::CertificateDer::from(der.clone()))
+            .collect();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(identity.tls_key.clone().into());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13])?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)?;
+        Ok(Self {
+            listener: TcpListener::bind(address).await?,
+            acceptor: TlsAcceptor::from(Arc::new(config)),
+            shared: Arc::new(Shared {
+                storage: Arc::new(Mutex::new(storage)),
+                identity,
+                limits,
+                online: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The invite for clients that reach this relay at `host:port`.
+    pub fn invite(&self, host: &str, port: u16) -> sotto_core::relay::invite::RelayInvite {
+        self.shared.identity.invite(host, port)
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets every
+    /// connection finish the request it is handling, and returns. Nothing
+    /// accepted is lost: an envelope is acknowledged to its sender only after
+    /// the storage commit.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let permits = Arc::new(Semaphore::new(self.shared.limits.max_connections));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut connections = JoinSet::new();
+        let expiry = tokio::spawn(expire_periodically(self.shared.clone(), stop_rx.clone()));
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                _ = &mut shutdown => break,
+                permit = permits.clone().acquire_owned() => permit,
+            };
+            let Ok(permit) = permit else { break };
+            let (tcp, _) = tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        tracing::warn!(kind = ?e.kind(), "accept failed");
+                        continue;
+                    }
+                },
+            };
+            let shared = self.shared.clone();
+            let acceptor = self.acceptor.clone();
+            let stop = stop_rx.clone();
+            connections.spawn(async move {
+                serve_connection(shared, acceptor, tcp, stop).await;
+                drop(permit);
+            });
+            // Reap finished connection tasks so the set stays small.
+            while connections.try_join_next().is_some() {}
+        }
+        tracing::info!(open = connections.len(), "shutting down");
+        let _ = stop_tx.send(true);
+        while connections.join_next().await.is_some() {}
+        expiry.abort();
+        Ok(())
+    }
+}
+
+async fn expire_periodically(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let now = now_ms();
+        match with_storage(&shared, move |s| s.expire(now)).await {
+            Ok(expired) if expired > 0 => tracing::info!(expired, "expired envelopes"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "expiry failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs a storage call on the blocking pool.
+async fn with_storage<T, F>(shared: &Arc<Shared>, work: F) -> Result<T, StorageError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn RelayStorage) -> Result<T, StorageError> + Send + 'static,
+{
+    let storage = shared.storage.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = storage
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(guard.as_mut())
+    })
+    .await
+    .unwrap_or_else(|_| Err(StorageError::Database(rusqlite::Error::InvalidQuery)))
+}
+
+/// A token bucket: `rate` per second, up to `burst` at once.
+struct RateLimit {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    fn new(rate: u32, burst: u32) -> Self {
+        Self {
+            tokens: f64::from(burst),
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            last: Instant::now(),
+        }
+    }
+
+    fn allow(&mut self) -> bool {
+        let now = Instant::now();
+        let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+type Connection =
+    Framed<tokio_rustls::server::TlsStream<TcpStream>, tokio_util::codec::LengthDelimitedCodec>;
+
+/// The state of one connection.
+struct Session {
+    account: Option<Vec<u8>>,
+    /// Highest mailbox id pushed on this connection.
+    pushed_up_to: u64,
+    mailbox_changes: Option<watch::Receiver<u64>>,
+    rate: RateLimit,
+}
+
+async fn serve_connection(
+    shared: Arc<Shared>,
+    acceptor: TlsAcceptor,
+    tcp: TcpStream,
+    mut stop: watch::Receiver<bool>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let tls =
+        match tokio::time::timeout(shared.limits.handshake_timeout, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(_)) | Err(_) => {
+                tracing::debug!("TLS handshake failed or timed out");
+                return;
+            }
+        };
+    let mut connection = Framed::new(tls, wire::codec());
+    let mut nonce = [0u8; wire::NONCE_LEN];
+    rand::rng().fill_bytes(&mut nonce);
+    let challenge = server_frame(proto::server_frame::Kind::Challenge(proto::Challenge {
+        nonce: nonce.to_vec(),
+        protocol_version: wire::PROTOCOL_VERSION,
+    }));
+    if connection.send(challenge).await.is_err() {
+        return;
+    }
+    let mut session = Session {
+        account: None,
+        pushed_up_to: 0,
+        mailbox_changes: None,
+        rate: RateLimit::new(
+            shared.limits.requests_per_second,
+            shared.limits.request_burst,
+        ),
+    };
+    let outcome = run_session(&shared, &mut connection, &mut session, &nonce, &mut stop).await;
+    if let Err(reason) = outcome {
+        tracing::debug!(reason, "connection closed");
+    }
+    if let Some(account) = &session.account {
+        leave_online(&shared, account);
+    }
+}
+
+async fn run_session(
+    shared: &Arc<Shared>,
+    connection: &mut Connection,
+    session: &mut Session,
+    nonce: &[u8],
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), &'static str> {
+    loop {
+        let mailbox_changed = async {
+            match session.mailbox_changes.as_mut() {
+                Some(changes) => changes.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = stop.changed() => return Ok(()),
+            changed = mailbox_changed => {
+                if changed {
+                    push_pending(shared, connection, session).await?;
+                }
+            }
+            frame = tokio::time::timeout(shared.limits.idle_timeout, connection.next()) => {
+                let body = match frame {
+                    Err(_) => return Err("idle"),
+                    Ok(None) => return Ok(()),
+                    Ok(Some(Err(_))) => {
+                        let _ = connection.send(error_response(0, proto::Status::BadRequest)).await;
+                        return Err("bad frame");
+                    }
+                    Ok(Some(Ok(body))) => body,
+                };
+                let frame = match wire::decode_client(&body) {
+                    Ok(frame) => frame,
+                    Err(_) => {
+                        let _ = connection.send(error_response(0, proto::Status::BadRequest)).await;
+                        return Err("malformed frame");
+                    }
+                };
+                if !session.rate.allow() {
+                    let _ = connection.send(error_response(0, proto::Status::RateLimited)).await;
+                    return Err("rate limited");
+                }
+                match frame.kind {
+                    Some(proto::client_frame::Kind::Authenticate(auth)) => {
+                        authenticate(shared, connection, session, nonce, auth).await?;
+                        push_pending(shared, connection, session).await?;
+                    }
+                    Some(proto::client_frame::Kind::Request(request)) => {
+                        let response = handle_request(shared, session, request).await;
+                        connection.send(response).await.map_err(|_| "send failed")?;
+                    }
+                    None => return Err("empty frame"),
+                }
+            }
+        }
+    }
+}
+
+fn server_frame(kind: proto::server_frame::Kind) -> bytes::Bytes {
+    wire::encode(&proto::ServerFrame { kind: Some(kind) })
+}
+
+fn response(id: u64, status: proto::Status, body: Option<proto::response::Body>) -> bytes::Bytes {
+    server_frame(proto::server_frame::Kind::Response(proto::Response {
+        id,
+        status: status as i32,
+        body,
+    }))
+}
+
+fn error_response(id: u64, status: proto::Status) -> bytes::Bytes {
+    response(id, status, None)
+}
+
+async fn authenticate(
+    shared: &Arc<Shared>,
+    connection: &mut Connection,
+    session: &mut Session,
+    nonce: &[u8],
+    auth: proto::Authenticate,
+) -> Result<(), &'static str> {
+    // The nonce is fresh per connection, so a signature recorded from
+    // another connection (a replay) does not verify here.
+    if session.account.is_some()
+        || !wire::verify_challenge(&auth.identity_key, nonce, &auth.signature)
+    {
+        let _ = connection
+            .send(error_response(0, proto::Status::Unauthenticated))
+            .await;
+        return Err("authentication failed");
+    }
+    let identity = auth.identity_key.clone();
+    let registration_id = auth.registration_id;
+    let now = now_ms();
+    with_storage(shared, move |s| {
+        s.upsert_account(&identity, registration_id, now)
+    })
+    .await
+    .map_err(|_| "storage")?;
+    session.mailbox_changes = Some(join_online(shared, &auth.identity_key));
+    session.account = Some(auth.identity_key);
+    connection
+        .send(error_response(0, proto::Status::Ok))
+        .await
+        .map_err(|_| "send failed")
+}
+
+fn join_online(shared: &Shared, account: &[u8]) -> watch::Receiver<u64> {
+    let mut online = shared.online.lock().unwrap_or_else(|p| p.into_inner());
+    online
+        .entry(account.to_vec())
+        .or_insert_with(|| watch::channel(0).0)
+        .subscribe()
+}
+
+fn leave_online(shared: &Shared, account: &[u8]) {
+    let mut online = shared.online.lock().unwrap_or_else(|p| p.into_inner());
+    if online
+        .get(account)
+        .is_some_and(|tx| tx.receiver_count() <= 1)
+    {
+        online.remove(account);
+    }
+}
+
+fn mailbox_grew(shared: &Shared, account: &[u8]) {
+    let online = shared.online.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(tx) = online.get(account) {
+        tx.send_modify(|version| *version = version.wrapping_add(1));
+    }
+}
+
+/// Pushes every queued envelope not yet pushed on this connection.
+async fn push_pending(
+    shared: &Arc<Shared>,
+    connection: &mut Connection,
+    session: &mut Session,
+) -> Result<(), &'static str> {
+    let Some(account) = session.account.clone() else {
+        return Ok(());
+    };
+    loop {
+        let after = session.pushed_up_to;
+        let account = account.clone();
+        let batch = with_storage(shared, move |s| s.pending(&account, after, 256))
+            .await
+            .map_err(|_| "storage")?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        for envelope in batch {
+            session.pushed_up_to = envelope.id;
+            let delivery = server_frame(proto::server_frame::Kind::Delivery(proto::Delivery {
+                envelope_id: envelope.id,
+                payload: envelope.payload,
+                received_at_ms: envelope.received_at_ms,
+            }));
+            connection.feed(delivery).await.map_err(|_| "send failed")?;
+        }
+        SinkExt::<bytes::Bytes>::flush(connection)
+            .await
+            .map_err(|_| "send failed")?;
+    }
+}
+
+async fn handle_request(
+    shared: &Arc<Shared>,
+    session: &Session,
+    request: proto::Request,
+) -> bytes::Bytes {
+    use proto::request::Body;
+    let id = request.id;
+    let account = session.account.clone();
+    let status_of = |e: StorageError| match e {
+        StorageError::NoAccount => proto::Status::NotFound,
+        StorageError::MailboxFull => proto::Status::QuotaExceeded,
+        StorageError::Database(e) => {
+            tracing::error!(error = %e, "storage failure");
+            proto::Status::Internal
+        }
+    };
+    let Some(body) = request.body else {
+        return error_response(id, proto::Status::BadRequest);
+    };
+    match body {
+        Body::Ping(_) => error_response(id, proto::Status::Ok),
+        Body::FetchBundle(fetch) => {
+            let Ok(identity) = IdentityKey::decode(&fetch.identity_key) else {
+                return error_response(id, proto::Status::BadRequest);
+            };
+            let key = fetch.identity_key;
+            match with_storage(shared, move |s| s.take_bundle(&key)).await {
+                Ok(Some(parts)) => {
+                    let bundle = message_proto::PreKeyBundle {
+                        version: 1,
+                        registration_id: parts.registration_id,
+                        device_id: u32::from(sotto_core::DEVICE_ID),
+                        identity_key: identity.serialize().to_vec(),
+                        signed_prekey_id: parts.signed.id,
+                        signed_prekey: parts.signed.public_key,
+                        signed_prekey_signature: parts.signed.signature,
+                        kyber_prekey_id: parts.kyber.id,
+                        kyber_prekey: parts.kyber.public_key,
+                        kyber_prekey_signature: parts.kyber.signature,
+                        one_time_prekey_id: parts.one_time.as_ref().map(|k| k.id),
+                        one_time_prekey: parts.one_time.map(|k| k.public_key).unwrap_or_default(),
+                    };
+                    let bytes = prost::Message::encode_to_vec(&bundle);
+                    response(
+                        id,
+                        proto::Status::Ok,
+                        Some(proto::response::Body::Bundle(bytes)),
+                    )
+                }
+                Ok(None) => error_response(id, proto::Status::NotFound),
+                Err(e) => error_response(id, status_of(e)),
+            }
+        }
+        Body::Send(send) => {
+            if send.payload.is_empty() || IdentityKey::decode(&send.recipient).is_err() {
+                return error_response(id, proto::Status::BadRequest);
+            }
+            let now = now_ms();
+            let expires = now + shared.limits.mailbox_ttl.as_millis() as u64;
+            let quota = shared.limits.mailbox_quota;
+            let recipient = send.recipient.clone();
+            let result = with_storage(shared, move |s| {
+                s.enqueue(&recipient, &send.payload, now, expires, quota)
+            })
+            .await;
+            match result {
+                Ok(_) => {
+                    mailbox_grew(shared, &send.recipient);
+                    error_response(id, proto::Status::Ok)
+                }
+                Err(e) => error_response(id, status_of(e)),
+            }
+        }
+        Body::UploadPrekeys(upload) => {
+            let Some(account) = account else {
+                return error_response(id, proto::Status::Unauthenticated);
+            };
+            match with_storage(shared, move |s| s.store_prekeys(&account, &upload)).await {
+                Ok(counts) => response(
+                    id,
+                    proto::Status::Ok,
+                    Some(proto::response::Body::PrekeyCounts(counts)),
+                ),
+                Err(e) => error_response(id, status_of(e)),
+            }
+        }
+        Body::Ack(ack) => {
+            let Some(account) = account else {
+                return error_response(id, proto::Status::Unauthenticated);
+            };
+            match with_storage(shared, move |s| s.ack(&account, ack.envelope_id)).await {
+                Ok(_) => error_response(id, proto::Status::Ok),
+                Err(e) => error_response(id, status_of(e)),
+            }
+        }
+        Body::DeleteAccount(_) => {
+            let Some(account) = account else {
+                return error_response(id, proto::Status::Unauthenticated);
+            };
+            match with_storage(shared, move |s| s.delete_account(&account)).await {
+                Ok(()) => error_response(id, proto::Status::Ok),
+                Err(e) => error_response(id, status_of(e)),
+            }
+        }
+        Body::GetSenderCertificate(_) => {
+            let Some(identity) = account.and_then(|a| IdentityKey::decode(&a).ok()) else {
+                return error_response(id, proto::Status::Unauthenticated);
+            };
+            let certificate = shared.identity.issue_sender_certificate(
+                &identity,
+                SystemTime::now(),
+                &mut rand::rng(),
+            );
+            match certificate.and_then(|c| c.serialized().ok().map(<[u8]>::to_vec)) {
+                Some(bytes) => response(
+                    id,
+                    proto::Status::Ok,
+                    Some(proto::response::Body::SenderCertificate(bytes)),
+                ),
+                None => error_response(id, proto::Status::Internal),
+            }
+        }
+    }
+}

@@ -1,0 +1,469 @@
+//! What the relay keeps, behind [`RelayStorage`], with an embedded SQLite
+//! implementation.
+//!
+//! Stored: accounts (identity public key and registration id), their
+//! published prekeys, and mailboxes of sealed envelopes (recipient, opaque
+//! payload, arrival and expiry times). Nothing else: no sender, no phone
+//! number, no contact list, no plaintext. A PostgreSQL implementation for
+//! several relays can implement the same trait.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+use sotto_core::relay::wire::proto;
+
+/// Storage failures. They carry no user data.
+#[derive(Debug, displaydoc::Display, thiserror::Error)]
+pub enum StorageError {
+    /// database error: {0}
+    Database(#[from] rusqlite::Error),
+    /// the account does not exist
+    NoAccount,
+    /// the recipient's mailbox is full
+    MailboxFull,
+}
+
+/// Result alias for storage calls.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// One queued envelope.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedEnvelope {
+    /// Mailbox id, used to acknowledge it.
+    pub id: u64,
+    /// The sealed payload.
+    pub payload: Vec<u8>,
+    /// When the relay accepted it (ms since the epoch).
+    pub received_at_ms: u64,
+}
+
+/// The parts of a bundle the relay hands out: the account's current keys
+/// and at most one one-time key of each kind, which are deleted as they are
+/// handed out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BundleParts {
+    /// The account's registration id.
+    pub registration_id: u32,
+    /// Signed EC prekey.
+    pub signed: proto::SignedKey,
+    /// A one-time Kyber prekey, or the last-resort one.
+    pub kyber: proto::SignedKey,
+    /// A one-time EC prekey, if any are left.
+    pub one_time: Option<proto::SignedKey>,
+}
+
+/// Storage of accounts, prekeys and mailboxes. Every method is one
+/// transaction; an envelope is durable when [`RelayStorage::enqueue`] returns.
+pub trait RelayStorage: Send {
+    /// Creates the account or updates its registration id.
+    fn upsert_account(
+        &mut self,
+        identity: &[u8],
+        registration_id: u32,
+        now_ms: u64,
+    ) -> StorageResult<()>;
+    /// Whether the account exists.
+    fn account_exists(&self, identity: &[u8]) -> StorageResult<bool>;
+    /// Deletes the account, its prekeys and its mailbox.
+    fn delete_account(&mut self, identity: &[u8]) -> StorageResult<()>;
+    /// Stores uploaded prekeys; returns the one-time counts afterwards.
+    fn store_prekeys(
+        &mut self,
+        identity: &[u8],
+        upload: &proto::UploadPreKeys,
+    ) -> StorageResult<proto::PreKeyCounts>;
+    /// How many one-time prekeys the account has left.
+    fn prekey_counts(&self, identity: &[u8]) -> StorageResult<proto::PreKeyCounts>;
+    /// Takes a bundle for the account, consuming its one-time keys: each is
+    /// handed out at most once, however many fetches run at the same time.
+    fn take_bundle(&mut self, identity: &[u8]) -> StorageResult<Option<BundleParts>>;
+    /// Queues an envelope; fails with `MailboxFull` past `quota` envelopes.
+    fn enqueue(
+        &mut self,
+        recipient: &[u8],
+        payload: &[u8],
+        now_ms: u64,
+        expires_at_ms: u64,
+        quota: u64,
+    ) -> StorageResult<u64>;
+    /// Up to `limit` queued envelopes for `recipient` with ids above `after`.
+    fn pending(
+        &self,
+        recipient: &[u8],
+        after: u64,
+        limit: usize,
+    ) -> StorageResult<Vec<QueuedEnvelope>>;
+    /// Deletes an acknowledged envelope; returns whether it was there.
+    fn ack(&mut self, recipient: &[u8], id: u64) -> StorageResult<bool>;
+    /// Deletes envelopes past their expiry; returns how many.
+    fn expire(&mut self, now_ms: u64) -> StorageResult<usize>;
+}
+
+const SCHEMA: &[&str] = &[r#"
+    CREATE TABLE accounts (
+        identity BLOB PRIMARY KEY,
+        registration_id INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE signed_prekeys (
+        identity BLOB PRIMARY KEY,
+        key_id INTEGER NOT NULL,
+        public_key BLOB NOT NULL,
+        signature BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE last_resort_prekeys (
+        identity BLOB PRIMARY KEY,
+        key_id INTEGER NOT NULL,
+        public_key BLOB NOT NULL,
+        signature BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE one_time_prekeys (
+        identity BLOB NOT NULL,
+        kyber INTEGER NOT NULL,
+        key_id INTEGER NOT NULL,
+        public_key BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        PRIMARY KEY (identity, kyber, key_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE mailbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        recipient BLOB NOT NULL,
+        payload BLOB NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX mailbox_by_recipient ON mailbox (recipient, id);
+    CREATE INDEX mailbox_by_expiry ON mailbox (expires_at_ms);
+"#];
+
+/// [`RelayStorage`] in an embedded SQLite database.
+pub struct SqliteStorage {
+    conn: Connection,
+}
+
+impl SqliteStorage {
+    /// Opens (or creates) the database at `path`.
+    pub fn open(path: &Path) -> StorageResult<Self> {
+        let mut conn = Connection::open(path)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        debug_assert!(mode.eq_ignore_ascii_case("wal"));
+        // An envelope is acknowledged to its sender only after this commit,
+        // so it must survive power loss.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        conn.set_prepared_statement_cache_capacity(64);
+        let version: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (index, sql) in SCHEMA.iter().enumerate().skip(version) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index + 1)?;
+            tx.commit()?;
+        }
+        Ok(Self { conn })
+    }
+
+    fn counts(conn: &Connection, identity: &[u8]) -> StorageResult<proto::PreKeyCounts> {
+        let count = |kyber: bool| -> rusqlite::Result<u32> {
+            conn.prepare_cached(
+                "SELECT count(*) FROM one_time_prekeys WHERE identity = ?1 AND kyber = ?2",
+            )?
+            .query_row(params![identity, kyber], |r| r.get(0))
+        };
+        Ok(proto::PreKeyCounts {
+            one_time: count(false)?,
+            one_time_kyber: count(true)?,
+        })
+    }
+}
+
+fn signed_key(row: &rusqlite::Row<'_>) -> rusqlite::Result<proto::SignedKey> {
+    Ok(proto::SignedKey {
+        id: row.get(0)?,
+        public_key: row.get(1)?,
+        signature: row.get(2)?,
+    })
+}
+
+impl RelayStorage for SqliteStorage {
+    fn upsert_account(
+        &mut self,
+        identity: &[u8],
+        registration_id: u32,
+        now_ms: u64,
+    ) -> StorageResult<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO accounts (identity, registration_id, created_at_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (identity) DO UPDATE SET registration_id = ?2",
+            )?
+            .execute(params![identity, registration_id, now_ms])?;
+        Ok(())
+    }
+
+    fn account_exists(&self, identity: &[u8]) -> StorageResult<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM accounts WHERE identity = ?1")?
+            .exists([identity])?)
+    }
+
+    fn delete_account(&mut self, identity: &[u8]) -> StorageResult<()> {
+        let tx = self.conn.transaction()?;
+        for table in [
+            "accounts",
+            "signed_prekeys",
+            "last_resort_prekeys",
+            "one_time_prekeys",
+        ] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE identity = ?1"),
+                [identity],
+            )?;
+        }
+        tx.execute("DELETE FROM mailbox WHERE recipient = ?1", [identity])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn store_prekeys(
+        &mut self,
+        identity: &[u8],
+        upload: &proto::UploadPreKeys,
+    ) -> StorageResult<proto::PreKeyCounts> {
+        let tx = self.conn.transaction()?;
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM accounts WHERE identity = ?1")?
+            .exists([identity])?;
+        if !exists {
+            return Err(StorageError::NoAccount);
+        }
+        for (table, key) in [
+            ("signed_prekeys", &upload.signed_prekey),
+            ("last_resort_prekeys", &upload.kyber_last_resort),
+        ] {
+            if let Some(key) = key {
+                tx.execute(
+                    &format!(
+                        "INSERT OR REPLACE INTO {table} (identity, key_id, public_key, signature)
+                         VALUES (?1, ?2, ?3, ?4)"
+                    ),
+                    params![identity, key.id, key.public_key, key.signature],
+                )?;
+            }
+        }
+        for (kyber, keys) in [
+            (false, &upload.one_time_prekeys),
+            (true, &upload.one_time_kyber_prekeys),
+        ] {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR REPLACE INTO one_time_prekeys
+                    (identity, kyber, key_id, public_key, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for key in keys {
+                insert.execute(params![
+                    identity,
+                    kyber,
+                    key.id,
+                    key.public_key,
+                    key.signature
+                ])?;
+            }
+        }
+        let counts = Self::counts(&tx, identity)?;
+        tx.commit()?;
+        Ok(counts)
+    }
+
+    fn prekey_counts(&self, identity: &[u8]) -> StorageResult<proto::PreKeyCounts> {
+        Self::counts(&self.conn, identity)
+    }
+
+    fn take_bundle(&mut self, identity: &[u8]) -> StorageResult<Option<BundleParts>> {
+        // One transaction with the write lock taken up front: two fetches
+        // cannot both read the same one-time key before either deletes it.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let registration_id: Option<u32> = tx
+            .prepare_cached("SELECT registration_id FROM accounts WHERE identity = ?1")?
+            .query_row([identity], |r| r.get(0))
+            .optional()?;
+        let Some(registration_id) = registration_id else {
+            return Ok(None);
+        };
+        let signed = tx
+            .prepare_cached(
+                "SELECT key_id, public_key, signature FROM signed_prekeys WHERE identity = ?1",
+            )?
+            .query_row([identity], signed_key)
+            .optional()?;
+        let last_resort = tx
+            .prepare_cached(
+                "SELECT key_id, public_key, signature FROM last_resort_prekeys WHERE identity = ?1",
+            )?
+            .query_row([identity], signed_key)
+            .optional()?;
+        let (Some(signed), Some(last_resort)) = (signed, last_resort) else {
+            return Ok(None);
+        };
+        let take_one_time = |kyber: bool| -> rusqlite::Result<Option<proto::SignedKey>> {
+            tx.prepare_cached(
+                "DELETE FROM one_time_prekeys
+                 WHERE identity = ?1 AND kyber = ?2 AND key_id = (
+                     SELECT min(key_id) FROM one_time_prekeys WHERE identity = ?1 AND kyber = ?2)
+                 RETURNING key_id, public_key, signature",
+            )?
+            .query_row(params![identity, kyber], signed_key)
+            .optional()
+        };
+        let one_time = take_one_time(false)?;
+        let kyber = take_one_time(true)?.unwrap_or(last_resort);
+        tx.commit()?;
+        Ok(Some(BundleParts {
+            registration_id,
+            signed,
+            kyber,
+            one_time,
+        }))
+    }
+
+    fn enqueue(
+        &mut self,
+        recipient: &[u8],
+        payload: &[u8],
+        now_ms: u64,
+        expires_at_ms: u64,
+        quota: u64,
+    ) -> StorageResult<u64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let exists = tx
+            .prepare_cached("SELECT 1 FROM accounts WHERE identity = ?1")?
+            .exists([recipient])?;
+        if !exists {
+            return Err(StorageError::NoAccount);
+        }
+        let queued: u64 = tx
+            .prepare_cached("SELECT count(*) FROM mailbox WHERE recipient = ?1")?
+            .query_row([recipient], |r| r.get(0))?;
+        if queued >= quota {
+            return Err(StorageError::MailboxFull);
+        }
+        tx.prepare_cached(
+            "INSERT INTO mailbox (recipient, payload, received_at_ms, expires_at_ms)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![recipient, payload, now_ms, expires_at_ms])?;
+        let id = tx.last_insert_rowid() as u64;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn pending(
+        &self,
+        recipient: &[u8],
+        after: u64,
+        limit: usize,
+    ) -> StorageResult<Vec<QueuedEnvelope>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, payload, received_at_ms FROM mailbox
+             WHERE recipient = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![recipient, after, limit as i64], |r| {
+            Ok(QueuedEnvelope {
+                id: r.get(0)?,
+                payload: r.get(1)?,
+                received_at_ms: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn ack(&mut self, recipient: &[u8], id: u64) -> StorageResult<bool> {
+        let deleted = self
+            .conn
+            .prepare_cached("DELETE FROM mailbox WHERE recipient = ?1 AND id = ?2")?
+            .execute(params![recipient, id])?;
+        Ok(deleted > 0)
+    }
+
+    fn expire(&mut self, now_ms: u64) -> StorageResult<usize> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM mailbox WHERE expires_at_ms <= ?1", [now_ms])?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: u32) -> proto::SignedKey {
+        proto::SignedKey {
+            id,
+            public_key: vec![id as u8; 33],
+            signature: vec![1; 64],
+        }
+    }
+
+    fn storage() -> (tempfile::TempDir, SqliteStorage) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let storage = SqliteStorage::open(&dir.path().join("relay.db")).expect("open");
+        (dir, storage)
+    }
+
+    #[test]
+    fn one_time_keys_are_handed_out_once_then_last_resort() -> StorageResult<()> {
+        let (_dir, mut s) = storage();
+        s.upsert_account(b"alice", 7, 1)?;
+        let counts = s.store_prekeys(
+            b"alice",
+            &proto::UploadPreKeys {
+                signed_prekey: Some(key(1)),
+                kyber_last_resort: Some(key(2)),
+                one_time_prekeys: vec![key(10), key(11)],
+                one_time_kyber_prekeys: vec![key(20)],
+            },
+        )?;
+        assert_eq!((counts.one_time, counts.one_time_kyber), (2, 1));
+        let first = s.take_bundle(b"alice")?.expect("bundle");
+        let second = s.take_bundle(b"alice")?.expect("bundle");
+        let third = s.take_bundle(b"alice")?.expect("bundle");
+        assert_eq!(first.one_time.map(|k| k.id), Some(10));
+        assert_eq!(second.one_time.map(|k| k.id), Some(11));
+        assert_eq!(third.one_time, None);
+        assert_eq!(
+            (first.kyber.id, second.kyber.id, third.kyber.id),
+            (20, 2, 2)
+        );
+        assert_eq!(s.take_bundle(b"nobody")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn mailbox_queues_acks_expires_and_enforces_quota() -> StorageResult<()> {
+        let (_dir, mut s) = storage();
+        s.upsert_account(b"bob", 1, 1)?;
+        assert!(matches!(
+            s.enqueue(b"nobody", b"x", 1, 100, 10),
+            Err(StorageError::NoAccount)
+        ));
+        let a = s.enqueue(b"bob", b"one", 1, 100, 2)?;
+        let b = s.enqueue(b"bob", b"two", 1, 50, 2)?;
+        assert!(matches!(
+            s.enqueue(b"bob", b"three", 1, 100, 2),
+            Err(StorageError::MailboxFull)
+        ));
+        assert_eq!(s.pending(b"bob", 0, 10)?.len(), 2);
+        assert_eq!(s.pending(b"bob", a, 10)?[0].id, b);
+        assert!(s.ack(b"bob", a)?);
+        assert!(!s.ack(b"bob", a)?);
+        assert!(!s.ack(b"mallory", b)?, "only the recipient can acknowledge");
+        assert_eq!(s.expire(50)?, 1);
+        assert!(s.pending(b"bob", 0, 10)?.is_empty());
+        s.delete_account(b"bob")?;
+        assert!(!s.account_exists(b"bob")?);
+        Ok(())
+    }
+}

@@ -1,0 +1,151 @@
+//! Fixtures for the relay's end-to-end tests: a real `sotto-relay` process
+//! on loopback, and client accounts built on `sotto-core`'s public API.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::SystemTime;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use sotto_core::prekeys::{self, PreKeyPolicy};
+use sotto_core::relay::client::{Login, RelayConnection};
+use sotto_core::relay::invite::RelayInvite;
+use sotto_core::store::{Contact, ContactId, DatabaseKey, SottoStore, SqlCipherStore};
+use sotto_core::IdentityKey;
+
+pub type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+/// A `sotto-relay` child process; stopped (SIGINT, then waited for) on drop.
+pub struct RelayProcess {
+    child: Child,
+    pub invite: RelayInvite,
+    pub data_dir: PathBuf,
+}
+
+impl RelayProcess {
+    /// Starts the relay on a free loopback port with `data_dir`.
+    pub fn start(data_dir: &Path) -> TestResult<Self> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sotto-relay"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--public-host",
+                "127.0.0.1",
+                "--data-dir",
+            ])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let invite = RelayInvite::parse(&line)?;
+        Ok(Self {
+            child,
+            invite,
+            data_dir: data_dir.to_owned(),
+        })
+    }
+
+    /// Stops the relay the way an operator does (SIGINT) and waits for it.
+    pub fn stop(mut self) -> TestResult {
+        self.interrupt_and_wait()
+    }
+
+    fn interrupt_and_wait(&mut self) -> TestResult {
+        if self.child.try_wait()?.is_none() {
+            Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status()?;
+            let status = self.child.wait()?;
+            if !status.success() {
+                return Err(format!("relay exited with {status}").into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A client account with its own SQLCipher store.
+pub struct Account {
+    pub name: &'static str,
+    pub store: SqlCipherStore,
+    pub rng: StdRng,
+}
+
+impl Account {
+    pub fn create(dir: &Path, name: &'static str, seed: u64) -> TestResult<Self> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let key = DatabaseKey::generate(&mut rng);
+        let mut store = SqlCipherStore::open(&dir.join(format!("{name}.db")), &key)?;
+        let policy = PreKeyPolicy {
+            batch: 20,
+            low_water: 5,
+            ..PreKeyPolicy::default()
+        };
+        prekeys::create_account(&mut store, &policy, SystemTime::now(), &mut rng)?;
+        Ok(Self { name, store, rng })
+    }
+
+    pub fn identity(&self) -> TestResult<IdentityKey> {
+        let account = self.store.local_account()?.ok_or("no account")?;
+        Ok(*account.identity.identity_key())
+    }
+
+    /// Connects and logs in.
+    pub async fn connect(&mut self, invite: &RelayInvite) -> TestResult<RelayConnection> {
+        let account = self.store.local_account()?.ok_or("no account")?;
+        let login = Login {
+            identity: &account.identity,
+            registration_id: account.registration_id,
+        };
+        Ok(RelayConnection::connect(invite, Some(login), &mut self.rng).await?)
+    }
+
+    /// Connects, logs in and uploads every prekey not uploaded before.
+    pub async fn register(&mut self, invite: &RelayInvite) -> TestResult<RelayConnection> {
+        let mut connection = self.connect(invite).await?;
+        let upload = prekeys::take_for_upload(&mut self.store)?;
+        connection.upload_prekeys(&upload).await?;
+        Ok(connection)
+    }
+
+    /// Adds `other` as a contact known by its identity key (as from an
+    /// invite); returns the contact id.
+    pub fn add_contact(&mut self, other: &IdentityKey, name: &str) -> TestResult<ContactId> {
+        let id = ContactId::random(&mut self.rng);
+        self.store.save_contact(&Contact {
+            id: id.clone(),
+            name: name.into(),
+        })?;
+        self.store.trust_identity(&id, other)?;
+        Ok(id)
+    }
+}
+
+/// Searches `dir`'s files for `needle`.
+pub fn files_contain(dir: &Path, needle: &[u8]) -> TestResult<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            let bytes = std::fs::read(entry.path())?;
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
