@@ -60,6 +60,8 @@ pub enum Error {
     NestedTransaction,
     /// no transaction is open on this store
     NoTransaction,
+    /// the SOCKS5 proxy refused or failed to connect to the relay
+    ProxyFailed,
     /// the relay invite is malformed
     InvalidInvite,
     /// the relay's TLS certificate does not match the invite

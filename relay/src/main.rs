@@ -107,9 +107,23 @@ async fn run(args: Args) -> Result<(), String> {
     }
     tracing::info!(%address, "relay listening");
     server
-        .serve(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .serve(shutdown_signal())
         .await
         .map_err(|e| e.to_string())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

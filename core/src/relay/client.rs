@@ -153,8 +153,28 @@ impl RelayConnection {
         Self::over(Box::new(tcp), invite, login, rng).await
     }
 
+    /// Like [`RelayConnection::connect`], through a SOCKS5 proxy such as Tor
+    /// or Orbot. The relay's host name goes to the proxy unresolved, so no
+    /// DNS query leaves this device; TLS runs end to end inside the proxied
+    /// stream.
+    pub async fn connect_via_socks5<R: Rng + CryptoRng>(
+        invite: &RelayInvite,
+        proxy: std::net::SocketAddr,
+        login: Option<Login<'_>>,
+        rng: &mut R,
+    ) -> Result<Self> {
+        let stream =
+            tokio_socks::tcp::Socks5Stream::connect(proxy, (invite.host.as_str(), invite.port))
+                .await
+                .map_err(|e| match e {
+                    tokio_socks::Error::Io(e) => Error::Io(e),
+                    _ => Error::ProxyFailed,
+                })?;
+        Self::over(stream, invite, login, rng).await
+    }
+
     /// Like [`RelayConnection::connect`], over a stream already opened to the
-    /// relay (through a SOCKS5 proxy, say).
+    /// relay.
     pub async fn over<S, R>(
         stream: S,
         invite: &RelayInvite,
