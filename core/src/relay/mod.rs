@@ -7,7 +7,10 @@
 //! - [`sealed`]: wrapping our envelopes in libsignal sealed sender, and
 //!   unwrapping them, so the relay never learns who sent what.
 //! - [`client`]: the TLS connection (tokio + rustls) with its requests.
+//! - [`agent`]: keeps an account connected: reconnects, flushes the outbox,
+//!   receives and acknowledges after commit.
 
+pub mod agent;
 pub mod client;
 pub mod invite;
 pub mod sealed;

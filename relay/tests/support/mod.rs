@@ -27,10 +27,16 @@ pub struct RelayProcess {
 impl RelayProcess {
     /// Starts the relay on a free loopback port with `data_dir`.
     pub fn start(data_dir: &Path) -> TestResult<Self> {
+        Self::start_on(data_dir, 0)
+    }
+
+    /// Starts the relay on loopback port `port` (0: any free port).
+    pub fn start_on(data_dir: &Path, port: u16) -> TestResult<Self> {
+        let listen = format!("127.0.0.1:{port}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sotto-relay"))
             .args([
                 "--listen",
-                "127.0.0.1:0",
+                &listen,
                 "--public-host",
                 "127.0.0.1",
                 "--data-dir",

@@ -1,0 +1,275 @@
+//! Keeps an account connected to its relay: connects and logs in, reconnects
+//! with exponential backoff and full jitter, uploads prekeys, flushes the
+//! outbox (sealing each envelope for its recipient), receives deliveries —
+//! acknowledging each only after `messaging::receive_sealed` committed it —
+//! and pings to keep the connection alive.
+//!
+//! The store is shared with the application behind a mutex; the agent
+//! holds the lock only for synchronous store work, never across network I/O.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use libsignal_protocol::SenderCertificate;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::{mpsc, watch, Notify};
+
+use super::client::{Login, RelayConnection};
+use super::invite::RelayInvite;
+use super::sealed;
+use crate::error::{Error, Result};
+use crate::messaging::{self, SealedReceived};
+use crate::prekeys;
+use crate::store::SottoStore;
+
+/// Exponential backoff with full jitter (each delay uniform in
+/// `[0, min(max, base * 2^attempt)]`), so that clients of a relay that
+/// restarts do not all come back at the same instant.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    base: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    /// A backoff starting at `base` and capped at `max`.
+    pub fn new(base: Duration, max: Duration) -> Self {
+        Self {
+            base,
+            max,
+            attempt: 0,
+        }
+    }
+
+    /// The delay before the next attempt.
+    pub fn next_delay<R: Rng>(&mut self, rng: &mut R) -> Duration {
+        let ceiling = self
+            .base
+            .saturating_mul(1u32 << self.attempt.min(16))
+            .min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        ceiling.mul_f64(rng.random::<f64>())
+    }
+
+    /// Back to the first delay, after a success.
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// What the agent reports.
+#[derive(Debug)]
+pub enum AgentEvent {
+    /// Logged in to the relay.
+    Connected,
+    /// The connection ended; the agent will retry.
+    Disconnected(Error),
+    /// A delivery was committed (and acknowledged).
+    Received(SealedReceived),
+    /// A delivery could not be processed and was acknowledged (dropped)
+    /// because retrying cannot help; the error says why.
+    Dropped(Error),
+    /// An outbox entry was handed to the relay.
+    Sent(crate::message::MessageId),
+}
+
+/// How the agent reaches the relay.
+#[derive(Clone, Debug)]
+pub struct AgentConfig {
+    /// The relay.
+    pub invite: RelayInvite,
+    /// A SOCKS5 proxy (Tor/Orbot) to go through, if any.
+    pub socks5: Option<SocketAddr>,
+    /// Interval between keepalive pings.
+    pub keepalive: Duration,
+    /// Reconnect backoff.
+    pub backoff: Backoff,
+}
+
+impl AgentConfig {
+    /// Defaults: direct connection, 30 s keepalive, backoff 0.5 s to 60 s.
+    pub fn new(invite: RelayInvite) -> Self {
+        Self {
+            invite,
+            socks5: None,
+            keepalive: Duration::from_secs(30),
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Runs until `stop` turns true. `outbox_changed` should be notified after
+/// the application queues messages (`messaging::send_text`).
+pub async fn run<S>(
+    store: Arc<Mutex<S>>,
+    mut config: AgentConfig,
+    outbox_changed: Arc<Notify>,
+    events: mpsc::UnboundedSender<AgentEvent>,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: SottoStore + Send + 'static,
+{
+    let mut rng = StdRng::from_os_rng();
+    let mut certificate: Option<SenderCertificate> = None;
+    while !*stop.borrow() {
+        let mut connected = false;
+        let result = tokio::select! {
+            _ = stop.changed() => return,
+            result = session(&store, &config, &outbox_changed, &events, &mut certificate, &mut connected, &mut rng) => result,
+        };
+        if connected {
+            config.backoff.reset();
+        }
+        if let Err(e) = result {
+            let _ = events.send(AgentEvent::Disconnected(e));
+        }
+        let delay = config.backoff.next_delay(&mut rng);
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+fn lock<S>(store: &Mutex<S>) -> std::sync::MutexGuard<'_, S> {
+    store
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One connected session; returns when the connection fails.
+async fn session<S>(
+    store: &Arc<Mutex<S>>,
+    config: &AgentConfig,
+    outbox_changed: &Notify,
+    events: &mpsc::UnboundedSender<AgentEvent>,
+    certificate: &mut Option<SenderCertificate>,
+    connected: &mut bool,
+    rng: &mut StdRng,
+) -> Result<()>
+where
+    S: SottoStore + Send + 'static,
+{
+    let account = lock(store).local_account()?.ok_or(Error::NoAccount)?;
+    let login = Login {
+        identity: &account.identity,
+        registration_id: account.registration_id,
+    };
+    let mut connection = match config.socks5 {
+        Some(proxy) => {
+            RelayConnection::connect_via_socks5(&config.invite, proxy, Some(login), rng).await?
+        }
+        None => RelayConnection::connect(&config.invite, Some(login), rng).await?,
+    };
+    *connected = true;
+    let _ = events.send(AgentEvent::Connected);
+
+    let upload = prekeys::take_for_upload(&mut *lock(store))?;
+    if !upload.one_time.is_empty() || !upload.one_time_kyber.is_empty() {
+        connection.upload_prekeys(&upload).await?;
+    }
+    flush_outbox(store, &mut connection, certificate, events, rng).await?;
+
+    let mut keepalive = tokio::time::interval(config.keepalive);
+    keepalive.tick().await;
+    loop {
+        tokio::select! {
+            delivery = connection.next_delivery() => {
+                let delivery = delivery?;
+                let outcome = messaging::receive_sealed(
+                    &mut *lock(store),
+                    &delivery.payload,
+                    &config.invite.trust_root,
+                    SystemTime::now(),
+                    rng,
+                );
+                match outcome {
+                    Ok(received) => {
+                        connection.ack(delivery.envelope_id).await?;
+                        let _ = events.send(AgentEvent::Received(received));
+                    }
+                    // A storage failure may pass: keep the envelope on the
+                    // relay and reconnect.
+                    Err(e @ Error::Storage(_)) | Err(e @ Error::Io(_)) => return Err(e),
+                    // Anything else fails the same way every time.
+                    Err(e) => {
+                        connection.ack(delivery.envelope_id).await?;
+                        let _ = events.send(AgentEvent::Dropped(e));
+                    }
+                }
+            }
+            _ = outbox_changed.notified() => {
+                flush_outbox(store, &mut connection, certificate, events, rng).await?;
+            }
+            _ = keepalive.tick() => connection.ping().await?,
+        }
+    }
+}
+
+/// Seals and sends everything in the outbox, oldest first.
+async fn flush_outbox<S>(
+    store: &Arc<Mutex<S>>,
+    connection: &mut RelayConnection,
+    certificate: &mut Option<SenderCertificate>,
+    events: &mpsc::UnboundedSender<AgentEvent>,
+    rng: &mut StdRng,
+) -> Result<()>
+where
+    S: SottoStore + Send + 'static,
+{
+    let pending = lock(store).outbox()?;
+    for entry in pending {
+        let fresh = certificate.as_ref().is_some_and(|c| {
+            let expires = c.expiration().map(|t| t.epoch_millis()).unwrap_or(0);
+            expires > crate::millis(SystemTime::now()) + 3_600_000
+        });
+        if !fresh {
+            *certificate = Some(connection.sender_certificate().await?);
+        }
+        let Some(cert) = certificate.as_ref() else {
+            return Err(Error::RelayProtocol("no sender certificate"));
+        };
+        let (recipient, payload) = {
+            let guard = lock(store);
+            let recipient = guard
+                .identity_record(&entry.contact)?
+                .ok_or(Error::NoSession)?
+                .key;
+            let payload = sealed::seal(&*guard, &entry.contact, &entry.envelope, cert, rng)?;
+            (recipient, payload)
+        };
+        connection.send_sealed(&recipient, payload).await?;
+        messaging::mark_sent(&mut *lock(store), entry.id)?;
+        let _ = events.send(AgentEvent::Sent(entry.message_id));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_jitter_and_resets() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        let delays: Vec<Duration> = (0..10).map(|_| backoff.next_delay(&mut rng)).collect();
+        for (attempt, delay) in delays.iter().enumerate() {
+            let ceiling = Duration::from_millis(100 * (1 << attempt)).min(Duration::from_secs(2));
+            assert!(*delay <= ceiling);
+        }
+        assert!(
+            delays
+                .iter()
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+                > 5,
+            "jittered"
+        );
+        backoff.reset();
+        assert!(backoff.next_delay(&mut rng) <= Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,122 @@
+//! The relay agent: two accounts stay connected through a relay restart;
+//! texts queued while the relay is down are sent when it comes back.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use sotto_core::messaging::{self, Received};
+use sotto_core::relay::agent::{self, AgentConfig, AgentEvent, Backoff};
+use sotto_core::session;
+use sotto_core::store::{SottoStore, SqlCipherStore};
+use support::*;
+use tokio::sync::{mpsc, watch, Notify};
+
+struct Running {
+    store: Arc<Mutex<SqlCipherStore>>,
+    outbox: Arc<Notify>,
+    events: mpsc::UnboundedReceiver<AgentEvent>,
+}
+
+fn start_agent(account: Account, config: AgentConfig, stop: watch::Receiver<bool>) -> Running {
+    let store = Arc::new(Mutex::new(account.store));
+    let outbox = Arc::new(Notify::new());
+    let (tx, events) = mpsc::unbounded_channel();
+    tokio::spawn(agent::run(store.clone(), config, outbox.clone(), tx, stop));
+    Running {
+        store,
+        outbox,
+        events,
+    }
+}
+
+/// Waits (bounded) for the next received text.
+async fn next_text(agent: &mut Running) -> TestResult<String> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let event = tokio::time::timeout_at(deadline, agent.events.recv())
+            .await?
+            .ok_or("agent stopped")?;
+        if let AgentEvent::Received(got) = event {
+            if let Received::Text(message) = got.received {
+                return Ok(message.body);
+            }
+        }
+    }
+}
+
+async fn wait_connected(agent: &mut Running) -> TestResult {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let event = tokio::time::timeout_at(deadline, agent.events.recv())
+            .await?
+            .ok_or("agent stopped")?;
+        if matches!(event, AgentEvent::Connected) {
+            return Ok(());
+        }
+    }
+}
+
+#[tokio::test]
+async fn agents_reconnect_after_a_relay_restart_and_flush_the_outbox() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let relay_dir = dir.path().join("relay");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let relay = RelayProcess::start_on(&relay_dir, port)?;
+    let invite = relay.invite.clone();
+
+    let mut alice = Account::create(dir.path(), "alice", 11)?;
+    let mut bob = Account::create(dir.path(), "bob", 12)?;
+    let (alice_id, bob_id) = (alice.identity()?, bob.identity()?);
+    let bob_for_alice = alice.add_contact(&bob_id, "Bob")?;
+    let alice_for_bob = bob.add_contact(&alice_id, "Alice")?;
+    drop(bob.register(&invite).await?);
+    let bundle = alice.register(&invite).await?.fetch_bundle(&bob_id).await?;
+    session::start_session(
+        &mut alice.store,
+        &bob_for_alice,
+        &bundle,
+        SystemTime::now(),
+        &mut alice.rng,
+    )?;
+
+    let mut config = AgentConfig::new(invite.clone());
+    config.backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(500));
+    let (stop_tx, stop) = watch::channel(false);
+    let mut alice = start_agent(alice, config.clone(), stop.clone());
+    let mut bob = start_agent(bob, config, stop);
+    wait_connected(&mut alice).await?;
+    wait_connected(&mut bob).await?;
+
+    let send = |agent: &Running, to: &sotto_core::store::ContactId, text: &str| -> TestResult {
+        let mut store = agent.store.lock().map_err(|_| "poisoned")?;
+        messaging::send_text(&mut *store, to, text, SystemTime::now(), &mut rand::rng())?;
+        agent.outbox.notify_one();
+        Ok(())
+    };
+    send(&alice, &bob_for_alice, "before the restart")?;
+    assert_eq!(next_text(&mut bob).await?, "before the restart");
+
+    // The relay goes down; Alice writes anyway; the texts wait in her outbox.
+    relay.stop()?;
+    send(&alice, &bob_for_alice, "while it was down 1")?;
+    send(&alice, &bob_for_alice, "while it was down 2")?;
+    let relay = RelayProcess::start_on(&relay_dir, port)?;
+
+    assert_eq!(next_text(&mut bob).await?, "while it was down 1");
+    assert_eq!(next_text(&mut bob).await?, "while it was down 2");
+    send(&bob, &alice_for_bob, "all three arrived")?;
+    assert_eq!(next_text(&mut alice).await?, "all three arrived");
+    assert!(alice
+        .store
+        .lock()
+        .map_err(|_| "poisoned")?
+        .outbox()?
+        .is_empty());
+
+    stop_tx.send(true)?;
+    relay.stop()
+}
