@@ -47,6 +47,12 @@ pub struct LimitsConfig {
     pub requests_per_second: u32,
     /// Burst of requests per connection.
     pub request_burst: u32,
+    /// Sustained requests per second per account.
+    pub account_requests_per_second: u32,
+    /// Envelopes per second to one recipient, from all senders together.
+    pub recipient_envelopes_per_second: u32,
+    /// Burst of envelopes to one recipient.
+    pub recipient_burst: u32,
 }
 
 impl Default for RelayConfig {
@@ -73,6 +79,9 @@ impl Default for LimitsConfig {
             mailbox_quota: limits.mailbox_quota,
             requests_per_second: limits.requests_per_second,
             request_burst: limits.request_burst,
+            account_requests_per_second: limits.account_requests_per_second,
+            recipient_envelopes_per_second: limits.recipient_envelopes_per_second,
+            recipient_burst: limits.recipient_burst,
         }
     }
 }
@@ -87,6 +96,9 @@ impl LimitsConfig {
             mailbox_quota: self.mailbox_quota,
             requests_per_second: self.requests_per_second,
             request_burst: self.request_burst,
+            account_requests_per_second: self.account_requests_per_second,
+            recipient_envelopes_per_second: self.recipient_envelopes_per_second,
+            recipient_burst: self.recipient_burst,
             ..Limits::default()
         }
     }

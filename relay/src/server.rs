@@ -45,6 +45,14 @@ pub struct Limits {
     pub requests_per_second: u32,
     /// Requests a connection may send in a burst.
     pub request_burst: u32,
+    /// Sustained requests per second per account, over all its connections.
+    pub account_requests_per_second: u32,
+    /// Envelopes per second any one recipient may be sent, by everyone
+    /// together: sending needs no login, so this is what keeps an anonymous
+    /// sender from flooding a mailbox.
+    pub recipient_envelopes_per_second: u32,
+    /// Burst of envelopes to one recipient.
+    pub recipient_burst: u32,
 }
 
 impl Default for Limits {
@@ -57,6 +65,9 @@ impl Default for Limits {
             mailbox_quota: 10_000,
             requests_per_second: 500,
             request_burst: 1_000,
+            account_requests_per_second: 1_000,
+            recipient_envelopes_per_second: 100,
+            recipient_burst: 1_000,
         }
     }
 }
@@ -69,6 +80,39 @@ struct Shared {
     limits: Limits,
     /// Per online account, a counter bumped whenever its mailbox grows.
     online: Mutex<HashMap<Vec<u8>, watch::Sender<u64>>>,
+    /// Request budgets of logged-in accounts.
+    account_limits: KeyedLimits,
+    /// Envelope budgets of recipients.
+    recipient_limits: KeyedLimits,
+}
+
+/// Token buckets by key (an account or a recipient), forgotten once full
+/// and unused so the map stays bounded by the active keys.
+struct KeyedLimits {
+    buckets: Mutex<HashMap<Vec<u8>, RateLimit>>,
+    rate: u32,
+    burst: u32,
+}
+
+impl KeyedLimits {
+    fn new(rate: u32, burst: u32) -> Self {
+        Self {
+            buckets: Mutex::new(HashMap::new()),
+            rate,
+            burst,
+        }
+    }
+
+    fn allow(&self, key: &[u8]) -> bool {
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if buckets.len() > 100_000 {
+            buckets.retain(|_, bucket| !bucket.is_full());
+        }
+        buckets
+            .entry(key.to_vec())
+            .or_insert_with(|| RateLimit::new(self.rate, self.burst))
+            .allow()
+    }
 }
 
 /// A bound relay, ready to serve.
@@ -112,6 +156,14 @@ impl RelayServer {
             shared: Arc::new(Shared {
                 storage: Arc::new(Mutex::new(storage)),
                 identity,
+                account_limits: KeyedLimits::new(
+                    limits.account_requests_per_second,
+                    limits.account_requests_per_second.saturating_mul(2),
+                ),
+                recipient_limits: KeyedLimits::new(
+                    limits.recipient_envelopes_per_second,
+                    limits.recipient_burst,
+                ),
                 limits,
                 online: Mutex::new(HashMap::new()),
             }),
@@ -229,6 +281,11 @@ impl RateLimit {
         }
     }
 
+    fn is_full(&self) -> bool {
+        let refill = self.last.elapsed().as_secs_f64() * self.rate;
+        self.tokens + refill >= self.burst
+    }
+
     fn allow(&mut self) -> bool {
         let now = Instant::now();
         let refill = now.duration_since(self.last).as_secs_f64() * self.rate;
@@ -336,8 +393,16 @@ async fn run_session(
                         return Err("malformed frame");
                     }
                 };
-                if !session.rate.allow() {
-                    let _ = connection.send(error_response(0, proto::Status::RateLimited)).await;
+                let account_over = session
+                    .account
+                    .as_ref()
+                    .is_some_and(|account| !shared.account_limits.allow(account));
+                if !session.rate.allow() || account_over {
+                    let id = match &frame.kind {
+                        Some(proto::client_frame::Kind::Request(request)) => request.id,
+                        _ => 0,
+                    };
+                    let _ = connection.send(error_response(id, proto::Status::RateLimited)).await;
                     return Err("rate limited");
                 }
                 match frame.kind {
@@ -519,6 +584,9 @@ async fn handle_request(
         Body::Send(send) => {
             if send.payload.is_empty() || IdentityKey::decode(&send.recipient).is_err() {
                 return error_response(id, proto::Status::BadRequest);
+            }
+            if !shared.recipient_limits.allow(&send.recipient) {
+                return error_response(id, proto::Status::RateLimited);
             }
             let now = now_ms();
             let expires = now + shared.limits.mailbox_ttl.as_millis() as u64;

@@ -289,6 +289,9 @@ impl RelayConnection {
         loop {
             match self.read_frame().await?.kind {
                 Some(proto::server_frame::Kind::Response(r)) if r.id == id => return Ok(r),
+                // Id 0 answers the connection as a whole: the relay is
+                // refusing it and about to close.
+                Some(proto::server_frame::Kind::Response(r)) if r.id == 0 => return Ok(r),
                 Some(proto::server_frame::Kind::Delivery(d)) => {
                     self.deliveries.push_back(Delivery {
                         envelope_id: d.envelope_id,

@@ -32,8 +32,18 @@ impl RelayProcess {
 
     /// Starts the relay on loopback port `port` (0: any free port).
     pub fn start_on(data_dir: &Path, port: u16) -> TestResult<Self> {
+        Self::start_with(data_dir, port, "")
+    }
+
+    /// Starts the relay with `config` as its `relay.toml`.
+    pub fn start_with(data_dir: &Path, port: u16, config: &str) -> TestResult<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let config_path = data_dir.join("relay.toml");
+        std::fs::write(&config_path, config)?;
         let listen = format!("127.0.0.1:{port}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sotto-relay"))
+            .arg("--config")
+            .arg(&config_path)
             .args([
                 "--listen",
                 &listen,
