@@ -94,6 +94,7 @@ async fn run(args: Args) -> Result<(), String> {
     .await
     .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let address = server.local_addr().map_err(|e| e.to_string())?;
+    let shutdown = shutdown_signal().map_err(|e| format!("cannot handle signals: {e}"))?;
     let invite = server.invite(
         &config.public_host,
         config.public_port.unwrap_or(address.port()),
@@ -106,24 +107,20 @@ async fn run(args: Args) -> Result<(), String> {
         tracing::info!("created new relay keys");
     }
     tracing::info!(%address, "relay listening");
-    server
-        .serve(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    server.serve(shutdown).await.map_err(|e| e.to_string())
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Registers the SIGINT and SIGTERM handlers now (so a signal that comes
+/// right after the invite is printed is not lost) and returns a future that
+/// completes on either.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    })
 }

@@ -20,13 +20,13 @@ use rand::RngCore;
 use sotto_core::message::proto as message_proto;
 use sotto_core::relay::wire::{self, proto};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 
 use crate::identity::RelayIdentity;
-use crate::storage::{RelayStorage, StorageError};
+use crate::storage::{MailboxOutcome, MailboxWrite, RelayStorage, StorageError};
 
 /// Limits that protect the relay from its clients.
 #[derive(Clone, Debug)]
@@ -84,6 +84,50 @@ struct Shared {
     account_limits: KeyedLimits,
     /// Envelope budgets of recipients.
     recipient_limits: KeyedLimits,
+    /// Mailbox writes on their way to the group-commit writer.
+    writes: mpsc::Sender<PendingWrite>,
+}
+
+/// A mailbox write and where its outcome goes (`None`: the batch failed).
+type PendingWrite = (MailboxWrite, oneshot::Sender<Option<MailboxOutcome>>);
+
+/// Most writes committed together.
+const MAX_BATCH: usize = 2_048;
+
+/// The group-commit writer: takes every write waiting, commits them in one
+/// transaction (one fsync), answers each, and repeats. While one batch
+/// commits the next one gathers, so the commit rate adapts to the load.
+async fn write_batches(storage: SharedStorage, mut writes: mpsc::Receiver<PendingWrite>) {
+    while let Some(first) = writes.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match writes.try_recv() {
+                Ok(write) => batch.push(write),
+                Err(_) => break,
+            }
+        }
+        let (ops, replies): (Vec<MailboxWrite>, Vec<_>) = batch.into_iter().unzip();
+        match on_storage(storage.clone(), move |s| s.write_batch(&ops)).await {
+            Ok(outcomes) => {
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Some(outcome));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "mailbox batch failed");
+                for reply in replies {
+                    let _ = reply.send(None);
+                }
+            }
+        }
+    }
+}
+
+/// Sends a write to the writer and waits for its outcome.
+async fn write(shared: &Shared, op: MailboxWrite) -> Option<MailboxOutcome> {
+    let (reply, outcome) = oneshot::channel();
+    shared.writes.send((op, reply)).await.ok()?;
+    outcome.await.ok().flatten()
 }
 
 /// Token buckets by key (an account or a recipient), forgotten once full
@@ -120,6 +164,7 @@ pub struct RelayServer {
     listener: TcpListener,
     acceptor: TlsAcceptor,
     shared: Arc<Shared>,
+    pending_writes: Option<mpsc::Receiver<PendingWrite>>,
 }
 
 /// Why the relay could not start.
@@ -139,6 +184,7 @@ impl RelayServer {
         storage: Box<dyn RelayStorage>,
         limits: Limits,
     ) -> Result<Self, ServerError> {
+        let (writes, pending_writes) = mpsc::channel(MAX_BATCH * 4);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let chain = identity
             .tls_chain
@@ -166,7 +212,9 @@ impl RelayServer {
                 ),
                 limits,
                 online: Mutex::new(HashMap::new()),
+                writes,
             }),
+            pending_writes: Some(pending_writes),
         })
     }
 
@@ -184,7 +232,11 @@ impl RelayServer {
     /// connection finish the request it is handling, and returns. Nothing
     /// accepted is lost: an envelope is acknowledged to its sender only after
     /// the storage commit.
-    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    pub async fn serve(mut self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let writer = self
+            .pending_writes
+            .take()
+            .map(|writes| tokio::spawn(write_batches(self.shared.storage.clone(), writes)));
         let permits = Arc::new(Semaphore::new(self.shared.limits.max_connections));
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut connections = JoinSet::new();
@@ -220,6 +272,13 @@ impl RelayServer {
         let _ = stop_tx.send(true);
         while connections.join_next().await.is_some() {}
         expiry.abort();
+        let _ = expiry.await;
+        // Every connection is gone, so no write is waiting for an answer;
+        // the writer ends once the last sender (in `shared`) is dropped.
+        drop(self.shared);
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
         Ok(())
     }
 }
@@ -252,7 +311,14 @@ where
     T: Send + 'static,
     F: FnOnce(&mut dyn RelayStorage) -> Result<T, StorageError> + Send + 'static,
 {
-    let storage = shared.storage.clone();
+    on_storage(shared.storage.clone(), work).await
+}
+
+async fn on_storage<T, F>(storage: SharedStorage, work: F) -> Result<T, StorageError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn RelayStorage) -> Result<T, StorageError> + Send + 'static,
+{
     tokio::task::spawn_blocking(move || {
         let mut guard = storage
             .lock()
@@ -589,19 +655,25 @@ async fn handle_request(
                 return error_response(id, proto::Status::RateLimited);
             }
             let now = now_ms();
-            let expires = now + shared.limits.mailbox_ttl.as_millis() as u64;
-            let quota = shared.limits.mailbox_quota;
-            let recipient = send.recipient.clone();
-            let result = with_storage(shared, move |s| {
-                s.enqueue(&recipient, &send.payload, now, expires, quota)
-            })
-            .await;
-            match result {
-                Ok(_) => {
+            let op = MailboxWrite::Enqueue {
+                recipient: send.recipient.clone(),
+                payload: send.payload,
+                now_ms: now,
+                expires_at_ms: now + shared.limits.mailbox_ttl.as_millis() as u64,
+                quota: shared.limits.mailbox_quota,
+            };
+            match write(shared, op).await {
+                Some(MailboxOutcome::Queued(_)) => {
                     mailbox_grew(shared, &send.recipient);
                     error_response(id, proto::Status::Ok)
                 }
-                Err(e) => error_response(id, status_of(e)),
+                Some(MailboxOutcome::NoAccount) => error_response(id, proto::Status::NotFound),
+                Some(MailboxOutcome::MailboxFull) => {
+                    error_response(id, proto::Status::QuotaExceeded)
+                }
+                Some(MailboxOutcome::Acked(_)) | None => {
+                    error_response(id, proto::Status::Internal)
+                }
             }
         }
         Body::UploadPrekeys(upload) => {
@@ -621,9 +693,13 @@ async fn handle_request(
             let Some(account) = account else {
                 return error_response(id, proto::Status::Unauthenticated);
             };
-            match with_storage(shared, move |s| s.ack(&account, ack.envelope_id)).await {
-                Ok(_) => error_response(id, proto::Status::Ok),
-                Err(e) => error_response(id, status_of(e)),
+            let op = MailboxWrite::Ack {
+                recipient: account,
+                id: ack.envelope_id,
+            };
+            match write(shared, op).await {
+                Some(MailboxOutcome::Acked(_)) => error_response(id, proto::Status::Ok),
+                _ => error_response(id, proto::Status::Internal),
             }
         }
         Body::DeleteAccount(_) => {

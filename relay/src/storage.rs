@@ -52,6 +52,45 @@ pub struct BundleParts {
     pub one_time: Option<proto::SignedKey>,
 }
 
+/// A mailbox write, applied with others in one transaction by
+/// [`RelayStorage::write_batch`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MailboxWrite {
+    /// Queue an envelope (see [`RelayStorage::enqueue`]).
+    Enqueue {
+        /// The recipient account.
+        recipient: Vec<u8>,
+        /// The sealed payload.
+        payload: Vec<u8>,
+        /// Arrival time.
+        now_ms: u64,
+        /// Expiry time.
+        expires_at_ms: u64,
+        /// The recipient's quota.
+        quota: u64,
+    },
+    /// Delete an acknowledged envelope (see [`RelayStorage::ack`]).
+    Ack {
+        /// The account acknowledging.
+        recipient: Vec<u8>,
+        /// The envelope.
+        id: u64,
+    },
+}
+
+/// What one [`MailboxWrite`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MailboxOutcome {
+    /// Queued with this id.
+    Queued(u64),
+    /// Not queued: no such account.
+    NoAccount,
+    /// Not queued: the mailbox is full.
+    MailboxFull,
+    /// Acknowledged; whether the envelope was there.
+    Acked(bool),
+}
+
 /// Storage of accounts, prekeys and mailboxes. Every method is one
 /// transaction; an envelope is durable when [`RelayStorage::enqueue`] returns.
 pub trait RelayStorage: Send {
@@ -97,6 +136,11 @@ pub trait RelayStorage: Send {
     fn ack(&mut self, recipient: &[u8], id: u64) -> StorageResult<bool>;
     /// Deletes envelopes past their expiry; returns how many.
     fn expire(&mut self, now_ms: u64) -> StorageResult<usize>;
+    /// Applies many mailbox writes in one transaction, with one durable
+    /// commit (group commit): the relay's hot path. A write that cannot be
+    /// done (no account, full mailbox) is an outcome, not a failure; a
+    /// database failure fails the whole batch and changes nothing.
+    fn write_batch(&mut self, writes: &[MailboxWrite]) -> StorageResult<Vec<MailboxOutcome>>;
 }
 
 const SCHEMA: &[&str] = &[r#"
@@ -338,24 +382,7 @@ impl RelayStorage for SqliteStorage {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let exists = tx
-            .prepare_cached("SELECT 1 FROM accounts WHERE identity = ?1")?
-            .exists([recipient])?;
-        if !exists {
-            return Err(StorageError::NoAccount);
-        }
-        let queued: u64 = tx
-            .prepare_cached("SELECT count(*) FROM mailbox WHERE recipient = ?1")?
-            .query_row([recipient], |r| r.get(0))?;
-        if queued >= quota {
-            return Err(StorageError::MailboxFull);
-        }
-        tx.prepare_cached(
-            "INSERT INTO mailbox (recipient, payload, received_at_ms, expires_at_ms)
-             VALUES (?1, ?2, ?3, ?4)",
-        )?
-        .execute(params![recipient, payload, now_ms, expires_at_ms])?;
-        let id = tx.last_insert_rowid() as u64;
+        let id = enqueue_in(&tx, recipient, payload, now_ms, expires_at_ms, quota)?;
         tx.commit()?;
         Ok(id)
     }
@@ -393,6 +420,66 @@ impl RelayStorage for SqliteStorage {
             .conn
             .execute("DELETE FROM mailbox WHERE expires_at_ms <= ?1", [now_ms])?)
     }
+
+    fn write_batch(&mut self, writes: &[MailboxWrite]) -> StorageResult<Vec<MailboxOutcome>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut outcomes = Vec::with_capacity(writes.len());
+        for write in writes {
+            outcomes.push(match write {
+                MailboxWrite::Enqueue {
+                    recipient,
+                    payload,
+                    now_ms,
+                    expires_at_ms,
+                    quota,
+                } => match enqueue_in(&tx, recipient, payload, *now_ms, *expires_at_ms, *quota) {
+                    Ok(id) => MailboxOutcome::Queued(id),
+                    Err(StorageError::NoAccount) => MailboxOutcome::NoAccount,
+                    Err(StorageError::MailboxFull) => MailboxOutcome::MailboxFull,
+                    Err(e) => return Err(e),
+                },
+                MailboxWrite::Ack { recipient, id } => {
+                    let deleted = tx
+                        .prepare_cached("DELETE FROM mailbox WHERE recipient = ?1 AND id = ?2")?
+                        .execute(params![recipient, id])?;
+                    MailboxOutcome::Acked(deleted > 0)
+                }
+            });
+        }
+        tx.commit()?;
+        Ok(outcomes)
+    }
+}
+
+/// Queues one envelope inside an open transaction.
+fn enqueue_in(
+    conn: &Connection,
+    recipient: &[u8],
+    payload: &[u8],
+    now_ms: u64,
+    expires_at_ms: u64,
+    quota: u64,
+) -> StorageResult<u64> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM accounts WHERE identity = ?1")?
+        .exists([recipient])?;
+    if !exists {
+        return Err(StorageError::NoAccount);
+    }
+    let queued: u64 = conn
+        .prepare_cached("SELECT count(*) FROM mailbox WHERE recipient = ?1")?
+        .query_row([recipient], |r| r.get(0))?;
+    if queued >= quota {
+        return Err(StorageError::MailboxFull);
+    }
+    conn.prepare_cached(
+        "INSERT INTO mailbox (recipient, payload, received_at_ms, expires_at_ms)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![recipient, payload, now_ms, expires_at_ms])?;
+    Ok(conn.last_insert_rowid() as u64)
 }
 
 #[cfg(test)]
@@ -464,6 +551,47 @@ mod tests {
         assert!(s.pending(b"bob", 0, 10)?.is_empty());
         s.delete_account(b"bob")?;
         assert!(!s.account_exists(b"bob")?);
+        Ok(())
+    }
+
+    #[test]
+    fn batches_apply_every_write_and_report_each_outcome() -> StorageResult<()> {
+        let (_dir, mut s) = storage();
+        s.upsert_account(b"bob", 1, 1)?;
+        let enqueue = |recipient: &[u8]| MailboxWrite::Enqueue {
+            recipient: recipient.to_vec(),
+            payload: b"sealed".to_vec(),
+            now_ms: 1,
+            expires_at_ms: 100,
+            quota: 2,
+        };
+        let outcomes = s.write_batch(&[
+            enqueue(b"bob"),
+            enqueue(b"nobody"),
+            enqueue(b"bob"),
+            enqueue(b"bob"),
+        ])?;
+        let MailboxOutcome::Queued(first) = outcomes[0] else {
+            panic!("queued")
+        };
+        assert_eq!(outcomes[1], MailboxOutcome::NoAccount);
+        assert!(matches!(outcomes[2], MailboxOutcome::Queued(_)));
+        assert_eq!(outcomes[3], MailboxOutcome::MailboxFull);
+        let acks = s.write_batch(&[
+            MailboxWrite::Ack {
+                recipient: b"bob".to_vec(),
+                id: first,
+            },
+            MailboxWrite::Ack {
+                recipient: b"bob".to_vec(),
+                id: first,
+            },
+        ])?;
+        assert_eq!(
+            acks,
+            vec![MailboxOutcome::Acked(true), MailboxOutcome::Acked(false)]
+        );
+        assert_eq!(s.pending(b"bob", 0, 10)?.len(), 1);
         Ok(())
     }
 }

@@ -77,7 +77,19 @@ impl RelayProcess {
             Command::new("kill")
                 .args(["-INT", &self.child.id().to_string()])
                 .status()?;
-            let status = self.child.wait()?;
+            // Bounded: a relay that does not stop within 20 s fails the test.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let status = loop {
+                if let Some(status) = self.child.try_wait()? {
+                    break status;
+                }
+                if std::time::Instant::now() > deadline {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    return Err("the relay did not shut down within 20 s".into());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            };
             if !status.success() {
                 return Err(format!("relay exited with {status}").into());
             }
