@@ -120,3 +120,45 @@ async fn agents_reconnect_after_a_relay_restart_and_flush_the_outbox() -> TestRe
     stop_tx.send(true)?;
     relay.stop()
 }
+
+#[tokio::test]
+async fn the_agent_tops_up_one_time_prekeys_that_others_used() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let relay = RelayProcess::start(&dir.path().join("relay"))?;
+    let invite = relay.invite.clone();
+    let bob = Account::create(dir.path(), "bob", 13)?; // 20 one-time keys of each kind
+    let bob_id = bob.identity()?;
+
+    let mut config = AgentConfig::new(invite.clone());
+    config.keepalive = Duration::from_millis(100);
+    config.prekeys = sotto_core::prekeys::PreKeyPolicy {
+        batch: 20,
+        low_water: 5,
+        ..Default::default()
+    };
+    let (stop_tx, stop) = watch::channel(false);
+    let mut bob = start_agent(bob, config, stop);
+    wait_connected(&mut bob).await?;
+
+    // Others fetch bundles until the relay's stock runs out.
+    let mut served = 0;
+    let mut fetcher =
+        sotto_core::relay::client::RelayConnection::connect(&invite, None, &mut rand::rng())
+            .await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while served < 60 && tokio::time::Instant::now() < deadline {
+        let bundle = fetcher.fetch_bundle(&bob_id).await?;
+        if bundle.pre_key_id()?.is_some() {
+            served += 1;
+        } else {
+            // Out of one-time keys for now: give the agent a keepalive.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+    }
+    assert!(
+        served >= 60,
+        "the agent kept the stock up ({served} served)"
+    );
+    stop_tx.send(true)?;
+    relay.stop()
+}

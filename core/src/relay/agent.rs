@@ -87,6 +87,8 @@ pub struct AgentConfig {
     pub keepalive: Duration,
     /// Reconnect backoff.
     pub backoff: Backoff,
+    /// When to make and upload more prekeys.
+    pub prekeys: prekeys::PreKeyPolicy,
 }
 
 impl AgentConfig {
@@ -97,6 +99,7 @@ impl AgentConfig {
             socks5: None,
             keepalive: Duration::from_secs(30),
             backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(60)),
+            prekeys: prekeys::PreKeyPolicy::default(),
         }
     }
 }
@@ -167,10 +170,7 @@ where
     *connected = true;
     let _ = events.send(AgentEvent::Connected);
 
-    let upload = prekeys::take_for_upload(&mut *lock(store))?;
-    if !upload.one_time.is_empty() || !upload.one_time_kyber.is_empty() {
-        connection.upload_prekeys(&upload).await?;
-    }
+    replenish_prekeys(store, &mut connection, config, rng).await?;
     flush_outbox(store, &mut connection, certificate, events, rng).await?;
 
     let mut keepalive = tokio::time::interval(config.keepalive);
@@ -204,9 +204,33 @@ where
             _ = outbox_changed.notified() => {
                 flush_outbox(store, &mut connection, certificate, events, rng).await?;
             }
-            _ = keepalive.tick() => connection.ping().await?,
+            // The keepalive also tops up prekeys that others fetched.
+            _ = keepalive.tick() => replenish_prekeys(store, &mut connection, config, rng).await?,
         }
     }
+}
+
+/// Uploads the prekeys the relay does not have yet; when the relay's stock
+/// of one-time keys is below the policy's low-water mark, makes a new batch
+/// first (the counts come back from every upload).
+async fn replenish_prekeys<S>(
+    store: &Arc<Mutex<S>>,
+    connection: &mut RelayConnection,
+    config: &AgentConfig,
+    rng: &mut StdRng,
+) -> Result<()>
+where
+    S: SottoStore + Send + 'static,
+{
+    let upload = prekeys::take_for_upload(&mut *lock(store))?;
+    let counts = connection.upload_prekeys(&upload).await?;
+    let low = config.prekeys.low_water;
+    if counts.one_time < low || counts.one_time_kyber < low {
+        prekeys::maintain_prekeys(&mut *lock(store), &config.prekeys, SystemTime::now(), rng)?;
+        let upload = prekeys::take_for_upload(&mut *lock(store))?;
+        connection.upload_prekeys(&upload).await?;
+    }
+    Ok(())
 }
 
 /// Seals and sends everything in the outbox, oldest first.
