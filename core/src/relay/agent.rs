@@ -161,17 +161,23 @@ where
         identity: &account.identity,
         registration_id: account.registration_id,
     };
-    let mut connection = match config.socks5 {
-        Some(proxy) => {
-            RelayConnection::connect_via_socks5(&config.invite, proxy, Some(login), rng).await?
-        }
-        None => RelayConnection::connect(&config.invite, Some(login), rng).await?,
-    };
+    let mut connection = open(config, Some(login), rng).await?;
+    // Sealed envelopes go out on a second, anonymous connection, so the
+    // relay cannot tie them to the account logged in on the first.
+    let mut sending = open(config, None, rng).await?;
     *connected = true;
     let _ = events.send(AgentEvent::Connected);
 
     replenish_prekeys(store, &mut connection, config, rng).await?;
-    flush_outbox(store, &mut connection, certificate, events, rng).await?;
+    flush_outbox(
+        store,
+        &mut connection,
+        &mut sending,
+        certificate,
+        events,
+        rng,
+    )
+    .await?;
 
     let mut keepalive = tokio::time::interval(config.keepalive);
     keepalive.tick().await;
@@ -202,10 +208,13 @@ where
                 }
             }
             _ = outbox_changed.notified() => {
-                flush_outbox(store, &mut connection, certificate, events, rng).await?;
+                flush_outbox(store, &mut connection, &mut sending, certificate, events, rng).await?;
             }
             // The keepalive also tops up prekeys that others fetched.
-            _ = keepalive.tick() => replenish_prekeys(store, &mut connection, config, rng).await?,
+            _ = keepalive.tick() => {
+                replenish_prekeys(store, &mut connection, config, rng).await?;
+                sending.ping().await?;
+            }
         }
     }
 }
@@ -233,10 +242,24 @@ where
     Ok(())
 }
 
-/// Seals and sends everything in the outbox, oldest first.
+async fn open(
+    config: &AgentConfig,
+    login: Option<Login<'_>>,
+    rng: &mut StdRng,
+) -> Result<RelayConnection> {
+    match config.socks5 {
+        Some(proxy) => RelayConnection::connect_via_socks5(&config.invite, proxy, login, rng).await,
+        None => RelayConnection::connect(&config.invite, login, rng).await,
+    }
+}
+
+/// Seals and sends everything in the outbox, oldest first: certificates
+/// come from the logged-in `connection`, envelopes go out on the anonymous
+/// `sending` one.
 async fn flush_outbox<S>(
     store: &Arc<Mutex<S>>,
     connection: &mut RelayConnection,
+    sending: &mut RelayConnection,
     certificate: &mut Option<SenderCertificate>,
     events: &mpsc::UnboundedSender<AgentEvent>,
     rng: &mut StdRng,
@@ -265,7 +288,7 @@ where
             let payload = sealed::seal(&*guard, &entry.contact, &entry.envelope, cert, rng)?;
             (recipient, payload)
         };
-        connection.send_sealed(&recipient, payload).await?;
+        sending.send_sealed(&recipient, payload).await?;
         messaging::mark_sent(&mut *lock(store), entry.id)?;
         let _ = events.send(AgentEvent::Sent(entry.message_id));
     }
