@@ -348,14 +348,19 @@ pub struct SealedReceived {
 }
 
 /// Receives a sealed-sender delivery from the relay: unseals it, checks the
-/// sender certificate against the relay's `trust_root`, finds the contact by
-/// the certified identity key (creating an "Unknown sender" contact on first
-/// contact, trusted on first use), and then decrypts and commits like
+/// sender certificate against the relay's `trust_root` as of
+/// `relay_received_at` (when the relay accepted the envelope, so a message
+/// that waited in the mailbox is not refused for the age of its
+/// certificate), checks that a PreKey message carries the same identity as
+/// the certificate, finds the contact by that identity (creating an
+/// "Unknown sender" contact on first contact, trusted on first use, in the
+/// same transaction as the decryption), and then decrypts and commits like
 /// [`receive`]. `Ok` means the relay delivery may be acknowledged.
 pub fn receive_sealed<S, R>(
     store: &mut S,
     payload: &[u8],
     trust_root: &libsignal_protocol::PublicKey,
+    relay_received_at: SystemTime,
     now: SystemTime,
     rng: &mut R,
 ) -> Result<SealedReceived>
@@ -363,25 +368,35 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
-    let unsealed = crate::relay::sealed::unseal(store, payload, trust_root, now)?;
-    let (contact, new_contact) = match store.contact_by_identity(&unsealed.sender)? {
-        Some(contact) => (contact, false),
-        None => {
-            let contact = ContactId::random(rng);
-            in_transaction(store, |store| {
-                store.save_contact(&crate::store::Contact {
-                    id: contact.clone(),
-                    name: "Unknown sender".into(),
-                })?;
-                store.trust_identity(&contact, &unsealed.sender)
-            })?;
-            (contact, true)
+    let unsealed = crate::relay::sealed::unseal(store, payload, trust_root, relay_received_at)?;
+    if unsealed.envelope.kind == EnvelopeKind::PreKey {
+        let message = PreKeySignalMessage::try_from(&unsealed.envelope.ciphertext[..])
+            .map_err(|_| Error::MalformedEnvelope("bad PreKey message"))?;
+        if *message.identity_key() != unsealed.sender {
+            return Err(Error::InvalidSenderCertificate);
         }
-    };
-    let received = receive(store, &contact, &unsealed.envelope.to_bytes(), now, rng)?;
+    }
+    if let Some(contact) = store.contact_by_identity(&unsealed.sender)? {
+        let received = receive(store, &contact, &unsealed.envelope.to_bytes(), now, rng)?;
+        return Ok(SealedReceived {
+            contact,
+            new_contact: false,
+            received,
+        });
+    }
+    // First contact: the new contact exists only if the message decrypts.
+    let contact = ContactId::random(rng);
+    let received = in_transaction(store, |store| {
+        store.save_contact(&crate::store::Contact {
+            id: contact.clone(),
+            name: "Unknown sender".into(),
+        })?;
+        store.trust_identity(&contact, &unsealed.sender)?;
+        receive_in_transaction(store, &contact, &unsealed.envelope, now, rng)
+    })?;
     Ok(SealedReceived {
         contact,
-        new_contact,
+        new_contact: true,
         received,
     })
 }

@@ -253,7 +253,10 @@ impl RelayServer {
                 accepted = self.listener.accept() => match accepted {
                     Ok(pair) => pair,
                     Err(e) => {
+                        // Out of file descriptors, say: back off instead of
+                        // spinning on the error.
                         tracing::warn!(kind = ?e.kind(), "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
                 },
@@ -270,7 +273,15 @@ impl RelayServer {
         }
         tracing::info!(open = connections.len(), "shutting down");
         let _ = stop_tx.send(true);
-        while connections.join_next().await.is_some() {}
+        // Connections finish the request in hand; one that cannot (a client
+        // that stopped reading) is cut off after a deadline.
+        let drained = tokio::time::timeout(Duration::from_secs(10), async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            connections.shutdown().await;
+        }
         expiry.abort();
         let _ = expiry.await;
         // Every connection is gone, so no write is waiting for an answer;
@@ -376,6 +387,8 @@ struct Session {
     pushed_up_to: u64,
     mailbox_changes: Option<watch::Receiver<u64>>,
     rate: RateLimit,
+    /// Deliveries pushed and not yet acknowledged (at most `PUSH_WINDOW`).
+    in_flight: usize,
 }
 
 async fn serve_connection(
@@ -411,11 +424,15 @@ async fn serve_connection(
             shared.limits.requests_per_second,
             shared.limits.request_burst,
         ),
+        in_flight: 0,
     };
     let outcome = run_session(&shared, &mut connection, &mut session, &nonce, &mut stop).await;
     if let Err(reason) = outcome {
         tracing::debug!(reason, "connection closed");
     }
+    // Drop this connection's receiver first, so the count below is of the
+    // other connections only.
+    session.mailbox_changes = None;
     if let Some(account) = &session.account {
         leave_online(&shared, account);
     }
@@ -477,13 +494,49 @@ async fn run_session(
                         push_pending(shared, connection, session).await?;
                     }
                     Some(proto::client_frame::Kind::Request(request)) => {
+                        let acked = matches!(request.body, Some(proto::request::Body::Ack(_)));
                         let response = handle_request(shared, session, request).await;
-                        connection.send(response).await.map_err(|_| "send failed")?;
+                        send_frame(connection, response).await?;
+                        if acked {
+                            // The window has room again.
+                            session.in_flight = session.in_flight.saturating_sub(1);
+                            push_pending(shared, connection, session).await?;
+                        }
                     }
                     None => return Err("empty frame"),
                 }
             }
         }
+    }
+}
+
+/// The canonical form of an identity key sent by a client: it must decode,
+/// and its re-serialization is what the relay stores and keys maps by, so
+/// that padded or otherwise odd encodings cannot create extra accounts or
+/// rate-limit buckets.
+fn canonical_identity(bytes: &[u8]) -> Option<Vec<u8>> {
+    let key = IdentityKey::decode(bytes).ok()?;
+    let canonical = key.serialize().to_vec();
+    (canonical == bytes).then_some(canonical)
+}
+
+/// The largest sealed payload accepted: a sealed text is about 2 KiB, so
+/// this leaves room while bounding what a mailbox can hold.
+const MAX_PAYLOAD: usize = 64 * 1024;
+
+/// Time allowed for writing to a client before it counts as gone: a client
+/// that stops reading must not hold its connection (and the relay's
+/// shutdown) forever.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Deliveries pushed to a connection and not yet acknowledged, at most.
+const PUSH_WINDOW: usize = 64;
+
+async fn send_frame(connection: &mut Connection, frame: bytes::Bytes) -> Result<(), &'static str> {
+    match tokio::time::timeout(WRITE_TIMEOUT, connection.send(frame)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err("send failed"),
+        Err(_) => Err("client not reading"),
     }
 }
 
@@ -512,28 +565,29 @@ async fn authenticate(
 ) -> Result<(), &'static str> {
     // The nonce is fresh per connection, so a signature recorded from
     // another connection (a replay) does not verify here.
-    if session.account.is_some()
-        || !wire::verify_challenge(&auth.identity_key, nonce, &auth.signature)
-    {
-        let _ = connection
-            .send(error_response(0, proto::Status::Unauthenticated))
-            .await;
+    let canonical = canonical_identity(&auth.identity_key);
+    let valid = canonical.is_some()
+        && session.account.is_none()
+        && wire::verify_challenge(&auth.identity_key, nonce, &auth.signature);
+    let Some(identity) = canonical.filter(|_| valid) else {
+        let _ = send_frame(
+            connection,
+            error_response(0, proto::Status::Unauthenticated),
+        )
+        .await;
         return Err("authentication failed");
-    }
-    let identity = auth.identity_key.clone();
+    };
     let registration_id = auth.registration_id;
     let now = now_ms();
+    let key = identity.clone();
     with_storage(shared, move |s| {
-        s.upsert_account(&identity, registration_id, now)
+        s.upsert_account(&key, registration_id, now)
     })
     .await
     .map_err(|_| "storage")?;
-    session.mailbox_changes = Some(join_online(shared, &auth.identity_key));
-    session.account = Some(auth.identity_key);
-    connection
-        .send(error_response(0, proto::Status::Ok))
-        .await
-        .map_err(|_| "send failed")
+    session.mailbox_changes = Some(join_online(shared, &identity));
+    session.account = Some(identity);
+    send_frame(connection, error_response(0, proto::Status::Ok)).await
 }
 
 fn join_online(shared: &Shared, account: &[u8]) -> watch::Receiver<u64> {
@@ -548,7 +602,7 @@ fn leave_online(shared: &Shared, account: &[u8]) {
     let mut online = shared.online.lock().unwrap_or_else(|p| p.into_inner());
     if online
         .get(account)
-        .is_some_and(|tx| tx.receiver_count() <= 1)
+        .is_some_and(|tx| tx.receiver_count() == 0)
     {
         online.remove(account);
     }
@@ -561,7 +615,9 @@ fn mailbox_grew(shared: &Shared, account: &[u8]) {
     }
 }
 
-/// Pushes every queued envelope not yet pushed on this connection.
+/// Pushes queued envelopes not yet pushed on this connection, keeping at
+/// most `PUSH_WINDOW` unacknowledged: a client is never sent more than it
+/// can hold, whatever its mailbox holds.
 async fn push_pending(
     shared: &Arc<Shared>,
     connection: &mut Connection,
@@ -570,27 +626,35 @@ async fn push_pending(
     let Some(account) = session.account.clone() else {
         return Ok(());
     };
-    loop {
-        let after = session.pushed_up_to;
-        let account = account.clone();
-        let batch = with_storage(shared, move |s| s.pending(&account, after, 256))
-            .await
-            .map_err(|_| "storage")?;
-        if batch.is_empty() {
-            return Ok(());
+    let room = PUSH_WINDOW.saturating_sub(session.in_flight);
+    if room == 0 {
+        return Ok(());
+    }
+    let after = session.pushed_up_to;
+    let batch = with_storage(shared, move |s| s.pending(&account, after, room))
+        .await
+        .map_err(|_| "storage")?;
+    if batch.is_empty() {
+        return Ok(());
+    }
+    for envelope in batch {
+        session.pushed_up_to = envelope.id;
+        session.in_flight += 1;
+        let delivery = server_frame(proto::server_frame::Kind::Delivery(proto::Delivery {
+            envelope_id: envelope.id,
+            payload: envelope.payload,
+            received_at_ms: envelope.received_at_ms,
+        }));
+        match tokio::time::timeout(WRITE_TIMEOUT, connection.feed(delivery)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => return Err("send failed"),
+            Err(_) => return Err("client not reading"),
         }
-        for envelope in batch {
-            session.pushed_up_to = envelope.id;
-            let delivery = server_frame(proto::server_frame::Kind::Delivery(proto::Delivery {
-                envelope_id: envelope.id,
-                payload: envelope.payload,
-                received_at_ms: envelope.received_at_ms,
-            }));
-            connection.feed(delivery).await.map_err(|_| "send failed")?;
-        }
-        SinkExt::<bytes::Bytes>::flush(connection)
-            .await
-            .map_err(|_| "send failed")?;
+    }
+    match tokio::time::timeout(WRITE_TIMEOUT, SinkExt::<bytes::Bytes>::flush(connection)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err("send failed"),
+        Err(_) => Err("client not reading"),
     }
 }
 
@@ -616,10 +680,12 @@ async fn handle_request(
     match body {
         Body::Ping(_) => error_response(id, proto::Status::Ok),
         Body::FetchBundle(fetch) => {
-            let Ok(identity) = IdentityKey::decode(&fetch.identity_key) else {
+            let Some(key) = canonical_identity(&fetch.identity_key) else {
                 return error_response(id, proto::Status::BadRequest);
             };
-            let key = fetch.identity_key;
+            let Ok(identity) = IdentityKey::decode(&key) else {
+                return error_response(id, proto::Status::BadRequest);
+            };
             match with_storage(shared, move |s| s.take_bundle(&key)).await {
                 Ok(Some(parts)) => {
                     let bundle = message_proto::PreKeyBundle {
@@ -648,15 +714,18 @@ async fn handle_request(
             }
         }
         Body::Send(send) => {
-            if send.payload.is_empty() || IdentityKey::decode(&send.recipient).is_err() {
+            let Some(recipient) = canonical_identity(&send.recipient) else {
+                return error_response(id, proto::Status::BadRequest);
+            };
+            if send.payload.is_empty() || send.payload.len() > MAX_PAYLOAD {
                 return error_response(id, proto::Status::BadRequest);
             }
-            if !shared.recipient_limits.allow(&send.recipient) {
+            if !shared.recipient_limits.allow(&recipient) {
                 return error_response(id, proto::Status::RateLimited);
             }
             let now = now_ms();
             let op = MailboxWrite::Enqueue {
-                recipient: send.recipient.clone(),
+                recipient: recipient.clone(),
                 payload: send.payload,
                 now_ms: now,
                 expires_at_ms: now + shared.limits.mailbox_ttl.as_millis() as u64,
@@ -664,7 +733,7 @@ async fn handle_request(
             };
             match write(shared, op).await {
                 Some(MailboxOutcome::Queued(_)) => {
-                    mailbox_grew(shared, &send.recipient);
+                    mailbox_grew(shared, &recipient);
                     error_response(id, proto::Status::Ok)
                 }
                 Some(MailboxOutcome::NoAccount) => error_response(id, proto::Status::NotFound),
@@ -693,6 +762,11 @@ async fn handle_request(
             let Some(account) = account else {
                 return error_response(id, proto::Status::Unauthenticated);
             };
+            // SQLite integers are i64; a larger id names no envelope, and
+            // must not reach (and fail) the shared group commit.
+            if ack.envelope_id > i64::MAX as u64 {
+                return error_response(id, proto::Status::BadRequest);
+            }
             let op = MailboxWrite::Ack {
                 recipient: account,
                 id: ack.envelope_id,

@@ -46,6 +46,7 @@ async fn receive_texts(
             &mut account.store,
             &delivery.payload,
             &invite.trust_root,
+            SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(delivery.received_at_ms),
             SystemTime::now(),
             &mut account.rng,
         )?;
@@ -157,6 +158,18 @@ async fn mailbox_access_needs_a_fresh_signature() -> TestResult {
         Err(Error::RelayRefused(_))
     ));
 
+    let mut anonymous = RelayConnection::connect(&invite, None, &mut alice.rng).await?;
+    let upload = sotto_core::prekeys::take_for_upload(&mut alice.store)?;
+    assert!(matches!(
+        anonymous.upload_prekeys(&upload).await,
+        Err(Error::RelayRefused(_))
+    ));
+    let mut anonymous = RelayConnection::connect(&invite, None, &mut alice.rng).await?;
+    assert!(matches!(
+        anonymous.delete_account().await,
+        Err(Error::RelayRefused(_))
+    ));
+
     // A signature by another key is refused.
     let mallory = libsignal_protocol::IdentityKeyPair::generate(&mut alice.rng);
     let mut rng = rand::rng();
@@ -180,6 +193,48 @@ async fn mailbox_access_needs_a_fresh_signature() -> TestResult {
         RelayConnection::connect_with_signer(&invite, &identity, 1, |_nonce| Ok(recorded.clone()))
             .await;
     assert!(matches!(replayed, Err(Error::RelayRefused(_))));
+    relay.stop()
+}
+
+#[tokio::test]
+async fn accounts_only_touch_their_own_mailbox_and_can_delete_themselves() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let relay = RelayProcess::start(&dir.path().join("relay"))?;
+    let invite = relay.invite.clone();
+    let mut bob = Account::create(dir.path(), "bob", 8)?;
+    let mut mallory = Account::create(dir.path(), "mallory", 9)?;
+    let bob_id = bob.identity()?;
+    drop(bob.register(&invite).await?);
+    let mut sender = RelayConnection::connect(&invite, None, &mut rand::rng()).await?;
+    sender.send_sealed(&bob_id, b"opaque".to_vec()).await?;
+
+    // Mallory acknowledges ids that are not hers (and one that is not an
+    // id at all); Bob's envelope stays.
+    let mut mallory_relay = mallory.connect(&invite).await?;
+    for id in 0..20 {
+        mallory_relay.ack(id).await?;
+    }
+    let mut odd = mallory.connect(&invite).await?;
+    assert!(matches!(
+        odd.ack(u64::MAX).await,
+        Err(Error::RelayRefused(_))
+    ));
+    let mut bob_relay = bob.connect(&invite).await?;
+    let delivery = bob_relay.next_delivery().await?;
+    assert_eq!(delivery.payload, b"opaque");
+
+    // Bob deletes his account: his mailbox and keys go with it.
+    bob_relay.delete_account().await?;
+    let mut anyone = RelayConnection::connect(&invite, None, &mut rand::rng()).await?;
+    assert!(matches!(
+        anyone.fetch_bundle(&bob_id).await,
+        Err(Error::RelayRefused(_))
+    ));
+    let mut anyone = RelayConnection::connect(&invite, None, &mut rand::rng()).await?;
+    assert!(matches!(
+        anyone.send_sealed(&bob_id, b"x".to_vec()).await,
+        Err(Error::RelayRefused(_))
+    ));
     relay.stop()
 }
 
@@ -238,7 +293,8 @@ async fn the_relay_keeps_no_text_and_no_sender() -> TestResult {
     let (alice_id, bob_id) = (alice.identity()?, bob.identity()?);
     let bob_for_alice = alice.add_contact(&bob_id, "Bob")?;
     drop(bob.register(&invite).await?);
-    // Alice sends anonymously: the relay never sees her log in.
+    // Alice logs in only to get her sender certificate and Bob's bundle,
+    // then sends on a separate, anonymous connection.
     let mut alice_relay = alice.connect(&invite).await?;
     let certificate = alice_relay.sender_certificate().await?;
     let bundle = alice_relay.fetch_bundle(&bob_id).await?;

@@ -74,7 +74,14 @@ pub enum AgentEvent {
     Dropped(Error),
     /// An outbox entry was handed to the relay.
     Sent(crate::message::MessageId),
+    /// The relay refused an outbox entry (unknown recipient, full mailbox,
+    /// no session); it stays in the outbox and is tried again later.
+    SendFailed(crate::message::MessageId, Error),
 }
+
+/// A sender certificate is renewed when less than this is left (12 h of
+/// its 24 h).
+const CERTIFICATE_MARGIN_MS: u64 = 12 * 3_600_000;
 
 /// How the agent reaches the relay.
 #[derive(Clone, Debug)]
@@ -185,10 +192,13 @@ where
         tokio::select! {
             delivery = connection.next_delivery() => {
                 let delivery = delivery?;
+                let relay_received_at =
+                    SystemTime::UNIX_EPOCH + Duration::from_millis(delivery.received_at_ms);
                 let outcome = messaging::receive_sealed(
                     &mut *lock(store),
                     &delivery.payload,
                     &config.invite.trust_root,
+                    relay_received_at,
                     SystemTime::now(),
                     rng,
                 );
@@ -269,9 +279,11 @@ where
 {
     let pending = lock(store).outbox()?;
     for entry in pending {
+        // Renewed well before expiry: recipients check it as of when the
+        // relay accepted the envelope, so only its age at sending matters.
         let fresh = certificate.as_ref().is_some_and(|c| {
             let expires = c.expiration().map(|t| t.epoch_millis()).unwrap_or(0);
-            expires > crate::millis(SystemTime::now()) + 3_600_000
+            expires > crate::millis(SystemTime::now()) + CERTIFICATE_MARGIN_MS
         });
         if !fresh {
             *certificate = Some(connection.sender_certificate().await?);
@@ -279,18 +291,35 @@ where
         let Some(cert) = certificate.as_ref() else {
             return Err(Error::RelayProtocol("no sender certificate"));
         };
-        let (recipient, payload) = {
+        let sealed = {
             let guard = lock(store);
-            let recipient = guard
-                .identity_record(&entry.contact)?
-                .ok_or(Error::NoSession)?
-                .key;
-            let payload = sealed::seal(&*guard, &entry.contact, &entry.envelope, cert, rng)?;
-            (recipient, payload)
+            match guard.identity_record(&entry.contact)? {
+                Some(record) => sealed::seal(&*guard, &entry.contact, &entry.envelope, cert, rng)
+                    .map(|payload| (record.key, payload)),
+                None => Err(Error::NoSession),
+            }
         };
-        sending.send_sealed(&recipient, payload).await?;
-        messaging::mark_sent(&mut *lock(store), entry.id)?;
-        let _ = events.send(AgentEvent::Sent(entry.message_id));
+        let outcome = match sealed {
+            Ok((recipient, payload)) => sending.send_sealed(&recipient, payload).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => {
+                messaging::mark_sent(&mut *lock(store), entry.id)?;
+                let _ = events.send(AgentEvent::Sent(entry.message_id));
+            }
+            // Over the recipient's rate: the rest waits for the next flush.
+            Err(e @ Error::RelayRefused("rate limited")) => {
+                let _ = events.send(AgentEvent::SendFailed(entry.message_id, e));
+                return Ok(());
+            }
+            // This entry cannot go now; the others still can.
+            Err(e @ (Error::RelayRefused(_) | Error::NoSession | Error::UntrustedIdentity)) => {
+                let _ = events.send(AgentEvent::SendFailed(entry.message_id, e));
+            }
+            // The connection failed: end the session and reconnect.
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }

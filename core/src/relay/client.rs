@@ -33,6 +33,19 @@ pub struct Delivery {
     pub envelope_id: u64,
     /// The sealed-sender payload.
     pub payload: Vec<u8>,
+    /// When the relay accepted it (ms since the epoch): the time at which
+    /// the sender's certificate must have been valid.
+    pub received_at_ms: u64,
+}
+
+impl From<proto::Delivery> for Delivery {
+    fn from(d: proto::Delivery) -> Self {
+        Self {
+            envelope_id: d.envelope_id,
+            payload: d.payload,
+            received_at_ms: d.received_at_ms,
+        }
+    }
 }
 
 /// How an account logs in: its identity key pair and registration id.
@@ -293,10 +306,7 @@ impl RelayConnection {
                 // refusing it and about to close.
                 Some(proto::server_frame::Kind::Response(r)) if r.id == 0 => return Ok(r),
                 Some(proto::server_frame::Kind::Delivery(d)) => {
-                    self.deliveries.push_back(Delivery {
-                        envelope_id: d.envelope_id,
-                        payload: d.payload,
-                    })
+                    self.deliveries.push_back(Delivery::from(d))
                 }
                 _ => return Err(Error::RelayProtocol("unexpected frame")),
             }
@@ -381,10 +391,7 @@ impl RelayConnection {
             return Ok(delivery);
         }
         match self.read_frame().await?.kind {
-            Some(proto::server_frame::Kind::Delivery(d)) => Ok(Delivery {
-                envelope_id: d.envelope_id,
-                payload: d.payload,
-            }),
+            Some(proto::server_frame::Kind::Delivery(d)) => Ok(Delivery::from(d)),
             _ => Err(Error::RelayProtocol("unexpected frame")),
         }
     }
