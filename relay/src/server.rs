@@ -389,6 +389,9 @@ struct Session {
     rate: RateLimit,
     /// Deliveries pushed and not yet acknowledged (at most `PUSH_WINDOW`).
     in_flight: usize,
+    /// Whether envelopes may be waiting behind a full window, so that an
+    /// acknowledgement should look for them.
+    more_waiting: bool,
 }
 
 async fn serve_connection(
@@ -425,6 +428,7 @@ async fn serve_connection(
             shared.limits.request_burst,
         ),
         in_flight: 0,
+        more_waiting: false,
     };
     let outcome = run_session(&shared, &mut connection, &mut session, &nonce, &mut stop).await;
     if let Err(reason) = outcome {
@@ -498,9 +502,11 @@ async fn run_session(
                         let response = handle_request(shared, session, request).await;
                         send_frame(connection, response).await?;
                         if acked {
-                            // The window has room again.
                             session.in_flight = session.in_flight.saturating_sub(1);
-                            push_pending(shared, connection, session).await?;
+                            if session.more_waiting {
+                                // The window has room again.
+                                push_pending(shared, connection, session).await?;
+                            }
                         }
                     }
                     None => return Err("empty frame"),
@@ -628,12 +634,14 @@ async fn push_pending(
     };
     let room = PUSH_WINDOW.saturating_sub(session.in_flight);
     if room == 0 {
+        session.more_waiting = true;
         return Ok(());
     }
     let after = session.pushed_up_to;
     let batch = with_storage(shared, move |s| s.pending(&account, after, room))
         .await
         .map_err(|_| "storage")?;
+    session.more_waiting = batch.len() == room;
     if batch.is_empty() {
         return Ok(());
     }

@@ -362,3 +362,32 @@ async fn the_relay_keeps_no_text_and_no_sender() -> TestResult {
         .any(|w| w == &alice_key[..]));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_full_mailbox_arrives_through_the_push_window() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let relay = RelayProcess::start(&dir.path().join("relay"))?;
+    let invite = relay.invite.clone();
+    let mut bob = Account::create(dir.path(), "bob", 10)?;
+    let bob_id = bob.identity()?;
+    drop(bob.register(&invite).await?);
+    let mut sender = RelayConnection::connect(&invite, None, &mut rand::rng()).await?;
+    for n in 0u32..150 {
+        sender
+            .send_sealed(&bob_id, n.to_be_bytes().to_vec())
+            .await?;
+    }
+    // More than the relay's window of unacknowledged pushes: the rest comes
+    // as Bob acknowledges, in order, each once.
+    let mut bob_relay = bob.connect(&invite).await?;
+    for n in 0u32..150 {
+        let delivery = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            bob_relay.next_delivery(),
+        )
+        .await??;
+        assert_eq!(delivery.payload, n.to_be_bytes());
+        bob_relay.ack(delivery.envelope_id).await?;
+    }
+    relay.stop()
+}
