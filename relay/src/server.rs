@@ -416,7 +416,7 @@ async fn serve_connection(
         nonce: nonce.to_vec(),
         protocol_version: wire::PROTOCOL_VERSION,
     }));
-    if connection.send(challenge).await.is_err() {
+    if send_frame(&mut connection, challenge).await.is_err() {
         return;
     }
     let mut session = Session {
@@ -468,7 +468,7 @@ async fn run_session(
                     Err(_) => return Err("idle"),
                     Ok(None) => return Ok(()),
                     Ok(Some(Err(_))) => {
-                        let _ = connection.send(error_response(0, proto::Status::BadRequest)).await;
+                        let _ = send_frame(connection, error_response(0, proto::Status::BadRequest)).await;
                         return Err("bad frame");
                     }
                     Ok(Some(Ok(body))) => body,
@@ -476,7 +476,7 @@ async fn run_session(
                 let frame = match wire::decode_client(&body) {
                     Ok(frame) => frame,
                     Err(_) => {
-                        let _ = connection.send(error_response(0, proto::Status::BadRequest)).await;
+                        let _ = send_frame(connection, error_response(0, proto::Status::BadRequest)).await;
                         return Err("malformed frame");
                     }
                 };
@@ -489,7 +489,7 @@ async fn run_session(
                         Some(proto::client_frame::Kind::Request(request)) => request.id,
                         _ => 0,
                     };
-                    let _ = connection.send(error_response(id, proto::Status::RateLimited)).await;
+                    let _ = send_frame(connection, error_response(id, proto::Status::RateLimited)).await;
                     return Err("rate limited");
                 }
                 match frame.kind {
