@@ -1,14 +1,15 @@
 //! `sotto`: the desktop client of Sotto.
 //!
-//! For now it has one command, `sotto demo`, which runs what the core can
-//! already do end to end on this machine. The rest of the client (init,
-//! send, listen, chat, relay, calls) is issue 6.
+//! For now it has one command, `sotto demo`, which runs what the core and
+//! the relay can already do end to end on this machine. The rest of the
+//! client (init, send, listen, chat, relay serve, calls) is issue 6.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod demo;
+mod demo_relay;
 
 /// Sotto: end-to-end encrypted texts and calls, on the Signal protocol.
 #[derive(Parser)]

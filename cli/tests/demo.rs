@@ -16,6 +16,8 @@ fn demo_runs_and_every_check_passes() {
     );
     assert!(stdout.contains("both phones show the same safety number"));
     assert!(stdout.contains("a replay of the same envelope is rejected"));
+    assert!(stdout.contains("Bob decrypted it and knew it came from Alice"));
+    assert!(stdout.contains("the relay's database holds no message text"));
     assert!(stdout.trim_end().ends_with("All checks passed."));
 }
 
