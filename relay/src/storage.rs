@@ -125,7 +125,14 @@ pub trait RelayStorage: Send {
         expires_at_ms: u64,
         quota: u64,
     ) -> StorageResult<u64>;
-    /// Up to `limit` queued envelopes for `recipient` with ids above `after`.
+    /// Up to `limit` queued envelopes for `recipient` with ids above `after`,
+    /// in id order.
+    ///
+    /// The server remembers the highest id it pushed on a connection and
+    /// asks only for ids above it, so an implementation must make ids
+    /// visible in increasing order: an envelope must never become visible
+    /// with an id below one already returned. One SQLite writer guarantees
+    /// this; a shared PostgreSQL store needs a per-recipient sequence.
     fn pending(
         &self,
         recipient: &[u8],
