@@ -53,6 +53,10 @@ pub struct LimitsConfig {
     pub recipient_envelopes_per_second: u32,
     /// Burst of envelopes to one recipient.
     pub recipient_burst: u32,
+    /// Bundle fetches per second for one account, by everyone together.
+    pub bundle_fetches_per_second: u32,
+    /// Burst of bundle fetches for one account.
+    pub bundle_fetch_burst: u32,
 }
 
 impl Default for RelayConfig {
@@ -82,6 +86,8 @@ impl Default for LimitsConfig {
             account_requests_per_second: limits.account_requests_per_second,
             recipient_envelopes_per_second: limits.recipient_envelopes_per_second,
             recipient_burst: limits.recipient_burst,
+            bundle_fetches_per_second: limits.bundle_fetches_per_second,
+            bundle_fetch_burst: limits.bundle_fetch_burst,
         }
     }
 }
@@ -99,6 +105,8 @@ impl LimitsConfig {
             account_requests_per_second: self.account_requests_per_second,
             recipient_envelopes_per_second: self.recipient_envelopes_per_second,
             recipient_burst: self.recipient_burst,
+            bundle_fetches_per_second: self.bundle_fetches_per_second,
+            bundle_fetch_burst: self.bundle_fetch_burst,
             ..Limits::default()
         }
     }

@@ -53,6 +53,11 @@ pub struct Limits {
     pub recipient_envelopes_per_second: u32,
     /// Burst of envelopes to one recipient.
     pub recipient_burst: u32,
+    /// Bundles per second anyone may fetch for one account, all fetchers
+    /// together: each fetch consumes one of its one-time prekeys.
+    pub bundle_fetches_per_second: u32,
+    /// Burst of bundle fetches for one account.
+    pub bundle_fetch_burst: u32,
 }
 
 impl Default for Limits {
@@ -68,6 +73,8 @@ impl Default for Limits {
             account_requests_per_second: 1_000,
             recipient_envelopes_per_second: 100,
             recipient_burst: 1_000,
+            bundle_fetches_per_second: 2,
+            bundle_fetch_burst: 100,
         }
     }
 }
@@ -84,6 +91,8 @@ struct Shared {
     account_limits: KeyedLimits,
     /// Envelope budgets of recipients.
     recipient_limits: KeyedLimits,
+    /// Bundle-fetch budgets of accounts.
+    bundle_limits: KeyedLimits,
     /// Mailbox writes on their way to the group-commit writer.
     writes: mpsc::Sender<PendingWrite>,
 }
@@ -209,6 +218,10 @@ impl RelayServer {
                 recipient_limits: KeyedLimits::new(
                     limits.recipient_envelopes_per_second,
                     limits.recipient_burst,
+                ),
+                bundle_limits: KeyedLimits::new(
+                    limits.bundle_fetches_per_second,
+                    limits.bundle_fetch_burst,
                 ),
                 limits,
                 online: Mutex::new(HashMap::new()),
@@ -676,7 +689,7 @@ async fn handle_request(
     let account = session.account.clone();
     let status_of = |e: StorageError| match e {
         StorageError::NoAccount => proto::Status::NotFound,
-        StorageError::MailboxFull => proto::Status::QuotaExceeded,
+        StorageError::MailboxFull | StorageError::TooManyPreKeys => proto::Status::QuotaExceeded,
         StorageError::Database(e) => {
             tracing::error!(error = %e, "storage failure");
             proto::Status::Internal
@@ -694,6 +707,9 @@ async fn handle_request(
             let Ok(identity) = IdentityKey::decode(&key) else {
                 return error_response(id, proto::Status::BadRequest);
             };
+            if !shared.bundle_limits.allow(&key) {
+                return error_response(id, proto::Status::RateLimited);
+            }
             match with_storage(shared, move |s| s.take_bundle(&key)).await {
                 Ok(Some(parts)) => {
                     let bundle = message_proto::PreKeyBundle {

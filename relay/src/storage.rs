@@ -21,7 +21,13 @@ pub enum StorageError {
     NoAccount,
     /// the recipient's mailbox is full
     MailboxFull,
+    /// the account already holds the most one-time prekeys allowed
+    TooManyPreKeys,
 }
+
+/// One-time prekeys of each kind an account may keep on the relay; a client
+/// uploads 100 at a time and tops up when few are left.
+pub const MAX_ONE_TIME_PREKEYS: u32 = 1_000;
 
 /// Result alias for storage calls.
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -321,6 +327,10 @@ impl RelayStorage for SqliteStorage {
             }
         }
         let counts = Self::counts(&tx, identity)?;
+        if counts.one_time > MAX_ONE_TIME_PREKEYS || counts.one_time_kyber > MAX_ONE_TIME_PREKEYS {
+            // Dropping `tx` rolls the upload back.
+            return Err(StorageError::TooManyPreKeys);
+        }
         tx.commit()?;
         Ok(counts)
     }
@@ -532,6 +542,23 @@ mod tests {
             (20, 2, 2)
         );
         assert_eq!(s.take_bundle(b"nobody")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn one_time_prekey_uploads_are_capped() -> StorageResult<()> {
+        let (_dir, mut s) = storage();
+        s.upsert_account(b"carol", 1, 1)?;
+        let upload = |from: u32, n: u32| proto::UploadPreKeys {
+            one_time_prekeys: (from..from + n).map(key).collect(),
+            ..Default::default()
+        };
+        s.store_prekeys(b"carol", &upload(0, MAX_ONE_TIME_PREKEYS))?;
+        assert!(matches!(
+            s.store_prekeys(b"carol", &upload(MAX_ONE_TIME_PREKEYS, 1)),
+            Err(StorageError::TooManyPreKeys)
+        ));
+        assert_eq!(s.prekey_counts(b"carol")?.one_time, MAX_ONE_TIME_PREKEYS);
         Ok(())
     }
 

@@ -128,7 +128,7 @@ async fn malformed_and_oversized_frames_close_the_connection() -> TestResult {
 #[tokio::test]
 async fn floods_are_rate_limited() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let config = "[limits]\nrequests_per_second = 5\nrequest_burst = 10\nrecipient_envelopes_per_second = 1\nrecipient_burst = 3\n";
+    let config = "[limits]\nrequests_per_second = 5\nrequest_burst = 10\nrecipient_envelopes_per_second = 1\nrecipient_burst = 3\nbundle_fetches_per_second = 1\nbundle_fetch_burst = 5\n";
     let relay = RelayProcess::start_with(&dir.path().join("relay"), 0, config)?;
 
     // One connection past its request budget is refused and closed.
@@ -164,6 +164,22 @@ async fn floods_are_rate_limited() -> TestResult {
     assert!(
         accepted >= 3 && limited >= 5,
         "accepted {accepted}, limited {limited}"
+    );
+
+    // Nobody can drain Bob's one-time prekeys faster than the bundle budget.
+    let mut fetched = 0;
+    let mut refused = 0;
+    for _ in 0..15 {
+        let mut fetcher = RelayConnection::connect(&relay.invite, None, &mut rand::rng()).await?;
+        match fetcher.fetch_bundle(&bob_id).await {
+            Ok(_) => fetched += 1,
+            Err(Error::RelayRefused(_)) => refused += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    assert!(
+        fetched >= 5 && refused >= 5,
+        "fetched {fetched}, refused {refused}"
     );
     relay.stop()
 }
