@@ -270,21 +270,31 @@ where
     R: Rng + CryptoRng,
 {
     let envelope = Envelope::from_bytes(envelope_bytes)?;
+    receive_envelope(store, contact, &envelope, now, rng)
+}
+
+/// [`receive`] for an envelope already parsed.
+fn receive_envelope<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    envelope: &Envelope,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Received>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
     if store.contact(contact)?.is_none() {
         return Err(Error::UnknownContact);
     }
     match in_transaction(store, |store| {
-        receive_in_transaction(store, contact, &envelope, now, rng)
+        receive_in_transaction(store, contact, envelope, now, rng)
     }) {
         Err(Error::UntrustedIdentity) => {
-            let offered = match envelope.kind {
-                EnvelopeKind::PreKey => PreKeySignalMessage::try_from(&envelope.ciphertext[..])
-                    .ok()
-                    .map(|m| *m.identity_key()),
-                EnvelopeKind::Signal => None,
-            };
+            let offered = prekey_identity(envelope).ok().flatten();
             in_transaction(store, |store| {
-                store.hold_envelope(contact, &envelope, offered.as_ref())
+                store.hold_envelope(contact, envelope, offered.as_ref())
             })?;
             tracing::warn!("identity key changed; envelope held until re-trust");
             Ok(Received::HeldForUntrustedIdentity)
@@ -369,15 +379,11 @@ where
     R: Rng + CryptoRng,
 {
     let unsealed = crate::relay::sealed::unseal(store, payload, trust_root, relay_received_at)?;
-    if unsealed.envelope.kind == EnvelopeKind::PreKey {
-        let message = PreKeySignalMessage::try_from(&unsealed.envelope.ciphertext[..])
-            .map_err(|_| Error::MalformedEnvelope("bad PreKey message"))?;
-        if *message.identity_key() != unsealed.sender {
-            return Err(Error::InvalidSenderCertificate);
-        }
+    if prekey_identity(&unsealed.envelope)?.is_some_and(|identity| identity != unsealed.sender) {
+        return Err(Error::InvalidSenderCertificate);
     }
     if let Some(contact) = store.contact_by_identity(&unsealed.sender)? {
-        let received = receive(store, &contact, &unsealed.envelope.to_bytes(), now, rng)?;
+        let received = receive_envelope(store, &contact, &unsealed.envelope, now, rng)?;
         return Ok(SealedReceived {
             contact,
             new_contact: false,
@@ -399,6 +405,17 @@ where
         new_contact: true,
         received,
     })
+}
+
+/// The identity key a PreKey envelope presents (`None` for a Signal
+/// message, which carries none).
+fn prekey_identity(envelope: &Envelope) -> Result<Option<libsignal_protocol::IdentityKey>> {
+    match envelope.kind {
+        EnvelopeKind::PreKey => PreKeySignalMessage::try_from(&envelope.ciphertext[..])
+            .map(|message| Some(*message.identity_key()))
+            .map_err(|_| Error::MalformedEnvelope("bad PreKey message")),
+        EnvelopeKind::Signal => Ok(None),
+    }
 }
 
 /// Processes an envelope that was held for an untrusted identity, now that

@@ -551,12 +551,19 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Deliveries pushed to a connection and not yet acknowledged, at most.
 const PUSH_WINDOW: usize = 64;
 
-async fn send_frame(connection: &mut Connection, frame: bytes::Bytes) -> Result<(), &'static str> {
-    match tokio::time::timeout(WRITE_TIMEOUT, connection.send(frame)).await {
+/// Runs one write to a client within `WRITE_TIMEOUT`.
+async fn within_write_timeout<E>(
+    write: impl Future<Output = Result<(), E>>,
+) -> Result<(), &'static str> {
+    match tokio::time::timeout(WRITE_TIMEOUT, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err("send failed"),
         Err(_) => Err("client not reading"),
     }
+}
+
+async fn send_frame(connection: &mut Connection, frame: bytes::Bytes) -> Result<(), &'static str> {
+    within_write_timeout(connection.send(frame)).await
 }
 
 fn server_frame(kind: proto::server_frame::Kind) -> bytes::Bytes {
@@ -666,17 +673,9 @@ async fn push_pending(
             payload: envelope.payload,
             received_at_ms: envelope.received_at_ms,
         }));
-        match tokio::time::timeout(WRITE_TIMEOUT, connection.feed(delivery)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(_)) => return Err("send failed"),
-            Err(_) => return Err("client not reading"),
-        }
+        within_write_timeout(connection.feed(delivery)).await?;
     }
-    match tokio::time::timeout(WRITE_TIMEOUT, SinkExt::<bytes::Bytes>::flush(connection)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err("send failed"),
-        Err(_) => Err("client not reading"),
-    }
+    within_write_timeout(SinkExt::<bytes::Bytes>::flush(connection)).await
 }
 
 async fn handle_request(
@@ -704,19 +703,17 @@ async fn handle_request(
             let Some(key) = canonical_identity(&fetch.identity_key) else {
                 return error_response(id, proto::Status::BadRequest);
             };
-            let Ok(identity) = IdentityKey::decode(&key) else {
-                return error_response(id, proto::Status::BadRequest);
-            };
             if !shared.bundle_limits.allow(&key) {
                 return error_response(id, proto::Status::RateLimited);
             }
-            match with_storage(shared, move |s| s.take_bundle(&key)).await {
+            let account = key.clone();
+            match with_storage(shared, move |s| s.take_bundle(&account)).await {
                 Ok(Some(parts)) => {
                     let bundle = message_proto::PreKeyBundle {
                         version: 1,
                         registration_id: parts.registration_id,
                         device_id: u32::from(sotto_core::DEVICE_ID),
-                        identity_key: identity.serialize().to_vec(),
+                        identity_key: key,
                         signed_prekey_id: parts.signed.id,
                         signed_prekey: parts.signed.public_key,
                         signed_prekey_signature: parts.signed.signature,

@@ -122,7 +122,8 @@ pub trait RelayStorage: Send {
     /// Takes a bundle for the account, consuming its one-time keys: each is
     /// handed out at most once, however many fetches run at the same time.
     fn take_bundle(&mut self, identity: &[u8]) -> StorageResult<Option<BundleParts>>;
-    /// Queues an envelope; fails with `MailboxFull` past `quota` envelopes.
+    /// Queues one envelope (a batch of one); fails with `MailboxFull` past
+    /// `quota` envelopes.
     fn enqueue(
         &mut self,
         recipient: &[u8],
@@ -130,7 +131,20 @@ pub trait RelayStorage: Send {
         now_ms: u64,
         expires_at_ms: u64,
         quota: u64,
-    ) -> StorageResult<u64>;
+    ) -> StorageResult<u64> {
+        let write = MailboxWrite::Enqueue {
+            recipient: recipient.to_vec(),
+            payload: payload.to_vec(),
+            now_ms,
+            expires_at_ms,
+            quota,
+        };
+        match self.write_batch(&[write])?.first() {
+            Some(MailboxOutcome::Queued(id)) => Ok(*id),
+            Some(MailboxOutcome::MailboxFull) => Err(StorageError::MailboxFull),
+            _ => Err(StorageError::NoAccount),
+        }
+    }
     /// Up to `limit` queued envelopes for `recipient` with ids above `after`,
     /// in id order.
     ///
@@ -145,8 +159,18 @@ pub trait RelayStorage: Send {
         after: u64,
         limit: usize,
     ) -> StorageResult<Vec<QueuedEnvelope>>;
-    /// Deletes an acknowledged envelope; returns whether it was there.
-    fn ack(&mut self, recipient: &[u8], id: u64) -> StorageResult<bool>;
+    /// Deletes an acknowledged envelope (a batch of one); returns whether it
+    /// was there.
+    fn ack(&mut self, recipient: &[u8], id: u64) -> StorageResult<bool> {
+        let write = MailboxWrite::Ack {
+            recipient: recipient.to_vec(),
+            id,
+        };
+        Ok(matches!(
+            self.write_batch(&[write])?.first(),
+            Some(MailboxOutcome::Acked(true))
+        ))
+    }
     /// Deletes envelopes past their expiry; returns how many.
     fn expire(&mut self, now_ms: u64) -> StorageResult<usize>;
     /// Applies many mailbox writes in one transaction, with one durable
@@ -258,10 +282,7 @@ impl RelayStorage for SqliteStorage {
     }
 
     fn account_exists(&self, identity: &[u8]) -> StorageResult<bool> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT 1 FROM accounts WHERE identity = ?1")?
-            .exists([identity])?)
+        account_exists_in(&self.conn, identity)
     }
 
     fn delete_account(&mut self, identity: &[u8]) -> StorageResult<()> {
@@ -288,10 +309,7 @@ impl RelayStorage for SqliteStorage {
         upload: &proto::UploadPreKeys,
     ) -> StorageResult<proto::PreKeyCounts> {
         let tx = self.conn.transaction()?;
-        let exists = tx
-            .prepare_cached("SELECT 1 FROM accounts WHERE identity = ?1")?
-            .exists([identity])?;
-        if !exists {
+        if !account_exists_in(&tx, identity)? {
             return Err(StorageError::NoAccount);
         }
         for (table, key) in [
@@ -388,22 +406,6 @@ impl RelayStorage for SqliteStorage {
         }))
     }
 
-    fn enqueue(
-        &mut self,
-        recipient: &[u8],
-        payload: &[u8],
-        now_ms: u64,
-        expires_at_ms: u64,
-        quota: u64,
-    ) -> StorageResult<u64> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let id = enqueue_in(&tx, recipient, payload, now_ms, expires_at_ms, quota)?;
-        tx.commit()?;
-        Ok(id)
-    }
-
     fn pending(
         &self,
         recipient: &[u8],
@@ -422,14 +424,6 @@ impl RelayStorage for SqliteStorage {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    fn ack(&mut self, recipient: &[u8], id: u64) -> StorageResult<bool> {
-        let deleted = self
-            .conn
-            .prepare_cached("DELETE FROM mailbox WHERE recipient = ?1 AND id = ?2")?
-            .execute(params![recipient, id])?;
-        Ok(deleted > 0)
     }
 
     fn expire(&mut self, now_ms: u64) -> StorageResult<usize> {
@@ -470,6 +464,12 @@ impl RelayStorage for SqliteStorage {
     }
 }
 
+fn account_exists_in(conn: &Connection, identity: &[u8]) -> StorageResult<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM accounts WHERE identity = ?1")?
+        .exists([identity])?)
+}
+
 /// Queues one envelope inside an open transaction.
 fn enqueue_in(
     conn: &Connection,
@@ -479,10 +479,7 @@ fn enqueue_in(
     expires_at_ms: u64,
     quota: u64,
 ) -> StorageResult<u64> {
-    let exists = conn
-        .prepare_cached("SELECT 1 FROM accounts WHERE identity = ?1")?
-        .exists([recipient])?;
-    if !exists {
+    if !account_exists_in(conn, recipient)? {
         return Err(StorageError::NoAccount);
     }
     let queued: u64 = conn

@@ -138,6 +138,13 @@ impl ServerCertVerifier for PinnedCertificate {
     }
 }
 
+/// A direct TCP connection to the relay (small frames: no Nagle delay).
+async fn tcp_to(invite: &RelayInvite) -> Result<TcpStream> {
+    let tcp = TcpStream::connect((invite.host.as_str(), invite.port)).await?;
+    tcp.set_nodelay(true)?;
+    Ok(tcp)
+}
+
 fn tls_connector(invite: &RelayInvite) -> Result<TlsConnector> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
@@ -161,9 +168,7 @@ impl RelayConnection {
         login: Option<Login<'_>>,
         rng: &mut R,
     ) -> Result<Self> {
-        let tcp = TcpStream::connect((invite.host.as_str(), invite.port)).await?;
-        tcp.set_nodelay(true)?;
-        Self::over(Box::new(tcp), invite, login, rng).await
+        Self::over(tcp_to(invite).await?, invite, login, rng).await
     }
 
     /// Like [`RelayConnection::connect`], through a SOCKS5 proxy such as Tor
@@ -218,9 +223,7 @@ impl RelayConnection {
         registration_id: u32,
         sign: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
     ) -> Result<Self> {
-        let tcp = TcpStream::connect((invite.host.as_str(), invite.port)).await?;
-        tcp.set_nodelay(true)?;
-        let (mut connection, nonce) = Self::establish(Box::new(tcp), invite).await?;
+        let (mut connection, nonce) = Self::establish(tcp_to(invite).await?, invite).await?;
         let signature = sign(&nonce)?;
         connection
             .log_in(identity, registration_id, signature)
