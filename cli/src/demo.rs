@@ -100,10 +100,12 @@ pub fn run() -> DemoResult<()> {
     alice.store.save_contact(&Contact {
         id: alice.peer.clone(),
         name: "Bob".into(),
+        relay: None,
     })?;
     bob.store.save_contact(&Contact {
         id: bob.peer.clone(),
         name: "Alice".into(),
+        relay: None,
     })?;
     check(
         alice.store.local_account()?.is_some() && bob.store.local_account()?.is_some(),

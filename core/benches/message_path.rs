@@ -182,11 +182,13 @@ fn sotto_pair<S: SottoStore>(
         .save_contact(&Contact {
             id: bob_id.clone(),
             name: "Bob".into(),
+            relay: None,
         })
         .expect("contact");
     bob.save_contact(&Contact {
         id: alice_id.clone(),
         name: "Alice".into(),
+        relay: None,
     })
     .expect("contact");
     let bundle = prekeys::take_prekey_bundle(&mut bob).expect("bundle");

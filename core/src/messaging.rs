@@ -396,6 +396,7 @@ where
         store.save_contact(&crate::store::Contact {
             id: contact.clone(),
             name: "Unknown sender".into(),
+            relay: None,
         })?;
         store.trust_identity(&contact, &unsealed.sender)?;
         receive_in_transaction(store, &contact, &unsealed.envelope, now, rng)

@@ -3,8 +3,10 @@
 
 mod support;
 
+use libsignal_protocol::KeyPair;
 use sotto_core::message::{Envelope, EnvelopeKind, MessageId};
 use sotto_core::prekeys::{self, PreKeyPolicy};
+use sotto_core::relay::invite::RelayInvite;
 use sotto_core::store::{
     Contact, ContactId, ConversationSettings, DeliveryState, Direction, InMemStore, SottoStore,
     SqlCipherStore, StoredMessage,
@@ -35,6 +37,7 @@ fn contact<S: SottoStore>(store: &mut S, name: &str) -> Result<ContactId> {
     store.save_contact(&Contact {
         id: id.clone(),
         name: name.into(),
+        relay: None,
     })?;
     Ok(id)
 }
@@ -101,6 +104,29 @@ fn signed_prekeys_rotate_keeping_the_previous_one<S: SottoStore>(store: S) -> Re
     Ok(())
 }
 
+fn contact_relay_round_trips<S: SottoStore>(mut store: S) -> Result<()> {
+    let relay = RelayInvite {
+        host: "relay.example".into(),
+        port: 7443,
+        cert_sha256: [9; 32],
+        trust_root: KeyPair::generate(&mut rng(2)).public_key,
+    };
+    let with_relay = Contact {
+        id: ContactId::random(&mut rng(3)),
+        name: "Erin".into(),
+        relay: Some(relay),
+    };
+    store.save_contact(&with_relay)?;
+    assert_eq!(store.contact(&with_relay.id)?, Some(with_relay.clone()));
+    let sms_only = Contact {
+        relay: None,
+        ..with_relay.clone()
+    };
+    store.save_contact(&sms_only)?;
+    assert_eq!(store.contacts()?, vec![sms_only]);
+    Ok(())
+}
+
 fn rollback_undoes_everything<S: SottoStore>(mut store: S) -> Result<()> {
     let c = contact(&mut store, "Carol")?;
     store.begin()?;
@@ -109,6 +135,7 @@ fn rollback_undoes_everything<S: SottoStore>(mut store: S) -> Result<()> {
     store.save_contact(&Contact {
         id: ContactId::random(&mut rng(1)),
         name: "Dan".into(),
+        relay: None,
     })?;
     store.rollback()?;
     assert!(store.messages(&c, 10, None)?.is_empty());
@@ -313,6 +340,11 @@ macro_rules! conformance_suite {
             fn signed_prekeys_rotate_keeping_the_previous_one() -> Result<()> {
                 let (_guard, store) = $make;
                 super::signed_prekeys_rotate_keeping_the_previous_one(store)
+            }
+            #[test]
+            fn contact_relay_round_trips() -> Result<()> {
+                let (_guard, store) = $make;
+                super::contact_relay_round_trips(store)
             }
             #[test]
             fn rollback_undoes_everything() -> Result<()> {

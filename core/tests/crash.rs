@@ -140,10 +140,12 @@ fn receiver_killed_at_random_points_loses_and_duplicates_nothing() -> Result<()>
     alice.save_contact(&Contact {
         id: bob_id.clone(),
         name: "Bob".into(),
+        relay: None,
     })?;
     bob.save_contact(&Contact {
         id: alice_id.clone(),
         name: "Alice".into(),
+        relay: None,
     })?;
     let bundle = prekeys::take_prekey_bundle(&mut bob)?;
     session::start_session(&mut alice, &bob_id, &bundle, now(), &mut rng)?;

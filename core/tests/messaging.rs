@@ -192,6 +192,7 @@ fn errors_never_name_the_contact_or_the_text() -> Result<()> {
     alice.store.save_contact(&sotto_core::store::Contact {
         id: stranger.clone(),
         name: "Stranger".into(),
+        relay: None,
     })?;
     let err = messaging::send_text(&mut alice.store, &stranger, "secret text", now(), &mut rng)
         .expect_err("no session");
@@ -215,6 +216,7 @@ fn a_changed_identity_is_refused_until_retrusted<S: SottoStore>(
     new_bob.save_contact(&sotto_core::store::Contact {
         id: bob.peer.clone(),
         name: "Alice".into(),
+        relay: None,
     })?;
     // Sending: Alice is handed the new Bob's bundle and refuses it.
     let new_bundle = prekeys::take_prekey_bundle(&mut new_bob)?;
@@ -300,6 +302,7 @@ fn bundles_handed_out_before_a_rotation_still_work<S: SottoStore>(
     carol.save_contact(&sotto_core::store::Contact {
         id: bob_for_carol.clone(),
         name: "Bob".into(),
+        relay: None,
     })?;
     let old_bundle = prekeys::take_prekey_bundle(&mut bob.store)?;
     let month_later = now() + std::time::Duration::from_secs(31 * 24 * 3600);
@@ -311,6 +314,7 @@ fn bundles_handed_out_before_a_rotation_still_work<S: SottoStore>(
     bob.store.save_contact(&sotto_core::store::Contact {
         id: carol_for_bob.clone(),
         name: "Carol".into(),
+        relay: None,
     })?;
     let got = messaging::receive(
         &mut bob.store,
@@ -343,6 +347,7 @@ fn bundles_survive_encoding_and_bad_bundles_are_refused() -> Result<()> {
     alice.save_contact(&sotto_core::store::Contact {
         id: contact.clone(),
         name: "Bob".into(),
+        relay: None,
     })?;
     let forged = bundle.modify(|content| {
         if let Some(sig) = content.signed_pre_key_signature.as_mut() {

@@ -108,6 +108,9 @@ pub struct Contact {
     pub id: ContactId,
     /// The name the user gave the contact.
     pub name: String,
+    /// The relay the contact receives on, when known (from their invite or
+    /// handshake). `None` for contacts reachable only by SMS.
+    pub relay: Option<crate::relay::invite::RelayInvite>,
 }
 
 impl std::fmt::Debug for Contact {

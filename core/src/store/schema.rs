@@ -100,6 +100,10 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX identities_by_key ON identities (identity_key);
     "#,
+    // Version 3: the relay a contact receives on, as its invite text.
+    r#"
+    ALTER TABLE contacts ADD COLUMN relay TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.

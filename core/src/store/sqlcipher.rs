@@ -27,6 +27,7 @@ use super::{
 };
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
+use crate::relay::invite::RelayInvite;
 
 type SignalResult<T> = std::result::Result<T, SignalProtocolError>;
 
@@ -181,6 +182,11 @@ fn envelope_from(bytes: Vec<u8>) -> rusqlite::Result<Envelope> {
             "stored envelope is malformed".into(),
         )
     })
+}
+
+fn parse_stored_relay(text: Option<String>) -> Result<Option<RelayInvite>> {
+    text.map(|text| RelayInvite::parse(&text).map_err(|_| Error::CorruptStore))
+        .transpose()
 }
 
 fn identity_from(bytes: &[u8]) -> rusqlite::Result<IdentityKey> {
@@ -681,36 +687,53 @@ impl SottoStore for SqlCipherStore {
 
     fn save_contact(&mut self, contact: &Contact) -> Result<()> {
         self.conn.execute(
-            "INSERT INTO contacts (id, name) VALUES (?1, ?2)
-             ON CONFLICT (id) DO UPDATE SET name = ?2",
-            params![contact.id.as_str(), contact.name],
+            "INSERT INTO contacts (id, name, relay) VALUES (?1, ?2, ?3)
+             ON CONFLICT (id) DO UPDATE SET name = ?2, relay = ?3",
+            params![
+                contact.id.as_str(),
+                contact.name,
+                contact.relay.as_ref().map(|relay| relay.to_string())
+            ],
         )?;
         Ok(())
     }
 
     fn contact(&self, id: &ContactId) -> Result<Option<Contact>> {
-        let name: Option<String> = self
+        let row: Option<(String, Option<String>)> = self
             .conn
-            .prepare_cached("SELECT name FROM contacts WHERE id = ?1")?
-            .query_row([id.as_str()], |row| row.get(0))
+            .prepare_cached("SELECT name, relay FROM contacts WHERE id = ?1")?
+            .query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
             .optional()?;
-        Ok(name.map(|name| Contact {
-            id: id.clone(),
-            name,
-        }))
+        row.map(|(name, relay)| {
+            Ok(Contact {
+                id: id.clone(),
+                name,
+                relay: parse_stored_relay(relay)?,
+            })
+        })
+        .transpose()
     }
 
     fn contacts(&self) -> Result<Vec<Contact>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT id, name FROM contacts ORDER BY name, id")?;
+            .prepare_cached("SELECT id, name, relay FROM contacts ORDER BY name, id")?;
         let rows = stmt.query_map([], |row| {
-            Ok(Contact {
-                id: ContactId::from_string(row.get(0)?),
-                name: row.get(1)?,
-            })
+            Ok((
+                ContactId::from_string(row.get(0)?),
+                row.get::<_, String>(1)?,
+                row.get::<_, Option<String>>(2)?,
+            ))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        rows.map(|row| {
+            let (id, name, relay) = row?;
+            Ok(Contact {
+                id,
+                name,
+                relay: parse_stored_relay(relay)?,
+            })
+        })
+        .collect()
     }
 
     fn conversation_settings(&self, contact: &ContactId) -> Result<ConversationSettings> {

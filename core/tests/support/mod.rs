@@ -56,10 +56,12 @@ pub fn introduce<A: SottoStore, B: SottoStore>(
     alice.save_contact(&Contact {
         id: bob_as_seen_by_alice.clone(),
         name: "Bob".into(),
+        relay: None,
     })?;
     bob.save_contact(&Contact {
         id: alice_as_seen_by_bob.clone(),
         name: "Alice".into(),
+        relay: None,
     })?;
     let bundle = prekeys::take_prekey_bundle(&mut bob)?;
     session::start_session(&mut alice, &bob_as_seen_by_alice, &bundle, now(), rng)?;

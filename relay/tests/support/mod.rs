@@ -158,6 +158,7 @@ impl Account {
         self.store.save_contact(&Contact {
             id: id.clone(),
             name: name.into(),
+            relay: None,
         })?;
         self.store.trust_identity(&id, other)?;
         Ok(id)
