@@ -6,7 +6,7 @@ mod support;
 use std::collections::HashSet;
 use std::time::SystemTime;
 
-use sotto_core::messaging::{self, Received};
+use sotto_core::messaging;
 use sotto_core::relay::client::RelayConnection;
 use sotto_core::relay::sealed;
 use sotto_core::relay::wire;
@@ -14,50 +14,6 @@ use sotto_core::session;
 use sotto_core::store::SottoStore;
 use sotto_core::Error;
 use support::*;
-
-/// Sends `text` from `from` to the contact `to` through `connection`,
-/// sealed with a certificate from the relay.
-async fn send_sealed(
-    from: &mut Account,
-    connection: &mut RelayConnection,
-    to: &sotto_core::store::ContactId,
-    recipient: &sotto_core::IdentityKey,
-    text: &str,
-) -> TestResult {
-    let certificate = connection.sender_certificate().await?;
-    let out = messaging::send_text(&mut from.store, to, text, SystemTime::now(), &mut from.rng)?;
-    let payload = sealed::seal(&from.store, to, &out.envelope, &certificate, &mut from.rng)?;
-    connection.send_sealed(recipient, payload).await?;
-    messaging::mark_sent(&mut from.store, out.outbox_id)?;
-    Ok(())
-}
-
-/// Receives `count` deliveries, committing each before acknowledging it.
-async fn receive_texts(
-    account: &mut Account,
-    connection: &mut RelayConnection,
-    invite: &sotto_core::relay::invite::RelayInvite,
-    count: usize,
-) -> TestResult<Vec<String>> {
-    let mut texts = Vec::new();
-    for _ in 0..count {
-        let delivery = connection.next_delivery().await?;
-        let got = messaging::receive_sealed(
-            &mut account.store,
-            &delivery.payload,
-            &invite.trust_root,
-            SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(delivery.received_at_ms),
-            SystemTime::now(),
-            &mut account.rng,
-        )?;
-        connection.ack(delivery.envelope_id).await?;
-        match got.received {
-            Received::Text(message) => texts.push(message.body),
-            other => return Err(format!("expected a text, got {other:?}").into()),
-        }
-    }
-    Ok(texts)
-}
 
 #[tokio::test]
 async fn delivery_survives_an_offline_recipient_and_a_relay_restart() -> TestResult {

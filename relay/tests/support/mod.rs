@@ -5,13 +5,15 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use sotto_core::messaging::{self, Received};
 use sotto_core::prekeys::{self, PreKeyPolicy};
-use sotto_core::relay::client::{Login, RelayConnection};
+use sotto_core::relay::client::{Delivery, Login, RelayConnection};
 use sotto_core::relay::invite::RelayInvite;
+use sotto_core::relay::sealed;
 use sotto_core::store::{Contact, ContactId, DatabaseKey, SottoStore, SqlCipherStore};
 use sotto_core::IdentityKey;
 
@@ -70,6 +72,15 @@ impl RelayProcess {
     /// Stops the relay the way an operator does (SIGINT) and waits for it.
     pub fn stop(mut self) -> TestResult {
         self.interrupt_and_wait()
+    }
+
+    /// Kills the relay with SIGKILL, as the OOM killer would: no shutdown
+    /// code runs, so anything acknowledged but held only in the relay's
+    /// memory is lost.
+    pub fn kill(mut self) -> TestResult {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
     }
 
     fn interrupt_and_wait(&mut self) -> TestResult {
@@ -177,4 +188,59 @@ pub fn files_contain(dir: &Path, needle: &[u8]) -> TestResult<bool> {
         }
     }
     Ok(false)
+}
+
+/// Sends `text` from `from` to the contact `to` through `connection`,
+/// sealed with a certificate from the relay.
+pub async fn send_sealed(
+    from: &mut Account,
+    connection: &mut RelayConnection,
+    to: &sotto_core::store::ContactId,
+    recipient: &sotto_core::IdentityKey,
+    text: &str,
+) -> TestResult {
+    let certificate = connection.sender_certificate().await?;
+    let out = messaging::send_text(&mut from.store, to, text, SystemTime::now(), &mut from.rng)?;
+    let payload = sealed::seal(&from.store, to, &out.envelope, &certificate, &mut from.rng)?;
+    connection.send_sealed(recipient, payload).await?;
+    messaging::mark_sent(&mut from.store, out.outbox_id)?;
+    Ok(())
+}
+
+/// Takes the next delivery and commits it to `account`'s store, without
+/// acknowledging it to the relay.
+pub async fn receive_and_commit(
+    account: &mut Account,
+    connection: &mut RelayConnection,
+    invite: &RelayInvite,
+) -> TestResult<(Delivery, Received)> {
+    let delivery = connection.next_delivery().await?;
+    let got = messaging::receive_sealed(
+        &mut account.store,
+        &delivery.payload,
+        &invite.trust_root,
+        SystemTime::UNIX_EPOCH + Duration::from_millis(delivery.received_at_ms),
+        SystemTime::now(),
+        &mut account.rng,
+    )?;
+    Ok((delivery, got.received))
+}
+
+/// Receives `count` deliveries, committing each before acknowledging it.
+pub async fn receive_texts(
+    account: &mut Account,
+    connection: &mut RelayConnection,
+    invite: &RelayInvite,
+    count: usize,
+) -> TestResult<Vec<String>> {
+    let mut texts = Vec::new();
+    for _ in 0..count {
+        let (delivery, received) = receive_and_commit(account, connection, invite).await?;
+        connection.ack(delivery.envelope_id).await?;
+        match received {
+            Received::Text(message) => texts.push(message.body),
+            other => return Err(format!("expected a text, got {other:?}").into()),
+        }
+    }
+    Ok(texts)
 }

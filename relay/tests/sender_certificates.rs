@@ -1,0 +1,98 @@
+//! Sender certificates live 24 hours, but a sealed envelope may wait in a
+//! mailbox for up to the mailbox TTL. The recipient therefore checks the
+//! certificate at the time the relay received the envelope, not at the time
+//! it is read: a week-old envelope sealed under a then-valid certificate is
+//! accepted, and one sealed under an already expired certificate is not.
+
+mod support;
+
+use std::time::{Duration, SystemTime};
+
+use sotto_core::messaging::{self, Received};
+use sotto_core::relay::sealed;
+use sotto_core::store::SottoStore;
+use sotto_core::{prekeys, session, Error};
+use sotto_relay::identity::{RelayIdentity, SENDER_CERTIFICATE_LIFETIME};
+use support::*;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[test]
+fn certificates_are_checked_at_relay_arrival_not_at_reading_time() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (relay, _) = RelayIdentity::load_or_create(
+        &dir.path().join("relay"),
+        &["localhost".into()],
+        &mut rand::rng(),
+    )?;
+    let trust_root = relay.invite("localhost", 7443).trust_root;
+    let mut alice = Account::create(dir.path(), "alice", 21)?;
+    let mut bob = Account::create(dir.path(), "bob", 22)?;
+    let (alice_id, bob_id) = (alice.identity()?, bob.identity()?);
+    let bob_for_alice = alice.add_contact(&bob_id, "Bob")?;
+    let alice_for_bob = bob.add_contact(&alice_id, "Alice")?;
+    let bundle = prekeys::take_prekey_bundle(&mut bob.store)?;
+    let issued_at = SystemTime::now() - 7 * 24 * HOUR;
+    session::start_session(
+        &mut alice.store,
+        &bob_for_alice,
+        &bundle,
+        issued_at,
+        &mut alice.rng,
+    )?;
+    let certificate = relay
+        .issue_sender_certificate(&alice_id, issued_at, &mut alice.rng)
+        .ok_or("certificate")?;
+
+    let mut seal_text = |text: &str| -> TestResult<Vec<u8>> {
+        let out = messaging::send_text(
+            &mut alice.store,
+            &bob_for_alice,
+            text,
+            issued_at,
+            &mut alice.rng,
+        )?;
+        Ok(sealed::seal(
+            &alice.store,
+            &bob_for_alice,
+            &out.envelope,
+            &certificate,
+            &mut alice.rng,
+        )?)
+    };
+    let kept_a_week = seal_text("queued for a week")?;
+    let sent_too_late = seal_text("sent after the certificate expired")?;
+    let now = SystemTime::now();
+
+    // Queued an hour after issue, read a week later: accepted.
+    let got = messaging::receive_sealed(
+        &mut bob.store,
+        &kept_a_week,
+        &trust_root,
+        issued_at + HOUR,
+        now,
+        &mut bob.rng,
+    )?;
+    assert!(
+        matches!(got.received, Received::Text(_)),
+        "{:?}",
+        got.received
+    );
+
+    // Reached the relay after the certificate expired: refused, and
+    // nothing is stored.
+    let refused = messaging::receive_sealed(
+        &mut bob.store,
+        &sent_too_late,
+        &trust_root,
+        issued_at + SENDER_CERTIFICATE_LIFETIME + HOUR,
+        now,
+        &mut bob.rng,
+    );
+    assert!(
+        matches!(refused, Err(Error::InvalidSenderCertificate)),
+        "{refused:?}"
+    );
+    assert_eq!(bob.store.messages(&alice_for_bob, 10, None)?.len(), 1);
+    Ok(())
+}
