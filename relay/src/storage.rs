@@ -173,6 +173,10 @@ pub trait RelayStorage: Send {
     }
     /// Deletes envelopes past their expiry; returns how many.
     fn expire(&mut self, now_ms: u64) -> StorageResult<usize>;
+    /// A second handle on the same storage, for the reads on the push path
+    /// ([`RelayStorage::pending`]), so that they need not wait behind the
+    /// writer's commits. SQLite: another connection to the WAL database.
+    fn reader(&self) -> StorageResult<Box<dyn RelayStorage>>;
     /// Applies many mailbox writes in one transaction, with one durable
     /// commit (group commit): the relay's hot path. A write that cannot be
     /// done (no account, full mailbox) is an outcome, not a failure; a
@@ -220,6 +224,7 @@ const SCHEMA: &[&str] = &[r#"
 /// [`RelayStorage`] in an embedded SQLite database.
 pub struct SqliteStorage {
     conn: Connection,
+    path: std::path::PathBuf,
 }
 
 impl SqliteStorage {
@@ -240,7 +245,10 @@ impl SqliteStorage {
             tx.pragma_update(None, "user_version", index + 1)?;
             tx.commit()?;
         }
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
     }
 
     fn counts(conn: &Connection, identity: &[u8]) -> StorageResult<proto::PreKeyCounts> {
@@ -426,6 +434,10 @@ impl RelayStorage for SqliteStorage {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn reader(&self) -> StorageResult<Box<dyn RelayStorage>> {
+        Ok(Box::new(Self::open(&self.path)?))
+    }
+
     fn expire(&mut self, now_ms: u64) -> StorageResult<usize> {
         Ok(self
             .conn
@@ -556,6 +568,18 @@ mod tests {
             Err(StorageError::TooManyPreKeys)
         ));
         assert_eq!(s.prekey_counts(b"carol")?.one_time, MAX_ONE_TIME_PREKEYS);
+        Ok(())
+    }
+
+    #[test]
+    fn a_reader_sees_every_committed_write() -> StorageResult<()> {
+        let (_dir, mut s) = storage();
+        let reader = s.reader()?;
+        s.upsert_account(b"bob", 1, 1)?;
+        let id = s.enqueue(b"bob", b"one", 1, 100, 10)?;
+        assert_eq!(reader.pending(b"bob", 0, 10)?[0].id, id);
+        s.ack(b"bob", id)?;
+        assert!(reader.pending(b"bob", 0, 10)?.is_empty());
         Ok(())
     }
 
