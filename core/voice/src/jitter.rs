@@ -266,8 +266,10 @@ impl JitterBuffer {
         };
         if self.waited > 0 {
             // Frames concealed while waiting stood in for these timestamps.
+            // Keep the last missing frame, if any, so that the next
+            // packet's FEC can rebuild it rather than PLC guessing again.
             let gap = (earliest - next) / FRAME;
-            let skip = gap.min(self.waited);
+            let skip = (gap - 1).max(0).min(self.waited);
             next += skip * FRAME;
             self.waited = 0;
         }

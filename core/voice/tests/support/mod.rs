@@ -100,6 +100,42 @@ pub fn best_correlation(sent: &[i16], received: &[i16], max_lag: usize) -> (f64,
     best
 }
 
+/// Mean over half-second segments of the sent speech (skipping quiet ones)
+/// of the best normalised correlation with the received audio at any lag
+/// in 0..max_lag samples. Unlike one global lag, this tolerates the small
+/// timeline shifts an adaptive jitter buffer makes. Computed at 8 kHz.
+pub fn segmental_correlation(sent: &[i16], received: &[i16], max_lag: usize) -> f64 {
+    let a: Vec<f64> = resample_i16(sent, 48_000, 8_000).iter().map(|&s| f64::from(s)).collect();
+    let b: Vec<f64> = resample_i16(received, 48_000, 8_000)
+        .iter()
+        .map(|&s| f64::from(s))
+        .collect();
+    let seg = 4000;
+    let lags = max_lag / 6;
+    let mut scores = Vec::new();
+    for start in (0..a.len().saturating_sub(seg)).step_by(seg) {
+        let x = &a[start..start + seg];
+        let xx: f64 = x.iter().map(|v| v * v).sum();
+        if xx / (seg as f64) < 250_000.0 {
+            continue; // quieter than about -36 dBFS: a pause
+        }
+        let mut best = f64::MIN;
+        for lag in 0..lags {
+            let Some(y) = b.get(start + lag..start + lag + seg) else {
+                break;
+            };
+            let (mut xy, mut yy) = (0.0, 0.0);
+            for (p, q) in x.iter().zip(y) {
+                xy += p * q;
+                yy += q * q;
+            }
+            best = best.max(xy / (xx.sqrt() * yy.sqrt()).max(1e-9));
+        }
+        scores.push(best);
+    }
+    scores.iter().sum::<f64>() / scores.len().max(1) as f64
+}
+
 /// Segmental SNR-like figure: signal-to-error ratio in dB after aligning
 /// `received` by `lag` samples.
 pub fn snr_db(sent: &[i16], received: &[i16], lag: usize) -> f64 {
