@@ -38,6 +38,9 @@ impl OpusEncoder {
         inner.set_inband_fec(true)?;
         inner.set_dtx(dtx)?;
         inner.set_vbr(true)?;
+        // Complexity 9 is libopus's and WebRTC's desktop default; set it
+        // explicitly so a libopus with another default changes nothing.
+        inner.set_complexity(9)?;
         let mut enc = OpusEncoder {
             inner,
             bitrate: 0,

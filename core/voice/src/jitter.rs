@@ -115,6 +115,11 @@ pub struct JitterBuffer {
     /// Pulls in a row with the level above target.
     excess_run: u32,
     last_energy: f64,
+    /// Smoothed fraction of frames whose own packet was missing when due.
+    loss_rate: f64,
+    /// Most RED copies per packet seen lately (decays by one per 5 s).
+    red_depth: i64,
+    red_depth_age: u32,
     scratch: Vec<i16>,
     stats: JitterStats,
 }
@@ -139,6 +144,9 @@ impl JitterBuffer {
             waited: 0,
             excess_run: 0,
             last_energy: 0.0,
+            loss_rate: 0.0,
+            red_depth: 0,
+            red_depth_age: 0,
             scratch: vec![0; FRAME_SAMPLES],
             stats: JitterStats::default(),
         })
@@ -185,6 +193,15 @@ impl JitterBuffer {
             return Err(Error::Malformed("not a 20 ms Opus frame"));
         }
         let ts = self.unwrap_ts(rtp_timestamp);
+        let depth = redundant.len() as i64;
+        self.red_depth_age += 1;
+        if depth >= self.red_depth {
+            self.red_depth = depth;
+            self.red_depth_age = 0;
+        } else if self.red_depth_age > 250 {
+            self.red_depth -= 1;
+            self.red_depth_age = 0;
+        }
         self.record_delay(ts, arrival_secs);
         if self.next.is_some_and(|next| ts < next) {
             self.stats.late_packets += 1;
@@ -223,7 +240,16 @@ impl JitterBuffer {
         relative.sort_by(f64::total_cmp);
         let at = ((relative.len() - 1) as f64 * self.config.quantile).round() as usize;
         let jitter = (relative[at] * f64::from(SAMPLE_RATE)) as i64;
-        self.target = (jitter + FRAME).clamp(
+        // While packets go missing, hold one more frame so that the next
+        // packet (with its RED copy and Opus FEC of this one) is already
+        // here when a frame turns out to be lost. NetEq does the same.
+        // With RED of depth d, the copy of a lost frame can be d packets away.
+        let floor = if self.loss_rate > LOSSY {
+            (2 + (self.red_depth - 1).max(0)) * FRAME
+        } else {
+            FRAME
+        };
+        self.target = (jitter + FRAME).max(floor).clamp(
             ms_to_samples(self.config.min_delay_ms).max(FRAME),
             ms_to_samples(self.config.max_delay_ms).max(FRAME),
         );
@@ -330,6 +356,8 @@ impl JitterBuffer {
     /// Produce the frame at `ts`: decoded, from RED, from FEC, or concealed.
     fn decode_at(&mut self, ts: i64, out: &mut [i16]) -> Result<FrameSource> {
         let slot = self.slots.remove(&ts);
+        let missing = !slot.as_ref().is_some_and(|s| s.primary.is_some());
+        self.loss_rate = 0.99 * self.loss_rate + if missing { 0.01 } else { 0.0 };
         let source = match slot {
             Some(Slot {
                 primary: Some(p), ..
@@ -361,6 +389,9 @@ impl JitterBuffer {
         Ok(source)
     }
 }
+
+/// Loss rate above which the buffer keeps a frame in hand for repairs.
+const LOSSY: f64 = 0.005;
 
 /// Mean square below which a frame counts as quiet (about −50 dBFS).
 const QUIET_ENERGY: f64 = 10_000.0;
