@@ -50,6 +50,12 @@ impl OpusEncoder {
         Ok(enc)
     }
 
+    /// Encoder complexity, 0 (cheapest) to 10 (libopus's best).
+    pub fn set_complexity(&mut self, complexity: u8) -> Result<()> {
+        self.inner.set_complexity(i32::from(complexity.min(10)))?;
+        Ok(())
+    }
+
     /// Change the target bitrate (clamped to 6–510 kbit/s by libopus).
     pub fn set_bitrate(&mut self, bitrate: u32) -> Result<()> {
         if bitrate != self.bitrate {
@@ -68,7 +74,8 @@ impl OpusEncoder {
     /// Tell the encoder how much loss to expect: libopus sizes its in-band
     /// FEC (LBRR) from this, and sends none at 0 %.
     pub fn set_expected_loss(&mut self, percent: u8) -> Result<()> {
-        self.inner.set_packet_loss_perc(i32::from(percent.min(100)))?;
+        self.inner
+            .set_packet_loss_perc(i32::from(percent.min(100)))?;
         Ok(())
     }
 

@@ -356,7 +356,7 @@ impl JitterBuffer {
     /// Produce the frame at `ts`: decoded, from RED, from FEC, or concealed.
     fn decode_at(&mut self, ts: i64, out: &mut [i16]) -> Result<FrameSource> {
         let slot = self.slots.remove(&ts);
-        let missing = !slot.as_ref().is_some_and(|s| s.primary.is_some());
+        let missing = slot.as_ref().is_none_or(|s| s.primary.is_none());
         self.loss_rate = 0.99 * self.loss_rate + if missing { 0.01 } else { 0.0 };
         let source = match slot {
             Some(Slot {
@@ -373,7 +373,11 @@ impl JitterBuffer {
                 self.stats.recovered_red += 1;
                 FrameSource::RecoveredRed
             }
-            _ => match self.slots.get(&(ts + FRAME)).and_then(|s| s.primary.as_deref()) {
+            _ => match self
+                .slots
+                .get(&(ts + FRAME))
+                .and_then(|s| s.primary.as_deref())
+            {
                 Some(following) => {
                     self.decoder.decode_fec(following, out)?;
                     self.stats.recovered_fec += 1;
@@ -397,7 +401,11 @@ const LOSSY: f64 = 0.005;
 const QUIET_ENERGY: f64 = 10_000.0;
 
 fn energy(frame: &[i16]) -> f64 {
-    frame.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / frame.len() as f64
+    frame
+        .iter()
+        .map(|&s| f64::from(s) * f64::from(s))
+        .sum::<f64>()
+        / frame.len() as f64
 }
 
 fn ms_to_samples(ms: u32) -> i64 {

@@ -62,7 +62,11 @@ impl Report {
         let blocks = self.blocks.len().min(31);
         let words = 1 + if self.sender_info.is_some() { 5 } else { 0 } + 6 * blocks;
         out.push(0x80 | blocks as u8);
-        out.push(if self.sender_info.is_some() { PT_SR } else { PT_RR });
+        out.push(if self.sender_info.is_some() {
+            PT_SR
+        } else {
+            PT_RR
+        });
         out.extend_from_slice(&(words as u16).to_be_bytes());
         out.extend_from_slice(&self.ssrc.to_be_bytes());
         if let Some(info) = &self.sender_info {

@@ -173,7 +173,12 @@ pub struct MediaSession {
 impl MediaSession {
     /// A session sending under `send` and receiving under `receive`,
     /// starting at `now`.
-    pub fn new(config: MediaConfig, send: SrtpKeys, receive: SrtpKeys, now: Instant) -> Result<Self> {
+    pub fn new(
+        config: MediaConfig,
+        send: SrtpKeys,
+        receive: SrtpKeys,
+        now: Instant,
+    ) -> Result<Self> {
         if config.opus_payload_type > 127
             || config.red_payload_type > 127
             || config.opus_payload_type == config.red_payload_type
@@ -186,8 +191,11 @@ impl MediaSession {
         if config.min_bitrate > config.max_bitrate || config.feedback_interval.is_zero() {
             return Err(Error::Config("bitrate bounds or feedback interval"));
         }
-        let controller =
-            RateController::new(config.loss_protection, config.min_bitrate, config.max_bitrate);
+        let controller = RateController::new(
+            config.loss_protection,
+            config.min_bitrate,
+            config.max_bitrate,
+        );
         let policy = controller.policy();
         let mut rng = rand::rng();
         let cname: [u8; 12] = rng.random();
@@ -200,7 +208,10 @@ impl MediaSession {
             policy,
             reception: ReceptionStats::default(),
             // A random token: RFC 7022 style, so CNAME reveals no identity.
-            cname: cname.iter().map(|b| b"0123456789abcdef"[usize::from(b & 15)]).collect(),
+            cname: cname
+                .iter()
+                .map(|b| b"0123456789abcdef"[usize::from(b & 15)])
+                .collect(),
             // RFC 3550 §5.1: random initial sequence number and timestamp.
             // The sequence starts in the lower half so the first packets
             // never look like a rollover to a receiver.
@@ -305,7 +316,9 @@ impl MediaSession {
     pub fn receive_datagram(&mut self, datagram: &[u8], now: Instant) -> Result<Received> {
         let result = match classify(datagram) {
             Ok(DatagramKind::Rtp) => self.receive_rtp(datagram, now).map(|()| Received::Media),
-            Ok(DatagramKind::Rtcp) => self.receive_rtcp(datagram, now).map(|()| Received::Feedback),
+            Ok(DatagramKind::Rtcp) => self
+                .receive_rtcp(datagram, now)
+                .map(|()| Received::Feedback),
             Err(e) => Err(e),
         };
         if let Err(e) = &result {
@@ -331,7 +344,9 @@ impl MediaSession {
             }
             let redundant: Vec<(u16, &[u8])> = blocks
                 .iter()
-                .filter(|b| b.payload_type == self.config.opus_payload_type && b.timestamp_offset > 0)
+                .filter(|b| {
+                    b.payload_type == self.config.opus_payload_type && b.timestamp_offset > 0
+                })
                 .map(|b| (b.timestamp_offset, b.data))
                 .collect();
             (primary.data, redundant)
@@ -405,7 +420,11 @@ impl MediaSession {
             octets: self.rtp_payload_octets,
         });
         let blocks = match self.srtp_in.remote_ssrc() {
-            Some(remote) => self.reception.report_block(remote, now_secs).into_iter().collect(),
+            Some(remote) => self
+                .reception
+                .report_block(remote, now_secs)
+                .into_iter()
+                .collect(),
             None => Vec::new(),
         };
         let report = Report {

@@ -483,7 +483,13 @@ impl SrtpReceiver {
             aad.extend_from_slice(clear);
             aad.extend_from_slice(&packet[trailer_at..]);
             self.rtcp
-                .decrypt(nonce, Payload { msg: tag, aad: &aad })
+                .decrypt(
+                    nonce,
+                    Payload {
+                        msg: tag,
+                        aad: &aad,
+                    },
+                )
                 .map_err(|_| Error::AuthenticationFailed)?;
             clear.to_vec()
         };
@@ -528,7 +534,9 @@ mod tests {
     fn window_accepts_reordering_within_128_and_rejects_older() {
         let mut tx = SrtpSender::new(&keys(2));
         let mut rx = SrtpReceiver::new(&keys(2));
-        let sealed: Vec<_> = (0..300u16).map(|s| tx.protect_rtp(&rtp(s)).unwrap()).collect();
+        let sealed: Vec<_> = (0..300u16)
+            .map(|s| tx.protect_rtp(&rtp(s)).unwrap())
+            .collect();
         rx.unprotect_rtp(&sealed[200]).unwrap();
         // 127 behind the newest: still inside the window.
         rx.unprotect_rtp(&sealed[73]).unwrap();

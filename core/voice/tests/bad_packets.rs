@@ -10,8 +10,11 @@ use sotto_voice::audio::synth::SpeechLikeSource;
 use sotto_voice::{Error, MediaConfig, MediaSession, Received};
 use support::{keys, session_pair, TestResult, FRAME};
 
+/// Alice's RTP packets, one RTCP report of hers, and Bob ready to receive.
+type Recorded = (Vec<Vec<u8>>, Vec<u8>, MediaSession);
+
 /// Alice's first `n` datagrams (RTP, then one RTCP report).
-fn alice_datagrams(n: usize) -> Result<(Vec<Vec<u8>>, Vec<u8>, MediaSession), sotto_voice::Error> {
+fn alice_datagrams(n: usize) -> Result<Recorded, sotto_voice::Error> {
     let start = Instant::now();
     let (mut alice, bob) = session_pair(MediaConfig::default(), MediaConfig::default(), start)?;
     let speech = SpeechLikeSource::generate(0.02 * n as f64, 1);
@@ -33,9 +36,15 @@ fn wrong_key_is_refused() -> TestResult {
     let now = Instant::now();
     let mut eve = MediaSession::new(MediaConfig::default(), keys(7), keys(8), now)?;
     for p in &packets {
-        assert_eq!(eve.receive_datagram(p, now), Err(Error::AuthenticationFailed));
+        assert_eq!(
+            eve.receive_datagram(p, now),
+            Err(Error::AuthenticationFailed)
+        );
     }
-    assert_eq!(eve.receive_datagram(&report, now), Err(Error::AuthenticationFailed));
+    assert_eq!(
+        eve.receive_datagram(&report, now),
+        Err(Error::AuthenticationFailed)
+    );
     assert_eq!(eve.stats().packets_rejected, 4);
     assert_eq!(eve.stats().packets_received, 0);
     Ok(())
@@ -65,7 +74,10 @@ fn every_tampered_byte_is_refused_and_the_stream_survives() -> TestResult {
     }
     // Truncations.
     for len in 0..first.len() {
-        assert!(bob.receive_datagram(&first[..len], now).is_err(), "len {len}");
+        assert!(
+            bob.receive_datagram(&first[..len], now).is_err(),
+            "len {len}"
+        );
     }
     // Nothing above moved the replay window or fixed the SSRC.
     for p in &packets {
@@ -99,8 +111,14 @@ fn not_media_and_foreign_ssrc_are_refused() -> TestResult {
     let (packets, _, mut bob) = alice_datagrams(2)?;
     let now = Instant::now();
     // A STUN binding request and a DTLS record (RFC 7983 ranges).
-    assert_eq!(bob.receive_datagram(&[0x00, 0x01, 0, 0], now), Err(Error::NotMedia));
-    assert_eq!(bob.receive_datagram(&[22, 0xfe, 0xfd], now), Err(Error::NotMedia));
+    assert_eq!(
+        bob.receive_datagram(&[0x00, 0x01, 0, 0], now),
+        Err(Error::NotMedia)
+    );
+    assert_eq!(
+        bob.receive_datagram(&[22, 0xfe, 0xfd], now),
+        Err(Error::NotMedia)
+    );
     assert_eq!(bob.receive_datagram(&[], now), Err(Error::NotMedia));
     bob.receive_datagram(&packets[0], now)?;
 
@@ -122,7 +140,10 @@ fn not_media_and_foreign_ssrc_are_refused() -> TestResult {
     // Wrong frame size is refused on the send side.
     assert!(matches!(
         other.send_frame(&frame[..480], start),
-        Err(Error::FrameSize { expected: 960, got: 480 })
+        Err(Error::FrameSize {
+            expected: 960,
+            got: 480
+        })
     ));
     Ok(())
 }

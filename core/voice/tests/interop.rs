@@ -164,7 +164,11 @@ fn we_accept_libsrtp2_protected_rtp_and_rtcp() -> TestResult {
         .arg(&input)
         .arg(&output)
         .output()?;
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let protected = read_records(&output)?;
     assert_eq!(protected.len(), plain.len());
 

@@ -44,7 +44,11 @@ fn random_loss_is_mostly_recovered_from_red() -> TestResult {
     assert!(stats.jitter.recovered_red > 10, "{:?}", stats.jitter);
     // The buffer grew for the jitter.
     assert!(stats.jitter.target_delay_ms > 40.0, "{:?}", stats.jitter);
-    assert!(stats.local_jitter_secs > 0.010, "{}", stats.local_jitter_secs);
+    assert!(
+        stats.local_jitter_secs > 0.010,
+        "{}",
+        stats.local_jitter_secs
+    );
     let corr = segmental_correlation(&sent, &call.received, 19_200);
     assert!(corr > 0.8, "correlation {corr}");
     Ok(())

@@ -18,7 +18,9 @@ fn session() -> SessionKeys {
     let key: [u8; 32] = hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
         .try_into()
         .expect("32 bytes");
-    let salt: [u8; 12] = hex("517569642070726f2071756f").try_into().expect("12 bytes");
+    let salt: [u8; 12] = hex("517569642070726f2071756f")
+        .try_into()
+        .expect("12 bytes");
     SessionKeys::new(key, salt)
 }
 
@@ -65,7 +67,10 @@ fn rfc7714_17_2_srtcp_encrypt_and_decrypt() -> TestResult {
     assert_eq!(sender.protect_rtcp(&hex(RTCP_PLAIN))?, hex(RTCP_PROTECTED));
 
     let mut receiver = SrtpReceiver::from_session_keys(session(), session());
-    assert_eq!(receiver.unprotect_rtcp(&hex(RTCP_PROTECTED))?, hex(RTCP_PLAIN));
+    assert_eq!(
+        receiver.unprotect_rtcp(&hex(RTCP_PROTECTED))?,
+        hex(RTCP_PLAIN)
+    );
     assert_eq!(
         receiver.unprotect_rtcp(&hex(RTCP_PROTECTED)),
         Err(Error::Replayed)
@@ -76,7 +81,10 @@ fn rfc7714_17_2_srtcp_encrypt_and_decrypt() -> TestResult {
 #[test]
 fn rfc7714_17_4_srtcp_authentication_only() -> TestResult {
     let mut receiver = SrtpReceiver::from_session_keys(session(), session());
-    assert_eq!(receiver.unprotect_rtcp(&hex(RTCP_TAG_ONLY))?, hex(RTCP_PLAIN));
+    assert_eq!(
+        receiver.unprotect_rtcp(&hex(RTCP_TAG_ONLY))?,
+        hex(RTCP_PLAIN)
+    );
 
     // Flip one bit of the clear payload: the tag no longer verifies.
     let mut tampered = hex(RTCP_TAG_ONLY);
@@ -95,7 +103,9 @@ fn rfc6188_7_2_key_derivation() {
     let key: [u8; 32] = hex("f0f04914b513f2763a1b1fa130f10e2998f6f6e43e4309d1e622a0e332b9f1b6")
         .try_into()
         .expect("32 bytes");
-    let salt: [u8; 14] = hex("3b04803de51ee7c96423ab5b78d2").try_into().expect("14 bytes");
+    let salt: [u8; 14] = hex("3b04803de51ee7c96423ab5b78d2")
+        .try_into()
+        .expect("14 bytes");
 
     let mut cipher_key = [0u8; 32];
     aes_256_cm_prf(&key, &salt, 0x00, &mut cipher_key);

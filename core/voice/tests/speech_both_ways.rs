@@ -102,11 +102,18 @@ fn speech_both_ways_over_loopback_udp() -> TestResult {
     let heard_by_bob = segmental_correlation(&alice_says, &bob.heard, 9600);
     let heard_by_alice = segmental_correlation(&bob_says, &alice.heard, 9600);
     assert!(heard_by_bob > 0.9, "alice → bob correlation {heard_by_bob}");
-    assert!(heard_by_alice > 0.9, "bob → alice correlation {heard_by_alice}");
+    assert!(
+        heard_by_alice > 0.9,
+        "bob → alice correlation {heard_by_alice}"
+    );
 
     for (name, end) in [("alice", &alice), ("bob", &bob)] {
         let stats = end.session.stats();
-        assert!(end.reports_seen >= 2, "{name} saw {} reports", end.reports_seen);
+        assert!(
+            end.reports_seen >= 2,
+            "{name} saw {} reports",
+            end.reports_seen
+        );
         assert_eq!(stats.packets_rejected, 0, "{name}: {stats:?}");
         assert_eq!(stats.jitter.concealed, 0, "{name}: {stats:?}");
         assert_eq!(stats.local_cumulative_lost, 0);

@@ -99,13 +99,15 @@ fn pick_format(
                 && (r.min_sample_rate()..=r.max_sample_rate()).contains(&rate)
         });
         if let Some(range) = found {
-            let supported = range.clone().with_sample_rate(rate);
+            let supported = (*range).with_sample_rate(rate);
             return Ok((supported.config(), wanted));
         }
     }
     match default.sample_format() {
         f @ (SampleFormat::I16 | SampleFormat::F32) => Ok((default.config(), f)),
-        _ => Err(Error::Device("the device offers neither i16 nor f32 samples".into())),
+        _ => Err(Error::Device(
+            "the device offers neither i16 nor f32 samples".into(),
+        )),
     }
 }
 
@@ -181,7 +183,9 @@ impl Capture {
         let overruns = Arc::new(AtomicU64::new(0));
         let errors = Arc::new(AtomicU64::new(0));
         let build = |cfg: StreamConfig| match sample_format {
-            SampleFormat::I16 => build_capture::<i16>(&device, cfg, format, &tx, &overruns, &errors),
+            SampleFormat::I16 => {
+                build_capture::<i16>(&device, cfg, format, &tx, &overruns, &errors)
+            }
             _ => build_capture::<f32>(&device, cfg, format, &tx, &overruns, &errors),
         };
         let stream = build(low_latency(stream_config))
@@ -465,6 +469,10 @@ mod tests {
         // ~48000 samples minus the converter's look-ahead.
         assert!(frames.len() >= 48, "{}", frames.len());
         let mid = &frames[10];
-        assert!(mid.iter().all(|&s| (s - 8192).abs() < 80), "{:?}", &mid[..4]);
+        assert!(
+            mid.iter().all(|&s| (s - 8192).abs() < 80),
+            "{:?}",
+            &mid[..4]
+        );
     }
 }

@@ -87,7 +87,11 @@ impl Resampler {
             return 0.0;
         }
         let arg = PI * self.cutoff * d;
-        let sinc = if arg.abs() < 1e-9 { 1.0 } else { arg.sin() / arg };
+        let sinc = if arg.abs() < 1e-9 {
+            1.0
+        } else {
+            arg.sin() / arg
+        };
         let window = 0.42 + 0.5 * (PI * x).cos() + 0.08 * (2.0 * PI * x).cos();
         self.cutoff * sinc * window
     }
@@ -143,7 +147,10 @@ mod tests {
 
     #[test]
     fn streaming_equals_one_shot() {
-        let input: Vec<f32> = tone(22_050, 440.0, 5000).iter().map(|&s| f32::from(s)).collect();
+        let input: Vec<f32> = tone(22_050, 440.0, 5000)
+            .iter()
+            .map(|&s| f32::from(s))
+            .collect();
         let mut one = Resampler::new(22_050, 48_000);
         let mut a = Vec::new();
         one.push(&input, &mut a);

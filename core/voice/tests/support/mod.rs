@@ -54,9 +54,17 @@ pub fn speech(text: &str, dir: &Path) -> Vec<i16> {
     if spoken {
         if let Ok(samples) = sotto_voice::audio::wav::read_wav_48k_mono(&wav) {
             // espeak speaks quietly; bring it to a normal level.
-            let peak = samples.iter().map(|s| s.unsigned_abs()).max().unwrap_or(1).max(1);
+            let peak = samples
+                .iter()
+                .map(|s| s.unsigned_abs())
+                .max()
+                .unwrap_or(1)
+                .max(1);
             let gain = 20_000.0 / f64::from(peak);
-            return samples.iter().map(|&s| (f64::from(s) * gain) as i16).collect();
+            return samples
+                .iter()
+                .map(|&s| (f64::from(s) * gain) as i16)
+                .collect();
         }
     }
     eprintln!("espeak-ng not available: using the synthetic speech-like signal");
@@ -73,7 +81,10 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
 /// of 0..max_lag samples (the pipeline delays, never advances), computed at
 /// 16 kHz for speed. Returns (correlation, lag in 48 kHz samples).
 pub fn best_correlation(sent: &[i16], received: &[i16], max_lag: usize) -> (f64, usize) {
-    let a: Vec<f64> = resample_i16(sent, 48_000, 16_000).iter().map(|&s| f64::from(s)).collect();
+    let a: Vec<f64> = resample_i16(sent, 48_000, 16_000)
+        .iter()
+        .map(|&s| f64::from(s))
+        .collect();
     let b: Vec<f64> = resample_i16(received, 48_000, 16_000)
         .iter()
         .map(|&s| f64::from(s))
@@ -105,7 +116,10 @@ pub fn best_correlation(sent: &[i16], received: &[i16], max_lag: usize) -> (f64,
 /// in 0..max_lag samples. Unlike one global lag, this tolerates the small
 /// timeline shifts an adaptive jitter buffer makes. Computed at 8 kHz.
 pub fn segmental_correlation(sent: &[i16], received: &[i16], max_lag: usize) -> f64 {
-    let a: Vec<f64> = resample_i16(sent, 48_000, 8_000).iter().map(|&s| f64::from(s)).collect();
+    let a: Vec<f64> = resample_i16(sent, 48_000, 8_000)
+        .iter()
+        .map(|&s| f64::from(s))
+        .collect();
     let b: Vec<f64> = resample_i16(received, 48_000, 8_000)
         .iter()
         .map(|&s| f64::from(s))
