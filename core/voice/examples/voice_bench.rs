@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use sotto_voice::audio::resample::resample_i16;
 use sotto_voice::audio::synth::SpeechLikeSource;
 use sotto_voice::audio::wav::{read_wav_48k_mono, write_wav};
 use sotto_voice::codec::{OpusDecoder, OpusEncoder, FRAME_SAMPLES};
@@ -81,7 +80,7 @@ fn one_way(
     config: MediaConfig,
     link: Impairment,
     seed: u64,
-) -> sotto_voice::Result<(Vec<i16>, MediaStats, MediaStats, f64)> {
+) -> sotto_voice::Result<(Vec<i16>, MediaStats, MediaStats, f64, f64)> {
     let start = Instant::now();
     let mut alice = MediaSession::new(config, keys(1), keys(2), start)?;
     let mut bob_config = MediaConfig::default();
@@ -139,7 +138,9 @@ fn one_way(
     let secs = (talk_frames * FRAME) as f64 / 48_000.0;
     let _ = packets_during_speech;
     let kbps = bytes_during_speech as f64 * 8.0 / secs / 1000.0;
-    Ok((played, alice.stats(), bob.stats(), kbps))
+    let net = forward.stats();
+    let lost = net.lost as f64 / net.sent.max(1) as f64;
+    Ok((played, alice.stats(), bob.stats(), kbps, lost))
 }
 
 /// Plain libopus at `bitrate`, no network: the PESQ reference point.
@@ -259,7 +260,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Latency: one clean run, exact lag of playout against capture.
-    let (played, _, _, _) = one_way(
+    let (played, _, _, _, _) = one_way(
         &[],
         &speech,
         MediaConfig::default(),
@@ -327,7 +328,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..MediaConfig::default()
         };
         let link = Impairment::random_loss(loss, jitter);
-        let (played, alice, bob, kbps) = one_way(&warmup, &speech, config, link, 42)?;
+        let (played, alice, bob, kbps, lost) = one_way(&warmup, &speech, config, link, 42)?;
         let label = format!(
             "loss {:>2.0}% jitter {:>2} ms {}",
             loss * 100.0,
@@ -348,7 +349,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let j = bob.jitter;
         println!(
             "{label:<34} {:>6.1} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5.0}ms {:>6}k {:>7.1}k {:>6.1}ms",
-            alice.remote_loss * 100.0,
+            lost * 100.0,
             j.recovered_red,
             j.recovered_fec,
             j.concealed,
@@ -363,8 +364,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         writeln!(manifest, "{name}\t{label}\t{kbps:.1}")?;
     }
     std::fs::write(dir.join("manifest.tsv"), manifest)?;
-    // Keep a 16 kHz copy for listening next to the 48 kHz source.
-    let _ = resample_i16(&speech, 48_000, 16_000);
     println!(
         "wrote degraded WAVs to {}; score them with pesq_score.py",
         dir.display()
