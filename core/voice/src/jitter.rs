@@ -83,6 +83,8 @@ pub struct JitterStats {
     pub accelerated: u64,
     /// Frames inserted to grow the delay.
     pub expanded: u64,
+    /// Times the playout point jumped to a stream that leapt ahead.
+    pub resyncs: u64,
     /// Audio buffered ahead of playout, in ms.
     pub current_delay_ms: f64,
     /// The delay the buffer steers towards, in ms.
@@ -213,6 +215,11 @@ impl JitterBuffer {
                 slot.primary = Some(primary.to_vec());
             }
             self.highest = Some(self.highest.map_or(ts, |h| h.max(ts)));
+            // Bound memory whatever the peer's timestamps do (it is
+            // authenticated, but a bug there must not grow us without end).
+            while self.slots.len() > MAX_SLOTS {
+                self.slots.pop_first();
+            }
         }
         for &(offset, frame) in redundant {
             let red_ts = ts - i64::from(offset);
@@ -298,6 +305,12 @@ impl JitterBuffer {
             let skip = (gap - 1).max(0).min(self.waited);
             next += skip * FRAME;
             self.waited = 0;
+        }
+        if earliest - next > ms_to_samples(self.config.max_delay_ms) {
+            // The stream jumped ahead (a sender that restarted its clock, or
+            // a long gap): conceal no further, play from what is here.
+            next = earliest;
+            self.stats.resyncs += 1;
         }
 
         let level = self.highest.map_or(0, |h| h + FRAME - next);
@@ -393,6 +406,9 @@ impl JitterBuffer {
         Ok(source)
     }
 }
+
+/// Most frames held (10 s).
+const MAX_SLOTS: usize = 500;
 
 /// Loss rate above which the buffer keeps a frame in hand for repairs.
 const LOSSY: f64 = 0.005;

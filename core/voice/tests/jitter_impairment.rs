@@ -120,3 +120,48 @@ fn dtx_sends_little_in_silence_and_playout_keeps_going() -> TestResult {
     assert_eq!(call.received.len(), (sent.len().div_ceil(960) + 50) * 960);
     Ok(())
 }
+
+#[test]
+fn delay_grows_with_jitter_and_shrinks_when_it_goes() -> TestResult {
+    use sotto_voice::impair::NetworkSimulator;
+    use std::time::Instant;
+    let speech = SpeechLikeSource::generate(16.0, 6);
+    let start = Instant::now();
+    let (mut alice, mut bob) =
+        support::session_pair(MediaConfig::default(), MediaConfig::default(), start)?;
+    let rough = Impairment {
+        jitter: Duration::from_millis(30),
+        ..Impairment::default()
+    };
+    let mut link = NetworkSimulator::new(rough, 7);
+    let mut calm = NetworkSimulator::new(Impairment::default(), 8);
+    let mut out = vec![0i16; 960];
+    let mut peak_target = 0.0f64;
+    let frames = speech.len() / 960;
+    for (i, frame) in speech.chunks_exact(960).enumerate() {
+        let t = Duration::from_millis(20 * i as u64);
+        let now = start + t;
+        if let Some(p) = alice.send_frame(frame, now)? {
+            // Jittery for the first 6 s, then calm.
+            if i < 300 {
+                link.send(&p, t);
+            } else {
+                calm.send(&p, t);
+            }
+        }
+        for d in link.deliver(t).into_iter().chain(calm.deliver(t)) {
+            bob.receive_datagram(&d, now)?;
+        }
+        bob.next_playout_frame(&mut out)?;
+        peak_target = peak_target.max(bob.stats().jitter.target_delay_ms);
+        if i + 1 == frames {
+            let j = bob.stats().jitter;
+            assert!(peak_target >= 80.0, "target never grew: {peak_target}");
+            assert!(j.target_delay_ms <= 40.0, "target stayed high: {j:?}");
+            assert!(j.current_delay_ms <= 60.0, "delay stayed high: {j:?}");
+            assert!(j.accelerated >= 2, "{j:?}");
+            assert!(j.late_packets < 15, "{j:?}");
+        }
+    }
+    Ok(())
+}
