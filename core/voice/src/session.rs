@@ -172,12 +172,24 @@ pub struct MediaSession {
 
 impl MediaSession {
     /// A session sending under `send` and receiving under `receive`,
-    /// starting at `now`.
+    /// starting at `now`, drawing its random initial values from the OS.
     pub fn new(
         config: MediaConfig,
         send: SrtpKeys,
         receive: SrtpKeys,
         now: Instant,
+    ) -> Result<Self> {
+        Self::with_rng(config, send, receive, now, &mut rand::rng())
+    }
+
+    /// As [`MediaSession::new`], with the random initial sequence number,
+    /// timestamp and CNAME drawn from `rng` (seeded in tests).
+    pub fn with_rng<R: Rng + ?Sized>(
+        config: MediaConfig,
+        send: SrtpKeys,
+        receive: SrtpKeys,
+        now: Instant,
+        rng: &mut R,
     ) -> Result<Self> {
         if config.opus_payload_type > 127
             || config.red_payload_type > 127
@@ -197,7 +209,6 @@ impl MediaSession {
             config.max_bitrate,
         );
         let policy = controller.policy();
-        let mut rng = rand::rng();
         let cname: [u8; 12] = rng.random();
         let session = MediaSession {
             encoder: OpusEncoder::new(policy.bitrate, config.dtx)?,

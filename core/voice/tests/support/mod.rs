@@ -27,16 +27,25 @@ pub fn keys(fill: u8) -> SrtpKeys {
     }
 }
 
-/// A pair of sessions with matching keys: (alice, bob).
+/// A pair of sessions with matching keys: (alice, bob), their random
+/// initial values seeded so that every run is the same.
 pub fn session_pair(
     alice_config: MediaConfig,
     bob_config: MediaConfig,
     start: Instant,
 ) -> sotto_voice::Result<(MediaSession, MediaSession)> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5077);
     let a_to_b = keys(1);
     let b_to_a = keys(2);
-    let alice = MediaSession::new(alice_config, a_to_b.clone(), b_to_a.clone(), start)?;
-    let bob = MediaSession::new(bob_config, b_to_a, a_to_b, start)?;
+    let alice = MediaSession::with_rng(
+        alice_config,
+        a_to_b.clone(),
+        b_to_a.clone(),
+        start,
+        &mut rng,
+    )?;
+    let bob = MediaSession::with_rng(bob_config, b_to_a, a_to_b, start, &mut rng)?;
     Ok((alice, bob))
 }
 
