@@ -333,6 +333,8 @@ impl MediaSession {
             Err(e) => Err(e),
         };
         if let Err(e) = &result {
+            // The error names the failed check only; no packet bytes.
+            tracing::debug!(error = %e, "media datagram dropped");
             self.stats.packets_rejected += 1;
             if *e == Error::Replayed {
                 self.stats.replays_rejected += 1;
@@ -399,6 +401,14 @@ impl MediaSession {
     }
 
     fn apply(&mut self, policy: SendPolicy) -> Result<()> {
+        if policy != self.policy {
+            tracing::debug!(
+                bitrate = policy.bitrate,
+                red_depth = policy.red_depth,
+                opus_fec_loss = policy.expected_loss_percent,
+                "send policy changed"
+            );
+        }
         self.encoder.set_bitrate(policy.bitrate)?;
         self.encoder
             .set_expected_loss(policy.expected_loss_percent)?;
