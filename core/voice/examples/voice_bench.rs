@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use sotto_voice::audio::synth::SpeechLikeSource;
 use sotto_voice::audio::wav::{read_wav_48k_mono, write_wav};
 use sotto_voice::codec::{OpusDecoder, OpusEncoder, FRAME_SAMPLES};
-use sotto_voice::impair::{Impairment, NetworkSimulator};
+use sotto_voice::impair::{Impairment, LossModel, NetworkSimulator};
 use sotto_voice::{MediaConfig, MediaSession, MediaStats, SrtpKeys};
 
 const FRAME: usize = FRAME_SAMPLES;
@@ -296,7 +296,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
     println!(
-        "{:<34} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>8}",
+        "{:<36} {:>6} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>8} {:>8}",
         "run",
         "loss%",
         "RED",
@@ -310,29 +310,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "total",
         "jitter"
     );
-    let runs: Vec<(f64, Duration, bool)> = [
-        (0.0, Duration::ZERO, true),
-        (0.10, Duration::ZERO, true),
-        (0.10, Duration::ZERO, false),
-    ]
-    .into_iter()
-    .chain(
-        [0.0, 0.05, 0.10, 0.20]
-            .iter()
-            .flat_map(|&loss| [true, false].map(|p| (loss, Duration::from_millis(20), p))),
-    )
-    .collect();
-    for (loss, jitter, protection) in runs {
+    // (label, file stem, link, protection)
+    let mut runs: Vec<(String, String, Impairment, bool)> = Vec::new();
+    let random = |loss: f64, jitter_ms: u64| {
+        (
+            format!("loss {:>2.0}% jitter {:>2} ms", loss * 100.0, jitter_ms),
+            format!("loss{:02.0}-jitter{jitter_ms}", loss * 100.0),
+            Impairment::random_loss(loss, Duration::from_millis(jitter_ms)),
+        )
+    };
+    let mut links = vec![random(0.0, 0), random(0.10, 0)];
+    links.extend([0.0, 0.05, 0.10, 0.20].map(|loss| random(loss, 20)));
+    // Gilbert–Elliott: bursts of ~2 packets, ~12 % loss on average.
+    links.push((
+        "G-E bursts jitter 20 ms".to_owned(),
+        "bursts-jitter20".to_owned(),
+        Impairment {
+            loss: LossModel::GilbertElliott {
+                p_good_to_bad: 0.05,
+                p_bad_to_good: 0.45,
+                loss_good: 0.0,
+                loss_bad: 0.9,
+            },
+            jitter: Duration::from_millis(20),
+            ..Impairment::default()
+        },
+    ));
+    for (label, stem, link) in links {
+        for protection in [true, false] {
+            runs.push((label.clone(), stem.clone(), link, protection));
+        }
+    }
+    for (label, stem, link, protection) in runs {
         let config = MediaConfig {
             loss_protection: protection,
             ..MediaConfig::default()
         };
-        let link = Impairment::random_loss(loss, jitter);
         let (played, alice, bob, kbps, lost) = one_way(&warmup, &speech, config, link, 42)?;
         let label = format!(
-            "loss {:>2.0}% jitter {:>2} ms {}",
-            loss * 100.0,
-            jitter.as_millis(),
+            "{label} {}",
             if protection {
                 "protected"
             } else {
@@ -340,15 +356,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         );
         let name = format!(
-            "chain-loss{:02.0}-jitter{}-{}.wav",
-            loss * 100.0,
-            jitter.as_millis(),
+            "chain-{stem}-{}.wav",
             if protection { "protected" } else { "plain" }
         );
         write_wav(&dir.join(&name), &played, 16_000)?;
         let j = bob.jitter;
         println!(
-            "{label:<34} {:>6.1} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5.0}ms {:>6}k {:>7.1}k {:>6.1}ms",
+            "{label:<36} {:>6.1} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5} {:>5.0}ms {:>6}k {:>7.1}k {:>6.1}ms",
             lost * 100.0,
             j.recovered_red,
             j.recovered_fec,
