@@ -49,10 +49,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if let Some(p) = near.send_frame(&frame, now)? {
             far.receive_datagram(&p, now)?;
         }
-        for (from, to) in [(&mut near, &mut far), (&mut far, &mut near)] {
-            if let Some(r) = from.poll_feedback(now)? {
-                to.receive_datagram(&r, now)?;
-            }
+        if let Some(r) = near.poll_feedback(now)? {
+            far.receive_datagram(&r, now)?;
+        }
+        if let Some(r) = far.poll_feedback(now)? {
+            near.receive_datagram(&r, now)?;
         }
         far.next_playout_frame(&mut out)?;
         playback.write_frame(&out)?;
