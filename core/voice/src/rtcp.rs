@@ -244,6 +244,9 @@ impl ReceptionStats {
 
     /// Packets lost since the start (expected minus received).
     pub fn cumulative_lost(&self) -> i64 {
+        if !self.started {
+            return 0;
+        }
         i64::from(self.extended_max()) - i64::from(self.base_seq) + 1 - i64::from(self.received)
     }
 
@@ -332,6 +335,13 @@ mod tests {
         assert_eq!(block.cumulative_lost, 10);
         assert_eq!(block.fraction_lost, (10 * 256 / 46) as u8);
         assert_eq!(block.jitter, 0);
+    }
+
+    #[test]
+    fn nothing_received_nothing_lost() {
+        let mut s = ReceptionStats::default();
+        assert_eq!(s.cumulative_lost(), 0);
+        assert_eq!(s.report_block(1, 1.0), None);
     }
 
     #[test]
