@@ -476,3 +476,55 @@ impl MediaSession {
         self.encoder.lookahead()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The call layer runs a session on its own task or thread.
+    #[test]
+    fn session_is_send() {
+        fn assert_send<T: Send>() {}
+        assert_send::<MediaSession>();
+    }
+
+    #[test]
+    fn rtp_and_rtcp_demultiplex_by_rfc_5761_and_7983() {
+        assert_eq!(classify(&[0x80, 111]), Ok(DatagramKind::Rtp));
+        assert_eq!(classify(&[0x80, 0x80 | 111]), Ok(DatagramKind::Rtp));
+        assert_eq!(classify(&[0x81, 200]), Ok(DatagramKind::Rtcp));
+        assert_eq!(classify(&[0x80, 201]), Ok(DatagramKind::Rtcp));
+        // STUN (0–3), DTLS (20–63), TURN channel data (64–79).
+        for first in [0u8, 1, 22, 64, 79, 192] {
+            assert_eq!(classify(&[first, 0]), Err(Error::NotMedia));
+        }
+    }
+
+    #[test]
+    fn config_checks() {
+        let now = Instant::now();
+        let keys = SrtpKeys {
+            master_key: [1; 32],
+            master_salt: [1; 12],
+        };
+        for bad in [
+            MediaConfig {
+                red_payload_type: 111,
+                ..MediaConfig::default()
+            },
+            MediaConfig {
+                opus_payload_type: 72, // collides with RTCP SR/RR when muxed
+                ..MediaConfig::default()
+            },
+            MediaConfig {
+                min_bitrate: 40_000,
+                ..MediaConfig::default()
+            },
+        ] {
+            assert!(matches!(
+                MediaSession::new(bad, keys.clone(), keys.clone(), now),
+                Err(Error::Config(_))
+            ));
+        }
+    }
+}
