@@ -371,38 +371,43 @@ impl JitterBuffer {
         let slot = self.slots.remove(&ts);
         let missing = slot.as_ref().is_none_or(|s| s.primary.is_none());
         self.loss_rate = 0.99 * self.loss_rate + if missing { 0.01 } else { 0.0 };
-        let source = match slot {
+        // A frame libopus refuses (it passed the TOC check on insert) is
+        // concealed like a lost one rather than failing the playout.
+        let decoded = match slot {
             Some(Slot {
                 primary: Some(p), ..
-            }) => {
-                self.decoder.decode(&p, out)?;
-                self.stats.decoded += 1;
-                FrameSource::Decoded
-            }
+            }) => self.decoder.decode(&p, out).map(|()| FrameSource::Decoded),
             Some(Slot {
                 redundant: Some(r), ..
-            }) => {
-                self.decoder.decode(&r, out)?;
-                self.stats.recovered_red += 1;
-                FrameSource::RecoveredRed
-            }
+            }) => self
+                .decoder
+                .decode(&r, out)
+                .map(|()| FrameSource::RecoveredRed),
             _ => match self
                 .slots
                 .get(&(ts + FRAME))
                 .and_then(|s| s.primary.as_deref())
             {
-                Some(following) => {
-                    self.decoder.decode_fec(following, out)?;
-                    self.stats.recovered_fec += 1;
-                    FrameSource::RecoveredFec
-                }
-                None => {
-                    self.decoder.conceal(out)?;
-                    self.stats.concealed += 1;
-                    FrameSource::Concealed
-                }
+                Some(following) => self
+                    .decoder
+                    .decode_fec(following, out)
+                    .map(|()| FrameSource::RecoveredFec),
+                None => Err(Error::Malformed("no data for this frame")),
             },
         };
+        let source = match decoded {
+            Ok(source) => source,
+            Err(_) => {
+                self.decoder.conceal(out)?;
+                FrameSource::Concealed
+            }
+        };
+        match source {
+            FrameSource::Decoded => self.stats.decoded += 1,
+            FrameSource::RecoveredRed => self.stats.recovered_red += 1,
+            FrameSource::RecoveredFec => self.stats.recovered_fec += 1,
+            FrameSource::Concealed | FrameSource::Silence => self.stats.concealed += 1,
+        }
         Ok(source)
     }
 }
