@@ -13,8 +13,9 @@ pub const MASTER_SALT_LEN: usize = 12;
 /// The SRTP master key and salt of one direction of a call
 /// (AEAD_AES_256_GCM, RFC 7714).
 ///
-/// Wiped on drop; `Debug` never prints the bytes.
-#[derive(Clone, Zeroize, ZeroizeOnDrop, PartialEq, Eq)]
+/// Wiped on drop; `Debug` never prints the bytes. There is deliberately no
+/// `PartialEq`: comparing secrets with `==` is not constant-time.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct SrtpKeys {
     /// The 256-bit master key.
     pub master_key: [u8; MASTER_KEY_LEN],
