@@ -11,6 +11,9 @@
 //! cargo run --release -p sotto-voice --example voice_bench -- target/voice-bench
 //! python3 core/voice/examples/pesq_score.py target/voice-bench
 //! ```
+//!
+//! `VOICE_SEED` changes the network simulator's seed (default 42);
+//! `VOICE_MIN_DELAY_MS` sets the receiver's minimum jitter-buffer delay.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -310,6 +313,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "total",
         "jitter"
     );
+    // The network simulator's seed (VOICE_SEED), to see the spread.
+    let seed = std::env::var("VOICE_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(42);
     // (label, file stem, link, protection)
     let mut runs: Vec<(String, String, Impairment, bool)> = Vec::new();
     let random = |loss: f64, jitter_ms: u64| {
@@ -346,7 +354,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             loss_protection: protection,
             ..MediaConfig::default()
         };
-        let (played, alice, bob, kbps, lost) = one_way(&warmup, &speech, config, link, 42)?;
+        let (played, alice, bob, kbps, lost) = one_way(&warmup, &speech, config, link, seed)?;
         let label = format!(
             "{label} {}",
             if protection {
