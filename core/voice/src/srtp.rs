@@ -2,7 +2,7 @@
 //!
 //! What this module owns: the key derivation (RFC 3711 §4.3 with the
 //! AES_256_CM PRF of RFC 6188, as RFC 7714 §11 and its erratum 4938 require),
-//! the packet transforms of RFC 7714 §7–§9, rollover-counter estimation
+//! the packet transforms of RFC 7714 §8–§9, rollover-counter estimation
 //! (RFC 3711 Appendix A) and the replay windows (RFC 3711 §3.3.2). What it
 //! does not own: the AES and GCM primitives, which come from the audited
 //! RustCrypto `aes`, `ctr` and `aes-gcm` crates, and the keys, which the call
@@ -206,7 +206,7 @@ impl SrtpSender {
         self.next_srtcp_index = index & MAX_SRTCP_INDEX;
     }
 
-    /// Protect one RTP packet (RFC 7714 §7): the header stays clear and is
+    /// Protect one RTP packet (RFC 7714 §8): the header stays clear and is
     /// authenticated, the payload is encrypted, a 16-octet tag is appended.
     pub fn protect_rtp(&mut self, packet: &[u8]) -> Result<Vec<u8>> {
         let header_len = rtp_header_len(packet)?;
@@ -476,7 +476,7 @@ impl SrtpReceiver {
             out.extend_from_slice(&rest);
             out
         } else {
-            // RFC 7714 §9.2: with E clear the whole packet and the trailer
+            // RFC 7714 §9.3: with E clear the whole packet and the trailer
             // are associated data and only the tag is "ciphertext".
             let (clear, tag) = body.split_at(body.len() - TAG_LEN);
             let mut aad = Vec::with_capacity(clear.len() + SRTCP_INDEX_LEN);
