@@ -38,6 +38,9 @@ pub struct MediaConfig {
     pub max_bitrate: u32,
     /// Opus discontinuous transmission: send almost nothing in silence.
     pub dtx: bool,
+    /// Opus encoder complexity, 0–10 (9 by default; 5–7 saves a quarter
+    /// to a third of the encoder's CPU on a slow phone).
+    pub complexity: u8,
     /// Send RED copies when the peer reports loss.
     pub loss_protection: bool,
     /// Dynamic payload type of Opus (RFC 7587 §7).
@@ -67,6 +70,7 @@ impl Default for MediaConfig {
             min_bitrate: MIN_BITRATE,
             max_bitrate: MAX_BITRATE,
             dtx: false,
+            complexity: 9,
             loss_protection: true,
             opus_payload_type: 111,
             red_payload_type: 63,
@@ -210,8 +214,10 @@ impl MediaSession {
         );
         let policy = controller.policy();
         let cname: [u8; 12] = rng.random();
+        let mut encoder = OpusEncoder::new(policy.bitrate, config.dtx)?;
+        encoder.set_complexity(config.complexity)?;
         let session = MediaSession {
-            encoder: OpusEncoder::new(policy.bitrate, config.dtx)?,
+            encoder,
             jitter: JitterBuffer::new(config.jitter)?,
             srtp_out: SrtpSender::new(&send),
             srtp_in: SrtpReceiver::new(&receive),
