@@ -1,23 +1,26 @@
 //! Sample-rate conversion by windowed-sinc interpolation (Blackman window,
 //! 16 zero crossings a side), streaming, for any pair of rates.
 //!
-//! Quality over speed: it serves files and device I/O at a few hundred
-//! thousand samples per second, not the codec path.
+//! The kernel is tabulated at 256 phases per input sample and linearly
+//! interpolated, so a device running at 44.1 kHz costs about 35
+//! multiply-adds per output sample rather than as many sines.
 
 use std::f64::consts::PI;
 
 /// Zero crossings of the sinc kept on each side.
 const ZERO_CROSSINGS: f64 = 16.0;
+/// Kernel table entries per input sample.
+const PHASES: f64 = 256.0;
 
 /// A streaming sample-rate converter for one channel.
 #[derive(Debug, Clone)]
 pub struct Resampler {
     from: u32,
     to: u32,
-    /// Cut-off as a fraction of the input Nyquist frequency.
-    cutoff: f64,
     /// Half-width of the kernel in input samples.
     half: f64,
+    /// The kernel at `d = i / PHASES - half`, for linear interpolation.
+    table: Vec<f64>,
     buf: Vec<f32>,
     /// Absolute input index of `buf[0]`.
     base: i64,
@@ -31,11 +34,16 @@ impl Resampler {
         let to = to.max(1);
         // Low-pass below the lower of the two Nyquist frequencies.
         let cutoff = (f64::from(to) / f64::from(from)).min(1.0) * 0.97;
+        let half = ZERO_CROSSINGS / cutoff;
+        let entries = (2.0 * half * PHASES).ceil() as usize + 2;
+        let table = (0..entries)
+            .map(|i| kernel(cutoff, half, i as f64 / PHASES - half))
+            .collect();
         Resampler {
             from,
             to,
-            cutoff,
-            half: ZERO_CROSSINGS / cutoff,
+            half,
+            table,
             buf: Vec::new(),
             base: 0,
             produced: 0,
@@ -82,19 +90,32 @@ impl Resampler {
     }
 
     fn kernel(&self, d: f64) -> f64 {
-        let x = d / self.half;
-        if x.abs() >= 1.0 {
+        let at = (d + self.half) * PHASES;
+        if at < 0.0 {
             return 0.0;
         }
-        let arg = PI * self.cutoff * d;
-        let sinc = if arg.abs() < 1e-9 {
-            1.0
-        } else {
-            arg.sin() / arg
-        };
-        let window = 0.42 + 0.5 * (PI * x).cos() + 0.08 * (2.0 * PI * x).cos();
-        self.cutoff * sinc * window
+        let i = at as usize;
+        match (self.table.get(i), self.table.get(i + 1)) {
+            (Some(a), Some(b)) => a + (b - a) * (at - i as f64),
+            _ => 0.0,
+        }
     }
+}
+
+/// Blackman-windowed sinc with the given cut-off (fraction of Nyquist).
+fn kernel(cutoff: f64, half: f64, d: f64) -> f64 {
+    let x = d / half;
+    if x.abs() >= 1.0 {
+        return 0.0;
+    }
+    let arg = PI * cutoff * d;
+    let sinc = if arg.abs() < 1e-9 {
+        1.0
+    } else {
+        arg.sin() / arg
+    };
+    let window = 0.42 + 0.5 * (PI * x).cos() + 0.08 * (2.0 * PI * x).cos();
+    cutoff * sinc * window
 }
 
 /// Convert a whole buffer of `i16` samples from `from` Hz to `to` Hz.
