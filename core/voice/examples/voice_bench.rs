@@ -99,6 +99,7 @@ fn one_way(
     let warm_frames = warmup.len().div_ceil(FRAME);
     let talk_frames = speech.len().div_ceil(FRAME) + 25;
     let mut played = Vec::new();
+    let mut at_warm = sotto_voice::JitterStats::default();
     let mut out = vec![0i16; FRAME];
     let mut bytes_during_speech = 0u64;
     let mut packets_during_speech = 0u64;
@@ -134,6 +135,9 @@ fn one_way(
             alice.receive_datagram(&d, now)?;
         }
         bob.next_playout_frame(&mut out)?;
+        if i + 1 == warm_frames {
+            at_warm = bob.stats().jitter;
+        }
         if i >= warm_frames {
             played.extend_from_slice(&out);
         }
@@ -143,7 +147,16 @@ fn one_way(
     let kbps = bytes_during_speech as f64 * 8.0 / secs / 1000.0;
     let net = forward.stats();
     let lost = net.lost as f64 / net.sent.max(1) as f64;
-    Ok((played, alice.stats(), bob.stats(), kbps, lost))
+    // Report the receiver's counters for the measured speech only.
+    let mut bob_stats = bob.stats();
+    let j = &mut bob_stats.jitter;
+    j.recovered_red -= at_warm.recovered_red;
+    j.recovered_fec -= at_warm.recovered_fec;
+    j.concealed -= at_warm.concealed;
+    j.late_packets -= at_warm.late_packets;
+    j.accelerated -= at_warm.accelerated;
+    j.expanded -= at_warm.expanded;
+    Ok((played, alice.stats(), bob_stats, kbps, lost))
 }
 
 /// Plain libopus at `bitrate`, no network: the PESQ reference point.
