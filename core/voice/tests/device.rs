@@ -91,6 +91,10 @@ fn capture_and_playback_through_alsa_file_devices() -> TestResult {
         device_id: Some("alsa:sotto_test_capture".into()),
         sample_rate: Some(44_100),
         channels: Some(2),
+        // The null device captures far faster than real time; a queue
+        // longer than the file keeps its first 2 s whatever the scheduler
+        // does to this thread (only frames beyond a full queue are dropped).
+        capture_queue_frames: Some(250),
     };
     let capture = Capture::open(&wanted)?;
     assert_eq!(capture.format().sample_rate, 44_100);
@@ -112,6 +116,7 @@ fn capture_and_playback_through_alsa_file_devices() -> TestResult {
         device_id: Some("alsa:sotto_test_playback".into()),
         sample_rate: Some(44_100),
         channels: Some(2),
+        capture_queue_frames: None,
     })?;
     assert_eq!(playback.format().channels, 2);
     let started = Instant::now();

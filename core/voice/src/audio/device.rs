@@ -34,6 +34,9 @@ pub struct DeviceConfig {
     pub sample_rate: Option<u32>,
     /// Channel count to ask for; `None` for the device's default.
     pub channels: Option<u16>,
+    /// Captured frames held for a slow reader before new ones are dropped;
+    /// `None` for 10 (200 ms). Playback ignores it.
+    pub capture_queue_frames: Option<usize>,
 }
 
 /// The format a stream was opened with.
@@ -178,8 +181,9 @@ impl Capture {
             channels: stream_config.channels,
             sample_format,
         };
-        // Ten frames (200 ms) of slack between the device thread and the call.
-        let (tx, frames) = sync_channel(10);
+        // By default ten frames (200 ms) of slack between the device thread
+        // and the call; when full, the newest frames are dropped.
+        let (tx, frames) = sync_channel(config.capture_queue_frames.unwrap_or(10).max(1));
         let overruns = Arc::new(AtomicU64::new(0));
         let errors = Arc::new(AtomicU64::new(0));
         let build = |cfg: StreamConfig| match sample_format {
