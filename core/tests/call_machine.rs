@@ -445,7 +445,9 @@ fn glare_settles_on_the_smaller_call_id_on_both_phones() {
     );
     // Alice's id is smaller: she keeps ringing out and ignores Bob's offer.
     assert!(at_alice.is_empty());
-    assert!(matches!(alice.state(), CallState::OutgoingRinging { call, .. } if call.call_id == alice_call));
+    assert!(
+        matches!(alice.state(), CallState::OutgoingRinging { call, .. } if call.call_id == alice_call)
+    );
     // Bob drops his own call and answers Alice's at once.
     let alices_call_at_bob = CallRef {
         call_id: alice_call,
@@ -475,7 +477,10 @@ fn glare_settles_on_the_smaller_call_id_on_both_phones() {
     );
     assert!(matches!(
         flipped.state,
-        CallState::Connecting { role: Role::Callee, .. }
+        CallState::Connecting {
+            role: Role::Callee,
+            ..
+        }
     ));
 }
 

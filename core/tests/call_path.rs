@@ -111,7 +111,9 @@ async fn no_remote_candidates_means_no_path() -> TestResult {
     let alice = LocalCandidates::gather(&config).await?;
     let nothing: [Candidate; 0] = [];
     assert!(matches!(
-        alice.connect(&nothing, Role::Caller, &keys.path, &config).await,
+        alice
+            .connect(&nothing, Role::Caller, &keys.path, &config)
+            .await,
         Err(Error::NoMediaPath)
     ));
     Ok(())

@@ -8,9 +8,9 @@ use std::time::{Duration, SystemTime};
 
 use rand::rngs::StdRng;
 use sotto_core::call::{
-    self, CallId, CallMachine, CallParties, CallSignal, CallState, CallTimeouts,
-    CalleeHandshake, CallerHandshake, Candidate, CandidateKind, Effect, Input, Outbound,
-    ReceivedSignal, Role, SignalKind, UiEvent,
+    self, CallId, CallMachine, CallParties, CallSignal, CallState, CallTimeouts, CalleeHandshake,
+    CallerHandshake, Candidate, CandidateKind, Effect, Input, Outbound, ReceivedSignal, Role,
+    SignalKind, UiEvent,
 };
 use sotto_core::messaging::{self, Received};
 use sotto_core::store::SottoStore;
@@ -86,7 +86,10 @@ fn a_call_is_set_up_over_signal_sessions_and_both_phones_agree() -> Result<()> {
         },
         ms(now()),
     );
-    assert!(matches!(bob_calls.state(), CallState::IncomingRinging { .. }));
+    assert!(matches!(
+        bob_calls.state(),
+        CallState::IncomingRinging { .. }
+    ));
     let effects = bob_calls.handle(Input::Accept, ms(now()));
     assert!(effects.contains(&Effect::StartMedia {
         call: call::CallRef {

@@ -217,7 +217,9 @@ async fn main() -> BenchResult {
         .unwrap_or(30)
         .max(1);
     let dir = tempfile::tempdir()?;
-    let turn_port = std::net::UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
+    let turn_port = std::net::UdpSocket::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let config = dir.path().join("relay.toml");
     std::fs::write(
         &config,

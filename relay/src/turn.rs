@@ -217,7 +217,10 @@ mod tests {
         );
         let fresh = issuer.issue(SystemTime::now());
         let key = auth.auth_handle(&fresh.username, "sotto", from)?;
-        assert_eq!(key, generate_auth_key(&fresh.username, "sotto", &fresh.password));
+        assert_eq!(
+            key,
+            generate_auth_key(&fresh.username, "sotto", &fresh.password)
+        );
         let old = issuer.issue(SystemTime::now() - Duration::from_secs(120));
         assert!(auth.auth_handle(&old.username, "sotto", from).is_err());
         assert!(auth.auth_handle("alice", "sotto", from).is_err());

@@ -46,7 +46,9 @@ fn agreed_path_key(seed: u64) -> TestResult<PathKey> {
 
 /// A UDP port free right now on loopback.
 fn free_udp_port() -> TestResult<u16> {
-    Ok(std::net::UdpSocket::bind((LOOPBACK, 0))?.local_addr()?.port())
+    Ok(std::net::UdpSocket::bind((LOOPBACK, 0))?
+        .local_addr()?
+        .port())
 }
 
 /// Both sides gather, swap candidates and connect; returns their paths.
@@ -130,7 +132,8 @@ fn embedded_turn_config(port: u16) -> String {
 async fn the_relayed_path_works_through_the_embedded_turn_server() -> TestResult {
     let dir = tempfile::tempdir()?;
     let port = free_udp_port()?;
-    let relay = RelayProcess::start_with(&dir.path().join("relay"), 0, &embedded_turn_config(port))?;
+    let relay =
+        RelayProcess::start_with(&dir.path().join("relay"), 0, &embedded_turn_config(port))?;
     let mut alice = Account::create(dir.path(), "alice", 1)?;
     let mut connection = alice.register(&relay.invite).await?;
     let servers = connection.turn_credentials().await?;
@@ -156,7 +159,8 @@ async fn the_relayed_path_works_through_the_embedded_turn_server() -> TestResult
 async fn turn_credentials_need_an_account_and_expire() -> TestResult {
     let dir = tempfile::tempdir()?;
     let port = free_udp_port()?;
-    let relay = RelayProcess::start_with(&dir.path().join("relay"), 0, &embedded_turn_config(port))?;
+    let relay =
+        RelayProcess::start_with(&dir.path().join("relay"), 0, &embedded_turn_config(port))?;
     let mut anonymous =
         RelayConnection::connect(&relay.invite, None, &mut StdRng::seed_from_u64(3)).await?;
     assert!(matches!(
@@ -220,7 +224,13 @@ impl Coturn {
              which installs the Debian package `coturn`",
         )?;
         let mut child = Command::new(program)
-            .args(["-n", "--listening-ip", "127.0.0.1", "--relay-ip", "127.0.0.1"])
+            .args([
+                "-n",
+                "--listening-ip",
+                "127.0.0.1",
+                "--relay-ip",
+                "127.0.0.1",
+            ])
             .args(["--listening-port", &port.to_string()])
             .args(["--min-port", "43000", "--max-port", "43999"])
             .args(["--use-auth-secret", "--static-auth-secret", secret])
@@ -278,7 +288,10 @@ async fn the_relayed_path_works_through_coturn_with_the_relays_credentials() -> 
     let mut connection = alice.register(&relay.invite).await?;
     let servers = connection.turn_credentials().await?;
     assert_eq!(servers.len(), 1);
-    assert_eq!(servers[0].address, SocketAddr::from((LOOPBACK, coturn_port)).to_string());
+    assert_eq!(
+        servers[0].address,
+        SocketAddr::from((LOOPBACK, coturn_port)).to_string()
+    );
     relayed_call_through(servers[0].clone(), 12).await?;
     relay.stop()
 }

@@ -216,13 +216,7 @@ impl CallerHandshake {
     pub fn start<R: RngCore + CryptoRng>(call_id: CallId, rng: &mut R) -> (Self, KeyCommitment) {
         let ephemeral = Ephemeral::generate(rng);
         let commitment = KeyCommitment::to(&call_id, &ephemeral.public);
-        (
-            Self {
-                call_id,
-                ephemeral,
-            },
-            commitment,
-        )
+        (Self { call_id, ephemeral }, commitment)
     }
 
     /// The call this handshake belongs to.
@@ -472,7 +466,14 @@ mod tests {
             .collect();
         assert_eq!(
             words,
-            ["topmost", "Istanbul", "Pluto", "vagabond", "treadmill", "Pacific"]
+            [
+                "topmost",
+                "Istanbul",
+                "Pluto",
+                "vagabond",
+                "treadmill",
+                "Pacific"
+            ]
         );
     }
 

@@ -283,12 +283,9 @@ pub fn step(state: &CallState, input: Input, now_ms: u64, timeouts: &CallTimeout
                 },
             ],
         ),
-        (S::IncomingRinging { call, .. }, Input::Decline) => end(
-            call,
-            EndReason::DeclinedHere,
-            Some(Outbound::Reject),
-            false,
-        ),
+        (S::IncomingRinging { call, .. }, Input::Decline) => {
+            end(call, EndReason::DeclinedHere, Some(Outbound::Reject), false)
+        }
         (S::OutgoingRinging { call, .. } | S::IncomingRinging { call, .. }, Input::HangUp) => {
             end(call, EndReason::HungUpHere, Some(Outbound::Hangup), false)
         }
@@ -316,13 +313,17 @@ pub fn step(state: &CallState, input: Input, now_ms: u64, timeouts: &CallTimeout
             // The caller's own ring timeout ends its side; nothing to send.
             end(call, EndReason::Missed, None, false)
         }
-        (S::Connecting {
-            call, deadline_ms, ..
-        }, Input::Tick)
-            if now_ms >= *deadline_ms =>
-        {
-            end(call, EndReason::ConnectTimeout, Some(Outbound::Hangup), true)
-        }
+        (
+            S::Connecting {
+                call, deadline_ms, ..
+            },
+            Input::Tick,
+        ) if now_ms >= *deadline_ms => end(
+            call,
+            EndReason::ConnectTimeout,
+            Some(Outbound::Hangup),
+            true,
+        ),
         // Anything else does not apply in this state: a stale media event,
         // an Accept with nothing ringing, a Tick before any deadline.
         _ => Transition::stay(state),

@@ -48,7 +48,10 @@ pub fn identities<S: SottoStore>(
     store: &S,
     contact: &ContactId,
     role: Role,
-) -> Result<(libsignal_protocol::IdentityKey, libsignal_protocol::IdentityKey)> {
+) -> Result<(
+    libsignal_protocol::IdentityKey,
+    libsignal_protocol::IdentityKey,
+)> {
     let ours = *store
         .local_account()?
         .ok_or(Error::NoAccount)?

@@ -224,7 +224,9 @@ impl LocalCandidates {
             .endpoints
             .iter()
             .enumerate()
-            .map(|(index, endpoint)| tokio::spawn(receive_loop(index, endpoint.clone(), tx.clone())))
+            .map(|(index, endpoint)| {
+                tokio::spawn(receive_loop(index, endpoint.clone(), tx.clone()))
+            })
             .collect();
         let mut path = MediaPath {
             endpoints: self.endpoints,

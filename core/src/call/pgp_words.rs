@@ -7,6 +7,7 @@
 //! The lists are a fixed published table; their order is the encoding.
 
 /// Words for bytes at even positions (two syllables), by byte value.
+#[rustfmt::skip]
 pub(crate) const EVEN: [&str; 256] = [
     "aardvark", "absurd", "accrue", "acme", "adrift", "adult", "afflict", "ahead", // 0x00
     "aimless", "Algol", "allow", "alone", "ammo", "ancient", "apple", "artist", // 0x08
@@ -43,6 +44,7 @@ pub(crate) const EVEN: [&str; 256] = [
 ];
 
 /// Words for bytes at odd positions (three syllables), by byte value.
+#[rustfmt::skip]
 pub(crate) const ODD: [&str; 256] = [
     "adroitness", "adviser", "aftermath", "aggregate", "alkali", "almighty", "amulet", "amusement", // 0x00
     "antenna", "applicant", "Apollo", "armistice", "article", "asteroid", "Atlantic", "atmosphere", // 0x08

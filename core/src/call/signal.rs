@@ -240,8 +240,7 @@ pub struct ReceivedSignal {
 /// the phone was off must not ring minutes later.
 pub fn is_stale_offer(received: &ReceivedSignal, now: SystemTime) -> bool {
     matches!(received.signal.kind, SignalKind::Offer(_))
-        && crate::millis(now).saturating_sub(received.sent_at_ms)
-            > OFFER_MAX_AGE.as_millis() as u64
+        && crate::millis(now).saturating_sub(received.sent_at_ms) > OFFER_MAX_AGE.as_millis() as u64
 }
 
 /// Encrypts a call signal for `contact` and queues it in the outbox, like a

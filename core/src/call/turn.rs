@@ -208,9 +208,8 @@ mod tests {
     fn the_password_is_base64_hmac_sha1() {
         // RFC 2202 test case 2: HMAC-SHA1("Jefe", "what do ya want for
         // nothing?") = effcdf6ae5eb2fa2d27416d5f184df9c259a7c79.
-        let expected = base64::engine::general_purpose::STANDARD.encode(
-            hex::decode("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79").expect("hex"),
-        );
+        let expected = base64::engine::general_purpose::STANDARD
+            .encode(hex::decode("effcdf6ae5eb2fa2d27416d5f184df9c259a7c79").expect("hex"));
         assert_eq!(
             rest_password(b"Jefe", "what do ya want for nothing?").as_str(),
             expected
