@@ -194,8 +194,10 @@ async fn turn_credentials_need_an_account_and_expire() -> TestResult {
         .await
         .map_err(|_| "the TURN server did not answer")?;
     assert!(matches!(refused, Err(Error::Turn(_))));
-    // The real ones work.
-    let allocation = tokio::time::timeout(DEADLINE, TurnAllocation::allocate(&server, LOOPBACK))
+    // The real ones work, with the server named by host name too.
+    let mut by_name = server.clone();
+    by_name.address = by_name.address.replace("127.0.0.1", "localhost");
+    let allocation = tokio::time::timeout(DEADLINE, TurnAllocation::allocate(&by_name, LOOPBACK))
         .await
         .map_err(|_| "the TURN server did not answer")??;
     assert_eq!(allocation.relayed_address().ip(), LOOPBACK);

@@ -113,10 +113,16 @@ impl std::fmt::Debug for TurnAllocation {
 impl TurnAllocation {
     /// Allocates a UDP relay on `server`, from a fresh socket on `local_ip`.
     pub async fn allocate(server: &TurnServer, local_ip: IpAddr) -> Result<Self> {
+        // The TURN client wants an address literal; a host name is resolved
+        // here, to an address of the local socket's family.
+        let resolved = tokio::net::lookup_host(server.address.as_str())
+            .await?
+            .find(|address| address.is_ipv4() == local_ip.is_ipv4())
+            .ok_or(Error::Turn("the TURN server has no address of this family"))?;
         let socket = UdpSocket::bind(SocketAddr::new(local_ip, 0)).await?;
         let config = turn::client::ClientConfig {
-            stun_serv_addr: server.address.clone(),
-            turn_serv_addr: server.address.clone(),
+            stun_serv_addr: resolved.to_string(),
+            turn_serv_addr: resolved.to_string(),
             username: server.credentials.username.clone(),
             password: server.credentials.password.to_string(),
             // The server names its realm in its first 401 response.
