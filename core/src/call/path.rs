@@ -490,6 +490,16 @@ impl MediaPath {
         }
     }
 
+    /// Sends a nomination on `pair`; returns its transaction id.
+    async fn nominate(&self, pair: Pair) -> [u8; 12] {
+        let id = transaction();
+        let packet = self.checks.encode(CheckKind::Nominate, id);
+        let _ = self.endpoints[pair.local]
+            .send_to(&packet, pair.remote)
+            .await;
+        id
+    }
+
     /// Checks until a pair is settled; returns (local, remote, direct).
     async fn run_checks(&self, pairs: &[Pair], config: &PathConfig) -> Result<Pair> {
         let mut sent: HashMap<[u8; 12], Pair> = HashMap::new();
@@ -498,6 +508,13 @@ impl MediaPath {
         let mut nominated: Option<(Pair, [u8; 12])> = None;
         let mut ticker = tokio::time::interval(config.check_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // With no direct pair to hope for (relay-only, or no host
+        // candidates) there is nothing to wait for.
+        let grace = if pairs.iter().any(|p| p.direct) {
+            config.direct_grace
+        } else {
+            Duration::ZERO
+        };
         let mut inbound = self.inbound.lock().await;
         loop {
             tokio::select! {
@@ -508,11 +525,8 @@ impl MediaPath {
                         continue;
                     }
                     if self.checks.role == Role::Caller {
-                        if let Some(pair) = choose(&succeeded, first_success, config.direct_grace) {
-                            let id = transaction();
-                            let packet = self.checks.encode(CheckKind::Nominate, id);
-                            let _ = self.endpoints[pair.local].send_to(&packet, pair.remote).await;
-                            nominated = Some((pair, id));
+                        if let Some(pair) = choose(&succeeded, first_success, grace) {
+                            nominated = Some((pair, self.nominate(pair).await));
                             continue;
                         }
                     }
@@ -549,6 +563,13 @@ impl MediaPath {
                                 {
                                     succeeded.push(*pair);
                                     first_success.get_or_insert_with(Instant::now);
+                                    // Nominate at once when the choice is
+                                    // already clear, not at the next tick.
+                                    if self.checks.role == Role::Caller && nominated.is_none() {
+                                        if let Some(pair) = choose(&succeeded, first_success, grace) {
+                                            nominated = Some((pair, self.nominate(pair).await));
+                                        }
+                                    }
                                 }
                             }
                         }
