@@ -338,3 +338,213 @@ fn identities_are_bound_into_the_keys() -> Result<()> {
     assert_ne!(caller_keys.media.send, callee_keys.media.receive);
     Ok(())
 }
+
+/// A phone as a driver would run it: the state machine, one
+/// `CallSession` per call id, and the keys once made.
+struct Phone<S> {
+    party: Party<S>,
+    machine: CallMachine,
+    sessions: std::collections::HashMap<CallId, call::CallSession>,
+    keys: Option<call::CallKeys>,
+}
+
+impl<S: SottoStore> Phone<S> {
+    fn new(party: Party<S>) -> Self {
+        Self {
+            party,
+            machine: CallMachine::new(CallTimeouts::default()),
+            sessions: std::collections::HashMap::new(),
+            keys: None,
+        }
+    }
+
+    /// Applies `input` and performs the effects; returns the signals to send.
+    fn input(&mut self, input: Input, rng: &mut StdRng) -> Result<Vec<CallSignal>> {
+        if let Input::Dial { call_id, .. } = &input {
+            self.sessions
+                .insert(*call_id, call::CallSession::outgoing(*call_id));
+        }
+        let mut out = Vec::new();
+        for effect in self.machine.handle(input, ms(now())) {
+            if let Effect::Send { call, signal } = effect {
+                let session = self
+                    .sessions
+                    .get_mut(&call.call_id)
+                    .expect("a session for every call the machine names");
+                out.push(session.signal_for(signal, rng)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Handles a received signal: keys first, then the machine.
+    fn receive(&mut self, received: ReceivedSignal, rng: &mut StdRng) -> Result<Vec<CallSignal>> {
+        let signal = &received.signal;
+        let mut out = Vec::new();
+        if let SignalKind::Offer(commitment) = signal.kind {
+            self.sessions
+                .entry(signal.call_id)
+                .or_insert_with(|| call::CallSession::incoming(signal.call_id, commitment));
+        }
+        if let Some(session) = self.sessions.get_mut(&signal.call_id) {
+            let role = match signal.kind {
+                SignalKind::Answer(_) => Role::Caller,
+                _ => Role::Callee,
+            };
+            let (caller, callee) = call::identities(&self.party.store, &self.party.peer, role)?;
+            let parties = CallParties {
+                caller: &caller,
+                callee: &callee,
+            };
+            match session.on_signal(&signal.kind, parties)? {
+                call::KeyProgress::CallerReady(keys, reveal) => {
+                    self.keys = Some(keys);
+                    out.push(reveal);
+                }
+                call::KeyProgress::CalleeReady(keys) => self.keys = Some(keys),
+                call::KeyProgress::Nothing => {}
+            }
+        }
+        let from = self.party.peer.clone();
+        out.extend(self.input(
+            Input::Signal {
+                from,
+                signal: received,
+            },
+            rng,
+        )?);
+        Ok(out)
+    }
+}
+
+/// Delivers `signals` from one phone to the other and returns the replies.
+fn exchange<A: SottoStore, B: SottoStore>(
+    from: &mut Phone<A>,
+    to: &mut Phone<B>,
+    signals: Vec<CallSignal>,
+    rng: &mut StdRng,
+) -> Result<Vec<CallSignal>> {
+    let mut replies = Vec::new();
+    for signal in signals {
+        let received = deliver(&mut from.party, &mut to.party, signal, now(), rng)?;
+        replies.extend(to.receive(received, rng)?);
+    }
+    Ok(replies)
+}
+
+/// Runs signals back and forth until neither phone has any to send.
+fn settle<S: SottoStore>(
+    a: &mut Phone<S>,
+    b: &mut Phone<S>,
+    mut from_a: Vec<CallSignal>,
+    mut from_b: Vec<CallSignal>,
+    rng: &mut StdRng,
+) -> Result<()> {
+    for _ in 0..10 {
+        if from_a.is_empty() && from_b.is_empty() {
+            return Ok(());
+        }
+        let to_a = exchange(a, b, std::mem::take(&mut from_a), rng)?;
+        let to_b = exchange(b, a, std::mem::take(&mut from_b), rng)?;
+        from_b.extend(to_a);
+        from_a.extend(to_b);
+    }
+    panic!("signalling did not settle");
+}
+
+#[test]
+fn two_driven_phones_set_up_a_call_and_agree_on_keys() -> Result<()> {
+    let mut rng = rng(86);
+    let (alice, bob) = in_memory_pair(&mut rng)?;
+    let (mut alice, mut bob) = (Phone::new(alice), Phone::new(bob));
+    let call_id = CallId::random(&mut rng);
+    let offer = alice.input(
+        Input::Dial {
+            call_id,
+            peer: alice.party.peer.clone(),
+        },
+        &mut rng,
+    )?;
+    settle(&mut alice, &mut bob, offer, Vec::new(), &mut rng)?;
+    assert!(matches!(
+        bob.machine.state(),
+        CallState::IncomingRinging { .. }
+    ));
+    let answer = bob.input(Input::Accept, &mut rng)?;
+    settle(&mut alice, &mut bob, Vec::new(), answer, &mut rng)?;
+    let (a, b) = (
+        alice.keys.as_ref().expect("alice's keys"),
+        bob.keys.as_ref().expect("bob's keys"),
+    );
+    assert_eq!(a.media.send, b.media.receive);
+    assert_eq!(a.sas.words(), b.sas.words());
+    assert!(matches!(
+        alice.machine.state(),
+        CallState::Connecting {
+            role: Role::Caller,
+            ..
+        }
+    ));
+    assert!(matches!(
+        bob.machine.state(),
+        CallState::Connecting {
+            role: Role::Callee,
+            ..
+        }
+    ));
+    Ok(())
+}
+
+#[test]
+fn glare_between_driven_phones_ends_in_one_call_with_equal_words() -> Result<()> {
+    let mut rng = rng(87);
+    let (alice, bob) = in_memory_pair(&mut rng)?;
+    let (mut alice, mut bob) = (Phone::new(alice), Phone::new(bob));
+    // Bob needs his half of the session before he can send first.
+    let text = messaging::send_text(
+        &mut alice.party.store,
+        &alice.party.peer,
+        "hi",
+        now(),
+        &mut rng,
+    )?;
+    messaging::receive(
+        &mut bob.party.store,
+        &bob.party.peer,
+        &text.envelope.to_bytes(),
+        now(),
+        &mut rng,
+    )?;
+
+    let alice_call = CallId([0x11; 16]);
+    let bob_call = CallId([0x22; 16]);
+    let from_alice = alice.input(
+        Input::Dial {
+            call_id: alice_call,
+            peer: alice.party.peer.clone(),
+        },
+        &mut rng,
+    )?;
+    let from_bob = bob.input(
+        Input::Dial {
+            call_id: bob_call,
+            peer: bob.party.peer.clone(),
+        },
+        &mut rng,
+    )?;
+    // The offers cross; the machines settle on Alice's (smaller) call id.
+    settle(&mut alice, &mut bob, from_alice, from_bob, &mut rng)?;
+    for state in [alice.machine.state(), bob.machine.state()] {
+        assert!(
+            matches!(state, CallState::Connecting { call, .. } if call.call_id == alice_call),
+            "{state:?}"
+        );
+    }
+    let (a, b) = (
+        alice.keys.as_ref().expect("alice's keys"),
+        bob.keys.as_ref().expect("bob's keys"),
+    );
+    assert_eq!(a.media.send, b.media.receive);
+    assert_eq!(a.sas.words(), b.sas.words());
+    Ok(())
+}

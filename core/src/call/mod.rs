@@ -11,6 +11,8 @@
 //!   SRTP master keys and salts, and the two-word short authentication
 //!   string;
 //! - [`machine`]: the pure call state machine, with timeouts and glare;
+//! - [`session`]: one call's key bookkeeping, from the machine's effects
+//!   to signals with key material and back to keys;
 //! - [`path`]: candidates, authenticated connectivity checks, direct UDP or
 //!   TURN, and the datagram pipe;
 //! - [`turn`]: TURN REST-API credentials and the TURN client allocation.
@@ -21,6 +23,7 @@ pub mod keys;
 pub mod machine;
 pub mod path;
 mod pgp_words;
+pub mod session;
 pub mod signal;
 pub mod turn;
 
@@ -33,6 +36,7 @@ pub use machine::{
     Transition, UiEvent,
 };
 pub use path::{LocalCandidates, MediaPath, PathConfig, PathKind, PathPolicy};
+pub use session::{CallSession, KeyProgress};
 pub use signal::{
     is_stale_offer, send_signal, CallId, CallSignal, Candidate, CandidateKind, ReceivedSignal,
     SignalKind,
