@@ -223,7 +223,7 @@ async fn main() -> BenchResult {
     let config = dir.path().join("relay.toml");
     std::fs::write(
         &config,
-        format!("[turn]\nenabled = true\nlisten = \"127.0.0.1:{turn_port}\"\nmin_port = 44000\nmax_port = 44999\n"),
+        format!("[turn]\nenabled = true\nlisten = \"127.0.0.1:{turn_port}\"\nmin_port = 44000\nmax_port = 44999\nallow_loopback_peers = true\n"),
     )?;
     let mut relay = Command::new(env!("CARGO_BIN_EXE_sotto-relay"))
         .arg("--config")

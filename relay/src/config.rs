@@ -57,6 +57,10 @@ pub struct TurnSection {
     /// The shared secret (coturn's `static-auth-secret`); by default a
     /// random one kept in `turn-secret` in the data directory.
     pub secret: Option<String>,
+    /// Whether relayed ports may talk to loopback peers (off: only for
+    /// tests and single-machine setups, like coturn's
+    /// `--allow-loopback-peers`).
+    pub allow_loopback_peers: bool,
     /// Other TURN servers ("host:port", UDP) sharing the secret, such as a
     /// coturn, named to clients along with the embedded one. With these
     /// set, credentials are issued even when `enabled` is false.
@@ -74,6 +78,7 @@ impl Default for TurnSection {
             max_port: 65535,
             credential_ttl_secs: 6 * 3600,
             secret: None,
+            allow_loopback_peers: false,
             external_servers: Vec::new(),
         }
     }
@@ -89,6 +94,7 @@ impl std::fmt::Debug for TurnSection {
             .field("min_port", &self.min_port)
             .field("max_port", &self.max_port)
             .field("credential_ttl_secs", &self.credential_ttl_secs)
+            .field("allow_loopback_peers", &self.allow_loopback_peers)
             .field("external_servers", &self.external_servers)
             .finish_non_exhaustive()
     }

@@ -21,9 +21,11 @@ use sotto_core::relay::wire::proto;
 use tokio::net::UdpSocket;
 use turn::auth::{generate_auth_key, AuthHandler};
 use turn::relay::relay_range::RelayAddressGeneratorRanges;
+use turn::relay::RelayAddressGenerator;
 use turn::server::config::{ConnConfig, ServerConfig};
 use turn::server::Server;
 use webrtc_util::vnet::net::Net;
+use webrtc_util::Conn;
 use zeroize::Zeroizing;
 
 use crate::config::TurnSection;
@@ -160,13 +162,16 @@ impl EmbeddedTurn {
         let server = Server::new(ServerConfig {
             conn_configs: vec![ConnConfig {
                 conn: Arc::new(socket),
-                relay_addr_generator: Box::new(RelayAddressGeneratorRanges {
-                    relay_address: public_ip,
-                    min_port: section.min_port,
-                    max_port: section.max_port,
-                    max_retries: 10,
-                    address: section.listen.ip().to_string(),
-                    net: Arc::new(Net::new(None)),
+                relay_addr_generator: Box::new(PeerFilteredRelays {
+                    ranges: RelayAddressGeneratorRanges {
+                        relay_address: public_ip,
+                        min_port: section.min_port,
+                        max_port: section.max_port,
+                        max_retries: 10,
+                        address: section.listen.ip().to_string(),
+                        net: Arc::new(Net::new(None)),
+                    },
+                    allow_loopback: section.allow_loopback_peers,
                 }),
             }],
             realm: section.realm.clone(),
@@ -191,6 +196,121 @@ impl EmbeddedTurn {
     }
 }
 
+/// Whether a relayed port may exchange datagrams with `peer`. Never with
+/// addresses that would turn the TURN server into a way into the relay
+/// host itself or its link: loopback (unless allowed, for tests),
+/// unspecified, multicast, broadcast and link-local addresses — as coturn
+/// refuses loopback peers by default.
+pub fn peer_allowed(peer: IpAddr, allow_loopback: bool) -> bool {
+    let peer = match peer {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(peer),
+        v4 => v4,
+    };
+    if peer.is_loopback() {
+        return allow_loopback;
+    }
+    match peer {
+        IpAddr::V4(v4) => {
+            !(v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast() || v4.is_link_local())
+        }
+        IpAddr::V6(v6) => {
+            !(v6.is_unspecified() || v6.is_multicast() || (v6.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
+/// Allocates relayed ports from a range, each behind [`PeerFilter`].
+struct PeerFilteredRelays {
+    ranges: RelayAddressGeneratorRanges,
+    allow_loopback: bool,
+}
+
+#[async_trait::async_trait]
+impl RelayAddressGenerator for PeerFilteredRelays {
+    fn validate(&self) -> Result<(), turn::Error> {
+        self.ranges.validate()
+    }
+
+    async fn allocate_conn(
+        &self,
+        use_ipv4: bool,
+        requested_port: u16,
+    ) -> Result<(Arc<dyn Conn + Send + Sync>, SocketAddr), turn::Error> {
+        let (conn, address) = self.ranges.allocate_conn(use_ipv4, requested_port).await?;
+        let filtered: Arc<dyn Conn + Send + Sync> = Arc::new(PeerFilter {
+            inner: conn,
+            allow_loopback: self.allow_loopback,
+        });
+        Ok((filtered, address))
+    }
+}
+
+/// A relayed port that neither sends to nor hears from refused peers
+/// ([`peer_allowed`]): the TURN crate has no peer policy of its own.
+struct PeerFilter {
+    inner: Arc<dyn Conn + Send + Sync>,
+    allow_loopback: bool,
+}
+
+fn refused() -> webrtc_util::Error {
+    webrtc_util::Error::Other("peer address refused".into())
+}
+
+#[async_trait::async_trait]
+impl Conn for PeerFilter {
+    async fn connect(&self, addr: SocketAddr) -> webrtc_util::Result<()> {
+        if !peer_allowed(addr.ip(), self.allow_loopback) {
+            return Err(refused());
+        }
+        self.inner.connect(addr).await
+    }
+
+    async fn recv(&self, buf: &mut [u8]) -> webrtc_util::Result<usize> {
+        self.recv_from(buf).await.map(|(n, _)| n)
+    }
+
+    async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
+        loop {
+            let (n, from) = self.inner.recv_from(buf).await?;
+            if peer_allowed(from.ip(), self.allow_loopback) {
+                return Ok((n, from));
+            }
+        }
+    }
+
+    async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
+        match self.inner.remote_addr() {
+            Some(peer) if peer_allowed(peer.ip(), self.allow_loopback) => {
+                self.inner.send(buf).await
+            }
+            _ => Err(refused()),
+        }
+    }
+
+    async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
+        if !peer_allowed(target.ip(), self.allow_loopback) {
+            return Err(refused());
+        }
+        self.inner.send_to(buf, target).await
+    }
+
+    fn local_addr(&self) -> webrtc_util::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    fn remote_addr(&self) -> Option<SocketAddr> {
+        self.inner.remote_addr()
+    }
+
+    async fn close(&self) -> webrtc_util::Result<()> {
+        self.inner.close().await
+    }
+
+    fn as_any(&self) -> &(dyn std::any::Any + Send + Sync) {
+        self
+    }
+}
+
 /// The address relayed ports are advertised on.
 pub fn public_ip(section: &TurnSection) -> Result<IpAddr, TurnError> {
     match section.public_ip {
@@ -203,6 +323,31 @@ pub fn public_ip(section: &TurnSection) -> Result<IpAddr, TurnError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peers_on_the_relay_host_or_its_link_are_refused() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
+        for allowed in ["203.0.113.7", "192.168.1.20", "2001:db8::1", "10.0.0.2"] {
+            assert!(peer_allowed(ip(allowed), false), "{allowed}");
+        }
+        for refused in [
+            "127.0.0.1",
+            "127.3.2.1",
+            "::1",
+            "::ffff:127.0.0.1",
+            "0.0.0.0",
+            "::",
+            "224.0.0.1",
+            "255.255.255.255",
+            "169.254.1.1",
+            "fe80::1",
+            "ff02::1",
+        ] {
+            assert!(!peer_allowed(ip(refused), false), "{refused}");
+        }
+        assert!(peer_allowed(ip("127.0.0.1"), true));
+        assert!(peer_allowed(ip("::ffff:127.0.0.1"), true));
+    }
 
     #[test]
     fn the_embedded_server_accepts_only_fresh_rest_credentials() -> Result<(), turn::Error> {

@@ -121,10 +121,12 @@ async fn relayed_call_through(turn: TurnServer, seed: u64) -> TestResult {
     Ok(())
 }
 
-/// The relay config for the embedded TURN server on `port`.
-fn embedded_turn_config(port: u16) -> String {
+/// The relay config for the embedded TURN server on `port`; every peer in
+/// these tests is on loopback, which the server refuses unless allowed.
+fn embedded_turn_config(port: u16, allow_loopback: bool) -> String {
     format!(
-        "[turn]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nmin_port = 42000\nmax_port = 42999\ncredential_ttl_secs = 600\n"
+        "[turn]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nmin_port = 42000\nmax_port = 42999\ncredential_ttl_secs = 600\n\
+         allow_loopback_peers = {allow_loopback}\n"
     )
 }
 
@@ -132,8 +134,11 @@ fn embedded_turn_config(port: u16) -> String {
 async fn the_relayed_path_works_through_the_embedded_turn_server() -> TestResult {
     let dir = tempfile::tempdir()?;
     let port = free_udp_port()?;
-    let relay =
-        RelayProcess::start_with(&dir.path().join("relay"), 0, &embedded_turn_config(port))?;
+    let relay = RelayProcess::start_with(
+        &dir.path().join("relay"),
+        0,
+        &embedded_turn_config(port, true),
+    )?;
     let mut alice = Account::create(dir.path(), "alice", 1)?;
     let mut connection = alice.register(&relay.invite).await?;
     let servers = connection.turn_credentials().await?;
@@ -159,8 +164,11 @@ async fn the_relayed_path_works_through_the_embedded_turn_server() -> TestResult
 async fn turn_credentials_need_an_account_and_expire() -> TestResult {
     let dir = tempfile::tempdir()?;
     let port = free_udp_port()?;
-    let relay =
-        RelayProcess::start_with(&dir.path().join("relay"), 0, &embedded_turn_config(port))?;
+    let relay = RelayProcess::start_with(
+        &dir.path().join("relay"),
+        0,
+        &embedded_turn_config(port, true),
+    )?;
     let mut anonymous =
         RelayConnection::connect(&relay.invite, None, &mut StdRng::seed_from_u64(3)).await?;
     assert!(matches!(
@@ -295,5 +303,33 @@ async fn the_relayed_path_works_through_coturn_with_the_relays_credentials() -> 
         SocketAddr::from((LOOPBACK, coturn_port)).to_string()
     );
     relayed_call_through(servers[0].clone(), 12).await?;
+    relay.stop()
+}
+
+#[tokio::test]
+async fn the_embedded_turn_server_refuses_loopback_peers_by_default() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let port = free_udp_port()?;
+    let relay = RelayProcess::start_with(
+        &dir.path().join("relay"),
+        0,
+        &embedded_turn_config(port, false),
+    )?;
+    let mut alice = Account::create(dir.path(), "alice", 6)?;
+    let mut connection = alice.register(&relay.invite).await?;
+    let server = connection.turn_credentials().await?.remove(0);
+    let key = agreed_path_key(13)?;
+    let mut config = PathConfig::new(LOOPBACK, Some(server));
+    config.policy = PathPolicy::RelayOnly;
+    config.timeout = Duration::from_secs(2);
+    // Allocations succeed, but the relayed ports will not talk to each
+    // other: both are loopback addresses.
+    let result = tokio::time::timeout(DEADLINE, connect_pair(&config, &key))
+        .await
+        .map_err(|_| "connecting did not give up in time")?;
+    assert!(matches!(
+        result.map_err(|e| e.downcast::<Error>().map(|e| *e)),
+        Err(Ok(Error::NoMediaPath))
+    ));
     relay.stop()
 }
