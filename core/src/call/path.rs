@@ -210,6 +210,14 @@ impl LocalCandidates {
         &self.candidates
     }
 
+    /// Gives the candidates up without connecting (the call ended first):
+    /// releases the TURN allocation.
+    pub async fn close(self) {
+        if let Some(turn) = self.turn {
+            turn.close().await;
+        }
+    }
+
     /// Runs the connectivity checks against the peer's candidates and
     /// returns the path once one is chosen (see the module docs).
     pub async fn connect(
@@ -302,6 +310,8 @@ async fn receive_loop(local: usize, endpoint: Endpoint, tx: mpsc::Sender<Inbound
             if matches!(endpoint, Endpoint::Relayed(_)) {
                 return;
             }
+            // Never spin on an error that repeats.
+            tokio::time::sleep(Duration::from_millis(1)).await;
             continue;
         };
         let inbound = Inbound {
