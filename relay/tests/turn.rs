@@ -333,3 +333,200 @@ async fn the_embedded_turn_server_refuses_loopback_peers_by_default() -> TestRes
     ));
     relay.stop()
 }
+
+/// Sends a call signal from `from` to its contact `to` through the relay,
+/// sealed like a text.
+async fn send_signal(
+    from: &mut Account,
+    relay: &mut RelayConnection,
+    to: &sotto_core::store::ContactId,
+    recipient: &sotto_core::IdentityKey,
+    signal: sotto_core::call::CallSignal,
+) -> TestResult {
+    let certificate = relay.sender_certificate().await?;
+    let out = sotto_core::call::send_signal(
+        &mut from.store,
+        to,
+        signal,
+        SystemTime::now(),
+        &mut from.rng,
+    )?;
+    let payload = sotto_core::relay::sealed::seal(
+        &from.store,
+        to,
+        &out.envelope,
+        &certificate,
+        &mut from.rng,
+    )?;
+    relay.send_sealed(recipient, payload).await?;
+    sotto_core::messaging::mark_sent(&mut from.store, out.outbox_id)?;
+    Ok(())
+}
+
+/// The next call signal delivered to `account`, committed then acknowledged.
+async fn next_signal(
+    account: &mut Account,
+    relay: &mut RelayConnection,
+    invite: &sotto_core::relay::invite::RelayInvite,
+) -> TestResult<sotto_core::call::ReceivedSignal> {
+    let delivery = tokio::time::timeout(DEADLINE, relay.next_delivery())
+        .await
+        .map_err(|_| "no delivery in time")??;
+    let got = sotto_core::messaging::receive_sealed(
+        &mut account.store,
+        &delivery.payload,
+        &invite.trust_root,
+        SystemTime::UNIX_EPOCH + Duration::from_millis(delivery.received_at_ms),
+        SystemTime::now(),
+        &mut account.rng,
+    )?;
+    relay.ack(delivery.envelope_id).await?;
+    match got.received {
+        sotto_core::messaging::Received::CallSignal(signal) => Ok(signal),
+        other => Err(format!("expected a call signal, got {other:?}").into()),
+    }
+}
+
+/// A whole call's set-up through one relay: signalling sealed through its
+/// mailbox, TURN credentials from it, candidates as signals, and media
+/// through its embedded TURN server.
+#[tokio::test]
+async fn a_call_is_signalled_and_relayed_through_one_sotto_relay() -> TestResult {
+    use sotto_core::call::{CallSession, CallSignal, KeyProgress, Outbound, SignalKind};
+    let dir = tempfile::tempdir()?;
+    let port = free_udp_port()?;
+    let relay = RelayProcess::start_with(
+        &dir.path().join("relay"),
+        0,
+        &embedded_turn_config(port, true),
+    )?;
+    let invite = relay.invite.clone();
+    let mut alice = Account::create(dir.path(), "alice", 21)?;
+    let mut bob = Account::create(dir.path(), "bob", 22)?;
+    let (alice_id, bob_id) = (alice.identity()?, bob.identity()?);
+    let bob_for_alice = alice.add_contact(&bob_id, "Bob")?;
+    let alice_for_bob = bob.add_contact(&alice_id, "Alice")?;
+    let mut bob_relay = bob.register(&invite).await?;
+    let mut alice_relay = alice.register(&invite).await?;
+    let bundle = alice_relay.fetch_bundle(&bob_id).await?;
+    sotto_core::session::start_session(
+        &mut alice.store,
+        &bob_for_alice,
+        &bundle,
+        SystemTime::now(),
+        &mut alice.rng,
+    )?;
+    let parties = CallParties {
+        caller: &alice_id,
+        callee: &bob_id,
+    };
+
+    // Offer, answer, key reveal.
+    let call_id = CallId::random(&mut alice.rng);
+    let mut alice_call = CallSession::outgoing(call_id);
+    let offer = alice_call.signal_for(Outbound::Offer, &mut alice.rng)?;
+    send_signal(&mut alice, &mut alice_relay, &bob_for_alice, &bob_id, offer).await?;
+    let offer = next_signal(&mut bob, &mut bob_relay, &invite).await?;
+    let SignalKind::Offer(commitment) = offer.signal.kind else {
+        return Err("expected an offer".into());
+    };
+    let mut bob_call = CallSession::incoming(call_id, commitment);
+    let answer = bob_call.signal_for(Outbound::Answer, &mut bob.rng)?;
+    send_signal(&mut bob, &mut bob_relay, &alice_for_bob, &alice_id, answer).await?;
+    let answer = next_signal(&mut alice, &mut alice_relay, &invite).await?;
+    let KeyProgress::CallerReady(alice_keys, reveal) =
+        alice_call.on_signal(&answer.signal.kind, parties)?
+    else {
+        return Err("expected the caller's keys".into());
+    };
+    send_signal(
+        &mut alice,
+        &mut alice_relay,
+        &bob_for_alice,
+        &bob_id,
+        reveal,
+    )
+    .await?;
+    let reveal = next_signal(&mut bob, &mut bob_relay, &invite).await?;
+    let KeyProgress::CalleeReady(bob_keys) = bob_call.on_signal(&reveal.signal.kind, parties)?
+    else {
+        return Err("expected the callee's keys".into());
+    };
+    assert_eq!(alice_keys.sas.words(), bob_keys.sas.words());
+    assert_eq!(alice_keys.media.send, bob_keys.media.receive);
+
+    // Candidates, gathered relay-only with credentials from the relay.
+    let mut configs = Vec::new();
+    for connection in [&mut alice_relay, &mut bob_relay] {
+        let server = connection.turn_credentials().await?.remove(0);
+        let mut config = PathConfig::new(LOOPBACK, Some(server));
+        config.policy = PathPolicy::RelayOnly;
+        configs.push(config);
+    }
+    let alice_local = LocalCandidates::gather(&configs[0]).await?;
+    let bob_local = LocalCandidates::gather(&configs[1]).await?;
+    let candidates = |call_id, local: &LocalCandidates| CallSignal {
+        call_id,
+        kind: SignalKind::Candidates {
+            candidates: local.candidates().to_vec(),
+            complete: true,
+        },
+    };
+    send_signal(
+        &mut alice,
+        &mut alice_relay,
+        &bob_for_alice,
+        &bob_id,
+        candidates(call_id, &alice_local),
+    )
+    .await?;
+    send_signal(
+        &mut bob,
+        &mut bob_relay,
+        &alice_for_bob,
+        &alice_id,
+        candidates(call_id, &bob_local),
+    )
+    .await?;
+    let SignalKind::Candidates {
+        candidates: for_bob,
+        ..
+    } = next_signal(&mut bob, &mut bob_relay, &invite)
+        .await?
+        .signal
+        .kind
+    else {
+        return Err("expected candidates".into());
+    };
+    let SignalKind::Candidates {
+        candidates: for_alice,
+        ..
+    } = next_signal(&mut alice, &mut alice_relay, &invite)
+        .await?
+        .signal
+        .kind
+    else {
+        return Err("expected candidates".into());
+    };
+    let (alice_path, bob_path) = tokio::time::timeout(DEADLINE, async {
+        tokio::join!(
+            alice_local.connect(&for_alice, Role::Caller, &alice_keys.path, &configs[0]),
+            bob_local.connect(&for_bob, Role::Callee, &bob_keys.path, &configs[1]),
+        )
+    })
+    .await
+    .map_err(|_| "connecting took too long")?;
+    let (alice_path, bob_path) = (alice_path?, bob_path?);
+    assert_eq!(alice_path.kind(), PathKind::Relayed);
+    deliver(&alice_path, &bob_path, &media(1)).await?;
+    deliver(&bob_path, &alice_path, &media(2)).await?;
+
+    // Hang up.
+    let hangup = bob_call.signal_for(Outbound::Hangup, &mut bob.rng)?;
+    send_signal(&mut bob, &mut bob_relay, &alice_for_bob, &alice_id, hangup).await?;
+    let hangup = next_signal(&mut alice, &mut alice_relay, &invite).await?;
+    assert_eq!(hangup.signal.kind, SignalKind::Hangup);
+    alice_path.close().await;
+    bob_path.close().await;
+    relay.stop()
+}
