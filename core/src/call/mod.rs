@@ -13,12 +13,15 @@
 //! - [`machine`]: the pure call state machine, with timeouts and glare;
 //! - [`session`]: one call's key bookkeeping, from the machine's effects
 //!   to signals with key material and back to keys;
+//! - [`controller`]: all of it for one phone, as actions for an async
+//!   shell to perform (no I/O itself);
 //! - [`path`]: candidates, authenticated connectivity checks, direct UDP or
 //!   TURN, and the datagram pipe;
 //! - [`turn`]: TURN REST-API credentials and the TURN client allocation.
 //!
 //! `docs/calls.md` specifies the formats and the key schedule.
 
+pub mod controller;
 pub mod keys;
 pub mod machine;
 pub mod path;
@@ -27,6 +30,7 @@ pub mod session;
 pub mod signal;
 pub mod turn;
 
+pub use controller::{Action, CallController};
 pub use keys::{
     CallKeys, CallParties, CalleeHandshake, CallerHandshake, EphemeralKey, KeyCommitment,
     MediaKeys, PathKey, Sas, SrtpKeys,
