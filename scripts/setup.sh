@@ -7,6 +7,7 @@
 #   pkg-config, libasound2-dev   cpal's ALSA backend (sotto-voice feature `device`)
 #   libsrtp2-dev, libopus-dev    the independent libsrtp2 peer of sotto-voice's interop test
 #   espeak-ng                    speech for sotto-voice's tests and benchmarks
+#   turnserver (coturn)          the relay's TURN interoperability test
 set -euo pipefail
 
 missing=()
@@ -19,6 +20,7 @@ command -v espeak-ng >/dev/null 2>&1 || missing+=(espeak-ng)
 [ -f /usr/include/alsa/asoundlib.h ] || missing+=(libasound2-dev)
 [ -f /usr/include/srtp2/srtp.h ] || missing+=(libsrtp2-dev)
 [ -f /usr/include/opus/opus.h ] || missing+=(libopus-dev)
+command -v turnserver >/dev/null 2>&1 || [ -x /usr/bin/turnserver ] || missing+=(coturn)
 
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"

@@ -74,6 +74,12 @@ pub enum Error {
     InvalidSenderCertificate,
     /// Signal protocol error: {0}
     Protocol(&'static str),
+    /// call key agreement failed: {0}
+    CallKeys(&'static str),
+    /// no media path to the other side of the call could be established
+    NoMediaPath,
+    /// TURN failed: {0}
+    Turn(&'static str),
 }
 
 impl From<SignalProtocolError> for Error {

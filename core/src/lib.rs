@@ -11,12 +11,15 @@
 //! - [`safety`]: safety numbers;
 //! - [`history`]: disappearing messages and "keep no history";
 //! - [`message`]: the wire format; [`padding`]: length hiding;
-//! - [`relay`]: the relay protocol, sealed sender and the TLS client.
+//! - [`relay`]: the relay protocol, sealed sender and the TLS client;
+//! - [`call`]: call signalling, call keys, the call state machine and the
+//!   media path (direct UDP or TURN).
 
 #![deny(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
 mod bundle;
+pub mod call;
 mod error;
 pub mod history;
 pub mod message;

@@ -77,8 +77,8 @@ pub enum Body {
     },
     /// A new disappearing-messages timer for the conversation (0 = off).
     ExpirationTimer(u32),
-    /// Call signalling; its contents are defined by the voice work.
-    CallSignal,
+    /// Call signalling (see [`crate::call`]).
+    CallSignal(crate::call::CallSignal),
     /// A contact handshake; its contents are defined by the SMS work.
     ContactHandshake,
 }
@@ -92,7 +92,7 @@ impl std::fmt::Debug for Body {
                 write!(f, "Receipt({kind:?}, {} ids)", message_ids.len())
             }
             Body::ExpirationTimer(s) => write!(f, "ExpirationTimer({s})"),
-            Body::CallSignal => f.write_str("CallSignal"),
+            Body::CallSignal(signal) => write!(f, "{signal:?}"),
             Body::ContactHandshake => f.write_str("ContactHandshake"),
         }
     }
@@ -130,7 +130,7 @@ impl Content {
             Body::ExpirationTimer(seconds) => {
                 B::ExpirationTimer(proto::ExpirationTimerUpdate { seconds: *seconds })
             }
-            Body::CallSignal => B::CallSignal(proto::CallSignal {}),
+            Body::CallSignal(signal) => B::CallSignal(signal.to_proto()?),
             Body::ContactHandshake => B::ContactHandshake(proto::ContactHandshake {}),
         };
         let message = proto::Content {
@@ -175,7 +175,9 @@ impl Content {
                     .collect::<Result<_>>()?,
             },
             Some(B::ExpirationTimer(update)) => Body::ExpirationTimer(update.seconds),
-            Some(B::CallSignal(_)) => Body::CallSignal,
+            Some(B::CallSignal(signal)) => {
+                Body::CallSignal(crate::call::CallSignal::from_proto(signal)?)
+            }
             Some(B::ContactHandshake(_)) => Body::ContactHandshake,
             None => return Err(Error::MalformedContent("content has no body")),
         };
@@ -280,7 +282,10 @@ mod tests {
                 message_ids: vec![MessageId([1; 16]), MessageId([2; 16])],
             },
             Body::ExpirationTimer(3600),
-            Body::CallSignal,
+            Body::CallSignal(crate::call::CallSignal {
+                call_id: crate::call::CallId([3; 16]),
+                kind: crate::call::SignalKind::Hangup,
+            }),
             Body::ContactHandshake,
         ] {
             let content = sample(body);

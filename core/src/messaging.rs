@@ -52,7 +52,10 @@ pub enum Received {
     },
     /// The contact set the disappearing-messages timer (seconds, 0 = off).
     ExpirationTimerChanged(u32),
-    /// Content this version does not act on yet (call signalling, handshakes).
+    /// Call signalling, for the call layer ([`crate::call`]). Nothing is
+    /// stored; the ratchet step and the de-duplication record are.
+    CallSignal(crate::call::ReceivedSignal),
+    /// Content this version does not act on yet (contact handshakes).
     NotHandled(&'static str),
     /// Already received before: a replayed ciphertext (nothing changed) or a
     /// re-encrypted copy of a message we have (only the ratchet moved on).
@@ -551,7 +554,10 @@ fn apply_content<S: SottoStore>(
             store.save_conversation_settings(contact, &settings)?;
             Ok(Received::ExpirationTimerChanged(seconds))
         }
-        Body::CallSignal => Ok(Received::NotHandled("call signalling")),
+        Body::CallSignal(signal) => Ok(Received::CallSignal(crate::call::ReceivedSignal {
+            signal,
+            sent_at_ms: content.sent_at_ms,
+        })),
         Body::ContactHandshake => Ok(Received::NotHandled("contact handshake")),
     }
 }

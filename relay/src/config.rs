@@ -2,7 +2,7 @@
 //! certificate, and its limits. Every field has a default; command-line
 //! flags override the file.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -29,6 +29,75 @@ pub struct RelayConfig {
     pub tls_key: Option<PathBuf>,
     /// Limits.
     pub limits: LimitsConfig,
+    /// TURN for calls.
+    pub turn: TurnSection,
+}
+
+/// The `[turn]` table: the embedded TURN server and the credentials the
+/// relay issues for it (or for external servers such as coturn).
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TurnSection {
+    /// Whether to run the embedded TURN server (off by default: it opens a
+    /// UDP port and a range of relay ports that a firewall must allow).
+    pub enabled: bool,
+    /// UDP address the embedded server listens on.
+    pub listen: SocketAddr,
+    /// The address relayed ports are advertised on (needed when `listen`
+    /// is a wildcard address).
+    pub public_ip: Option<IpAddr>,
+    /// The TURN realm.
+    pub realm: String,
+    /// Lowest relayed port.
+    pub min_port: u16,
+    /// Highest relayed port.
+    pub max_port: u16,
+    /// How long issued credentials stay valid, in seconds.
+    pub credential_ttl_secs: u64,
+    /// The shared secret (coturn's `static-auth-secret`); by default a
+    /// random one kept in `turn-secret` in the data directory.
+    pub secret: Option<String>,
+    /// Whether relayed ports may talk to loopback peers (off: only for
+    /// tests and single-machine setups, like coturn's
+    /// `--allow-loopback-peers`).
+    pub allow_loopback_peers: bool,
+    /// Other TURN servers ("host:port", UDP) sharing the secret, such as a
+    /// coturn, named to clients along with the embedded one. With these
+    /// set, credentials are issued even when `enabled` is false.
+    pub external_servers: Vec<String>,
+}
+
+impl Default for TurnSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: SocketAddr::from(([0, 0, 0, 0], 3478)),
+            public_ip: None,
+            realm: "sotto".into(),
+            min_port: 49152,
+            max_port: 65535,
+            credential_ttl_secs: 6 * 3600,
+            secret: None,
+            allow_loopback_peers: false,
+            external_servers: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for TurnSection {
+    // The secret stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TurnSection")
+            .field("enabled", &self.enabled)
+            .field("listen", &self.listen)
+            .field("realm", &self.realm)
+            .field("min_port", &self.min_port)
+            .field("max_port", &self.max_port)
+            .field("credential_ttl_secs", &self.credential_ttl_secs)
+            .field("allow_loopback_peers", &self.allow_loopback_peers)
+            .field("external_servers", &self.external_servers)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The `[limits]` table.
@@ -69,6 +138,7 @@ impl Default for RelayConfig {
             tls_cert: None,
             tls_key: None,
             limits: LimitsConfig::default(),
+            turn: TurnSection::default(),
         }
     }
 }
@@ -174,5 +244,17 @@ mod tests {
         assert_eq!(config.limits.mailbox_quota, 5);
         assert_eq!(config.limits.idle_timeout_secs, 120);
         assert!(toml::from_str::<RelayConfig>("lisen = \"x\"").is_err());
+    }
+
+    #[test]
+    fn turn_is_off_by_default_and_its_secret_is_never_shown() {
+        let config: RelayConfig = toml::from_str(
+            "[turn]\nenabled = true\nlisten = \"127.0.0.1:3479\"\nsecret = \"hunter2\"\n",
+        )
+        .expect("valid");
+        assert!(config.turn.enabled);
+        assert_eq!(config.turn.listen.port(), 3479);
+        assert!(!format!("{config:?}").contains("hunter2"));
+        assert!(!RelayConfig::default().turn.enabled);
     }
 }

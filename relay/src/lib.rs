@@ -5,7 +5,9 @@
 //! - [`identity`]: its TLS certificate and sealed-sender trust root;
 //! - [`server`]: the TLS 1.3 server and the protocol of
 //!   `docs/relay-protocol.md`;
-//! - [`config`]: `relay.toml` and its defaults.
+//! - [`config`]: `relay.toml` and its defaults;
+//! - [`turn`]: the embedded TURN server and the TURN credentials issued
+//!   to accounts for calls.
 
 #![deny(unsafe_code)]
 #![warn(clippy::unwrap_used)]
@@ -14,3 +16,4 @@ pub mod config;
 pub mod identity;
 pub mod server;
 pub mod storage;
+pub mod turn;

@@ -9,6 +9,7 @@ use sotto_relay::config::RelayConfig;
 use sotto_relay::identity::RelayIdentity;
 use sotto_relay::server::RelayServer;
 use sotto_relay::storage::SqliteStorage;
+use sotto_relay::turn::{load_or_create_secret, public_ip, EmbeddedTurn, TurnIssuer};
 
 /// The Sotto relay: a sealed-sender mailbox and prekey directory over TLS 1.3.
 #[derive(Parser)]
@@ -29,6 +30,12 @@ struct Args {
     /// Host name clients use to reach this relay (goes into the invite).
     #[arg(long)]
     public_host: Option<String>,
+    /// Run the embedded TURN server on this UDP address (turns it on).
+    #[arg(long)]
+    turn_listen: Option<SocketAddr>,
+    /// Address the embedded TURN server advertises relayed ports on.
+    #[arg(long)]
+    turn_public_ip: Option<std::net::IpAddr>,
     /// Log as JSON lines.
     #[arg(long)]
     json_logs: bool,
@@ -38,6 +45,12 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The TURN crate's own log lines name client and peer addresses, which
+    // the relay never logs; they stay off whatever RUST_LOG says.
+    let filter = match "turn=off".parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    };
     if args.json_logs {
         tracing_subscriber::fmt()
             .json()
@@ -76,6 +89,13 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(host) = args.public_host {
         config.public_host = host;
     }
+    if let Some(listen) = args.turn_listen {
+        config.turn.enabled = true;
+        config.turn.listen = listen;
+    }
+    if let Some(ip) = args.turn_public_ip {
+        config.turn.public_ip = Some(ip);
+    }
     let hostnames = vec![config.public_host.clone(), "localhost".into()];
     let (mut identity, created) =
         RelayIdentity::load_or_create(&config.data_dir, &hostnames, &mut rand::rng())
@@ -93,6 +113,7 @@ async fn run(args: Args) -> Result<(), String> {
     )
     .await
     .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let (server, embedded_turn) = start_turn(server, &config).await?;
     let address = server.local_addr().map_err(|e| e.to_string())?;
     let shutdown = shutdown_signal().map_err(|e| format!("cannot handle signals: {e}"))?;
     let invite = server.invite(
@@ -107,7 +128,43 @@ async fn run(args: Args) -> Result<(), String> {
         tracing::info!("created new relay keys");
     }
     tracing::info!(%address, "relay listening");
-    server.serve(shutdown).await.map_err(|e| e.to_string())
+    let served = server.serve(shutdown).await.map_err(|e| e.to_string());
+    if let Some(turn) = embedded_turn {
+        turn.close().await;
+    }
+    served
+}
+
+/// Starts the embedded TURN server if configured, and gives the relay the
+/// credential issuer for it and for any external TURN servers.
+async fn start_turn(
+    server: RelayServer,
+    config: &RelayConfig,
+) -> Result<(RelayServer, Option<EmbeddedTurn>), String> {
+    let section = &config.turn;
+    if !section.enabled && section.external_servers.is_empty() {
+        return Ok((server, None));
+    }
+    let secret = load_or_create_secret(section, &config.data_dir).map_err(|e| e.to_string())?;
+    let mut servers = Vec::new();
+    let mut embedded = None;
+    if section.enabled {
+        let public_ip = public_ip(section).map_err(|e| e.to_string())?;
+        let turn = EmbeddedTurn::start(section, secret.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let advertised = SocketAddr::new(public_ip, turn.local_addr().port());
+        tracing::info!(address = %turn.local_addr(), "TURN listening");
+        servers.push(advertised.to_string());
+        embedded = Some(turn);
+    }
+    servers.extend(section.external_servers.iter().cloned());
+    let issuer = TurnIssuer::new(
+        secret,
+        std::time::Duration::from_secs(section.credential_ttl_secs),
+        servers,
+    );
+    Ok((server.with_turn(issuer), embedded))
 }
 
 /// Registers the SIGINT and SIGTERM handlers now (so a signal that comes

@@ -97,6 +97,8 @@ struct Shared {
     bundle_limits: KeyedLimits,
     /// Mailbox writes on their way to the group-commit writer.
     writes: mpsc::Sender<PendingWrite>,
+    /// TURN credentials for calls, when the relay offers TURN.
+    turn: Option<crate::turn::TurnIssuer>,
 }
 
 /// A mailbox write and where its outcome goes (`None`: the batch failed).
@@ -231,9 +233,20 @@ impl RelayServer {
                 limits,
                 online: Mutex::new(HashMap::new()),
                 writes,
+                turn: None,
             }),
             pending_writes: Some(pending_writes),
         })
+    }
+
+    /// Issues TURN credentials to authenticated accounts with `issuer`
+    /// (see [`crate::turn`]). Call before [`RelayServer::serve`].
+    pub fn with_turn(mut self, issuer: crate::turn::TurnIssuer) -> Self {
+        // Nothing else holds `shared` before `serve`.
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.turn = Some(issuer);
+        }
+        self
     }
 
     /// The invite for clients that reach this relay at `host:port`.
@@ -816,6 +829,21 @@ async fn handle_request(
             match with_storage(shared, move |s| s.delete_account(&account)).await {
                 Ok(()) => error_response(id, proto::Status::Ok),
                 Err(e) => error_response(id, status_of(e)),
+            }
+        }
+        Body::GetTurnCredentials(_) => {
+            if account.is_none() {
+                return error_response(id, proto::Status::Unauthenticated);
+            }
+            match &shared.turn {
+                Some(issuer) => response(
+                    id,
+                    proto::Status::Ok,
+                    Some(proto::response::Body::TurnCredentials(
+                        issuer.issue(SystemTime::now()),
+                    )),
+                ),
+                None => error_response(id, proto::Status::NotFound),
             }
         }
         Body::GetSenderCertificate(_) => {

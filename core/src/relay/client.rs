@@ -377,6 +377,38 @@ impl RelayConnection {
         }
     }
 
+    /// Asks the relay for short-lived TURN credentials (authenticated
+    /// connections only), for the media path of a call: one
+    /// [`TurnServer`](crate::call::TurnServer) per server the relay names,
+    /// all with the same credentials. `Err(RelayRefused("not found"))`
+    /// means the relay offers no TURN.
+    pub async fn turn_credentials(&mut self) -> Result<Vec<crate::call::TurnServer>> {
+        let body = proto::request::Body::GetTurnCredentials(proto::GetTurnCredentials {});
+        let Some(proto::response::Body::TurnCredentials(credentials)) =
+            self.request(body).await?.body
+        else {
+            return Err(Error::RelayProtocol("expected TURN credentials"));
+        };
+        if credentials.servers.is_empty() || credentials.username.is_empty() {
+            return Err(Error::RelayProtocol("empty TURN credentials"));
+        }
+        let expires_at = std::time::SystemTime::now()
+            + std::time::Duration::from_secs(u64::from(credentials.ttl_seconds));
+        let password = zeroize::Zeroizing::new(credentials.password);
+        Ok(credentials
+            .servers
+            .into_iter()
+            .map(|address| crate::call::TurnServer {
+                address,
+                credentials: crate::call::TurnCredentials {
+                    username: credentials.username.clone(),
+                    password: password.clone(),
+                    expires_at,
+                },
+            })
+            .collect())
+    }
+
     /// Hands a sealed envelope to the relay for `recipient`. Returns once the
     /// relay has stored it durably.
     pub async fn send_sealed(&mut self, recipient: &IdentityKey, payload: Vec<u8>) -> Result<()> {
