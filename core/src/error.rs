@@ -74,6 +74,12 @@ pub enum Error {
     InvalidSenderCertificate,
     /// Signal protocol error: {0}
     Protocol(&'static str),
+    /// the SMS is malformed: {0}
+    MalformedSms(&'static str),
+    /// the phone number is not valid
+    InvalidPhoneNumber,
+    /// no transport may carry this message under the current policy: {0}
+    NoRoute(&'static str),
 }
 
 impl From<SignalProtocolError> for Error {

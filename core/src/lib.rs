@@ -11,7 +11,9 @@
 //! - [`safety`]: safety numbers;
 //! - [`history`]: disappearing messages and "keep no history";
 //! - [`message`]: the wire format; [`padding`]: length hiding;
-//! - [`relay`]: the relay protocol, sealed sender and the TLS client.
+//! - [`relay`]: the relay protocol, sealed sender and the TLS client;
+//! - [`sms`]: encrypted SMS, the discovery handshake, transport choice and
+//!   the plain-SMS model.
 
 #![deny(unsafe_code)]
 #![warn(clippy::unwrap_used)]
@@ -27,6 +29,7 @@ pub mod relay;
 pub mod safety;
 pub mod session;
 mod signal_views;
+pub mod sms;
 pub mod store;
 
 use std::time::{SystemTime, UNIX_EPOCH};

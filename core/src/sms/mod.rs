@@ -1,0 +1,22 @@
+//! SMS: Sotto over text messages, and the plain-SMS model.
+//!
+//! - [`SmsCodec`] ([`segment`]) turns a payload into standalone 160-character
+//!   GSM-7 texts (or data SMS) with Sotto's own part header, and back;
+//!   [`alphabet`] is the carrier-safe radix-82 encoding it writes;
+//! - [`frame`]: what a payload is (an encrypted envelope, a handshake hello,
+//!   a resend request);
+//! - [`reassembly`]: parts back into payloads, within time and memory bounds;
+//! - [`gsm7`]: the GSM 7-bit alphabet and plain-SMS segmentation.
+//!
+//! `docs/sms-transport.md` describes the wire format and its costs. Nothing
+//! here does I/O: the Android layer moves SMS in and out.
+
+pub mod alphabet;
+pub mod frame;
+pub mod gsm7;
+pub mod reassembly;
+pub mod segment;
+
+pub use frame::SmsFrame;
+pub use reassembly::{Expiry, Incomplete, Offer, ReassemblyLimits, Reassembler};
+pub use segment::{Segment, SmsCodec, TextSms, WireId};
