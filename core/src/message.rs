@@ -79,8 +79,59 @@ pub enum Body {
     ExpirationTimer(u32),
     /// Call signalling; its contents are defined by the voice work.
     CallSignal,
-    /// A contact handshake; its contents are defined by the SMS work.
-    ContactHandshake,
+    /// The discovery handshake: how to reach the sender.
+    ContactHandshake(ContactHandshake),
+}
+
+/// What each side of a discovery handshake tells the other inside the new
+/// session (see `sms::handshake`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ContactHandshake {
+    /// The relay the sender receives on, if any.
+    pub relay: Option<crate::relay::invite::RelayInvite>,
+    /// Whether the sender asks for a handshake in return (it answered a
+    /// hello, so its session is not confirmed yet).
+    pub wants_reply: bool,
+}
+
+impl ContactHandshake {
+    fn to_proto(&self) -> proto::ContactHandshake {
+        proto::ContactHandshake {
+            relay: self.relay.as_ref().map(|r| proto::RelayAddress {
+                host: r.host.clone(),
+                port: u32::from(r.port),
+                cert_sha256: r.cert_sha256.to_vec(),
+                trust_root: r.trust_root.serialize().to_vec(),
+            }),
+            wants_reply: self.wants_reply,
+        }
+    }
+
+    fn from_proto(m: proto::ContactHandshake) -> Result<Self> {
+        let bad = |_| Error::MalformedContent("bad relay address");
+        let relay = match m.relay {
+            None => None,
+            Some(r) => {
+                if r.host.is_empty() || r.host.len() > 253 || r.host.contains('/') {
+                    return Err(Error::MalformedContent("bad relay address"));
+                }
+                Some(crate::relay::invite::RelayInvite {
+                    host: r.host,
+                    port: u16::try_from(r.port).map_err(bad)?,
+                    cert_sha256: r
+                        .cert_sha256
+                        .try_into()
+                        .map_err(|_| Error::MalformedContent("bad relay address"))?,
+                    trust_root: libsignal_protocol::PublicKey::deserialize(&r.trust_root)
+                        .map_err(|_| Error::MalformedContent("bad relay address"))?,
+                })
+            }
+        };
+        Ok(Self {
+            relay,
+            wants_reply: m.wants_reply,
+        })
+    }
 }
 
 impl std::fmt::Debug for Body {
@@ -93,7 +144,12 @@ impl std::fmt::Debug for Body {
             }
             Body::ExpirationTimer(s) => write!(f, "ExpirationTimer({s})"),
             Body::CallSignal => f.write_str("CallSignal"),
-            Body::ContactHandshake => f.write_str("ContactHandshake"),
+            Body::ContactHandshake(h) => write!(
+                f,
+                "ContactHandshake(relay: {}, wants_reply: {})",
+                h.relay.is_some(),
+                h.wants_reply
+            ),
         }
     }
 }
@@ -131,7 +187,7 @@ impl Content {
                 B::ExpirationTimer(proto::ExpirationTimerUpdate { seconds: *seconds })
             }
             Body::CallSignal => B::CallSignal(proto::CallSignal {}),
-            Body::ContactHandshake => B::ContactHandshake(proto::ContactHandshake {}),
+            Body::ContactHandshake(h) => B::ContactHandshake(h.to_proto()),
         };
         let message = proto::Content {
             version: CONTENT_VERSION,
@@ -176,7 +232,7 @@ impl Content {
             },
             Some(B::ExpirationTimer(update)) => Body::ExpirationTimer(update.seconds),
             Some(B::CallSignal(_)) => Body::CallSignal,
-            Some(B::ContactHandshake(_)) => Body::ContactHandshake,
+            Some(B::ContactHandshake(h)) => Body::ContactHandshake(ContactHandshake::from_proto(h)?),
             None => return Err(Error::MalformedContent("content has no body")),
         };
         Ok(Content {
@@ -281,7 +337,16 @@ mod tests {
             },
             Body::ExpirationTimer(3600),
             Body::CallSignal,
-            Body::ContactHandshake,
+            Body::ContactHandshake(ContactHandshake::default()),
+            Body::ContactHandshake(ContactHandshake {
+                relay: Some(crate::relay::invite::RelayInvite {
+                    host: "relay.example".into(),
+                    port: 7443,
+                    cert_sha256: [4; 32],
+                    trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
+                }),
+                wants_reply: true,
+            }),
         ] {
             let content = sample(body);
             assert_eq!(

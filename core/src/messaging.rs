@@ -52,8 +52,11 @@ pub enum Received {
     },
     /// The contact set the disappearing-messages timer (seconds, 0 = off).
     ExpirationTimerChanged(u32),
-    /// Content this version does not act on yet (call signalling, handshakes).
+    /// Content this version does not act on yet (call signalling).
     NotHandled(&'static str),
+    /// The contact's side of a discovery handshake. Its relay address, if
+    /// it has one, is now the contact's (the session authenticates it).
+    ContactHandshake(crate::message::ContactHandshake),
     /// Already received before: a replayed ciphertext (nothing changed) or a
     /// re-encrypted copy of a message we have (only the ratchet moved on).
     /// The transport may acknowledge it.
@@ -552,7 +555,17 @@ fn apply_content<S: SottoStore>(
             Ok(Received::ExpirationTimerChanged(seconds))
         }
         Body::CallSignal => Ok(Received::NotHandled("call signalling")),
-        Body::ContactHandshake => Ok(Received::NotHandled("contact handshake")),
+        Body::ContactHandshake(handshake) => {
+            if let Some(relay) = &handshake.relay {
+                if let Some(mut stored) = store.contact(contact)? {
+                    if stored.relay.as_ref() != Some(relay) {
+                        stored.relay = Some(relay.clone());
+                        store.save_contact(&stored)?;
+                    }
+                }
+            }
+            Ok(Received::ContactHandshake(handshake))
+        }
     }
 }
 

@@ -14,9 +14,11 @@
 pub mod alphabet;
 pub mod frame;
 pub mod gsm7;
+pub mod phone;
 pub mod reassembly;
 pub mod segment;
 
 pub use frame::SmsFrame;
+pub use phone::PhoneNumber;
 pub use reassembly::{Expiry, Incomplete, Offer, ReassemblyLimits, Reassembler};
 pub use segment::{Segment, SmsCodec, TextSms, WireId};
