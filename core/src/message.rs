@@ -92,6 +92,9 @@ pub struct ContactHandshake {
     /// Whether the sender asks for a handshake in return (it answered a
     /// hello, so its session is not confirmed yet).
     pub wants_reply: bool,
+    /// The sender receives on the relay the recipient announced (`relay`
+    /// is then absent).
+    pub same_relay_as_yours: bool,
 }
 
 impl ContactHandshake {
@@ -104,6 +107,7 @@ impl ContactHandshake {
                 trust_root: r.trust_root.serialize().to_vec(),
             }),
             wants_reply: self.wants_reply,
+            same_relay_as_yours: self.same_relay_as_yours,
         }
     }
 
@@ -127,9 +131,13 @@ impl ContactHandshake {
                 })
             }
         };
+        if relay.is_some() && m.same_relay_as_yours {
+            return Err(Error::MalformedContent("two relay addresses"));
+        }
         Ok(Self {
             relay,
             wants_reply: m.wants_reply,
+            same_relay_as_yours: m.same_relay_as_yours,
         })
     }
 }
@@ -346,6 +354,7 @@ mod tests {
                     trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
                 }),
                 wants_reply: true,
+                same_relay_as_yours: false,
             }),
         ] {
             let content = sample(body);

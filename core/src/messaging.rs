@@ -451,7 +451,7 @@ where
     result
 }
 
-fn receive_in_transaction<S, R>(
+pub(crate) fn receive_in_transaction<S, R>(
     store: &mut S,
     contact: &ContactId,
     envelope: &Envelope,

@@ -6,18 +6,25 @@
 //! - [`frame`]: what a payload is (an encrypted envelope, a handshake hello,
 //!   a resend request);
 //! - [`reassembly`]: parts back into payloads, within time and memory bounds;
-//! - [`gsm7`]: the GSM 7-bit alphabet and plain-SMS segmentation.
+//! - [`gsm7`]: the GSM 7-bit alphabet and plain-SMS segmentation;
+//! - [`handshake`]: discovering a phone number's Sotto identity by SMS;
+//! - [`SmsEndpoint`] ([`endpoint`]): the state machine between the radio
+//!   and the messaging layer;
+//! - [`phone`]: phone numbers normalised to E.164.
 //!
 //! `docs/sms-transport.md` describes the wire format and its costs. Nothing
 //! here does I/O: the Android layer moves SMS in and out.
 
 pub mod alphabet;
+pub mod endpoint;
 pub mod frame;
 pub mod gsm7;
+pub mod handshake;
 pub mod phone;
 pub mod reassembly;
 pub mod segment;
 
+pub use endpoint::{OutgoingSms, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step};
 pub use frame::SmsFrame;
 pub use phone::PhoneNumber;
 pub use reassembly::{Expiry, Incomplete, Offer, ReassemblyLimits, Reassembler};

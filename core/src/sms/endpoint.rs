@@ -1,0 +1,729 @@
+//! `SmsEndpoint`: everything between the phone's SMS radio and the
+//! messaging layer, as a state machine without I/O.
+//!
+//! The Android layer hands every incoming SMS to [`SmsEndpoint::receive_text`]
+//! (or [`SmsEndpoint::receive_data`]), sends every [`OutgoingSms`] a call
+//! returns, calls [`crate::messaging::mark_sent`] for each
+//! [`Step::outbox_ids`] once the radio took the texts, and calls
+//! [`SmsEndpoint::tick`] now and then (a minute is plenty) to drive
+//! timeouts, resend requests and handshake retries.
+//!
+//! It owns, in memory: the reassembler, a bounded cache of recently sent
+//! payloads (to answer resend requests), the hellos waiting for an answer
+//! and the answers given (to answer a re-sent hello the same way). Losing
+//! them in a restart costs at most a resend round; nothing stored depends on
+//! them.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, SystemTime};
+
+use rand::{CryptoRng, Rng};
+
+use super::frame::SmsFrame;
+use super::handshake;
+use super::phone::PhoneNumber;
+use super::reassembly::{Expiry, Offer, Reassembler, ReassemblyLimits};
+use super::segment::{Segment, SmsCodec, TextSms, WireId, DATA_PORT};
+use super::gsm7;
+use crate::error::{Error, Result};
+use crate::message::{Envelope, EnvelopeKind};
+use crate::messaging::{self, Outgoing, Received};
+use crate::relay::invite::RelayInvite;
+use crate::store::{
+    in_transaction, Contact, ContactId, Direction, NewPlainMessage, PlainState, SottoStore,
+};
+use crate::millis;
+
+/// How the endpoint behaves.
+#[derive(Clone, Debug)]
+pub struct SmsConfig {
+    /// Our relay, told to contacts in handshakes.
+    pub own_relay: Option<RelayInvite>,
+    /// Reassembly bounds and timeouts.
+    pub limits: ReassemblyLimits,
+    /// Send payloads as data SMS to [`DATA_PORT`] instead of text SMS.
+    pub data_sms: bool,
+    /// How long a hello waits for its answer before it is sent again.
+    pub hello_retry: Duration,
+    /// How many times a hello is sent before the handshake is given up.
+    pub hello_attempts: u8,
+    /// How many sent payloads are kept for resend requests.
+    pub sent_cache: usize,
+    /// How long a sent payload is kept for resend requests.
+    pub sent_cache_age: Duration,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            own_relay: None,
+            limits: ReassemblyLimits::default(),
+            data_sms: false,
+            hello_retry: Duration::from_secs(30 * 60),
+            hello_attempts: 3,
+            sent_cache: 256,
+            sent_cache_age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// What to put on the air.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SmsBody {
+    /// A text SMS (always a single 160-character GSM-7 SMS for Sotto parts).
+    Text(String),
+    /// A data SMS: user data for an application port.
+    Data {
+        /// The destination port.
+        port: u16,
+        /// The user data.
+        bytes: Vec<u8>,
+    },
+}
+
+/// One SMS to send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OutgoingSms {
+    /// The recipient.
+    pub to: PhoneNumber,
+    /// What to send.
+    pub body: SmsBody,
+}
+
+impl std::fmt::Debug for OutgoingSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.body {
+            SmsBody::Text(t) => write!(f, "OutgoingSms(text, {} chars)", t.len()),
+            SmsBody::Data { bytes, .. } => write!(f, "OutgoingSms(data, {} bytes)", bytes.len()),
+        }
+    }
+}
+
+/// Something the app should know or show.
+#[derive(Debug)]
+pub enum SmsEvent {
+    /// An ordinary SMS, stored in its plain thread.
+    Plain {
+        /// The sender.
+        from: PhoneNumber,
+        /// Its row in the plain-SMS model.
+        id: i64,
+    },
+    /// An encrypted message, decrypted and committed.
+    Received {
+        /// The contact it is from.
+        contact: ContactId,
+        /// What it was.
+        received: Received,
+    },
+    /// We answered a hello; the contact was created if `new_contact`.
+    HandshakeAnswered {
+        /// The contact.
+        contact: ContactId,
+        /// Whether the contact is new.
+        new_contact: bool,
+    },
+    /// The handshake with the contact is complete on our side: sessions
+    /// both ways, relay addresses exchanged.
+    SessionReady {
+        /// The contact.
+        contact: ContactId,
+    },
+    /// Our hello was sent [`SmsConfig::hello_attempts`] times and never
+    /// answered.
+    HandshakeUnanswered {
+        /// The number we tried.
+        to: PhoneNumber,
+    },
+    /// An encrypted message is missing parts: shown as "incomplete", never
+    /// as ciphertext. With [`Expiry::ResendRequested`] a resend request went
+    /// to the sender and the message may still complete.
+    Incomplete {
+        /// The sender.
+        from: PhoneNumber,
+        /// The message.
+        id: WireId,
+        /// Parts it has in all.
+        count: u8,
+        /// Parts missing.
+        missing: usize,
+        /// Whether it is still waiting or gone.
+        expiry: Expiry,
+    },
+    /// A text in Sotto's form that was damaged on the way (never shown).
+    Damaged {
+        /// The sender.
+        from: PhoneNumber,
+    },
+    /// A complete Sotto message that could not be used: undecryptable, a
+    /// bad hello, or a changed identity (see `session::trust_new_identity`).
+    Failed {
+        /// The sender.
+        from: PhoneNumber,
+        /// Why (never carries user data).
+        error: Error,
+    },
+}
+
+/// What one call produced.
+#[derive(Debug, Default)]
+pub struct Step {
+    /// What happened.
+    pub events: Vec<SmsEvent>,
+    /// SMS to send, in order.
+    pub outgoing: Vec<OutgoingSms>,
+    /// Outbox entries these SMS carry: pass each to
+    /// [`crate::messaging::mark_sent`] once the radio took them.
+    pub outbox_ids: Vec<i64>,
+}
+
+struct SentPayload {
+    to: PhoneNumber,
+    id: WireId,
+    payload: Vec<u8>,
+    data: bool,
+    at_ms: u64,
+}
+
+struct PendingHello {
+    contact: ContactId,
+    payload: Vec<u8>,
+    sent_at_ms: u64,
+    attempts: u8,
+}
+
+struct GivenAnswer {
+    payload: Vec<u8>,
+    resent_at_ms: u64,
+}
+
+/// The SMS side of one Sotto device.
+pub struct SmsEndpoint {
+    config: SmsConfig,
+    reassembler: Reassembler<PhoneNumber>,
+    sent: VecDeque<SentPayload>,
+    hellos: HashMap<PhoneNumber, PendingHello>,
+    answers: HashMap<(PhoneNumber, WireId), GivenAnswer>,
+}
+
+impl std::fmt::Debug for SmsEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsEndpoint")
+            .field("reassembler", &self.reassembler)
+            .field("sent", &self.sent.len())
+            .field("hellos", &self.hellos.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SmsEndpoint {
+    /// A fresh endpoint.
+    pub fn new(config: SmsConfig) -> Self {
+        Self {
+            reassembler: Reassembler::new(config.limits),
+            config,
+            sent: VecDeque::new(),
+            hellos: HashMap::new(),
+            answers: HashMap::new(),
+        }
+    }
+
+    /// The reassembler, for inspection (bytes and messages held).
+    pub fn reassembler(&self) -> &Reassembler<PhoneNumber> {
+        &self.reassembler
+    }
+
+    /// Starts a discovery handshake with `to`: finds or creates the contact
+    /// for the number (named `name` if new) and sends it a hello.
+    pub fn start_handshake<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        to: &PhoneNumber,
+        name: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<(ContactId, Step)> {
+        if !to.is_e164() {
+            return Err(Error::InvalidPhoneNumber);
+        }
+        let (contact, _) = contact_for(store, to, name, rng)?;
+        let payload = handshake::hello(store)?.to_bytes();
+        let mut step = Step::default();
+        self.send_payload(to, payload.clone(), now, &mut step)?;
+        self.hellos.insert(
+            to.clone(),
+            PendingHello {
+                contact: contact.clone(),
+                payload,
+                sent_at_ms: millis(now),
+                attempts: 1,
+            },
+        );
+        Ok((contact, step))
+    }
+
+    /// Encrypts a text for `contact` and returns the SMS that carry it.
+    pub fn send_text<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        contact: &ContactId,
+        text: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<Step> {
+        let phone = store
+            .phones_of(contact)?
+            .into_iter()
+            .next()
+            .ok_or(Error::NoRoute("the contact has no phone number"))?;
+        let outgoing = messaging::send_text(store, contact, text, now, rng)?;
+        let mut step = Step::default();
+        self.send_outgoing(&phone, &outgoing, now, &mut step)?;
+        Ok(step)
+    }
+
+    /// Carries an envelope already queued by the messaging layer (a receipt,
+    /// an outbox entry left from before a restart) to `to`.
+    pub fn send_outgoing(
+        &mut self,
+        to: &PhoneNumber,
+        outgoing: &Outgoing,
+        now: SystemTime,
+        step: &mut Step,
+    ) -> Result<()> {
+        self.send_payload(to, outgoing.envelope.to_bytes(), now, step)?;
+        step.outbox_ids.push(outgoing.outbox_id);
+        Ok(())
+    }
+
+    /// Handles one incoming text SMS (for a concatenated plain SMS, the
+    /// whole text the platform joined).
+    pub fn receive_text<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        text: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<Step> {
+        let mut step = Step::default();
+        match SmsCodec::parse_text(text) {
+            TextSms::Plain => {
+                let id = store_plain_incoming(store, from, text, now)?;
+                step.events.push(SmsEvent::Plain {
+                    from: from.clone(),
+                    id,
+                });
+            }
+            TextSms::Damaged => step.events.push(SmsEvent::Damaged { from: from.clone() }),
+            TextSms::Segment(segment) => self.take_segment(store, from, segment, now, rng, &mut step)?,
+        }
+        Ok(step)
+    }
+
+    /// Handles one incoming data SMS received on [`DATA_PORT`].
+    pub fn receive_data<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        data: &[u8],
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<Step> {
+        let mut step = Step::default();
+        match SmsCodec::parse_data(data) {
+            Ok(segment) => self.take_segment(store, from, segment, now, rng, &mut step)?,
+            Err(_) => step.events.push(SmsEvent::Damaged { from: from.clone() }),
+        }
+        Ok(step)
+    }
+
+    /// Drives time: reassembly timeouts (resend requests, incomplete
+    /// messages), hello retries and cache expiry.
+    pub fn tick(&mut self, now: SystemTime) -> Result<Step> {
+        let now_ms = millis(now);
+        let mut step = Step::default();
+        for incomplete in self.reassembler.expire(now) {
+            if incomplete.expiry == Expiry::ResendRequested {
+                let request = SmsFrame::ResendRequest {
+                    id: incomplete.id,
+                    count: incomplete.count,
+                    missing: incomplete.missing.clone(),
+                };
+                // A resend request is not itself cached: if it is lost, the
+                // next round asks again.
+                self.encode(&incomplete.sender, &request.to_bytes(), &mut step)?;
+            }
+            step.events.push(SmsEvent::Incomplete {
+                from: incomplete.sender,
+                id: incomplete.id,
+                count: incomplete.count,
+                missing: incomplete.missing.len(),
+                expiry: incomplete.expiry,
+            });
+        }
+        let retry_ms = self.config.hello_retry.as_millis() as u64;
+        let mut given_up = Vec::new();
+        for (to, hello) in self.hellos.iter_mut() {
+            if hello.sent_at_ms + retry_ms > now_ms {
+                continue;
+            }
+            if hello.attempts >= self.config.hello_attempts {
+                given_up.push(to.clone());
+                continue;
+            }
+            hello.attempts += 1;
+            hello.sent_at_ms = now_ms;
+            let payload = hello.payload.clone();
+            let to = to.clone();
+            Self::encode_with(self.config.data_sms, &to, &payload, &mut step)?;
+        }
+        for to in given_up {
+            self.hellos.remove(&to);
+            step.events.push(SmsEvent::HandshakeUnanswered { to });
+        }
+        let keep_ms = self.config.sent_cache_age.as_millis() as u64;
+        while self.sent.front().is_some_and(|s| s.at_ms + keep_ms <= now_ms) {
+            self.sent.pop_front();
+        }
+        let answer_keep = self.config.limits.remember_completed.as_millis() as u64;
+        self.answers
+            .retain(|_, answer| answer.resent_at_ms + answer_keep > now_ms);
+        Ok(step)
+    }
+
+    fn take_segment<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        segment: Segment,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+        step: &mut Step,
+    ) -> Result<()> {
+        let id = segment.id;
+        match self.reassembler.offer(from, segment, now) {
+            Offer::Complete(payload) => self.take_payload(store, from, id, &payload, now, rng, step),
+            Offer::Pending { .. } => Ok(()),
+            Offer::Duplicate => self.repeat_answer(from, id, now, step),
+            Offer::Corrupt => {
+                step.events.push(SmsEvent::Damaged { from: from.clone() });
+                Ok(())
+            }
+        }
+    }
+
+    /// A re-sent hello we answered before: its answer was probably lost, so
+    /// send the same answer again (at most once per retry interval).
+    fn repeat_answer(
+        &mut self,
+        from: &PhoneNumber,
+        id: WireId,
+        now: SystemTime,
+        step: &mut Step,
+    ) -> Result<()> {
+        let now_ms = millis(now);
+        let quiet_ms = self.config.hello_retry.as_millis() as u64 / 2;
+        let Some(answer) = self.answers.get_mut(&(from.clone(), id)) else {
+            return Ok(());
+        };
+        if answer.resent_at_ms + quiet_ms > now_ms {
+            return Ok(());
+        }
+        answer.resent_at_ms = now_ms;
+        let payload = answer.payload.clone();
+        Self::encode_with(self.config.data_sms, from, &payload, step)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn take_payload<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        id: WireId,
+        payload: &[u8],
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+        step: &mut Step,
+    ) -> Result<()> {
+        let frame = match SmsFrame::from_bytes(payload) {
+            Ok(frame) => frame,
+            Err(error) => {
+                step.events.push(SmsEvent::Failed {
+                    from: from.clone(),
+                    error,
+                });
+                return Ok(());
+            }
+        };
+        match frame {
+            SmsFrame::Hello { bundle } => self.take_hello(store, from, id, &bundle, now, rng, step),
+            SmsFrame::Envelope(envelope) => self.take_envelope(store, from, &envelope, now, rng, step),
+            SmsFrame::ResendRequest { id, count, missing } => {
+                self.resend(from, id, count, &missing, step)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn take_hello<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        id: WireId,
+        bundle: &[u8],
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+        step: &mut Step,
+    ) -> Result<()> {
+        if self.answers.contains_key(&(from.clone(), id)) {
+            return self.repeat_answer(from, id, now, step);
+        }
+        if !from.is_e164() {
+            step.events.push(SmsEvent::Failed {
+                from: from.clone(),
+                error: Error::InvalidPhoneNumber,
+            });
+            return Ok(());
+        }
+        let (contact, new_contact) = contact_for(store, from, from.as_str(), rng)?;
+        let answered = handshake::answer(
+            store,
+            &contact,
+            bundle,
+            self.config.own_relay.as_ref(),
+            now,
+            rng,
+        );
+        let outgoing = match answered {
+            Ok(outgoing) => outgoing,
+            Err(error @ Error::Storage(_)) => return Err(error),
+            Err(error) => {
+                step.events.push(SmsEvent::Failed {
+                    from: from.clone(),
+                    error,
+                });
+                return Ok(());
+            }
+        };
+        // Both sides may have said hello at once; ours is answered by this.
+        self.hellos.remove(from);
+        let payload = outgoing.envelope.to_bytes();
+        self.answers.insert(
+            (from.clone(), id),
+            GivenAnswer {
+                payload: payload.clone(),
+                resent_at_ms: millis(now),
+            },
+        );
+        self.send_outgoing(from, &outgoing, now, step)?;
+        step.events.push(SmsEvent::HandshakeAnswered {
+            contact,
+            new_contact,
+        });
+        Ok(())
+    }
+
+    fn take_envelope<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        envelope: &Envelope,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+        step: &mut Step,
+    ) -> Result<()> {
+        let bytes = envelope.to_bytes();
+        let result = match store.contact_by_phone(from)? {
+            Some(contact) => {
+                messaging::receive(store, &contact, &bytes, now, rng).map(|r| (contact, r))
+            }
+            None if envelope.kind == EnvelopeKind::PreKey && from.is_e164() => {
+                // A first message from a number we do not know (they had our
+                // bundle from elsewhere): the contact exists only if it
+                // decrypts, as for sealed first contact on the relay.
+                let contact = ContactId::random(rng);
+                in_transaction(store, |store| {
+                    store.save_contact(&Contact {
+                        id: contact.clone(),
+                        name: from.as_str().to_owned(),
+                        relay: None,
+                    })?;
+                    store.link_phone(from, &contact)?;
+                    messaging::receive_in_transaction(store, &contact, envelope, now, rng)
+                })
+                .map(|r| (contact, r))
+            }
+            None => Err(Error::NoSession),
+        };
+        let (contact, received) = match result {
+            Ok(ok) => ok,
+            Err(error @ Error::Storage(_)) => return Err(error),
+            Err(error) => {
+                step.events.push(SmsEvent::Failed {
+                    from: from.clone(),
+                    error,
+                });
+                return Ok(());
+            }
+        };
+        let answered_our_hello = self.hellos.remove(from).is_some();
+        if let Received::ContactHandshake(handshake) = &received {
+            if handshake.same_relay_as_yours {
+                if let Some(mut stored) = store.contact(&contact)? {
+                    if stored.relay != self.config.own_relay {
+                        stored.relay = self.config.own_relay.clone();
+                        in_transaction(store, |store| store.save_contact(&stored))?;
+                    }
+                }
+            }
+            if handshake.wants_reply {
+                let outgoing = handshake::our_side(
+                    store,
+                    &contact,
+                    self.config.own_relay.as_ref(),
+                    false,
+                    now,
+                    rng,
+                )?;
+                self.send_outgoing(from, &outgoing, now, step)?;
+            }
+        }
+        let ready = answered_our_hello
+            || matches!(&received, Received::ContactHandshake(h) if !h.wants_reply);
+        step.events.push(SmsEvent::Received {
+            contact: contact.clone(),
+            received,
+        });
+        if ready {
+            step.events.push(SmsEvent::SessionReady { contact });
+        }
+        Ok(())
+    }
+
+    fn resend(
+        &mut self,
+        from: &PhoneNumber,
+        id: WireId,
+        count: u8,
+        missing: &[u8],
+        step: &mut Step,
+    ) -> Result<()> {
+        let Some(sent) = self.sent.iter().find(|s| &s.to == from && s.id == id) else {
+            // Too old or never ours: nothing to resend.
+            return Ok(());
+        };
+        let bodies = Self::bodies(sent.data, &sent.payload)?;
+        if bodies.len() != usize::from(count) {
+            return Ok(());
+        }
+        for index in missing {
+            if let Some(body) = bodies.get(usize::from(*index)) {
+                step.outgoing.push(OutgoingSms {
+                    to: from.clone(),
+                    body: body.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn send_payload(
+        &mut self,
+        to: &PhoneNumber,
+        payload: Vec<u8>,
+        now: SystemTime,
+        step: &mut Step,
+    ) -> Result<()> {
+        self.encode(to, &payload, step)?;
+        self.sent.push_back(SentPayload {
+            to: to.clone(),
+            id: WireId::of(&payload),
+            payload,
+            data: self.config.data_sms,
+            at_ms: millis(now),
+        });
+        while self.sent.len() > self.config.sent_cache {
+            self.sent.pop_front();
+        }
+        Ok(())
+    }
+
+    fn encode(&self, to: &PhoneNumber, payload: &[u8], step: &mut Step) -> Result<()> {
+        Self::encode_with(self.config.data_sms, to, payload, step)
+    }
+
+    fn encode_with(data: bool, to: &PhoneNumber, payload: &[u8], step: &mut Step) -> Result<()> {
+        for body in Self::bodies(data, payload)? {
+            step.outgoing.push(OutgoingSms {
+                to: to.clone(),
+                body,
+            });
+        }
+        Ok(())
+    }
+
+    fn bodies(data: bool, payload: &[u8]) -> Result<Vec<SmsBody>> {
+        Ok(if data {
+            SmsCodec::to_data(payload)?
+                .into_iter()
+                .map(|bytes| SmsBody::Data {
+                    port: DATA_PORT,
+                    bytes,
+                })
+                .collect()
+        } else {
+            SmsCodec::to_texts(payload)?
+                .into_iter()
+                .map(SmsBody::Text)
+                .collect()
+        })
+    }
+
+    /// The contact a pending hello to `to` was for, if one is pending.
+    pub fn pending_handshake(&self, to: &PhoneNumber) -> Option<&ContactId> {
+        self.hellos.get(to).map(|h| &h.contact)
+    }
+}
+
+/// The contact linked to `phone`, or a new one named `name` linked to it.
+fn contact_for<S: SottoStore>(
+    store: &mut S,
+    phone: &PhoneNumber,
+    name: &str,
+    rng: &mut (impl Rng + CryptoRng),
+) -> Result<(ContactId, bool)> {
+    if let Some(contact) = store.contact_by_phone(phone)? {
+        return Ok((contact, false));
+    }
+    let contact = ContactId::random(rng);
+    in_transaction(store, |store| {
+        store.save_contact(&Contact {
+            id: contact.clone(),
+            name: name.to_owned(),
+            relay: None,
+        })?;
+        store.link_phone(phone, &contact)
+    })?;
+    Ok((contact, true))
+}
+
+fn store_plain_incoming<S: SottoStore>(
+    store: &mut S,
+    from: &PhoneNumber,
+    text: &str,
+    now: SystemTime,
+) -> Result<i64> {
+    let message = NewPlainMessage {
+        phone: from.clone(),
+        direction: Direction::Incoming,
+        body: text.to_owned(),
+        parts: gsm7::segment_count(text) as u32,
+        at_ms: millis(now),
+        state: PlainState::Received,
+        attachments: Vec::new(),
+        external_id: None,
+    };
+    in_transaction(store, |store| store.insert_plain_message(&message))?
+        .ok_or(Error::AlreadyStored)
+}
