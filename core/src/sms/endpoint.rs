@@ -9,10 +9,12 @@
 //! timeouts, resend requests and handshake retries.
 //!
 //! It owns, in memory: the reassembler, a bounded cache of recently sent
-//! payloads (to answer resend requests), the hellos waiting for an answer
-//! and the answers given (to answer a re-sent hello the same way). Losing
-//! them in a restart costs at most a resend round; nothing stored depends on
-//! them.
+//! payloads (to answer resend requests), the handshake legs waiting for the
+//! other side (our hello for its answer, our answer for their side; both
+//! are sent again until answered), and the replies given to handshake legs
+//! (so a leg that comes again, because our reply was lost, gets the same
+//! reply again). Losing them in a restart costs at most a resend round;
+//! nothing stored depends on them.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -26,7 +28,7 @@ use super::reassembly::{Expiry, Offer, Reassembler, ReassemblyLimits};
 use super::segment::{Segment, SmsCodec, TextSms, WireId, DATA_PORT};
 use super::gsm7;
 use crate::error::{Error, Result};
-use crate::message::{Envelope, EnvelopeKind};
+use crate::message::{Envelope, EnvelopeKind, MessageId};
 use crate::messaging::{self, Outgoing, Received};
 use crate::relay::invite::RelayInvite;
 use crate::store::{
@@ -81,6 +83,15 @@ pub enum SmsBody {
     },
 }
 
+impl std::fmt::Debug for SmsBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SmsBody::Text(t) => write!(f, "Text({} chars)", t.chars().count()),
+            SmsBody::Data { port, bytes } => write!(f, "Data(port {port}, {} bytes)", bytes.len()),
+        }
+    }
+}
+
 /// One SMS to send.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OutgoingSms {
@@ -92,10 +103,7 @@ pub struct OutgoingSms {
 
 impl std::fmt::Debug for OutgoingSms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.body {
-            SmsBody::Text(t) => write!(f, "OutgoingSms(text, {} chars)", t.len()),
-            SmsBody::Data { bytes, .. } => write!(f, "OutgoingSms(data, {} bytes)", bytes.len()),
-        }
+        write!(f, "OutgoingSms({:?})", self.body)
     }
 }
 
@@ -160,6 +168,8 @@ pub enum SmsEvent {
     Failed {
         /// The sender.
         from: PhoneNumber,
+        /// The message.
+        id: WireId,
         /// Why (never carries user data).
         error: Error,
     },
@@ -183,6 +193,10 @@ struct SentPayload {
     payload: Vec<u8>,
     data: bool,
     at_ms: u64,
+    /// The stored text it carries, which can be encrypted afresh.
+    text: Option<(ContactId, MessageId)>,
+    /// Whether it was encrypted afresh already (at most once).
+    refreshed: bool,
 }
 
 struct PendingHello {
@@ -202,8 +216,14 @@ pub struct SmsEndpoint {
     config: SmsConfig,
     reassembler: Reassembler<PhoneNumber>,
     sent: VecDeque<SentPayload>,
+    /// Our hellos, waiting for an answer.
     hellos: HashMap<PhoneNumber, PendingHello>,
-    answers: HashMap<(PhoneNumber, WireId), GivenAnswer>,
+    /// Our answers to hellos, waiting for the other side's handshake.
+    unconfirmed: HashMap<PhoneNumber, PendingHello>,
+    /// The reply we gave to a handshake leg, by the leg's sender and id.
+    replies: HashMap<(PhoneNumber, WireId), GivenAnswer>,
+    /// Resend requests sent, as their nonce.
+    requests_sent: u8,
 }
 
 impl std::fmt::Debug for SmsEndpoint {
@@ -224,8 +244,15 @@ impl SmsEndpoint {
             config,
             sent: VecDeque::new(),
             hellos: HashMap::new(),
-            answers: HashMap::new(),
+            unconfirmed: HashMap::new(),
+            replies: HashMap::new(),
+            requests_sent: 0,
         }
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &SmsConfig {
+        &self.config
     }
 
     /// The reassembler, for inspection (bytes and messages held).
@@ -279,6 +306,9 @@ impl SmsEndpoint {
         let outgoing = messaging::send_text(store, contact, text, now, rng)?;
         let mut step = Step::default();
         self.send_outgoing(&phone, &outgoing, now, &mut step)?;
+        if let Some(sent) = self.sent.back_mut() {
+            sent.text = Some((contact.clone(), outgoing.message_id));
+        }
         Ok(step)
     }
 
@@ -345,14 +375,10 @@ impl SmsEndpoint {
         let mut step = Step::default();
         for incomplete in self.reassembler.expire(now) {
             if incomplete.expiry == Expiry::ResendRequested {
-                let request = SmsFrame::ResendRequest {
-                    id: incomplete.id,
-                    count: incomplete.count,
-                    missing: incomplete.missing.clone(),
-                };
                 // A resend request is not itself cached: if it is lost, the
                 // next round asks again.
-                self.encode(&incomplete.sender, &request.to_bytes(), &mut step)?;
+                let missing = incomplete.missing.clone();
+                self.request_resend(&incomplete.sender, incomplete.id, incomplete.count, missing, &mut step)?;
             }
             step.events.push(SmsEvent::Incomplete {
                 from: incomplete.sender,
@@ -362,34 +388,46 @@ impl SmsEndpoint {
                 expiry: incomplete.expiry,
             });
         }
-        let retry_ms = self.config.hello_retry.as_millis() as u64;
-        let mut given_up = Vec::new();
-        for (to, hello) in self.hellos.iter_mut() {
-            if hello.sent_at_ms + retry_ms > now_ms {
-                continue;
-            }
-            if hello.attempts >= self.config.hello_attempts {
-                given_up.push(to.clone());
-                continue;
-            }
-            hello.attempts += 1;
-            hello.sent_at_ms = now_ms;
-            let payload = hello.payload.clone();
-            let to = to.clone();
-            Self::encode_with(self.config.data_sms, &to, &payload, &mut step)?;
-        }
-        for to in given_up {
-            self.hellos.remove(&to);
-            step.events.push(SmsEvent::HandshakeUnanswered { to });
-        }
+        let (config, hellos, unconfirmed) = (&self.config, &mut self.hellos, &mut self.unconfirmed);
+        Self::retry_legs(config, hellos, now_ms, &mut step)?;
+        Self::retry_legs(config, unconfirmed, now_ms, &mut step)?;
         let keep_ms = self.config.sent_cache_age.as_millis() as u64;
         while self.sent.front().is_some_and(|s| s.at_ms + keep_ms <= now_ms) {
             self.sent.pop_front();
         }
-        let answer_keep = self.config.limits.remember_completed.as_millis() as u64;
-        self.answers
-            .retain(|_, answer| answer.resent_at_ms + answer_keep > now_ms);
+        let reply_keep = self.config.limits.remember_completed.as_millis() as u64;
+        self.replies
+            .retain(|_, reply| reply.resent_at_ms + reply_keep > now_ms);
         Ok(step)
+    }
+
+    /// Sends handshake legs again that waited [`SmsConfig::hello_retry`];
+    /// gives up on those sent [`SmsConfig::hello_attempts`] times.
+    fn retry_legs(
+        config: &SmsConfig,
+        legs: &mut HashMap<PhoneNumber, PendingHello>,
+        now_ms: u64,
+        step: &mut Step,
+    ) -> Result<()> {
+        let retry_ms = config.hello_retry.as_millis() as u64;
+        let mut given_up = Vec::new();
+        for (to, leg) in legs.iter_mut() {
+            if leg.sent_at_ms + retry_ms > now_ms {
+                continue;
+            }
+            if leg.attempts >= config.hello_attempts {
+                given_up.push(to.clone());
+                continue;
+            }
+            leg.attempts += 1;
+            leg.sent_at_ms = now_ms;
+            Self::encode_with(config.data_sms, to, &leg.payload, step)?;
+        }
+        for to in given_up {
+            legs.remove(&to);
+            step.events.push(SmsEvent::HandshakeUnanswered { to });
+        }
+        Ok(())
     }
 
     fn take_segment<S: SottoStore>(
@@ -401,21 +439,26 @@ impl SmsEndpoint {
         rng: &mut (impl Rng + CryptoRng),
         step: &mut Step,
     ) -> Result<()> {
-        let id = segment.id;
+        let (id, count) = (segment.id, segment.count);
         match self.reassembler.offer(from, segment, now) {
-            Offer::Complete(payload) => self.take_payload(store, from, id, &payload, now, rng, step),
+            Offer::Complete(payload) => {
+                self.take_payload(store, from, (id, count), &payload, now, rng, step)
+            }
             Offer::Pending { .. } => Ok(()),
-            Offer::Duplicate => self.repeat_answer(from, id, now, step),
+            Offer::Duplicate => self.repeat_reply(from, id, now, step),
             Offer::Corrupt => {
+                // A one-part message cut short: its header survived (see
+                // `segment`), so ask for it again.
                 step.events.push(SmsEvent::Damaged { from: from.clone() });
-                Ok(())
+                self.request_resend(from, id, count, vec![0], step)
             }
         }
     }
 
-    /// A re-sent hello we answered before: its answer was probably lost, so
-    /// send the same answer again (at most once per retry interval).
-    fn repeat_answer(
+    /// A handshake leg we replied to came again: our reply was probably
+    /// lost, so send the same reply again (at most once per half retry
+    /// interval, however many parts of the leg come again).
+    fn repeat_reply(
         &mut self,
         from: &PhoneNumber,
         id: WireId,
@@ -424,7 +467,7 @@ impl SmsEndpoint {
     ) -> Result<()> {
         let now_ms = millis(now);
         let quiet_ms = self.config.hello_retry.as_millis() as u64 / 2;
-        let Some(answer) = self.answers.get_mut(&(from.clone(), id)) else {
+        let Some(answer) = self.replies.get_mut(&(from.clone(), id)) else {
             return Ok(());
         };
         if answer.resent_at_ms + quiet_ms > now_ms {
@@ -440,7 +483,7 @@ impl SmsEndpoint {
         &mut self,
         store: &mut S,
         from: &PhoneNumber,
-        id: WireId,
+        (id, count): (WireId, u8),
         payload: &[u8],
         now: SystemTime,
         rng: &mut (impl Rng + CryptoRng),
@@ -451,6 +494,7 @@ impl SmsEndpoint {
             Err(error) => {
                 step.events.push(SmsEvent::Failed {
                     from: from.clone(),
+                    id,
                     error,
                 });
                 return Ok(());
@@ -458,9 +502,13 @@ impl SmsEndpoint {
         };
         match frame {
             SmsFrame::Hello { bundle } => self.take_hello(store, from, id, &bundle, now, rng, step),
-            SmsFrame::Envelope(envelope) => self.take_envelope(store, from, &envelope, now, rng, step),
-            SmsFrame::ResendRequest { id, count, missing } => {
-                self.resend(from, id, count, &missing, step)
+            SmsFrame::Envelope(envelope) => {
+                self.take_envelope(store, from, (id, count), &envelope, now, rng, step)
+            }
+            SmsFrame::ResendRequest {
+                id, count, missing, ..
+            } => {
+                self.resend(store, from, id, count, &missing, now, rng, step)
             }
         }
     }
@@ -476,12 +524,13 @@ impl SmsEndpoint {
         rng: &mut (impl Rng + CryptoRng),
         step: &mut Step,
     ) -> Result<()> {
-        if self.answers.contains_key(&(from.clone(), id)) {
-            return self.repeat_answer(from, id, now, step);
+        if self.replies.contains_key(&(from.clone(), id)) {
+            return self.repeat_reply(from, id, now, step);
         }
         if !from.is_e164() {
             step.events.push(SmsEvent::Failed {
                 from: from.clone(),
+                id,
                 error: Error::InvalidPhoneNumber,
             });
             return Ok(());
@@ -501,6 +550,7 @@ impl SmsEndpoint {
             Err(error) => {
                 step.events.push(SmsEvent::Failed {
                     from: from.clone(),
+                    id,
                     error,
                 });
                 return Ok(());
@@ -509,11 +559,20 @@ impl SmsEndpoint {
         // Both sides may have said hello at once; ours is answered by this.
         self.hellos.remove(from);
         let payload = outgoing.envelope.to_bytes();
-        self.answers.insert(
+        self.replies.insert(
             (from.clone(), id),
             GivenAnswer {
                 payload: payload.clone(),
                 resent_at_ms: millis(now),
+            },
+        );
+        self.unconfirmed.insert(
+            from.clone(),
+            PendingHello {
+                contact: contact.clone(),
+                payload,
+                sent_at_ms: millis(now),
+                attempts: 1,
             },
         );
         self.send_outgoing(from, &outgoing, now, step)?;
@@ -524,10 +583,12 @@ impl SmsEndpoint {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn take_envelope<S: SottoStore>(
         &mut self,
         store: &mut S,
         from: &PhoneNumber,
+        (id, count): (WireId, u8),
         envelope: &Envelope,
         now: SystemTime,
         rng: &mut (impl Rng + CryptoRng),
@@ -560,14 +621,21 @@ impl SmsEndpoint {
             Ok(ok) => ok,
             Err(error @ Error::Storage(_)) => return Err(error),
             Err(error) => {
+                if matches!(error, Error::Undecryptable(_)) {
+                    // Perhaps too late for its chain: ask for it afresh.
+                    self.request_resend(from, id, count, Vec::new(), step)?;
+                }
                 step.events.push(SmsEvent::Failed {
                     from: from.clone(),
+                    id,
                     error,
                 });
                 return Ok(());
             }
         };
         let answered_our_hello = self.hellos.remove(from).is_some();
+        // Anything from them means they have the session our answer made.
+        let confirmed_our_answer = self.unconfirmed.remove(from).is_some();
         if let Received::ContactHandshake(handshake) = &received {
             if handshake.same_relay_as_yours {
                 if let Some(mut stored) = store.contact(&contact)? {
@@ -586,10 +654,18 @@ impl SmsEndpoint {
                     now,
                     rng,
                 )?;
+                self.replies.insert(
+                    (from.clone(), id),
+                    GivenAnswer {
+                        payload: outgoing.envelope.to_bytes(),
+                        resent_at_ms: millis(now),
+                    },
+                );
                 self.send_outgoing(from, &outgoing, now, step)?;
             }
         }
         let ready = answered_our_hello
+            || confirmed_our_answer
             || matches!(&received, Received::ContactHandshake(h) if !h.wants_reply);
         step.events.push(SmsEvent::Received {
             contact: contact.clone(),
@@ -601,18 +677,47 @@ impl SmsEndpoint {
         Ok(())
     }
 
-    fn resend(
+    /// Answers a resend request: the missing parts as they were sent, or,
+    /// for an empty list (the receiver could not decrypt the whole), the
+    /// text encrypted afresh under the current session. libsignal keeps
+    /// only a few old receiving chains, so in a lively conversation a
+    /// ciphertext that arrives many minutes late may no longer decrypt.
+    #[allow(clippy::too_many_arguments)]
+    fn resend<S: SottoStore>(
         &mut self,
+        store: &mut S,
         from: &PhoneNumber,
         id: WireId,
         count: u8,
         missing: &[u8],
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
         step: &mut Step,
     ) -> Result<()> {
-        let Some(sent) = self.sent.iter().find(|s| &s.to == from && s.id == id) else {
+        let Some(sent) = self.sent.iter_mut().find(|s| &s.to == from && s.id == id) else {
             // Too old or never ours: nothing to resend.
             return Ok(());
         };
+        if missing.is_empty() {
+            let Some((contact, message_id)) = sent.text.clone() else {
+                return Ok(());
+            };
+            if std::mem::replace(&mut sent.refreshed, true) {
+                return Ok(());
+            }
+            let outgoing = match messaging::resend(store, &contact, &message_id, now, rng) {
+                Ok(outgoing) => outgoing,
+                Err(error @ Error::Storage(_)) => return Err(error),
+                // Deleted meanwhile (disappearing, no history): nothing to send.
+                Err(_) => return Ok(()),
+            };
+            self.send_outgoing(from, &outgoing, now, step)?;
+            if let Some(fresh) = self.sent.back_mut() {
+                fresh.text = Some((contact, message_id));
+                fresh.refreshed = true;
+            }
+            return Ok(());
+        }
         let bodies = Self::bodies(sent.data, &sent.payload)?;
         if bodies.len() != usize::from(count) {
             return Ok(());
@@ -642,11 +747,33 @@ impl SmsEndpoint {
             payload,
             data: self.config.data_sms,
             at_ms: millis(now),
+            text: None,
+            refreshed: false,
         });
         while self.sent.len() > self.config.sent_cache {
             self.sent.pop_front();
         }
         Ok(())
+    }
+
+    /// Asks `to` for parts of message `id` again (all of it, encrypted
+    /// afresh, if `missing` is empty).
+    fn request_resend(
+        &mut self,
+        to: &PhoneNumber,
+        id: WireId,
+        count: u8,
+        missing: Vec<u8>,
+        step: &mut Step,
+    ) -> Result<()> {
+        self.requests_sent = self.requests_sent.wrapping_add(1);
+        let request = SmsFrame::ResendRequest {
+            id,
+            count,
+            missing,
+            nonce: self.requests_sent,
+        };
+        self.encode(to, &request.to_bytes(), step)
     }
 
     fn encode(&self, to: &PhoneNumber, payload: &[u8], step: &mut Step) -> Result<()> {

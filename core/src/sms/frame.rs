@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `0x11`, `0x12` | an [`Envelope`] (PreKey / Signal), byte for byte | the ciphertext |
 //! | `0xA1` | [`SmsFrame::Hello`]: "let us talk Sotto" | our PreKeyBundle (`sotto.v1.PreKeyBundle`) |
-//! | `0xA2` | [`SmsFrame::ResendRequest`] | wire id (3 bytes), part count, bitmap of missing parts |
+//! | `0xA2` | [`SmsFrame::ResendRequest`] | wire id (3 bytes), part count, nonce, bitmap of missing parts (none: all, encrypted afresh) |
 //!
 //! Envelopes reuse their own header byte, so an encrypted text pays no
 //! extra byte for travelling by SMS. Hello and resend requests are not
@@ -34,8 +34,12 @@ pub enum SmsFrame {
         id: WireId,
         /// Its part count.
         count: u8,
-        /// The part indexes missing, ascending.
+        /// The part indexes missing, ascending; empty asks for the whole
+        /// message encrypted afresh (it was complete but undecryptable).
         missing: Vec<u8>,
+        /// Differs between requests, so that asking twice for the same
+        /// parts is not taken for a duplicated SMS.
+        nonce: u8,
     },
 }
 
@@ -44,9 +48,9 @@ impl std::fmt::Debug for SmsFrame {
         match self {
             SmsFrame::Envelope(e) => write!(f, "Envelope({e:?})"),
             SmsFrame::Hello { bundle } => write!(f, "Hello({} bytes)", bundle.len()),
-            SmsFrame::ResendRequest { id, count, missing } => {
-                write!(f, "ResendRequest({id:?}, {} of {count})", missing.len())
-            }
+            SmsFrame::ResendRequest {
+                id, count, missing, ..
+            } => write!(f, "ResendRequest({id:?}, {} of {count})", missing.len()),
         }
     }
 }
@@ -57,10 +61,16 @@ impl SmsFrame {
         match self {
             SmsFrame::Envelope(envelope) => envelope.to_bytes(),
             SmsFrame::Hello { bundle } => [&[HELLO][..], bundle].concat(),
-            SmsFrame::ResendRequest { id, count, missing } => {
+            SmsFrame::ResendRequest {
+                id,
+                count,
+                missing,
+                nonce,
+            } => {
                 let mut out = vec![RESEND];
                 out.extend_from_slice(&id.0.to_be_bytes()[1..]);
                 out.push(*count);
+                out.push(*nonce);
                 let mut bitmap = vec![0u8; usize::from(*count).div_ceil(8)];
                 for &index in missing {
                     if index < *count {
@@ -84,7 +94,7 @@ impl SmsFrame {
                 Ok(SmsFrame::Hello { bundle })
             }
             Some(&RESEND) => {
-                let [_, a, b, c, count, bitmap @ ..] = bytes else {
+                let [_, a, b, c, count, nonce, bitmap @ ..] = bytes else {
                     return Err(Error::MalformedSms("short resend request"));
                 };
                 let id = u32::from_be_bytes([0, *a, *b, *c]);
@@ -106,6 +116,7 @@ impl SmsFrame {
                     id: WireId(id),
                     count: *count,
                     missing,
+                    nonce: *nonce,
                 })
             }
             Some(_) => Envelope::from_bytes(bytes).map(SmsFrame::Envelope),
@@ -134,6 +145,7 @@ mod tests {
                 id: WireId(0x3FFFF),
                 count: 17,
                 missing: vec![0, 3, 16],
+                nonce: 9,
             },
         ] {
             assert_eq!(SmsFrame::from_bytes(&frame.to_bytes())?, frame);

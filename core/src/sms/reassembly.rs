@@ -14,13 +14,18 @@
 //!
 //! Memory is bounded: per sender (messages and bytes) and overall (bytes).
 //! Making room evicts the oldest message, which is reported as
-//! [`Expiry::Evicted`]. Completed ids are remembered for a while, so a
-//! re-sent copy of a message already received is recognised as a duplicate
-//! rather than opening a new, never-ending reassembly.
+//! [`Expiry::Evicted`]. Completed messages are remembered for a while (a
+//! fingerprint of each part), so a re-sent copy of a message already
+//! received is recognised as a duplicate rather than opening a new,
+//! never-ending reassembly, while a new message whose 18-bit id happens to
+//! equal an old one's (a birthday collision, bound to happen over
+//! thousands of texts) is still taken as new.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::time::{Duration, SystemTime};
+
+use sha2::Digest;
 
 use super::segment::{Segment, WireId};
 use crate::millis;
@@ -51,7 +56,7 @@ impl Default for ReassemblyLimits {
             bytes_per_sender: 32 * 1024,
             total_bytes: 1024 * 1024,
             timeout: Duration::from_secs(10 * 60),
-            resend_attempts: 2,
+            resend_attempts: 3,
             remember_completed: Duration::from_secs(3 * 24 * 3600),
             completed_ids: 4096,
         }
@@ -151,12 +156,28 @@ impl Partial {
 
 type Key<K> = (K, WireId, u8);
 
+/// What is remembered of a completed message.
+struct Completed {
+    at_ms: u64,
+    /// A fingerprint of each part's chunk.
+    parts: Vec<u64>,
+    /// The length of the last chunk: a shorter copy of it is a cut copy.
+    last_len: usize,
+}
+
+fn fingerprint(chunk: &[u8]) -> u64 {
+    let digest = sha2::Sha256::digest(chunk);
+    u64::from_be_bytes([
+        digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+    ])
+}
+
 /// Reassembles parts from many senders within [`ReassemblyLimits`].
 pub struct Reassembler<K> {
     limits: ReassemblyLimits,
     partial: HashMap<Key<K>, Partial>,
     total_bytes: usize,
-    completed: HashMap<Key<K>, u64>,
+    completed: HashMap<Key<K>, Completed>,
     completed_order: VecDeque<(Key<K>, u64)>,
     evicted: Vec<Incomplete<K>>,
 }
@@ -197,8 +218,14 @@ impl<K: Clone + Eq + Hash> Reassembler<K> {
     pub fn offer(&mut self, sender: &K, segment: Segment, now: SystemTime) -> Offer {
         let now_ms = millis(now);
         let key = (sender.clone(), segment.id, segment.count);
-        if self.completed.contains_key(&key) {
-            return Offer::Duplicate;
+        if let Some(done) = self.completed.get(&key) {
+            let index = usize::from(segment.index);
+            let last = index + 1 == usize::from(segment.count);
+            if done.parts[index] == fingerprint(&segment.chunk)
+                || last && segment.chunk.len() < done.last_len
+            {
+                return Offer::Duplicate;
+            }
         }
         if segment.count == 1 {
             return match self.finish(key, vec![Some(segment.chunk)], now_ms) {
@@ -220,20 +247,36 @@ impl<K: Clone + Eq + Hash> Reassembler<K> {
                     resends: 0,
                 },
             );
-        } else if self.partial[&key].parts[usize::from(segment.index)].is_none() {
-            self.make_room(sender, segment.chunk.len(), Some(&key));
+        } else {
+            let held = self.partial[&key].parts[usize::from(segment.index)]
+                .as_ref()
+                .map_or(0, Vec::len);
+            if segment.chunk.len() > held {
+                self.make_room(sender, segment.chunk.len() - held, Some(&key));
+            }
         }
         let Some(partial) = self.partial.get_mut(&key) else {
             // make_room never evicts the message it makes room for.
             return Offer::Duplicate;
         };
+        let last = segment.index + 1 == segment.count;
         let slot = &mut partial.parts[usize::from(segment.index)];
-        if slot.is_some() {
-            return Offer::Duplicate;
+        match slot {
+            // Carriers cut texts short, never longer: of two different
+            // copies of the last part, the longer one is the better.
+            Some(held) if last && held.len() < segment.chunk.len() => {
+                partial.bytes += segment.chunk.len() - held.len();
+                self.total_bytes += segment.chunk.len() - held.len();
+                *held = segment.chunk;
+                partial.have -= 1;
+            }
+            Some(_) => return Offer::Duplicate,
+            None => {
+                partial.bytes += segment.chunk.len();
+                self.total_bytes += segment.chunk.len();
+                *slot = Some(segment.chunk);
+            }
         }
-        partial.bytes += segment.chunk.len();
-        self.total_bytes += segment.chunk.len();
-        *slot = Some(segment.chunk);
         partial.have += 1;
         partial.deadline_ms = now_ms + self.limits.timeout.as_millis() as u64;
         if partial.have < segment.count {
@@ -269,11 +312,17 @@ impl<K: Clone + Eq + Hash> Reassembler<K> {
 
     /// Joins a full set of parts, if the payload matches its wire id.
     fn finish(&mut self, key: Key<K>, parts: Vec<Option<Vec<u8>>>, now_ms: u64) -> Option<Vec<u8>> {
-        let payload: Vec<u8> = parts.into_iter().flatten().flatten().collect();
+        let chunks: Vec<Vec<u8>> = parts.into_iter().flatten().collect();
+        let payload: Vec<u8> = chunks.concat();
         if WireId::of(&payload) != key.1 {
             return None;
         }
-        self.completed.insert(key.clone(), now_ms);
+        let done = Completed {
+            at_ms: now_ms,
+            parts: chunks.iter().map(|c| fingerprint(c)).collect(),
+            last_len: chunks.last().map_or(0, Vec::len),
+        };
+        self.completed.insert(key.clone(), done);
         self.completed_order.push_back((key, now_ms));
         self.forget_completed(now_ms);
         Some(payload)
@@ -286,7 +335,7 @@ impl<K: Clone + Eq + Hash> Reassembler<K> {
             if !too_many && at + keep_ms > now_ms {
                 break;
             }
-            if self.completed.get(key) == Some(at) {
+            if self.completed.get(key).is_some_and(|done| done.at_ms == *at) {
                 self.completed.remove(key);
             }
             self.completed_order.pop_front();
@@ -405,7 +454,8 @@ mod tests {
         assert_eq!(first[0].missing, vec![2]);
         assert_eq!(first[0].expiry, Expiry::ResendRequested);
         assert_eq!(r.expire(at(1200))[0].expiry, Expiry::ResendRequested);
-        let last = r.expire(at(1800));
+        assert_eq!(r.expire(at(1800))[0].expiry, Expiry::ResendRequested);
+        let last = r.expire(at(2400));
         assert_eq!(last[0].expiry, Expiry::GaveUp);
         assert_eq!(r.messages_held(), 0);
         assert_eq!(r.bytes_held(), 0);
@@ -435,8 +485,14 @@ mod tests {
         short.chunk.pop();
         r.offer(&0, parts[0].clone(), at(0));
         r.offer(&0, parts[1].clone(), at(0));
-        assert_eq!(r.offer(&0, short, at(0)), Offer::Pending { have: 2, count: 3 });
-        assert_eq!(r.offer(&0, parts[2].clone(), at(0)), Offer::Complete(payload));
+        assert_eq!(r.offer(&0, short.clone(), at(0)), Offer::Pending { have: 2, count: 3 });
+        assert_eq!(r.offer(&0, parts[2].clone(), at(0)), Offer::Complete(payload.clone()));
+        // The short copy first, then the good one before the rest.
+        let mut r = Reassembler::new(ReassemblyLimits::default());
+        r.offer(&0, short, at(0));
+        r.offer(&0, parts[2].clone(), at(0));
+        r.offer(&0, parts[0].clone(), at(0));
+        assert_eq!(r.offer(&0, parts[1].clone(), at(0)), Offer::Complete(payload));
     }
 
     #[test]
@@ -464,6 +520,22 @@ mod tests {
         let evicted = r.expire(at(100));
         assert!(evicted.iter().all(|i| i.expiry == Expiry::Evicted));
         assert!(!evicted.is_empty());
+    }
+
+    #[test]
+    fn a_new_message_with_a_colliding_id_is_not_a_duplicate() {
+        let mut r = Reassembler::new(ReassemblyLimits::default());
+        let old = segments(&[1; 200]);
+        for p in &old {
+            r.offer(&0, p.clone(), at(0));
+        }
+        // Forge a different message under the same id and part count.
+        let mut new: Vec<Segment> = segments(&[2; 200]);
+        for (n, o) in new.iter_mut().zip(&old) {
+            n.id = o.id;
+        }
+        assert_eq!(r.offer(&0, new[0].clone(), at(1)), Offer::Pending { have: 1, count: 2 });
+        assert_eq!(r.offer(&0, old[1].clone(), at(1)), Offer::Duplicate);
     }
 
     proptest! {

@@ -3,18 +3,24 @@
 //!
 //! Text SMS (the default):
 //! ```text
-//! %S <radix-82 digits of: header (4 bytes) || chunk (1..=121 bytes)>
+//! %S <radix-82 digits, least significant first, of: chunk (1..=121 bytes) || header (4 bytes)>
 //!    header = message id (18 bits) | part index (7 bits) | part count − 1 (7 bits)
 //! ```
 //! Every part is a standalone 160-character SMS: Sotto does its own
 //! segmentation, so it never needs the carrier's concatenation header (and
 //! its 7 septets per part) and never depends on the carrier reassembling.
-//! Every part but the last carries exactly [`TEXT_CHUNK`] bytes, so a
-//! truncated middle part is caught on arrival; the last part is checked by
-//! the message id, which is the first 18 bits of the payload's SHA-256.
 //!
-//! Data SMS (optional, where the carrier delivers them): the same header and
-//! chunk as raw octets, sent to [`DATA_PORT`], [`DATA_CHUNK`] bytes a part.
+//! The digit order is chosen for carriers that cut texts short: they cut
+//! the tail, which holds the most significant digits, and since
+//! 2^c divides 82^c, the low `c` bits of the number survive whenever `c`
+//! digits do. The header sits in the low 32 bits, so a cut part still names
+//! its message and index. Every part but the last carries exactly
+//! [`TEXT_CHUNK`] bytes, so a cut middle part is refused on arrival; a cut
+//! last part is caught by the message id, which is the first 18 bits of the
+//! payload's SHA-256, and the reassembler prefers the longest copy.
+//!
+//! Data SMS (optional, where the carrier delivers them): header then chunk
+//! as raw octets, sent to [`DATA_PORT`], [`DATA_CHUNK`] bytes a part.
 
 use sha2::{Digest, Sha256};
 
@@ -41,9 +47,10 @@ pub const DATA_CHUNK: usize = DATA_SMS_BYTES - HEADER_BYTES;
 pub const MAX_TEXT_PAYLOAD: usize = MAX_PARTS * TEXT_CHUNK;
 
 const ID_BITS: u32 = 18;
-/// The fewest alphabet characters after the prefix that make a text "ours":
-/// one encoded header. A shorter text is left as the plain text it is.
-const MIN_DIGITS: usize = 6;
+/// The fewest alphabet characters after the prefix that make a text "ours".
+/// One is enough: a part cut down to a few characters must not be shown,
+/// and people do not start texts with `%S` followed by no space at all.
+const MIN_DIGITS: usize = 1;
 
 // The chunk sizes follow from the alphabet; checked here so that a change
 // there cannot silently break the wire format.
@@ -113,12 +120,12 @@ impl SmsCodec {
         Self::split(payload, TEXT_CHUNK)?
             .map(|(header, chunk)| {
                 let mut bytes = Vec::with_capacity(HEADER_BYTES + chunk.len());
-                bytes.extend_from_slice(&header);
                 bytes.extend_from_slice(chunk);
-                let mut text = String::with_capacity(SMS_CHARS);
-                text.push_str(PREFIX);
-                alphabet::encode(&bytes, &mut text);
-                Ok(text)
+                bytes.extend_from_slice(&header);
+                let mut digits = String::with_capacity(SMS_CHARS);
+                alphabet::encode(&bytes, &mut digits);
+                // Least significant digit first (see the module docs).
+                Ok(PREFIX.chars().chain(digits.chars().rev()).collect())
             })
             .collect()
     }
@@ -147,7 +154,12 @@ impl SmsCodec {
         if digits.len() > SMS_CHARS - PREFIX.len() {
             return TextSms::Damaged;
         }
-        match alphabet::decode(digits).and_then(|bytes| Self::parse(&bytes, TEXT_CHUNK).ok()) {
+        let most_significant_first: Vec<u8> = digits.iter().rev().copied().collect();
+        let parsed = alphabet::decode(&most_significant_first).and_then(|bytes| {
+            let (chunk, header) = bytes.split_last_chunk::<HEADER_BYTES>()?;
+            Self::parse(*header, chunk, TEXT_CHUNK).ok()
+        });
+        match parsed {
             Some(segment) => TextSms::Segment(segment),
             None => TextSms::Damaged,
         }
@@ -158,7 +170,10 @@ impl SmsCodec {
         if data.len() > DATA_SMS_BYTES {
             return Err(Error::MalformedSms("data SMS too long"));
         }
-        Self::parse(data, DATA_CHUNK)
+        let (header, chunk) = data
+            .split_first_chunk::<HEADER_BYTES>()
+            .ok_or(Error::MalformedSms("part shorter than its header"))?;
+        Self::parse(*header, chunk, DATA_CHUNK)
     }
 
     fn split(
@@ -182,11 +197,8 @@ impl SmsCodec {
             }))
     }
 
-    fn parse(bytes: &[u8], chunk_len: usize) -> Result<Segment> {
-        let (header, chunk) = bytes
-            .split_first_chunk::<HEADER_BYTES>()
-            .ok_or(Error::MalformedSms("part shorter than its header"))?;
-        let header = u32::from_be_bytes(*header);
+    fn parse(header: [u8; HEADER_BYTES], chunk: &[u8], chunk_len: usize) -> Result<Segment> {
+        let header = u32::from_be_bytes(header);
         let id = WireId(header >> (32 - ID_BITS));
         let index = (header >> 7 & 0x7F) as u8;
         let count = (header & 0x7F) as u8 + 1;
@@ -250,7 +262,7 @@ mod tests {
         for text in [
             "",
             "%S",
-            "%Sorry!",
+            "%Sorry, I'm late",
             "%S hello there",
             "%Sok, see you at 5",
             "% Sotto",
@@ -271,8 +283,26 @@ mod tests {
             TextSms::Damaged
         );
         assert_eq!(SmsCodec::parse_text(&first[..100]), TextSms::Damaged);
+        assert_eq!(SmsCodec::parse_text(&first[..3]), TextSms::Damaged);
         let longer = format!("{first}z");
         assert_eq!(SmsCodec::parse_text(&longer), TextSms::Damaged);
+        Ok(())
+    }
+
+    #[test]
+    fn a_cut_last_part_still_names_its_message() -> Result<()> {
+        let payload: Vec<u8> = (0..300u32).map(|i| (i * 13) as u8).collect();
+        let texts = SmsCodec::to_texts(&payload)?;
+        let last = texts.last().expect("parts");
+        let mut named = 0;
+        for keep in PREFIX.len() + 40..last.len() {
+            if let TextSms::Segment(s) = SmsCodec::parse_text(&last[..keep]) {
+                assert_eq!(s.id, WireId::of(&payload));
+                assert_eq!((s.index, s.count), (2, 3));
+                named += 1;
+            }
+        }
+        assert!(named > 0);
         Ok(())
     }
 
