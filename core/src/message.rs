@@ -240,7 +240,9 @@ impl Content {
             },
             Some(B::ExpirationTimer(update)) => Body::ExpirationTimer(update.seconds),
             Some(B::CallSignal(_)) => Body::CallSignal,
-            Some(B::ContactHandshake(h)) => Body::ContactHandshake(ContactHandshake::from_proto(h)?),
+            Some(B::ContactHandshake(h)) => {
+                Body::ContactHandshake(ContactHandshake::from_proto(h)?)
+            }
             None => return Err(Error::MalformedContent("content has no body")),
         };
         Ok(Content {

@@ -14,8 +14,7 @@ use sotto_core::message::MessageId;
 use sotto_core::messaging::{self, Received};
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::sms::{
-    Expiry, PhoneNumber, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent, Step, TextSms,
-    WireId,
+    Expiry, PhoneNumber, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent, Step, TextSms, WireId,
 };
 use sotto_core::store::{ContactId, InMemStore, SottoStore, SqlCipherStore};
 use sotto_core::Result;
@@ -183,13 +182,21 @@ impl<S: SottoStore> World<S> {
                 let to_a = delivery.to == self.a.number;
                 let now = at(self.now_ms);
                 let step = if to_a {
-                    self.a
-                        .endpoint
-                        .receive_text(&mut self.a.store, &delivery.from, text, now, &mut self.rng)?
+                    self.a.endpoint.receive_text(
+                        &mut self.a.store,
+                        &delivery.from,
+                        text,
+                        now,
+                        &mut self.rng,
+                    )?
                 } else {
-                    self.b
-                        .endpoint
-                        .receive_text(&mut self.b.store, &delivery.from, text, now, &mut self.rng)?
+                    self.b.endpoint.receive_text(
+                        &mut self.b.store,
+                        &delivery.from,
+                        text,
+                        now,
+                        &mut self.rng,
+                    )?
                 };
                 self.submit(to_a, step)?;
             }
@@ -241,9 +248,10 @@ impl<S: SottoStore> World<S> {
         let now = at(self.now_ms);
         let phone = if from_a { &mut self.a } else { &mut self.b };
         let peer = phone.peer.clone().expect("handshake done");
-        let mut step = phone
-            .endpoint
-            .send_text(&mut phone.store, &peer, text, now, &mut self.rng)?;
+        let mut step =
+            phone
+                .endpoint
+                .send_text(&mut phone.store, &peer, text, now, &mut self.rng)?;
         let outbox = phone.store.outbox()?;
         let tag = self.sent.len();
         let mut id_count = None;
@@ -328,12 +336,7 @@ fn lossy() -> Faults {
     }
 }
 
-fn texts_over_a_lossy_network<S: SottoStore>(
-    a: S,
-    b: S,
-    texts: usize,
-    seed: u64,
-) -> Result<()> {
+fn texts_over_a_lossy_network<S: SottoStore>(a: S, b: S, texts: usize, seed: u64) -> Result<()> {
     let mut world = World::new(a, b, lossy(), false, seed)?;
     world.handshake()?;
 
@@ -441,8 +444,14 @@ fn a_thousand_texts_over_a_lossy_network_in_memory() -> Result<()> {
 fn texts_over_a_lossy_network_sqlcipher() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let mut rng = rng(50);
-    let a = with_account(SqlCipherStore::open(&db_path(dir.path(), "a"), &key(1))?, &mut rng)?;
-    let b = with_account(SqlCipherStore::open(&db_path(dir.path(), "b"), &key(2))?, &mut rng)?;
+    let a = with_account(
+        SqlCipherStore::open(&db_path(dir.path(), "a"), &key(1))?,
+        &mut rng,
+    )?;
+    let b = with_account(
+        SqlCipherStore::open(&db_path(dir.path(), "b"), &key(2))?,
+        &mut rng,
+    )?;
     texts_over_a_lossy_network(a, b, 60, 51)
 }
 
@@ -461,16 +470,16 @@ fn the_handshake_completes_over_a_very_lossy_network_and_exchanges_relays() -> R
         let mut world = World::new(a, b, faults, false, 600 + seed)?;
         world.handshake()?;
         // Each side now knows the other's relay, from inside the session.
-        let a_sees = world.a.store.contact(world.a.peer.as_ref().expect("peer"))?;
-        let b_sees = world.b.store.contact(world.b.peer.as_ref().expect("peer"))?;
-        assert_eq!(
-            a_sees.and_then(|c| c.relay),
-            world.b.endpoint_relay()
-        );
-        assert_eq!(
-            b_sees.and_then(|c| c.relay),
-            world.a.endpoint_relay()
-        );
+        let a_sees = world
+            .a
+            .store
+            .contact(world.a.peer.as_ref().expect("peer"))?;
+        let b_sees = world
+            .b
+            .store
+            .contact(world.b.peer.as_ref().expect("peer"))?;
+        assert_eq!(a_sees.and_then(|c| c.relay), world.b.endpoint_relay());
+        assert_eq!(b_sees.and_then(|c| c.relay), world.a.endpoint_relay());
     }
     Ok(())
 }
@@ -504,4 +513,3 @@ fn the_handshake_fits_the_sms_budget() -> Result<()> {
     assert_eq!(handshake_cost(false)?, 33);
     Ok(())
 }
-

@@ -26,15 +26,12 @@ use super::handshake;
 use super::phone::PhoneNumber;
 use super::reassembly::{Expiry, Offer, Reassembler, ReassemblyLimits};
 use super::segment::{Segment, SmsCodec, TextSms, WireId, DATA_PORT};
-use super::gsm7;
 use crate::error::{Error, Result};
 use crate::message::{Envelope, EnvelopeKind, MessageId};
 use crate::messaging::{self, Outgoing, Received};
-use crate::relay::invite::RelayInvite;
-use crate::store::{
-    in_transaction, Contact, ContactId, Direction, NewPlainMessage, PlainState, SottoStore,
-};
 use crate::millis;
+use crate::relay::invite::RelayInvite;
+use crate::store::{in_transaction, Contact, ContactId, SottoStore};
 
 /// How the endpoint behaves.
 #[derive(Clone, Debug)]
@@ -339,14 +336,16 @@ impl SmsEndpoint {
         let mut step = Step::default();
         match SmsCodec::parse_text(text) {
             TextSms::Plain => {
-                let id = store_plain_incoming(store, from, text, now)?;
+                let id = super::plain::receive_sms(store, from, text, now)?;
                 step.events.push(SmsEvent::Plain {
                     from: from.clone(),
                     id,
                 });
             }
             TextSms::Damaged => step.events.push(SmsEvent::Damaged { from: from.clone() }),
-            TextSms::Segment(segment) => self.take_segment(store, from, segment, now, rng, &mut step)?,
+            TextSms::Segment(segment) => {
+                self.take_segment(store, from, segment, now, rng, &mut step)?
+            }
         }
         Ok(step)
     }
@@ -378,7 +377,13 @@ impl SmsEndpoint {
                 // A resend request is not itself cached: if it is lost, the
                 // next round asks again.
                 let missing = incomplete.missing.clone();
-                self.request_resend(&incomplete.sender, incomplete.id, incomplete.count, missing, &mut step)?;
+                self.request_resend(
+                    &incomplete.sender,
+                    incomplete.id,
+                    incomplete.count,
+                    missing,
+                    &mut step,
+                )?;
             }
             step.events.push(SmsEvent::Incomplete {
                 from: incomplete.sender,
@@ -392,7 +397,11 @@ impl SmsEndpoint {
         Self::retry_legs(config, hellos, now_ms, &mut step)?;
         Self::retry_legs(config, unconfirmed, now_ms, &mut step)?;
         let keep_ms = self.config.sent_cache_age.as_millis() as u64;
-        while self.sent.front().is_some_and(|s| s.at_ms + keep_ms <= now_ms) {
+        while self
+            .sent
+            .front()
+            .is_some_and(|s| s.at_ms + keep_ms <= now_ms)
+        {
             self.sent.pop_front();
         }
         let reply_keep = self.config.limits.remember_completed.as_millis() as u64;
@@ -507,9 +516,7 @@ impl SmsEndpoint {
             }
             SmsFrame::ResendRequest {
                 id, count, missing, ..
-            } => {
-                self.resend(store, from, id, count, &missing, now, rng, step)
-            }
+            } => self.resend(store, from, id, count, &missing, now, rng, step),
         }
     }
 
@@ -833,24 +840,4 @@ fn contact_for<S: SottoStore>(
         store.link_phone(phone, &contact)
     })?;
     Ok((contact, true))
-}
-
-fn store_plain_incoming<S: SottoStore>(
-    store: &mut S,
-    from: &PhoneNumber,
-    text: &str,
-    now: SystemTime,
-) -> Result<i64> {
-    let message = NewPlainMessage {
-        phone: from.clone(),
-        direction: Direction::Incoming,
-        body: text.to_owned(),
-        parts: gsm7::segment_count(text) as u32,
-        at_ms: millis(now),
-        state: PlainState::Received,
-        attachments: Vec::new(),
-        external_id: None,
-    };
-    in_transaction(store, |store| store.insert_plain_message(&message))?
-        .ok_or(Error::AlreadyStored)
 }

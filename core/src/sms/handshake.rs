@@ -62,14 +62,23 @@ const SIGNATURE_LEN: usize = 64;
 /// ```
 pub fn encode_compact_bundle(bundle: &PreKeyBundle) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(1801);
-    let registration = u16::try_from(bundle.registration_id()?).map_err(|_| Error::InvalidBundle)?;
+    let registration =
+        u16::try_from(bundle.registration_id()?).map_err(|_| Error::InvalidBundle)?;
     out.extend_from_slice(&registration.to_be_bytes());
     push_key(&mut out, &bundle.identity_key()?.serialize(), DJB_TYPE)?;
     prost::encoding::encode_varint(u32::from(bundle.signed_pre_key_id()?).into(), &mut out);
-    push_key(&mut out, &bundle.signed_pre_key_public()?.serialize(), DJB_TYPE)?;
+    push_key(
+        &mut out,
+        &bundle.signed_pre_key_public()?.serialize(),
+        DJB_TYPE,
+    )?;
     push_signature(&mut out, bundle.signed_pre_key_signature()?)?;
     prost::encoding::encode_varint(u32::from(bundle.kyber_pre_key_id()?).into(), &mut out);
-    push_key(&mut out, &bundle.kyber_pre_key_public()?.serialize(), KYBER1024_TYPE)?;
+    push_key(
+        &mut out,
+        &bundle.kyber_pre_key_public()?.serialize(),
+        KYBER1024_TYPE,
+    )?;
     push_signature(&mut out, bundle.kyber_pre_key_signature()?)?;
     match bundle.pre_key_id()?.zip(bundle.pre_key_public()?) {
         Some((id, key)) => {
@@ -111,8 +120,9 @@ pub fn decode_compact_bundle(bytes: &[u8]) -> Result<PreKeyBundle> {
     let signed = x25519(&take::<X25519_LEN>(&mut rest)?)?;
     let signed_signature = take::<SIGNATURE_LEN>(&mut rest)?.to_vec();
     let kyber_id = varint(&mut rest)?;
-    let kyber = kem::PublicKey::deserialize(&typed(KYBER1024_TYPE, &take::<KYBER1024_LEN>(&mut rest)?))
-        .map_err(|_| Error::InvalidBundle)?;
+    let kyber =
+        kem::PublicKey::deserialize(&typed(KYBER1024_TYPE, &take::<KYBER1024_LEN>(&mut rest)?))
+            .map_err(|_| Error::InvalidBundle)?;
     let kyber_signature = take::<SIGNATURE_LEN>(&mut rest)?.to_vec();
     let one_time = match take::<1>(&mut rest)? {
         [0] => None,
@@ -234,7 +244,10 @@ mod tests {
             let compact = encode_compact_bundle(&bundle)?;
             let decoded = decode_compact_bundle(&compact)?;
             assert_eq!(encode_compact_bundle(&decoded)?, compact);
-            assert_eq!(crate::encode_bundle(&decoded)?, crate::encode_bundle(&bundle)?);
+            assert_eq!(
+                crate::encode_bundle(&decoded)?,
+                crate::encode_bundle(&bundle)?
+            );
             assert!(compact.len() < crate::encode_bundle(&bundle)?.len());
             assert!(compact.len() <= 1801 + 6);
             assert!(decode_compact_bundle(&compact[..compact.len() - 1]).is_err());

@@ -10,7 +10,9 @@
 //! - [`handshake`]: discovering a phone number's Sotto identity by SMS;
 //! - [`SmsEndpoint`] ([`endpoint`]): the state machine between the radio
 //!   and the messaging layer;
-//! - [`phone`]: phone numbers normalised to E.164.
+//! - [`phone`]: phone numbers normalised to E.164;
+//! - [`route`]: relay, encrypted SMS or plain SMS/MMS, per message;
+//! - [`plain`]: the plain-SMS model (threads, states, MMS, history import).
 //!
 //! `docs/sms-transport.md` describes the wire format and its costs. Nothing
 //! here does I/O: the Android layer moves SMS in and out.
@@ -21,11 +23,14 @@ pub mod frame;
 pub mod gsm7;
 pub mod handshake;
 pub mod phone;
+pub mod plain;
 pub mod reassembly;
+pub mod route;
 pub mod segment;
 
 pub use endpoint::{OutgoingSms, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step};
 pub use frame::SmsFrame;
 pub use phone::PhoneNumber;
-pub use reassembly::{Expiry, Incomplete, Offer, ReassemblyLimits, Reassembler};
+pub use reassembly::{Expiry, Incomplete, Offer, Reassembler, ReassemblyLimits};
+pub use route::{choose_route, Route, RouteFacts, TransportPolicy};
 pub use segment::{Segment, SmsCodec, TextSms, WireId};

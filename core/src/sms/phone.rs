@@ -71,7 +71,9 @@ impl PhoneNumber {
         let ok = !text.is_empty()
             && text.len() <= 16
             && (text.starts_with('+') && text[1..].chars().all(|c| c.is_ascii_digit())
-                || text.chars().all(|c| c.is_ascii_alphanumeric() || " -.&".contains(c)));
+                || text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " -.&".contains(c)));
         if ok {
             Ok(Self(text))
         } else {
@@ -120,7 +122,13 @@ mod tests {
 
     #[test]
     fn junk_is_refused_without_echoing_it() {
-        for junk in ["", "+", "hello world, how are you", "+49 30 9018201234567890", "☎"] {
+        for junk in [
+            "",
+            "+",
+            "hello world, how are you",
+            "+49 30 9018201234567890",
+            "☎",
+        ] {
             let err = PhoneNumber::parse(junk, "DE").expect_err(junk);
             assert!(!err.to_string().contains(junk) || junk.is_empty());
         }

@@ -335,7 +335,11 @@ impl<K: Clone + Eq + Hash> Reassembler<K> {
             if !too_many && at + keep_ms > now_ms {
                 break;
             }
-            if self.completed.get(key).is_some_and(|done| done.at_ms == *at) {
+            if self
+                .completed
+                .get(key)
+                .is_some_and(|done| done.at_ms == *at)
+            {
                 self.completed.remove(key);
             }
             self.completed_order.pop_front();
@@ -446,7 +450,10 @@ mod tests {
         let parts = segments(&[7; 500]);
         assert_eq!(parts.len(), 5);
         for s in parts.iter().filter(|s| s.index != 2) {
-            assert!(matches!(r.offer(&"alice", s.clone(), at(0)), Offer::Pending { .. }));
+            assert!(matches!(
+                r.offer(&"alice", s.clone(), at(0)),
+                Offer::Pending { .. }
+            ));
         }
         assert!(r.expire(at(599)).is_empty());
         let first = r.expire(at(600));
@@ -469,7 +476,10 @@ mod tests {
         r.offer(&1, parts[0].clone(), at(0));
         r.offer(&1, parts[2].clone(), at(1));
         assert_eq!(r.expire(at(700)).len(), 1);
-        assert_eq!(r.offer(&1, parts[1].clone(), at(701)), Offer::Complete(payload));
+        assert_eq!(
+            r.offer(&1, parts[1].clone(), at(701)),
+            Offer::Complete(payload)
+        );
         for p in &parts {
             assert_eq!(r.offer(&1, p.clone(), at(702)), Offer::Duplicate);
         }
@@ -485,14 +495,23 @@ mod tests {
         short.chunk.pop();
         r.offer(&0, parts[0].clone(), at(0));
         r.offer(&0, parts[1].clone(), at(0));
-        assert_eq!(r.offer(&0, short.clone(), at(0)), Offer::Pending { have: 2, count: 3 });
-        assert_eq!(r.offer(&0, parts[2].clone(), at(0)), Offer::Complete(payload.clone()));
+        assert_eq!(
+            r.offer(&0, short.clone(), at(0)),
+            Offer::Pending { have: 2, count: 3 }
+        );
+        assert_eq!(
+            r.offer(&0, parts[2].clone(), at(0)),
+            Offer::Complete(payload.clone())
+        );
         // The short copy first, then the good one before the rest.
         let mut r = Reassembler::new(ReassemblyLimits::default());
         r.offer(&0, short, at(0));
         r.offer(&0, parts[2].clone(), at(0));
         r.offer(&0, parts[0].clone(), at(0));
-        assert_eq!(r.offer(&0, parts[1].clone(), at(0)), Offer::Complete(payload));
+        assert_eq!(
+            r.offer(&0, parts[1].clone(), at(0)),
+            Offer::Complete(payload)
+        );
     }
 
     #[test]
@@ -534,7 +553,10 @@ mod tests {
         for (n, o) in new.iter_mut().zip(&old) {
             n.id = o.id;
         }
-        assert_eq!(r.offer(&0, new[0].clone(), at(1)), Offer::Pending { have: 1, count: 2 });
+        assert_eq!(
+            r.offer(&0, new[0].clone(), at(1)),
+            Offer::Pending { have: 1, count: 2 }
+        );
         assert_eq!(r.offer(&0, old[1].clone(), at(1)), Offer::Duplicate);
     }
 

@@ -328,7 +328,12 @@ mod tests {
             SmsCodec::to_texts(&vec![0; MAX_TEXT_PAYLOAD + 1]),
             Err(Error::MessageTooLong)
         ));
-        assert_eq!(SmsCodec::to_texts(&vec![0; MAX_TEXT_PAYLOAD]).map(|t| t.len()).ok(), Some(MAX_PARTS));
+        assert_eq!(
+            SmsCodec::to_texts(&vec![0; MAX_TEXT_PAYLOAD])
+                .map(|t| t.len())
+                .ok(),
+            Some(MAX_PARTS)
+        );
     }
 
     #[test]

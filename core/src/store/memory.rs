@@ -18,9 +18,9 @@ use super::{
     IdentityRecord, LocalAccount, NewPlainMessage, OutboxEntry, PlainMessage, PlainState,
     PlainThread, PreKeyState, SottoStore, StoredMessage,
 };
-use crate::sms::phone::PhoneNumber;
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
+use crate::sms::phone::PhoneNumber;
 
 type SignalResult<T> = std::result::Result<T, SignalProtocolError>;
 
@@ -612,7 +612,7 @@ impl SottoStore for InMemStore {
             .map(|(m, _)| m)
             .filter(|m| &m.phone == phone && m.at_ms < before)
             .collect();
-        thread.sort_by(|a, b| (b.at_ms, b.id).cmp(&(a.at_ms, a.id)));
+        thread.sort_by_key(|m| std::cmp::Reverse((m.at_ms, m.id)));
         Ok(thread.into_iter().take(limit).cloned().collect())
     }
 

@@ -25,10 +25,10 @@ use super::{
     Direction, HeldEnvelope, IdentityRecord, LocalAccount, NewPlainMessage, OutboxEntry,
     PlainMessage, PlainState, PlainThread, PreKeyState, SottoStore, StoredMessage,
 };
-use crate::sms::phone::PhoneNumber;
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
 use crate::relay::invite::RelayInvite;
+use crate::sms::phone::PhoneNumber;
 
 type SignalResult<T> = std::result::Result<T, SignalProtocolError>;
 
@@ -996,7 +996,9 @@ impl SottoStore for SqlCipherStore {
 
     fn link_phone(&mut self, phone: &PhoneNumber, contact: &ContactId) -> Result<()> {
         self.conn
-            .prepare_cached("INSERT OR REPLACE INTO contact_phones (phone, contact) VALUES (?1, ?2)")?
+            .prepare_cached(
+                "INSERT OR REPLACE INTO contact_phones (phone, contact) VALUES (?1, ?2)",
+            )?
             .execute(params![phone.as_str(), contact.as_str()])?;
         Ok(())
     }
@@ -1045,7 +1047,12 @@ impl SottoStore for SqlCipherStore {
             "INSERT INTO plain_attachments (message, position, mime, data) VALUES (?1, ?2, ?3, ?4)",
         )?;
         for (position, attachment) in m.attachments.iter().enumerate() {
-            stmt.execute(params![id, position as i64, attachment.mime, attachment.data])?;
+            stmt.execute(params![
+                id,
+                position as i64,
+                attachment.mime,
+                attachment.data
+            ])?;
         }
         Ok(Some(id))
     }
