@@ -542,11 +542,22 @@ impl SmsEndpoint {
             });
             return Ok(());
         }
+        let bundle = match handshake::check_hello(bundle) {
+            Ok(bundle) => bundle,
+            Err(error) => {
+                step.events.push(SmsEvent::Failed {
+                    from: from.clone(),
+                    id,
+                    error,
+                });
+                return Ok(());
+            }
+        };
         let (contact, new_contact) = contact_for(store, from, from.as_str(), rng)?;
         let answered = handshake::answer(
             store,
             &contact,
-            bundle,
+            &bundle,
             self.config.own_relay.as_ref(),
             now,
             rng,

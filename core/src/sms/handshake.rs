@@ -169,15 +169,37 @@ fn varint(rest: &mut &[u8]) -> Result<u32> {
     u32::try_from(value).map_err(|_| Error::InvalidBundle)
 }
 
-/// Answers a hello from `contact`: starts a session from their bundle and
-/// sends our side of the handshake, asking for theirs in return.
+/// Parses a hello's bundle and checks both prekey signatures against its
+/// identity key, so that a forged hello is refused before anything is
+/// stored (libsignal checks them again when the session starts).
+pub fn check_hello(bundle: &[u8]) -> Result<PreKeyBundle> {
+    let bundle = decode_compact_bundle(bundle)?;
+    let identity = bundle.identity_key()?;
+    let signed_ok = identity.public_key().verify_signature(
+        &bundle.signed_pre_key_public()?.serialize(),
+        bundle.signed_pre_key_signature()?,
+    );
+    let kyber_ok = identity.public_key().verify_signature(
+        &bundle.kyber_pre_key_public()?.serialize(),
+        bundle.kyber_pre_key_signature()?,
+    );
+    if signed_ok && kyber_ok {
+        Ok(bundle)
+    } else {
+        Err(Error::InvalidBundle)
+    }
+}
+
+/// Answers a hello from `contact`: starts a session from their bundle (see
+/// [`check_hello`]) and sends our side of the handshake, asking for theirs
+/// in return.
 ///
 /// Fails with `Error::InvalidBundle` for a bundle whose signatures do not
 /// verify and `Error::UntrustedIdentity` if the contact had another identity.
 pub fn answer<S, R>(
     store: &mut S,
     contact: &ContactId,
-    bundle: &[u8],
+    bundle: &PreKeyBundle,
     own_relay: Option<&RelayInvite>,
     now: SystemTime,
     rng: &mut R,
@@ -186,8 +208,7 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
-    let bundle = decode_compact_bundle(bundle)?;
-    session::start_session(store, contact, &bundle, now, rng)?;
+    session::start_session(store, contact, bundle, now, rng)?;
     our_side(store, contact, own_relay, true, now, rng)
 }
 

@@ -1,0 +1,243 @@
+//! The discovery handshake and encrypted texts over a perfect SMS line:
+//! sizes, data SMS, and refusals (bad bundles, changed identities).
+
+mod support;
+
+use std::time::SystemTime;
+
+use rand::rngs::StdRng;
+use sotto_core::messaging::Received;
+use sotto_core::sms::{
+    PhoneNumber, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent, SmsFrame, Step,
+};
+use sotto_core::store::{ContactId, InMemStore, SottoStore};
+use sotto_core::{Error, Result};
+use support::*;
+
+struct Phone {
+    number: PhoneNumber,
+    store: InMemStore,
+    endpoint: SmsEndpoint,
+    events: Vec<SmsEvent>,
+}
+
+fn phone(number: &str, data_sms: bool, rng: &mut StdRng) -> Result<Phone> {
+    Ok(Phone {
+        number: PhoneNumber::parse(number, "DE")?,
+        store: with_account(InMemStore::new(), rng)?,
+        endpoint: SmsEndpoint::new(SmsConfig {
+            data_sms,
+            ..SmsConfig::default()
+        }),
+        events: Vec::new(),
+    })
+}
+
+/// Delivers `step` from `from` to `to` and everything that answers it,
+/// back and forth, until both are quiet; returns the SMS count each way.
+fn exchange(from: &mut Phone, to: &mut Phone, step: Step, rng: &mut StdRng) -> Result<usize> {
+    let mut in_flight = vec![(true, step)];
+    let mut sms = 0;
+    while let Some((forward, step)) = in_flight.pop() {
+        let (sender, receiver) = if forward {
+            (&mut *from, &mut *to)
+        } else {
+            (&mut *to, &mut *from)
+        };
+        for id in step.outbox_ids {
+            sotto_core::messaging::mark_sent(&mut sender.store, id)?;
+        }
+        sender.events.extend(step.events);
+        for out in step.outgoing {
+            sms += 1;
+            assert_eq!(out.to, receiver.number);
+            let reply = match out.body {
+                SmsBody::Text(text) => receiver.endpoint.receive_text(
+                    &mut receiver.store,
+                    &sender.number,
+                    &text,
+                    SystemTime::now(),
+                    rng,
+                )?,
+                SmsBody::Data { bytes, .. } => receiver.endpoint.receive_data(
+                    &mut receiver.store,
+                    &sender.number,
+                    &bytes,
+                    SystemTime::now(),
+                    rng,
+                )?,
+            };
+            in_flight.push((!forward, reply));
+        }
+    }
+    Ok(sms)
+}
+
+fn handshake(
+    a: &mut Phone,
+    b: &mut Phone,
+    rng: &mut StdRng,
+) -> Result<(ContactId, ContactId, usize)> {
+    let b_number = b.number.clone();
+    let (b_at_a, step) = a
+        .endpoint
+        .start_handshake(&mut a.store, &b_number, "Bob", now(), rng)?;
+    let sms = exchange(a, b, step, rng)?;
+    let a_at_b = b
+        .events
+        .iter()
+        .find_map(|e| match e {
+            SmsEvent::HandshakeAnswered {
+                contact,
+                new_contact: true,
+            } => Some(contact.clone()),
+            _ => None,
+        })
+        .expect("B answered");
+    assert!(a
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::SessionReady { .. })));
+    assert!(b
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::SessionReady { .. })));
+    Ok((b_at_a, a_at_b, sms))
+}
+
+fn last_text(events: &[SmsEvent]) -> Option<&str> {
+    events.iter().rev().find_map(|e| match e {
+        SmsEvent::Received {
+            received: Received::Text(m),
+            ..
+        } => Some(m.body.as_str()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_sixty_character_text_takes_at_most_two_texts_after_the_handshake() -> Result<()> {
+    let mut rng = rng(1);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let (b_at_a, a_at_b, handshake_sms) = handshake(&mut a, &mut b, &mut rng)?;
+    assert!(handshake_sms <= 32, "{handshake_sms}");
+    let text = "Running ten minutes late, save me a seat near the window pls";
+    assert_eq!(text.len(), 60);
+    for round in 0..4 {
+        let step = a
+            .endpoint
+            .send_text(&mut a.store, &b_at_a, text, now(), &mut rng)?;
+        assert!(
+            step.outgoing.len() <= 2,
+            "A→B round {round}: {}",
+            step.outgoing.len()
+        );
+        exchange(&mut a, &mut b, step, &mut rng)?;
+        assert_eq!(last_text(&b.events), Some(text));
+        let step = b
+            .endpoint
+            .send_text(&mut b.store, &a_at_b, text, now(), &mut rng)?;
+        assert!(
+            step.outgoing.len() <= 2,
+            "B→A round {round}: {}",
+            step.outgoing.len()
+        );
+        exchange(&mut b, &mut a, step, &mut rng)?;
+        assert_eq!(last_text(&a.events), Some(text));
+    }
+    Ok(())
+}
+
+#[test]
+fn data_sms_carry_the_handshake_and_texts() -> Result<()> {
+    let mut rng = rng(2);
+    let mut a = phone("+4930901820", true, &mut rng)?;
+    let mut b = phone("+4915123456789", true, &mut rng)?;
+    let (b_at_a, _, handshake_sms) = handshake(&mut a, &mut b, &mut rng)?;
+    assert!(handshake_sms <= 31, "{handshake_sms}");
+    let step = a
+        .endpoint
+        .send_text(&mut a.store, &b_at_a, "over data SMS", now(), &mut rng)?;
+    assert!(step
+        .outgoing
+        .iter()
+        .all(|o| matches!(o.body, SmsBody::Data { port: 6284, .. })));
+    exchange(&mut a, &mut b, step, &mut rng)?;
+    assert_eq!(last_text(&b.events), Some("over data SMS"));
+    Ok(())
+}
+
+#[test]
+fn a_hello_with_a_changed_identity_is_refused_until_retrusted() -> Result<()> {
+    let mut rng = rng(3);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    handshake(&mut a, &mut b, &mut rng)?;
+    // A reinstalls: a new identity behind the same number says hello.
+    let mut a2 = phone("+4930901820", false, &mut rng)?;
+    let b_number = b.number.clone();
+    let (_, step) =
+        a2.endpoint
+            .start_handshake(&mut a2.store, &b_number, "Bob", now(), &mut rng)?;
+    b.events.clear();
+    exchange(&mut a2, &mut b, step, &mut rng)?;
+    assert!(
+        b.events.iter().any(|e| matches!(
+            e,
+            SmsEvent::Failed {
+                error: Error::UntrustedIdentity,
+                ..
+            }
+        )),
+        "{:?}",
+        b.events
+    );
+    assert!(!b
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::HandshakeAnswered { .. })));
+    Ok(())
+}
+
+#[test]
+fn bad_hellos_and_junk_payloads_fail_visibly_and_change_nothing() -> Result<()> {
+    let mut rng = rng(4);
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let mallory = PhoneNumber::parse("+4930901899", "DE")?;
+    let forged = SmsFrame::Hello {
+        bundle: vec![7; 1800],
+    };
+    for payload in [forged.to_bytes(), vec![0x12, 1, 2, 3], vec![0x55; 40]] {
+        for text in SmsCodec::to_texts(&payload)? {
+            let step = b
+                .endpoint
+                .receive_text(&mut b.store, &mallory, &text, now(), &mut rng)?;
+            b.events.extend(step.events);
+        }
+    }
+    let failures = b
+        .events
+        .iter()
+        .filter(|e| matches!(e, SmsEvent::Failed { .. }))
+        .count();
+    assert_eq!(failures, 3, "{:?}", b.events);
+    assert_eq!(b.store.contact_by_phone(&mallory)?, None);
+    assert!(b.store.contacts()?.is_empty());
+    // No failure names the number.
+    let shown = format!("{:?}", b.events);
+    assert!(!shown.contains("30901899"));
+    Ok(())
+}
+
+#[test]
+fn only_phone_numbers_can_be_asked_for_a_handshake() -> Result<()> {
+    let mut rng = rng(5);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let short_code = PhoneNumber::parse("87121", "GB")?;
+    let result = a
+        .endpoint
+        .start_handshake(&mut a.store, &short_code, "Quiz", now(), &mut rng);
+    assert!(matches!(result, Err(Error::InvalidPhoneNumber)));
+    Ok(())
+}
