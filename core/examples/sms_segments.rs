@@ -37,7 +37,12 @@ struct Phone {
     peer: Option<ContactId>,
 }
 
-fn phone(number: &str, relay: Option<RelayInvite>, data_sms: bool, rng: &mut StdRng) -> Result<Phone> {
+fn phone(
+    number: &str,
+    relay: Option<RelayInvite>,
+    data_sms: bool,
+    rng: &mut StdRng,
+) -> Result<Phone> {
     let mut store = InMemStore::new();
     let policy = PreKeyPolicy {
         batch: 5,
@@ -125,9 +130,9 @@ fn pair(
     let mut a = phone("+447911123456", relays.0, data_sms, rng)?;
     let mut b = phone("+447911123457", relays.1, data_sms, rng)?;
     let b_number = b.number.clone();
-    let (contact, step) = a
-        .endpoint
-        .start_handshake(&mut a.store, &b_number, "B", SystemTime::now(), rng)?;
+    let (contact, step) =
+        a.endpoint
+            .start_handshake(&mut a.store, &b_number, "B", SystemTime::now(), rng)?;
     a.peer = Some(contact);
     let legs = exchange(&mut a, &mut b, step, rng)?;
     Ok((a, b, legs))
@@ -192,10 +197,22 @@ fn main() -> Result<()> {
     let shared = relay("relay.example.org", &mut rng);
     let other = relay("sotto.example.net", &mut rng);
     let cases = [
-        ("both on one relay", (Some(shared.clone()), Some(shared.clone())), false),
-        ("different relays", (Some(shared.clone()), Some(other.clone())), false),
+        (
+            "both on one relay",
+            (Some(shared.clone()), Some(shared.clone())),
+            false,
+        ),
+        (
+            "different relays",
+            (Some(shared.clone()), Some(other.clone())),
+            false,
+        ),
         ("no relays (SMS only)", (None, None), false),
-        ("different relays, data SMS", (Some(shared.clone()), Some(other)), true),
+        (
+            "different relays, data SMS",
+            (Some(shared.clone()), Some(other)),
+            true,
+        ),
     ];
     for (name, relays, data_sms) in cases {
         let (_, _, legs) = pair(relays, data_sms, &mut rng)?;
@@ -217,9 +234,13 @@ fn main() -> Result<()> {
             (&mut b, &mut a)
         };
         let peer = sender.peer.clone().ok_or("no session")?;
-        let step = sender
-            .endpoint
-            .send_text(&mut sender.store, &peer, text, SystemTime::now(), &mut rng)?;
+        let step = sender.endpoint.send_text(
+            &mut sender.store,
+            &peer,
+            text,
+            SystemTime::now(),
+            &mut rng,
+        )?;
         let segments = step.outgoing.len();
         encrypted[spam].add(segments);
         if text.chars().count() <= 60 {
@@ -259,7 +280,9 @@ fn main() -> Result<()> {
         version: 1,
         message_id: vec![0; 16],
         sent_at_ms: 1_780_000_000_000,
-        body: Some(proto::content::Body::Text(proto::Text { body: text.into() })),
+        body: Some(proto::content::Body::Text(proto::Text {
+            body: text.into(),
+        })),
     }
     .encode_to_vec()
     .len();
@@ -279,15 +302,30 @@ fn main() -> Result<()> {
         })
         .sum();
     println!("  text                        {:>4} bytes", text.len());
-    println!("  Content protobuf            {:>4}  (+{} version, 16-byte message id, timestamp, tags)", content, content - text.len());
-    println!("  Padmé padding               {:>4}  (+{})", padded, padded - content);
-    println!("  AES-256-CBC (PKCS#7 block)  {:>4}  (+{})", ciphertext, ciphertext - padded);
+    println!(
+        "  Content protobuf            {:>4}  (+{} version, 16-byte message id, timestamp, tags)",
+        content,
+        content - text.len()
+    );
+    println!(
+        "  Padmé padding               {:>4}  (+{})",
+        padded,
+        padded - content
+    );
+    println!(
+        "  AES-256-CBC (PKCS#7 block)  {:>4}  (+{})",
+        ciphertext,
+        ciphertext - padded
+    );
     println!(
         "  SignalMessage               {:>4}  (+{}: version, ratchet key 33, counters, SPQR {spqr}, MAC 8, tags)",
         signal,
         signal - ciphertext
     );
-    println!("  envelope                    {:>4}  (+1 kind byte)", envelope.len());
+    println!(
+        "  envelope                    {:>4}  (+1 kind byte)",
+        envelope.len()
+    );
     println!(
         "  SMS                         {:>4} chars in {} texts: {} bytes a text ({TEXT_CHUNK} payload + {HEADER_BYTES} header) as radix-82 digits after \"{PREFIX}\"",
         chars,
