@@ -30,6 +30,9 @@ use sotto_core::store::{ContactId, InMemStore, SottoStore};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
+/// The SMS of each leg of an exchange: (sent by the first phone, count).
+type Legs = Vec<(bool, usize)>;
+
 struct Phone {
     number: PhoneNumber,
     store: InMemStore,
@@ -64,12 +67,7 @@ fn phone(
 
 /// Delivers a step and all its answers over a perfect line; returns the SMS
 /// sent in each direction's legs, in order, as (from_first, count, bytes).
-fn exchange(
-    first: &mut Phone,
-    second: &mut Phone,
-    step: Step,
-    rng: &mut StdRng,
-) -> Result<Vec<(bool, usize)>> {
+fn exchange(first: &mut Phone, second: &mut Phone, step: Step, rng: &mut StdRng) -> Result<Legs> {
     let mut legs = Vec::new();
     let mut queue = vec![(true, step)];
     while let Some((forward, step)) = queue.pop() {
@@ -126,7 +124,7 @@ fn pair(
     relays: (Option<RelayInvite>, Option<RelayInvite>),
     data_sms: bool,
     rng: &mut StdRng,
-) -> Result<(Phone, Phone, Vec<(bool, usize)>)> {
+) -> Result<(Phone, Phone, Legs)> {
     let mut a = phone("+447911123456", relays.0, data_sms, rng)?;
     let mut b = phone("+447911123457", relays.1, data_sms, rng)?;
     let b_number = b.number.clone();
