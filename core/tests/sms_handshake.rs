@@ -241,3 +241,46 @@ fn only_phone_numbers_can_be_asked_for_a_handshake() -> Result<()> {
     assert!(matches!(result, Err(Error::InvalidPhoneNumber)));
     Ok(())
 }
+
+#[test]
+fn a_strangers_hello_can_wait_for_the_user() -> Result<()> {
+    let mut rng = rng(6);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    b.endpoint = SmsEndpoint::new(SmsConfig {
+        ask_before_answering_strangers: true,
+        ..SmsConfig::default()
+    });
+    let b_number = b.number.clone();
+    let (_, step) = a
+        .endpoint
+        .start_handshake(&mut a.store, &b_number, "Bob", now(), &mut rng)?;
+    let sent = exchange(&mut a, &mut b, step, &mut rng)?;
+    assert_eq!(sent, 15, "only the hello went out");
+    assert!(b
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::HelloWaiting { .. })));
+    assert!(b.store.contacts()?.is_empty());
+    // The user agrees: the handshake goes on from where it stopped.
+    let a_number = a.number.clone();
+    let step =
+        b.endpoint
+            .answer_waiting_hello(&mut b.store, &a_number, "Alice", now(), &mut rng)?;
+    exchange(&mut b, &mut a, step, &mut rng)?;
+    assert!(a
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::SessionReady { .. })));
+    assert!(b
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::SessionReady { .. })));
+    assert_eq!(b.store.contacts()?[0].name, "Alice");
+    // Nothing waits any more.
+    assert!(b
+        .endpoint
+        .answer_waiting_hello(&mut b.store, &a_number, "Alice", now(), &mut rng)
+        .is_err());
+    Ok(())
+}

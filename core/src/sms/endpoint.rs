@@ -19,6 +19,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
+use libsignal_protocol::PreKeyBundle;
 use rand::{CryptoRng, Rng};
 
 use super::frame::SmsFrame;
@@ -50,6 +51,10 @@ pub struct SmsConfig {
     pub sent_cache: usize,
     /// How long a sent payload is kept for resend requests.
     pub sent_cache_age: Duration,
+    /// Ask the user before answering a hello from a number that is no
+    /// contact (answering costs about 16 SMS and one prekey); otherwise
+    /// every valid hello is answered.
+    pub ask_before_answering_strangers: bool,
 }
 
 impl Default for SmsConfig {
@@ -62,6 +67,7 @@ impl Default for SmsConfig {
             hello_attempts: 3,
             sent_cache: 256,
             sent_cache_age: Duration::from_secs(24 * 3600),
+            ask_before_answering_strangers: false,
         }
     }
 }
@@ -120,6 +126,13 @@ pub enum SmsEvent {
         contact: ContactId,
         /// What it was.
         received: Received,
+    },
+    /// A number that is no contact says hello; answer it with
+    /// [`SmsEndpoint::answer_waiting_hello`] if the user agrees (only with
+    /// [`SmsConfig::ask_before_answering_strangers`]).
+    HelloWaiting {
+        /// The number.
+        from: PhoneNumber,
     },
     /// We answered a hello; the contact was created if `new_contact`.
     HandshakeAnswered {
@@ -221,7 +234,13 @@ pub struct SmsEndpoint {
     replies: HashMap<(PhoneNumber, WireId), GivenAnswer>,
     /// Resend requests sent, as their nonce.
     requests_sent: u8,
+    /// Hellos from strangers waiting for the user's decision.
+    waiting: HashMap<PhoneNumber, (WireId, PreKeyBundle, u64)>,
 }
+
+/// The most hellos kept waiting for the user, and replies remembered.
+const MAX_WAITING_HELLOS: usize = 32;
+const MAX_REPLIES: usize = 1024;
 
 impl std::fmt::Debug for SmsEndpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -244,6 +263,7 @@ impl SmsEndpoint {
             unconfirmed: HashMap::new(),
             replies: HashMap::new(),
             requests_sent: 0,
+            waiting: HashMap::new(),
         }
     }
 
@@ -553,11 +573,74 @@ impl SmsEndpoint {
                 return Ok(());
             }
         };
-        let (contact, new_contact) = contact_for(store, from, from.as_str(), rng)?;
+        let known = store.contact_by_phone(from)?.is_some();
+        if self.config.ask_before_answering_strangers && !known {
+            if self.waiting.len() >= MAX_WAITING_HELLOS {
+                let oldest = self
+                    .waiting
+                    .iter()
+                    .min_by_key(|(_, w)| w.2)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    self.waiting.remove(&oldest);
+                }
+            }
+            self.waiting.insert(from.clone(), (id, bundle, millis(now)));
+            step.events
+                .push(SmsEvent::HelloWaiting { from: from.clone() });
+            return Ok(());
+        }
+        // One answer per number per quiet period, whatever the hellos say:
+        // each answer costs ~16 SMS.
+        let quiet_ms = self.config.hello_retry.as_millis() as u64 / 2;
+        if self
+            .unconfirmed
+            .get(from)
+            .is_some_and(|u| u.sent_at_ms + quiet_ms > millis(now))
+        {
+            return Ok(());
+        }
+        self.answer_checked(store, from, id, &bundle, from.as_str(), now, rng, step)
+    }
+
+    /// Answers the hello a stranger sent (see [`SmsEvent::HelloWaiting`]),
+    /// creating the contact under `name`.
+    pub fn answer_waiting_hello<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        name: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<Step> {
+        let (id, bundle, _) = self.waiting.remove(from).ok_or(Error::UnknownContact)?;
+        let mut step = Step::default();
+        self.answer_checked(store, from, id, &bundle, name, now, rng, &mut step)?;
+        Ok(step)
+    }
+
+    /// Forgets a stranger's hello without answering.
+    pub fn decline_waiting_hello(&mut self, from: &PhoneNumber) {
+        self.waiting.remove(from);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answer_checked<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        id: WireId,
+        bundle: &PreKeyBundle,
+        name: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+        step: &mut Step,
+    ) -> Result<()> {
+        let (contact, new_contact) = contact_for(store, from, name, rng)?;
         let answered = handshake::answer(
             store,
             &contact,
-            &bundle,
+            bundle,
             self.config.own_relay.as_ref(),
             now,
             rng,
@@ -577,13 +660,7 @@ impl SmsEndpoint {
         // Both sides may have said hello at once; ours is answered by this.
         self.hellos.remove(from);
         let payload = outgoing.envelope.to_bytes();
-        self.replies.insert(
-            (from.clone(), id),
-            GivenAnswer {
-                payload: payload.clone(),
-                resent_at_ms: millis(now),
-            },
-        );
+        self.remember_reply(from, id, payload.clone(), now);
         self.unconfirmed.insert(
             from.clone(),
             PendingHello {
@@ -599,6 +676,33 @@ impl SmsEndpoint {
             new_contact,
         });
         Ok(())
+    }
+
+    /// Remembers the reply to a handshake leg, within [`MAX_REPLIES`].
+    fn remember_reply(
+        &mut self,
+        from: &PhoneNumber,
+        id: WireId,
+        payload: Vec<u8>,
+        now: SystemTime,
+    ) {
+        if self.replies.len() >= MAX_REPLIES {
+            let oldest = self
+                .replies
+                .iter()
+                .min_by_key(|(_, r)| r.resent_at_ms)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.replies.remove(&oldest);
+            }
+        }
+        self.replies.insert(
+            (from.clone(), id),
+            GivenAnswer {
+                payload,
+                resent_at_ms: millis(now),
+            },
+        );
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -672,13 +776,7 @@ impl SmsEndpoint {
                     now,
                     rng,
                 )?;
-                self.replies.insert(
-                    (from.clone(), id),
-                    GivenAnswer {
-                        payload: outgoing.envelope.to_bytes(),
-                        resent_at_ms: millis(now),
-                    },
-                );
+                self.remember_reply(from, id, outgoing.envelope.to_bytes(), now);
                 self.send_outgoing(from, &outgoing, now, step)?;
             }
         }
