@@ -9,8 +9,8 @@ use sotto_core::prekeys::{self, PreKeyPolicy};
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::sms::PhoneNumber;
 use sotto_core::store::{
-    Attachment, Contact, ContactId, ConversationSettings, DeliveryState, Direction, InMemStore,
-    NewPlainMessage, PlainState, SottoStore, SqlCipherStore, StoredMessage,
+    Attachment, Contact, ContactId, ConversationSettings, DeliveryState, Direction, HeldSmsPart,
+    InMemStore, NewPlainMessage, PlainState, SottoStore, SqlCipherStore, StoredMessage,
 };
 use sotto_core::{Error, Result};
 use std::time::Duration;
@@ -437,6 +437,39 @@ fn plain_states_and_attachments<S: SottoStore>(mut store: S) -> Result<()> {
     Ok(())
 }
 
+fn sms_parts_are_held_and_released<S: SottoStore>(mut store: S) -> Result<()> {
+    let (a, b) = (phone("+4930901820"), phone("+4930901821"));
+    let part = |p: &PhoneNumber, wire_id: u32, n: u8| HeldSmsPart {
+        id: 0,
+        phone: p.clone(),
+        wire_id,
+        count: 3,
+        data: n % 2 == 1,
+        body: vec![n; 10],
+        received_at_ms: u64::from(n),
+    };
+    let ids = [
+        store.hold_sms_part(&part(&a, 7, 0))?,
+        store.hold_sms_part(&part(&a, 7, 1))?,
+        store.hold_sms_part(&part(&b, 7, 2))?,
+        store.hold_sms_part(&part(&a, 8, 3))?,
+    ];
+    let held = store.held_sms_parts()?;
+    assert_eq!(held.iter().map(|p| p.id).collect::<Vec<_>>(), ids);
+    assert_eq!(
+        held[1],
+        HeldSmsPart {
+            id: ids[1],
+            ..part(&a, 7, 1)
+        }
+    );
+    assert_eq!(store.release_sms_parts(&a, 7, 3)?, 2);
+    assert_eq!(store.release_sms_parts(&a, 7, 4)?, 0);
+    let left: Vec<u32> = store.held_sms_parts()?.iter().map(|p| p.wire_id).collect();
+    assert_eq!(left, vec![7, 8]);
+    Ok(())
+}
+
 macro_rules! conformance_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -511,6 +544,11 @@ macro_rules! conformance_suite {
             fn plain_states_and_attachments() -> Result<()> {
                 let (_guard, store) = $make;
                 super::plain_states_and_attachments(store)
+            }
+            #[test]
+            fn sms_parts_are_held_and_released() -> Result<()> {
+                let (_guard, store) = $make;
+                super::sms_parts_are_held_and_released(store)
             }
         }
     };

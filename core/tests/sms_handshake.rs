@@ -284,3 +284,41 @@ fn a_strangers_hello_can_wait_for_the_user() -> Result<()> {
         .is_err());
     Ok(())
 }
+
+#[test]
+fn a_restart_in_the_middle_of_a_message_loses_nothing() -> Result<()> {
+    let mut rng = rng(7);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let (b_at_a, _, _) = handshake(&mut a, &mut b, &mut rng)?;
+    let text = "a long story ".repeat(30);
+    let step = a
+        .endpoint
+        .send_text(&mut a.store, &b_at_a, &text, now(), &mut rng)?;
+    let parts: Vec<String> = step
+        .outgoing
+        .iter()
+        .filter_map(|o| match &o.body {
+            SmsBody::Text(t) => Some(t.clone()),
+            SmsBody::Data { .. } => None,
+        })
+        .collect();
+    assert!(parts.len() >= 3);
+    let (last, first) = parts.split_last().expect("parts");
+    for part in first {
+        b.endpoint
+            .receive_text(&mut b.store, &a.number, part, now(), &mut rng)?;
+    }
+    assert_eq!(b.store.held_sms_parts()?.len(), first.len());
+    // The app is killed; a new endpoint starts from the store.
+    b.endpoint = SmsEndpoint::new(SmsConfig::default());
+    let restored = b.endpoint.restore(&mut b.store, &mut rng)?;
+    assert!(restored.events.is_empty());
+    assert_eq!(b.endpoint.reassembler().messages_held(), 1);
+    let step = b
+        .endpoint
+        .receive_text(&mut b.store, &a.number, last, now(), &mut rng)?;
+    assert_eq!(last_text(&step.events), Some(text.as_str()));
+    assert!(b.store.held_sms_parts()?.is_empty());
+    Ok(())
+}

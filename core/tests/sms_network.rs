@@ -201,9 +201,9 @@ impl<S: SottoStore> World<S> {
                 self.submit(to_a, step)?;
             }
             if self.now_ms % 60_000 == 0 {
-                let step = self.a.endpoint.tick(at(self.now_ms))?;
+                let step = self.a.endpoint.tick(&mut self.a.store, at(self.now_ms))?;
                 self.submit(true, step)?;
-                let step = self.b.endpoint.tick(at(self.now_ms))?;
+                let step = self.b.endpoint.tick(&mut self.b.store, at(self.now_ms))?;
                 self.submit(false, step)?;
             }
         }
@@ -353,6 +353,8 @@ fn texts_over_a_lossy_network<S: SottoStore>(a: S, b: S, texts: usize, seed: u64
     assert!(world.carrier.idle());
     assert_eq!(world.a.endpoint.reassembler().messages_held(), 0);
     assert_eq!(world.b.endpoint.reassembler().messages_held(), 0);
+    assert!(world.a.store.held_sms_parts()?.is_empty());
+    assert!(world.b.store.held_sms_parts()?.is_empty());
 
     let at_a = texts_received(&world.a.events);
     let at_b = texts_received(&world.b.events);

@@ -8,6 +8,10 @@
 //! [`SmsEndpoint::tick`] now and then (a minute is plenty) to drive
 //! timeouts, resend requests and handshake retries.
 //!
+//! Parts of unfinished messages are also kept in the store, so that after a
+//! restart [`SmsEndpoint::restore`] picks up where the reassembly was: an
+//! SMS the platform handed over is never lost to a crash.
+//!
 //! It owns, in memory: the reassembler, a bounded cache of recently sent
 //! payloads (to answer resend requests), the handshake legs waiting for the
 //! other side (our hello for its answer, our answer for their side; both
@@ -32,7 +36,7 @@ use crate::message::{Envelope, EnvelopeKind, MessageId};
 use crate::messaging::{self, Outgoing, Received};
 use crate::millis;
 use crate::relay::invite::RelayInvite;
-use crate::store::{in_transaction, Contact, ContactId, SottoStore};
+use crate::store::{in_transaction, Contact, ContactId, HeldSmsPart, SottoStore};
 
 /// How the endpoint behaves.
 #[derive(Clone, Debug)]
@@ -364,7 +368,8 @@ impl SmsEndpoint {
             }
             TextSms::Damaged => step.events.push(SmsEvent::Damaged { from: from.clone() }),
             TextSms::Segment(segment) => {
-                self.take_segment(store, from, segment, now, rng, &mut step)?
+                let raw = Some((false, text.as_bytes()));
+                self.take_segment(store, from, segment, raw, now, rng, &mut step)?
             }
         }
         Ok(step)
@@ -381,7 +386,15 @@ impl SmsEndpoint {
     ) -> Result<Step> {
         let mut step = Step::default();
         match SmsCodec::parse_data(data) {
-            Ok(segment) => self.take_segment(store, from, segment, now, rng, &mut step)?,
+            Ok(segment) => self.take_segment(
+                store,
+                from,
+                segment,
+                Some((true, data)),
+                now,
+                rng,
+                &mut step,
+            )?,
             Err(_) => step.events.push(SmsEvent::Damaged { from: from.clone() }),
         }
         Ok(step)
@@ -389,10 +402,14 @@ impl SmsEndpoint {
 
     /// Drives time: reassembly timeouts (resend requests, incomplete
     /// messages), hello retries and cache expiry.
-    pub fn tick(&mut self, now: SystemTime) -> Result<Step> {
+    pub fn tick<S: SottoStore>(&mut self, store: &mut S, now: SystemTime) -> Result<Step> {
         let now_ms = millis(now);
         let mut step = Step::default();
         for incomplete in self.reassembler.expire(now) {
+            if incomplete.expiry != Expiry::ResendRequested {
+                let (phone, id, count) = (&incomplete.sender, incomplete.id.0, incomplete.count);
+                in_transaction(store, |store| store.release_sms_parts(phone, id, count))?;
+            }
             if incomplete.expiry == Expiry::ResendRequested {
                 // A resend request is not itself cached: if it is lost, the
                 // next round asks again.
@@ -459,11 +476,16 @@ impl SmsEndpoint {
         Ok(())
     }
 
+    /// Offers a part to the reassembler. `raw` is the SMS as received, kept
+    /// in the store while its message is unfinished; `None` when the part
+    /// comes from the store already ([`SmsEndpoint::restore`]).
+    #[allow(clippy::too_many_arguments)]
     fn take_segment<S: SottoStore>(
         &mut self,
         store: &mut S,
         from: &PhoneNumber,
         segment: Segment,
+        raw: Option<(bool, &[u8])>,
         now: SystemTime,
         rng: &mut (impl Rng + CryptoRng),
         step: &mut Step,
@@ -471,9 +493,29 @@ impl SmsEndpoint {
         let (id, count) = (segment.id, segment.count);
         match self.reassembler.offer(from, segment, now) {
             Offer::Complete(payload) => {
-                self.take_payload(store, from, (id, count), &payload, now, rng, step)
+                self.take_payload(store, from, (id, count), &payload, now, rng, step)?;
+                // After the payload's own commit: a crash in between replays
+                // the parts, and the messaging layer knows the message.
+                if count > 1 {
+                    in_transaction(store, |store| store.release_sms_parts(from, id.0, count))?;
+                }
+                Ok(())
             }
-            Offer::Pending { .. } => Ok(()),
+            Offer::Pending { .. } => {
+                if let Some((data, body)) = raw {
+                    let part = HeldSmsPart {
+                        id: 0,
+                        phone: from.clone(),
+                        wire_id: id.0,
+                        count,
+                        data,
+                        body: body.to_vec(),
+                        received_at_ms: millis(now),
+                    };
+                    in_transaction(store, |store| store.hold_sms_part(&part))?;
+                }
+                Ok(())
+            }
             Offer::Duplicate => self.repeat_reply(from, id, now, step),
             Offer::Corrupt => {
                 // A one-part message cut short: its header survived (see
@@ -482,6 +524,38 @@ impl SmsEndpoint {
                 self.request_resend(from, id, count, vec![0], step)
             }
         }
+    }
+
+    /// Rebuilds the reassembly state from the parts the store holds, after
+    /// a restart. Call it once, before anything else, on a fresh endpoint.
+    pub fn restore<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<Step> {
+        let mut step = Step::default();
+        for part in store.held_sms_parts()? {
+            let segment = if part.data {
+                SmsCodec::parse_data(&part.body).ok()
+            } else {
+                match SmsCodec::parse_text(&String::from_utf8_lossy(&part.body)) {
+                    TextSms::Segment(segment) => Some(segment),
+                    TextSms::Plain | TextSms::Damaged => None,
+                }
+            };
+            let at = SystemTime::UNIX_EPOCH + Duration::from_millis(part.received_at_ms);
+            match segment {
+                Some(segment) => {
+                    self.take_segment(store, &part.phone, segment, None, at, rng, &mut step)?
+                }
+                None => {
+                    in_transaction(store, |store| {
+                        store.release_sms_parts(&part.phone, part.wire_id, part.count)
+                    })?;
+                }
+            }
+        }
+        Ok(step)
     }
 
     /// A handshake leg we replied to came again: our reply was probably

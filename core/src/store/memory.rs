@@ -15,8 +15,8 @@ use libsignal_protocol::{
 
 use super::{
     Attachment, Contact, ContactId, ConversationSettings, DeliveryState, Direction, HeldEnvelope,
-    IdentityRecord, LocalAccount, NewPlainMessage, OutboxEntry, PlainMessage, PlainState,
-    PlainThread, PreKeyState, SottoStore, StoredMessage,
+    HeldSmsPart, IdentityRecord, LocalAccount, NewPlainMessage, OutboxEntry, PlainMessage,
+    PlainState, PlainThread, PreKeyState, SottoStore, StoredMessage,
 };
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
@@ -48,6 +48,7 @@ struct State {
     phones: BTreeMap<PhoneNumber, ContactId>,
     plain: BTreeMap<i64, (PlainMessage, Vec<Attachment>)>,
     plain_external_ids: HashSet<String>,
+    sms_parts: BTreeMap<i64, HeldSmsPart>,
 }
 
 /// A [`SottoStore`] that lives in memory only.
@@ -645,5 +646,25 @@ impl SottoStore for InMemStore {
         let mut threads: Vec<PlainThread> = threads.into_values().collect();
         threads.sort_by(|a, b| b.last_at_ms.cmp(&a.last_at_ms).then(a.phone.cmp(&b.phone)));
         Ok(threads)
+    }
+
+    fn hold_sms_part(&mut self, part: &HeldSmsPart) -> Result<i64> {
+        let id = self.next_row_id();
+        let mut part = part.clone();
+        part.id = id;
+        self.state.sms_parts.insert(id, part);
+        Ok(id)
+    }
+
+    fn held_sms_parts(&self) -> Result<Vec<HeldSmsPart>> {
+        Ok(self.state.sms_parts.values().cloned().collect())
+    }
+
+    fn release_sms_parts(&mut self, phone: &PhoneNumber, wire_id: u32, count: u8) -> Result<usize> {
+        let before = self.state.sms_parts.len();
+        self.state
+            .sms_parts
+            .retain(|_, p| !(&p.phone == phone && p.wire_id == wire_id && p.count == count));
+        Ok(before - self.state.sms_parts.len())
     }
 }

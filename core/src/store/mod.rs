@@ -29,7 +29,9 @@ use crate::sms::phone::PhoneNumber;
 
 pub use key::{salt_path, DatabaseKey, SALT_LEN};
 pub use memory::InMemStore;
-pub use plain_sms::{Attachment, NewPlainMessage, PlainMessage, PlainState, PlainThread};
+pub use plain_sms::{
+    Attachment, HeldSmsPart, NewPlainMessage, PlainMessage, PlainState, PlainThread,
+};
 pub use sqlcipher::{SqlCipherStore, DEFAULT_CACHE_KIB};
 
 /// A contact's local, opaque id. It is also the name of the contact's
@@ -433,6 +435,15 @@ pub trait SottoStore:
     fn set_plain_state(&mut self, id: i64, state: PlainState) -> Result<bool>;
     /// Every plain thread, newest first.
     fn plain_threads(&self) -> Result<Vec<PlainThread>>;
+
+    /// Keeps a part of an unfinished encrypted SMS message (`id` is ignored);
+    /// returns its row id.
+    fn hold_sms_part(&mut self, part: &HeldSmsPart) -> Result<i64>;
+    /// Every part held, oldest first.
+    fn held_sms_parts(&self) -> Result<Vec<HeldSmsPart>>;
+    /// Forgets the parts of one message (finished or given up); returns how
+    /// many there were.
+    fn release_sms_parts(&mut self, phone: &PhoneNumber, wire_id: u32, count: u8) -> Result<usize>;
 }
 
 /// Runs `work` in one transaction: commits if it returns `Ok`, rolls back

@@ -157,3 +157,34 @@ pub struct PlainThread {
     /// How many messages it holds.
     pub messages: u32,
 }
+
+/// A part of an encrypted SMS message kept until the rest arrives, so that
+/// a restart in the middle of a message loses nothing (see
+/// `sms::SmsEndpoint::restore`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct HeldSmsPart {
+    /// Its row id.
+    pub id: i64,
+    /// The sender.
+    pub phone: PhoneNumber,
+    /// The wire id of its message.
+    pub wire_id: u32,
+    /// The part count of its message.
+    pub count: u8,
+    /// Whether it came as a data SMS (else a text SMS).
+    pub data: bool,
+    /// The SMS as received: the text's UTF-8, or the data SMS user data.
+    pub body: Vec<u8>,
+    /// When it arrived (ms since the epoch).
+    pub received_at_ms: u64,
+}
+
+impl std::fmt::Debug for HeldSmsPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldSmsPart")
+            .field("id", &self.id)
+            .field("count", &self.count)
+            .field("bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -107,6 +107,7 @@ const MIGRATIONS: &[&str] = &[
     // Version 4 (SMS, issue 4): phone numbers of contacts, and plain SMS/MMS
     // threads keyed by normalised phone number, with MMS attachments as
     // blobs. `external_id` de-duplicates imports of the phone's history.
+    // `sms_parts` holds parts of unfinished encrypted SMS across restarts.
     r#"
     CREATE TABLE contact_phones (
         phone TEXT PRIMARY KEY,
@@ -132,6 +133,16 @@ const MIGRATIONS: &[&str] = &[
         data BLOB NOT NULL,
         PRIMARY KEY (message, position)
     ) WITHOUT ROWID;
+    CREATE TABLE sms_parts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        phone TEXT NOT NULL,
+        wire_id INTEGER NOT NULL,
+        part_count INTEGER NOT NULL,
+        data INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        received_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sms_parts_by_message ON sms_parts (phone, wire_id, part_count);
     "#,
 ];
 

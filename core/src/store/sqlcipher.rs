@@ -22,8 +22,8 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 use super::key::{create_salt, read_salt, salt_path};
 use super::{
     schema, Attachment, Contact, ContactId, ConversationSettings, DatabaseKey, DeliveryState,
-    Direction, HeldEnvelope, IdentityRecord, LocalAccount, NewPlainMessage, OutboxEntry,
-    PlainMessage, PlainState, PlainThread, PreKeyState, SottoStore, StoredMessage,
+    Direction, HeldEnvelope, HeldSmsPart, IdentityRecord, LocalAccount, NewPlainMessage,
+    OutboxEntry, PlainMessage, PlainState, PlainThread, PreKeyState, SottoStore, StoredMessage,
 };
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
@@ -1137,6 +1137,64 @@ impl SottoStore for SqlCipherStore {
             })
         })
         .collect()
+    }
+
+    fn hold_sms_part(&mut self, part: &HeldSmsPart) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sms_parts (phone, wire_id, part_count, data, body, received_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                part.phone.as_str(),
+                part.wire_id,
+                part.count,
+                part.data,
+                part.body,
+                part.received_at_ms
+            ])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn held_sms_parts(&self) -> Result<Vec<HeldSmsPart>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, phone, wire_id, part_count, data, body, received_at_ms
+             FROM sms_parts ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, u32>(2)?,
+                row.get::<_, u8>(3)?,
+                row.get::<_, bool>(4)?,
+                row.get::<_, Vec<u8>>(5)?,
+                row.get::<_, u64>(6)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, phone, wire_id, count, data, body, received_at_ms) = row?;
+            Ok(HeldSmsPart {
+                id,
+                phone: PhoneNumber::from_stored(phone).map_err(|_| Error::CorruptStore)?,
+                wire_id,
+                count,
+                data,
+                body,
+                received_at_ms,
+            })
+        })
+        .collect()
+    }
+
+    fn release_sms_parts(&mut self, phone: &PhoneNumber, wire_id: u32, count: u8) -> Result<usize> {
+        let deleted = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM sms_parts WHERE phone = ?1 AND wire_id = ?2 AND part_count = ?3",
+            )?
+            .execute(params![phone.as_str(), wire_id, count])?;
+        Ok(deleted)
     }
 }
 
