@@ -322,3 +322,36 @@ fn a_restart_in_the_middle_of_a_message_loses_nothing() -> Result<()> {
     assert!(b.store.held_sms_parts()?.is_empty());
     Ok(())
 }
+
+#[test]
+fn both_saying_hello_at_once_still_ends_in_one_conversation() -> Result<()> {
+    let mut rng = rng(8);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let (a_number, b_number) = (a.number.clone(), b.number.clone());
+    let (b_at_a, hello_a) =
+        a.endpoint
+            .start_handshake(&mut a.store, &b_number, "Bob", now(), &mut rng)?;
+    let (a_at_b, hello_b) =
+        b.endpoint
+            .start_handshake(&mut b.store, &a_number, "Alice", now(), &mut rng)?;
+    exchange(&mut a, &mut b, hello_a, &mut rng)?;
+    exchange(&mut b, &mut a, hello_b, &mut rng)?;
+    for round in 0..3 {
+        let text = format!("ping {round}");
+        let step = a
+            .endpoint
+            .send_text(&mut a.store, &b_at_a, &text, now(), &mut rng)?;
+        exchange(&mut a, &mut b, step, &mut rng)?;
+        assert_eq!(last_text(&b.events), Some(text.as_str()));
+        let text = format!("pong {round}");
+        let step = b
+            .endpoint
+            .send_text(&mut b.store, &a_at_b, &text, now(), &mut rng)?;
+        exchange(&mut b, &mut a, step, &mut rng)?;
+        assert_eq!(last_text(&a.events), Some(text.as_str()));
+    }
+    assert_eq!(a.store.contacts()?.len(), 1);
+    assert_eq!(b.store.contacts()?.len(), 1);
+    Ok(())
+}
