@@ -355,3 +355,32 @@ fn both_saying_hello_at_once_still_ends_in_one_conversation() -> Result<()> {
     assert_eq!(b.store.contacts()?.len(), 1);
     Ok(())
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Whatever arrives, nothing panics, nothing decrypts, no contact
+    /// appears, and Sotto-shaped texts are never stored as plain texts.
+    #[test]
+    fn hostile_texts_change_nothing(
+        texts in proptest::collection::vec("%S[!-z]{0,160}|[ -~]{0,170}|\\PC{0,80}", 1..24),
+    ) {
+        let mut rng = rng(9);
+        let mut b = phone("+4915123456789", false, &mut rng).expect("phone");
+        let from = PhoneNumber::parse("+4930901820", "DE").expect("number");
+        for text in &texts {
+            let step = b.endpoint.receive_text(&mut b.store, &from, text, now(), &mut rng).expect("no storage error");
+            for event in &step.events {
+                let decrypted = matches!(event, SmsEvent::Received { .. } | SmsEvent::SessionReady { .. });
+                proptest::prop_assert!(!decrypted, "decrypted junk");
+                if let SmsEvent::Plain { .. } = event {
+                    let ours = !matches!(SmsCodec::parse_text(text), sotto_core::sms::TextSms::Plain);
+                    proptest::prop_assert!(!ours, "Sotto-shaped text shown as plain");
+                }
+            }
+        }
+        let tick = b.endpoint.tick(&mut b.store, now() + std::time::Duration::from_secs(7200)).expect("tick");
+        proptest::prop_assert!(tick.outgoing.len() <= 4 * texts.len());
+        proptest::prop_assert!(b.store.contacts().expect("contacts").is_empty());
+    }
+}
