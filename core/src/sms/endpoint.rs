@@ -209,9 +209,15 @@ struct SentPayload {
     at_ms: u64,
     /// The stored text it carries, which can be encrypted afresh.
     text: Option<(ContactId, MessageId)>,
-    /// Whether it was encrypted afresh already (at most once).
-    refreshed: bool,
+    /// How many more times it may be encrypted afresh; a fresh copy gets
+    /// one fewer than the copy it replaces, so a text is re-encrypted at
+    /// most [`MAX_REFRESHES`] times in all.
+    refreshes_left: u8,
 }
+
+/// How many times one text may be encrypted afresh for a receiver that
+/// could not decrypt it (see [`SmsEndpoint`]'s resend handling).
+const MAX_REFRESHES: u8 = 3;
 
 struct PendingHello {
     contact: ContactId,
@@ -871,7 +877,8 @@ impl SmsEndpoint {
     /// for an empty list (the receiver could not decrypt the whole), the
     /// text encrypted afresh under the current session. libsignal keeps
     /// only a few old receiving chains, so in a lively conversation a
-    /// ciphertext that arrives many minutes late may no longer decrypt.
+    /// ciphertext that arrives many minutes late may no longer decrypt. A
+    /// text is encrypted afresh at most [`MAX_REFRESHES`] times.
     #[allow(clippy::too_many_arguments)]
     fn resend<S: SottoStore>(
         &mut self,
@@ -892,9 +899,12 @@ impl SmsEndpoint {
             let Some((contact, message_id)) = sent.text.clone() else {
                 return Ok(());
             };
-            if std::mem::replace(&mut sent.refreshed, true) {
+            if sent.refreshes_left == 0 {
                 return Ok(());
             }
+            let refreshes_left = sent.refreshes_left - 1;
+            // Asked once for this copy; a second request must not fork it.
+            sent.refreshes_left = 0;
             let outgoing = match messaging::resend(store, &contact, &message_id, now, rng) {
                 Ok(outgoing) => outgoing,
                 Err(error @ Error::Storage(_)) => return Err(error),
@@ -904,7 +914,7 @@ impl SmsEndpoint {
             self.send_outgoing(from, &outgoing, now, step)?;
             if let Some(fresh) = self.sent.back_mut() {
                 fresh.text = Some((contact, message_id));
-                fresh.refreshed = true;
+                fresh.refreshes_left = refreshes_left;
             }
             return Ok(());
         }
@@ -938,7 +948,7 @@ impl SmsEndpoint {
             data: self.config.data_sms,
             at_ms: millis(now),
             text: None,
-            refreshed: false,
+            refreshes_left: MAX_REFRESHES,
         });
         while self.sent.len() > self.config.sent_cache {
             self.sent.pop_front();
