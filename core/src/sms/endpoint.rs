@@ -412,10 +412,6 @@ impl SmsEndpoint {
         let now_ms = millis(now);
         let mut step = Step::default();
         for incomplete in self.reassembler.expire(now) {
-            if incomplete.expiry != Expiry::ResendRequested {
-                let (phone, id, count) = (&incomplete.sender, incomplete.id.0, incomplete.count);
-                in_transaction(store, |store| store.release_sms_parts(phone, id, count))?;
-            }
             if incomplete.expiry == Expiry::ResendRequested {
                 // A resend request is not itself cached: if it is lost, the
                 // next round asks again.
@@ -427,6 +423,10 @@ impl SmsEndpoint {
                     missing,
                     &mut step,
                 )?;
+            } else {
+                // Given up or evicted: its held parts go too.
+                let (phone, id, count) = (&incomplete.sender, incomplete.id.0, incomplete.count);
+                in_transaction(store, |store| store.release_sms_parts(phone, id, count))?;
             }
             step.events.push(SmsEvent::Incomplete {
                 from: incomplete.sender,
@@ -450,6 +450,8 @@ impl SmsEndpoint {
         let reply_keep = self.config.limits.remember_completed.as_millis() as u64;
         self.replies
             .retain(|_, reply| reply.resent_at_ms + reply_keep > now_ms);
+        self.waiting
+            .retain(|_, (_, _, at_ms)| *at_ms + reply_keep > now_ms);
         Ok(step)
     }
 
