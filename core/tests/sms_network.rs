@@ -13,8 +13,10 @@ use rand::Rng;
 use sotto_core::message::MessageId;
 use sotto_core::messaging::{self, Received};
 use sotto_core::relay::invite::RelayInvite;
+use sotto_core::sms::route::route_facts;
 use sotto_core::sms::{
-    Expiry, PhoneNumber, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent, Step, TextSms, WireId,
+    choose_route, Expiry, PhoneNumber, Route, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent,
+    Step, TextSms, TransportPolicy, WireId,
 };
 use sotto_core::store::{ContactId, InMemStore, SottoStore, SqlCipherStore};
 use sotto_core::Result;
