@@ -484,6 +484,13 @@ fn the_handshake_completes_over_a_very_lossy_network_and_exchanges_relays() -> R
             .contact(world.b.peer.as_ref().expect("peer"))?;
         assert_eq!(a_sees.and_then(|c| c.relay), world.b.endpoint_relay());
         assert_eq!(b_sees.and_then(|c| c.relay), world.a.endpoint_relay());
+        // With that, texts go by relay when data is up, else by SMS.
+        let peer = world.a.peer.clone().expect("peer");
+        let policy = TransportPolicy::default();
+        let online = route_facts(&world.a.store, &peer, true)?;
+        assert_eq!(choose_route(&online, &policy)?, Route::Relay);
+        let offline = route_facts(&world.a.store, &peer, false)?;
+        assert_eq!(choose_route(&offline, &policy)?, Route::EncryptedSms);
     }
     Ok(())
 }
