@@ -384,3 +384,33 @@ proptest::proptest! {
         proptest::prop_assert!(b.store.contacts().expect("contacts").is_empty());
     }
 }
+
+#[test]
+fn an_unanswered_hello_is_sent_again_then_given_up() -> Result<()> {
+    let mut rng = rng(10);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let silent = PhoneNumber::parse("+4915123456789", "DE")?;
+    let start = now();
+    let (_, step) = a
+        .endpoint
+        .start_handshake(&mut a.store, &silent, "Nobody", start, &mut rng)?;
+    let hello = step.outgoing.clone();
+    assert_eq!(hello.len(), 15);
+    let minutes = |m: u64| start + std::time::Duration::from_secs(60 * m);
+    assert!(a
+        .endpoint
+        .tick(&mut a.store, minutes(29))?
+        .outgoing
+        .is_empty());
+    // The same hello again, so parts of both copies fit together.
+    assert_eq!(a.endpoint.tick(&mut a.store, minutes(30))?.outgoing, hello);
+    assert_eq!(a.endpoint.tick(&mut a.store, minutes(60))?.outgoing, hello);
+    let last = a.endpoint.tick(&mut a.store, minutes(90))?;
+    assert!(last.outgoing.is_empty());
+    assert!(matches!(
+        last.events[..],
+        [SmsEvent::HandshakeUnanswered { .. }]
+    ));
+    assert!(a.endpoint.pending_handshake(&silent).is_none());
+    Ok(())
+}
