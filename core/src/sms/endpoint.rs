@@ -339,6 +339,41 @@ impl SmsEndpoint {
         Ok(step)
     }
 
+    /// Sends one text to several contacts over SMS, each encrypted in its
+    /// own session (per-recipient fan-out, as a group message travels by
+    /// SMS), all queued in one store transaction.
+    pub fn send_text_to_many<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        contacts: &[ContactId],
+        text: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<Step> {
+        let mut phones = Vec::with_capacity(contacts.len());
+        for contact in contacts {
+            let phone = store
+                .phones_of(contact)?
+                .into_iter()
+                .next()
+                .ok_or(Error::NoRoute("a contact has no phone number"))?;
+            phones.push(phone);
+        }
+        let items: Vec<(ContactId, crate::message::Body)> = contacts
+            .iter()
+            .map(|c| (c.clone(), crate::message::Body::Text(text.to_owned())))
+            .collect();
+        let sent = messaging::send_batch(store, &items, now, rng)?;
+        let mut step = Step::default();
+        for ((outgoing, phone), contact) in sent.iter().zip(&phones).zip(contacts) {
+            self.send_outgoing(phone, outgoing, now, &mut step)?;
+            if let Some(cached) = self.sent.back_mut() {
+                cached.text = Some((contact.clone(), outgoing.message_id));
+            }
+        }
+        Ok(step)
+    }
+
     /// Carries an envelope already queued by the messaging layer (a receipt,
     /// an outbox entry left from before a restart) to `to`.
     pub fn send_outgoing(
