@@ -12,6 +12,9 @@
 //! parts), and after [`ReassemblyLimits::resend_attempts`] such rounds as
 //! [`Expiry::GaveUp`], which the app shows as an incomplete message.
 //!
+//! State is kept in ordered maps, so that the same input always gives the
+//! same output in the same order (reports, resend requests).
+//!
 //! Memory is bounded: per sender (messages and bytes) and overall (bytes).
 //! Making room evicts the oldest message, which is reported as
 //! [`Expiry::Evicted`]. Completed messages are remembered for a while (a
@@ -21,8 +24,7 @@
 //! equal an old one's (a birthday collision, bound to happen over
 //! thousands of texts) is still taken as new.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use sha2::Digest;
@@ -175,9 +177,9 @@ fn fingerprint(chunk: &[u8]) -> u64 {
 /// Reassembles parts from many senders within [`ReassemblyLimits`].
 pub struct Reassembler<K> {
     limits: ReassemblyLimits,
-    partial: HashMap<Key<K>, Partial>,
+    partial: BTreeMap<Key<K>, Partial>,
     total_bytes: usize,
-    completed: HashMap<Key<K>, Completed>,
+    completed: BTreeMap<Key<K>, Completed>,
     completed_order: VecDeque<(Key<K>, u64)>,
     evicted: Vec<Incomplete<K>>,
 }
@@ -191,14 +193,14 @@ impl<K> std::fmt::Debug for Reassembler<K> {
     }
 }
 
-impl<K: Clone + Eq + Hash> Reassembler<K> {
+impl<K: Clone + Ord> Reassembler<K> {
     /// An empty reassembler.
     pub fn new(limits: ReassemblyLimits) -> Self {
         Self {
             limits,
-            partial: HashMap::new(),
+            partial: BTreeMap::new(),
             total_bytes: 0,
-            completed: HashMap::new(),
+            completed: BTreeMap::new(),
             completed_order: VecDeque::new(),
             evicted: Vec::new(),
         }

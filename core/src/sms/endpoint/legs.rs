@@ -38,7 +38,7 @@ impl SmsEndpoint {
     /// gives up on those sent [`SmsConfig::hello_attempts`] times.
     pub(super) fn retry_legs(
         config: &SmsConfig,
-        legs: &mut HashMap<PhoneNumber, PendingHello>,
+        legs: &mut BTreeMap<PhoneNumber, PendingHello>,
         now_ms: u64,
         step: &mut Step,
     ) -> Result<()> {

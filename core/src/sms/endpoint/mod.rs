@@ -20,7 +20,7 @@
 //! reply again). Losing them in a restart costs at most a resend round;
 //! nothing stored depends on them.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use libsignal_protocol::PreKeyBundle;
@@ -240,15 +240,15 @@ pub struct SmsEndpoint {
     reassembler: Reassembler<PhoneNumber>,
     sent: VecDeque<SentPayload>,
     /// Our hellos, waiting for an answer.
-    hellos: HashMap<PhoneNumber, PendingHello>,
+    hellos: BTreeMap<PhoneNumber, PendingHello>,
     /// Our answers to hellos, waiting for the other side's handshake.
-    unconfirmed: HashMap<PhoneNumber, PendingHello>,
+    unconfirmed: BTreeMap<PhoneNumber, PendingHello>,
     /// The reply we gave to a handshake leg, by the leg's sender and id.
-    replies: HashMap<(PhoneNumber, WireId), GivenAnswer>,
+    replies: BTreeMap<(PhoneNumber, WireId), GivenAnswer>,
     /// Resend requests sent, as their nonce.
     requests_sent: u8,
     /// Hellos from strangers waiting for the user's decision.
-    waiting: HashMap<PhoneNumber, (WireId, PreKeyBundle, u64)>,
+    waiting: BTreeMap<PhoneNumber, (WireId, PreKeyBundle, u64)>,
 }
 
 /// The most hellos kept waiting for the user, and replies remembered.
@@ -272,11 +272,11 @@ impl SmsEndpoint {
             reassembler: Reassembler::new(config.limits),
             config,
             sent: VecDeque::new(),
-            hellos: HashMap::new(),
-            unconfirmed: HashMap::new(),
-            replies: HashMap::new(),
+            hellos: BTreeMap::new(),
+            unconfirmed: BTreeMap::new(),
+            replies: BTreeMap::new(),
             requests_sent: 0,
-            waiting: HashMap::new(),
+            waiting: BTreeMap::new(),
         }
     }
 
