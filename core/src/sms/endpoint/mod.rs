@@ -546,7 +546,11 @@ impl SmsEndpoint {
             Err(error @ Error::Storage(_)) => return Err(error),
             Err(error) => {
                 if matches!(error, Error::Undecryptable(_)) {
-                    // Perhaps too late for its chain: ask for it afresh.
+                    // Perhaps too late for its chain: ask for it afresh. The
+                    // request goes twice (one SMS each, different nonces):
+                    // nothing else would notice its loss, and the sender
+                    // acts on the first that arrives only.
+                    self.request_resend(from, id, count, Vec::new(), step)?;
                     self.request_resend(from, id, count, Vec::new(), step)?;
                 }
                 step.events.push(SmsEvent::Failed {
