@@ -80,6 +80,12 @@ pub enum Error {
     NoMediaPath,
     /// TURN failed: {0}
     Turn(&'static str),
+    /// the SMS is malformed: {0}
+    MalformedSms(&'static str),
+    /// the phone number is not valid
+    InvalidPhoneNumber,
+    /// no transport may carry this message under the current policy: {0}
+    NoRoute(&'static str),
 }
 
 impl From<SignalProtocolError> for Error {

@@ -14,6 +14,8 @@
 //! - [`relay`]: the relay protocol, sealed sender and the TLS client;
 //! - [`call`]: call signalling, call keys, the call state machine and the
 //!   media path (direct UDP or TURN).
+//! - [`sms`]: encrypted SMS, the discovery handshake, transport choice and
+//!   the plain-SMS model.
 
 #![deny(unsafe_code)]
 #![warn(clippy::unwrap_used)]
@@ -30,6 +32,7 @@ pub mod relay;
 pub mod safety;
 pub mod session;
 mod signal_views;
+pub mod sms;
 pub mod store;
 
 use std::time::{SystemTime, UNIX_EPOCH};

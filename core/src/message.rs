@@ -79,8 +79,67 @@ pub enum Body {
     ExpirationTimer(u32),
     /// Call signalling (see [`crate::call`]).
     CallSignal(crate::call::CallSignal),
-    /// A contact handshake; its contents are defined by the SMS work.
-    ContactHandshake,
+    /// The discovery handshake: how to reach the sender.
+    ContactHandshake(ContactHandshake),
+}
+
+/// What each side of a discovery handshake tells the other inside the new
+/// session (see `sms::handshake`).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ContactHandshake {
+    /// The relay the sender receives on, if any.
+    pub relay: Option<crate::relay::invite::RelayInvite>,
+    /// Whether the sender asks for a handshake in return (it answered a
+    /// hello, so its session is not confirmed yet).
+    pub wants_reply: bool,
+    /// The sender receives on the relay the recipient announced (`relay`
+    /// is then absent).
+    pub same_relay_as_yours: bool,
+}
+
+impl ContactHandshake {
+    fn to_proto(&self) -> proto::ContactHandshake {
+        proto::ContactHandshake {
+            relay: self.relay.as_ref().map(|r| proto::RelayAddress {
+                host: r.host.clone(),
+                port: u32::from(r.port),
+                cert_sha256: r.cert_sha256.to_vec(),
+                trust_root: r.trust_root.serialize().to_vec(),
+            }),
+            wants_reply: self.wants_reply,
+            same_relay_as_yours: self.same_relay_as_yours,
+        }
+    }
+
+    fn from_proto(m: proto::ContactHandshake) -> Result<Self> {
+        let bad = |_| Error::MalformedContent("bad relay address");
+        let relay = match m.relay {
+            None => None,
+            Some(r) => {
+                if r.host.is_empty() || r.host.len() > 253 || r.host.contains('/') {
+                    return Err(Error::MalformedContent("bad relay address"));
+                }
+                Some(crate::relay::invite::RelayInvite {
+                    host: r.host,
+                    port: u16::try_from(r.port).map_err(bad)?,
+                    cert_sha256: r
+                        .cert_sha256
+                        .try_into()
+                        .map_err(|_| Error::MalformedContent("bad relay address"))?,
+                    trust_root: libsignal_protocol::PublicKey::deserialize(&r.trust_root)
+                        .map_err(|_| Error::MalformedContent("bad relay address"))?,
+                })
+            }
+        };
+        if relay.is_some() && m.same_relay_as_yours {
+            return Err(Error::MalformedContent("two relay addresses"));
+        }
+        Ok(Self {
+            relay,
+            wants_reply: m.wants_reply,
+            same_relay_as_yours: m.same_relay_as_yours,
+        })
+    }
 }
 
 impl std::fmt::Debug for Body {
@@ -93,7 +152,12 @@ impl std::fmt::Debug for Body {
             }
             Body::ExpirationTimer(s) => write!(f, "ExpirationTimer({s})"),
             Body::CallSignal(signal) => write!(f, "{signal:?}"),
-            Body::ContactHandshake => f.write_str("ContactHandshake"),
+            Body::ContactHandshake(h) => write!(
+                f,
+                "ContactHandshake(relay: {}, wants_reply: {})",
+                h.relay.is_some(),
+                h.wants_reply
+            ),
         }
     }
 }
@@ -131,7 +195,7 @@ impl Content {
                 B::ExpirationTimer(proto::ExpirationTimerUpdate { seconds: *seconds })
             }
             Body::CallSignal(signal) => B::CallSignal(signal.to_proto()?),
-            Body::ContactHandshake => B::ContactHandshake(proto::ContactHandshake {}),
+            Body::ContactHandshake(h) => B::ContactHandshake(h.to_proto()),
         };
         let message = proto::Content {
             version: CONTENT_VERSION,
@@ -178,7 +242,9 @@ impl Content {
             Some(B::CallSignal(signal)) => {
                 Body::CallSignal(crate::call::CallSignal::from_proto(signal)?)
             }
-            Some(B::ContactHandshake(_)) => Body::ContactHandshake,
+            Some(B::ContactHandshake(h)) => {
+                Body::ContactHandshake(ContactHandshake::from_proto(h)?)
+            }
             None => return Err(Error::MalformedContent("content has no body")),
         };
         Ok(Content {
@@ -286,7 +352,17 @@ mod tests {
                 call_id: crate::call::CallId([3; 16]),
                 kind: crate::call::SignalKind::Hangup,
             }),
-            Body::ContactHandshake,
+            Body::ContactHandshake(ContactHandshake::default()),
+            Body::ContactHandshake(ContactHandshake {
+                relay: Some(crate::relay::invite::RelayInvite {
+                    host: "relay.example".into(),
+                    port: 7443,
+                    cert_sha256: [4; 32],
+                    trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
+                }),
+                wants_reply: true,
+                same_relay_as_yours: false,
+            }),
         ] {
             let content = sample(body);
             assert_eq!(

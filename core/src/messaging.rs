@@ -57,6 +57,9 @@ pub enum Received {
     CallSignal(crate::call::ReceivedSignal),
     /// Content this version does not act on yet (contact handshakes).
     NotHandled(&'static str),
+    /// The contact's side of a discovery handshake. Its relay address, if
+    /// it has one, is now the contact's (the session authenticates it).
+    ContactHandshake(crate::message::ContactHandshake),
     /// Already received before: a replayed ciphertext (nothing changed) or a
     /// re-encrypted copy of a message we have (only the ratchet moved on).
     /// The transport may acknowledge it.
@@ -451,7 +454,7 @@ where
     result
 }
 
-fn receive_in_transaction<S, R>(
+pub(crate) fn receive_in_transaction<S, R>(
     store: &mut S,
     contact: &ContactId,
     envelope: &Envelope,
@@ -558,7 +561,17 @@ fn apply_content<S: SottoStore>(
             signal,
             sent_at_ms: content.sent_at_ms,
         })),
-        Body::ContactHandshake => Ok(Received::NotHandled("contact handshake")),
+        Body::ContactHandshake(handshake) => {
+            if let Some(relay) = &handshake.relay {
+                if let Some(mut stored) = store.contact(contact)? {
+                    if stored.relay.as_ref() != Some(relay) {
+                        stored.relay = Some(relay.clone());
+                        store.save_contact(&stored)?;
+                    }
+                }
+            }
+            Ok(Received::ContactHandshake(handshake))
+        }
     }
 }
 

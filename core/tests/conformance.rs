@@ -7,9 +7,10 @@ use libsignal_protocol::KeyPair;
 use sotto_core::message::{Envelope, EnvelopeKind, MessageId};
 use sotto_core::prekeys::{self, PreKeyPolicy};
 use sotto_core::relay::invite::RelayInvite;
+use sotto_core::sms::PhoneNumber;
 use sotto_core::store::{
-    Contact, ContactId, ConversationSettings, DeliveryState, Direction, InMemStore, SottoStore,
-    SqlCipherStore, StoredMessage,
+    Attachment, Contact, ContactId, ConversationSettings, DeliveryState, Direction, HeldSmsPart,
+    InMemStore, NewPlainMessage, PlainState, SottoStore, SqlCipherStore, StoredMessage,
 };
 use sotto_core::{Error, Result};
 use std::time::Duration;
@@ -321,6 +322,154 @@ fn sender_keys_round_trip<S: SottoStore>(mut store: S) -> Result<()> {
     Ok(())
 }
 
+fn phone(text: &str) -> PhoneNumber {
+    PhoneNumber::parse(text, "DE").expect("valid number")
+}
+
+fn plain(to: &PhoneNumber, at_ms: u64, body: &str, external: Option<&str>) -> NewPlainMessage {
+    NewPlainMessage {
+        phone: to.clone(),
+        direction: Direction::Incoming,
+        body: body.into(),
+        parts: 1,
+        at_ms,
+        state: PlainState::Received,
+        attachments: Vec::new(),
+        external_id: external.map(str::to_owned),
+    }
+}
+
+fn phones_link_to_one_contact<S: SottoStore>(mut store: S) -> Result<()> {
+    let alice = contact(&mut store, "Alice")?;
+    let bob = contact(&mut store, "Bob")?;
+    let (home, work) = (phone("+4930901820"), phone("+4930901821"));
+    assert_eq!(store.contact_by_phone(&home)?, None);
+    store.link_phone(&home, &alice)?;
+    store.link_phone(&work, &alice)?;
+    assert_eq!(store.contact_by_phone(&home)?, Some(alice.clone()));
+    assert_eq!(store.phones_of(&alice)?, vec![home.clone(), work.clone()]);
+    // A number belongs to one contact: linking it again moves it.
+    store.link_phone(&work, &bob)?;
+    assert_eq!(store.phones_of(&alice)?, vec![home]);
+    assert_eq!(store.contact_by_phone(&work)?, Some(bob));
+    Ok(())
+}
+
+fn plain_threads_page_and_dedupe<S: SottoStore>(mut store: S) -> Result<()> {
+    let (a, b) = (phone("+4930901820"), phone("87121"));
+    for (i, (to, at)) in [(&a, 10), (&b, 20), (&a, 30), (&a, 40)]
+        .into_iter()
+        .enumerate()
+    {
+        let external = format!("sms:{i}");
+        assert!(store
+            .insert_plain_message(&plain(to, at, "hi", Some(&external)))?
+            .is_some());
+    }
+    // The same platform message again is not stored twice.
+    assert_eq!(
+        store.insert_plain_message(&plain(&a, 10, "hi", Some("sms:0")))?,
+        None
+    );
+    // Messages without an external id never collide.
+    store.insert_plain_message(&plain(&b, 50, "later", None))?;
+    store.insert_plain_message(&plain(&b, 50, "later", None))?;
+    let threads = store.plain_threads()?;
+    assert_eq!(
+        threads
+            .iter()
+            .map(|t| (t.phone.clone(), t.last_at_ms, t.messages))
+            .collect::<Vec<_>>(),
+        vec![(b.clone(), 50, 3), (a.clone(), 40, 3)]
+    );
+    let page = store.plain_messages(&a, 2, None)?;
+    assert_eq!(
+        page.iter().map(|m| m.at_ms).collect::<Vec<_>>(),
+        vec![40, 30]
+    );
+    let older = store.plain_messages(&a, 2, Some(30))?;
+    assert_eq!(older.iter().map(|m| m.at_ms).collect::<Vec<_>>(), vec![10]);
+    assert!(page.iter().all(|m| !m.encrypted() && m.phone == a));
+    Ok(())
+}
+
+fn plain_states_and_attachments<S: SottoStore>(mut store: S) -> Result<()> {
+    let to = phone("+4930901820");
+    let mms = NewPlainMessage {
+        direction: Direction::Outgoing,
+        state: PlainState::Pending,
+        attachments: vec![
+            Attachment {
+                mime: "image/jpeg".into(),
+                data: vec![0xFF, 0xD8, 0xFF, 0xE0],
+            },
+            Attachment {
+                mime: "text/vcard".into(),
+                data: b"BEGIN:VCARD".to_vec(),
+            },
+        ],
+        ..plain(&to, 5, "look", None)
+    };
+    let id = store.insert_plain_message(&mms)?.expect("stored");
+    assert_eq!(store.plain_attachments(id)?, mms.attachments);
+    assert_eq!(store.plain_messages(&to, 10, None)?[0].attachment_count, 2);
+    assert!(store.set_plain_state(id, PlainState::Sent)?);
+    assert!(!store.set_plain_state(id, PlainState::Pending)?);
+    assert!(store.set_plain_state(id, PlainState::Failed)?);
+    assert!(
+        store.set_plain_state(id, PlainState::Pending)?,
+        "a failed message may be retried"
+    );
+    assert!(store.set_plain_state(id, PlainState::Delivered)?);
+    assert!(!store.set_plain_state(id, PlainState::Failed)?);
+    assert!(!store.set_plain_state(id + 1000, PlainState::Sent)?);
+    assert_eq!(
+        store.plain_messages(&to, 10, None)?[0].state,
+        PlainState::Delivered
+    );
+    // Rolled back with everything else.
+    store.begin()?;
+    store.insert_plain_message(&plain(&to, 6, "gone", None))?;
+    store.link_phone(&to, &ContactId::random(&mut rand::rng()))?;
+    store.rollback()?;
+    assert_eq!(store.plain_messages(&to, 10, None)?.len(), 1);
+    assert_eq!(store.contact_by_phone(&to)?, None);
+    Ok(())
+}
+
+fn sms_parts_are_held_and_released<S: SottoStore>(mut store: S) -> Result<()> {
+    let (a, b) = (phone("+4930901820"), phone("+4930901821"));
+    let part = |p: &PhoneNumber, wire_id: u32, n: u8| HeldSmsPart {
+        id: 0,
+        phone: p.clone(),
+        wire_id,
+        count: 3,
+        data: n % 2 == 1,
+        body: vec![n; 10],
+        received_at_ms: u64::from(n),
+    };
+    let ids = [
+        store.hold_sms_part(&part(&a, 7, 0))?,
+        store.hold_sms_part(&part(&a, 7, 1))?,
+        store.hold_sms_part(&part(&b, 7, 2))?,
+        store.hold_sms_part(&part(&a, 8, 3))?,
+    ];
+    let held = store.held_sms_parts()?;
+    assert_eq!(held.iter().map(|p| p.id).collect::<Vec<_>>(), ids);
+    assert_eq!(
+        held[1],
+        HeldSmsPart {
+            id: ids[1],
+            ..part(&a, 7, 1)
+        }
+    );
+    assert_eq!(store.release_sms_parts(&a, 7, 3)?, 2);
+    assert_eq!(store.release_sms_parts(&a, 7, 4)?, 0);
+    let left: Vec<u32> = store.held_sms_parts()?.iter().map(|p| p.wire_id).collect();
+    assert_eq!(left, vec![7, 8]);
+    Ok(())
+}
+
 macro_rules! conformance_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -380,6 +529,26 @@ macro_rules! conformance_suite {
             fn identity_trust_records() -> Result<()> {
                 let (_guard, store) = $make;
                 super::identity_trust_records(store)
+            }
+            #[test]
+            fn phones_link_to_one_contact() -> Result<()> {
+                let (_guard, store) = $make;
+                super::phones_link_to_one_contact(store)
+            }
+            #[test]
+            fn plain_threads_page_and_dedupe() -> Result<()> {
+                let (_guard, store) = $make;
+                super::plain_threads_page_and_dedupe(store)
+            }
+            #[test]
+            fn plain_states_and_attachments() -> Result<()> {
+                let (_guard, store) = $make;
+                super::plain_states_and_attachments(store)
+            }
+            #[test]
+            fn sms_parts_are_held_and_released() -> Result<()> {
+                let (_guard, store) = $make;
+                super::sms_parts_are_held_and_released(store)
             }
         }
     };

@@ -14,11 +14,13 @@ use libsignal_protocol::{
 };
 
 use super::{
-    Contact, ContactId, ConversationSettings, DeliveryState, Direction, HeldEnvelope,
-    IdentityRecord, LocalAccount, OutboxEntry, PreKeyState, SottoStore, StoredMessage,
+    Attachment, Contact, ContactId, ConversationSettings, DeliveryState, Direction, HeldEnvelope,
+    HeldSmsPart, IdentityRecord, LocalAccount, NewPlainMessage, OutboxEntry, PlainMessage,
+    PlainState, PlainThread, PreKeyState, SottoStore, StoredMessage,
 };
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
+use crate::sms::phone::PhoneNumber;
 
 type SignalResult<T> = std::result::Result<T, SignalProtocolError>;
 
@@ -43,6 +45,10 @@ struct State {
     outbox: BTreeMap<i64, OutboxEntry>,
     held: BTreeMap<i64, HeldEnvelope>,
     next_row_id: i64,
+    phones: BTreeMap<PhoneNumber, ContactId>,
+    plain: BTreeMap<i64, (PlainMessage, Vec<Attachment>)>,
+    plain_external_ids: HashSet<String>,
+    sms_parts: BTreeMap<i64, HeldSmsPart>,
 }
 
 /// A [`SottoStore`] that lives in memory only.
@@ -555,5 +561,110 @@ impl SottoStore for InMemStore {
 
     fn checkpoint(&mut self) -> Result<()> {
         Ok(())
+    }
+    fn link_phone(&mut self, phone: &PhoneNumber, contact: &ContactId) -> Result<()> {
+        self.state.phones.insert(phone.clone(), contact.clone());
+        Ok(())
+    }
+
+    fn contact_by_phone(&self, phone: &PhoneNumber) -> Result<Option<ContactId>> {
+        Ok(self.state.phones.get(phone).cloned())
+    }
+
+    fn phones_of(&self, contact: &ContactId) -> Result<Vec<PhoneNumber>> {
+        let phones = self.state.phones.iter().filter(|(_, c)| *c == contact);
+        Ok(phones.map(|(p, _)| p.clone()).collect())
+    }
+
+    fn insert_plain_message(&mut self, m: &NewPlainMessage) -> Result<Option<i64>> {
+        if let Some(external) = &m.external_id {
+            if !self.state.plain_external_ids.insert(external.clone()) {
+                return Ok(None);
+            }
+        }
+        let id = self.next_row_id();
+        let message = PlainMessage {
+            id,
+            phone: m.phone.clone(),
+            direction: m.direction,
+            body: m.body.clone(),
+            parts: m.parts,
+            at_ms: m.at_ms,
+            state: m.state,
+            attachment_count: m.attachments.len() as u32,
+        };
+        self.state
+            .plain
+            .insert(id, (message, m.attachments.clone()));
+        Ok(Some(id))
+    }
+
+    fn plain_messages(
+        &self,
+        phone: &PhoneNumber,
+        limit: usize,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<PlainMessage>> {
+        let before = before_ms.unwrap_or(u64::MAX);
+        let mut thread: Vec<&PlainMessage> = self
+            .state
+            .plain
+            .values()
+            .map(|(m, _)| m)
+            .filter(|m| &m.phone == phone && m.at_ms < before)
+            .collect();
+        thread.sort_by_key(|m| std::cmp::Reverse((m.at_ms, m.id)));
+        Ok(thread.into_iter().take(limit).cloned().collect())
+    }
+
+    fn plain_attachments(&self, id: i64) -> Result<Vec<Attachment>> {
+        let found = self.state.plain.get(&id);
+        Ok(found.map(|(_, a)| a.clone()).unwrap_or_default())
+    }
+
+    fn set_plain_state(&mut self, id: i64, state: PlainState) -> Result<bool> {
+        match self.state.plain.get_mut(&id) {
+            Some((message, _)) if message.state.may_become(state) => {
+                message.state = state;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn plain_threads(&self) -> Result<Vec<PlainThread>> {
+        let mut threads: BTreeMap<&PhoneNumber, PlainThread> = BTreeMap::new();
+        for (m, _) in self.state.plain.values() {
+            let thread = threads.entry(&m.phone).or_insert_with(|| PlainThread {
+                phone: m.phone.clone(),
+                last_at_ms: 0,
+                messages: 0,
+            });
+            thread.last_at_ms = thread.last_at_ms.max(m.at_ms);
+            thread.messages += 1;
+        }
+        let mut threads: Vec<PlainThread> = threads.into_values().collect();
+        threads.sort_by(|a, b| b.last_at_ms.cmp(&a.last_at_ms).then(a.phone.cmp(&b.phone)));
+        Ok(threads)
+    }
+
+    fn hold_sms_part(&mut self, part: &HeldSmsPart) -> Result<i64> {
+        let id = self.next_row_id();
+        let mut part = part.clone();
+        part.id = id;
+        self.state.sms_parts.insert(id, part);
+        Ok(id)
+    }
+
+    fn held_sms_parts(&self) -> Result<Vec<HeldSmsPart>> {
+        Ok(self.state.sms_parts.values().cloned().collect())
+    }
+
+    fn release_sms_parts(&mut self, phone: &PhoneNumber, wire_id: u32, count: u8) -> Result<usize> {
+        let before = self.state.sms_parts.len();
+        self.state
+            .sms_parts
+            .retain(|_, p| !(&p.phone == phone && p.wire_id == wire_id && p.count == count));
+        Ok(before - self.state.sms_parts.len())
     }
 }

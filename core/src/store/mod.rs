@@ -13,6 +13,7 @@
 
 mod key;
 mod memory;
+mod plain_sms;
 mod schema;
 mod sqlcipher;
 
@@ -24,9 +25,13 @@ use rand::{CryptoRng, RngCore};
 
 use crate::error::Result;
 use crate::message::{Envelope, MessageId};
+use crate::sms::phone::PhoneNumber;
 
 pub use key::{salt_path, DatabaseKey, SALT_LEN};
 pub use memory::InMemStore;
+pub use plain_sms::{
+    Attachment, HeldSmsPart, NewPlainMessage, PlainMessage, PlainState, PlainThread,
+};
 pub use sqlcipher::{SqlCipherStore, DEFAULT_CACHE_KIB};
 
 /// A contact's local, opaque id. It is also the name of the contact's
@@ -401,6 +406,44 @@ pub trait SottoStore:
     /// Makes deletions final on disk: moves the WAL into the database and
     /// truncates it (a no-op in memory). Not inside a transaction.
     fn checkpoint(&mut self) -> Result<()>;
+
+    // --- SMS (issue 4) ---
+
+    /// Links a phone number to a contact, replacing any earlier link of
+    /// that number (a number belongs to one contact).
+    fn link_phone(&mut self, phone: &PhoneNumber, contact: &ContactId) -> Result<()>;
+    /// The contact a phone number is linked to, if any.
+    fn contact_by_phone(&self, phone: &PhoneNumber) -> Result<Option<ContactId>>;
+    /// The phone numbers linked to a contact, sorted.
+    fn phones_of(&self, contact: &ContactId) -> Result<Vec<PhoneNumber>>;
+
+    /// Stores a plain SMS/MMS with its attachments. Returns its id, or
+    /// `None` if a message with the same `external_id` is stored already.
+    fn insert_plain_message(&mut self, message: &NewPlainMessage) -> Result<Option<i64>>;
+    /// The newest `limit` plain messages of a thread before `before_ms`
+    /// (all if `None`), newest first.
+    fn plain_messages(
+        &self,
+        phone: &PhoneNumber,
+        limit: usize,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<PlainMessage>>;
+    /// The attachments of a plain message, in order.
+    fn plain_attachments(&self, id: i64) -> Result<Vec<Attachment>>;
+    /// Changes a plain message's state if [`PlainState::may_become`] allows;
+    /// returns whether it changed.
+    fn set_plain_state(&mut self, id: i64, state: PlainState) -> Result<bool>;
+    /// Every plain thread, newest first.
+    fn plain_threads(&self) -> Result<Vec<PlainThread>>;
+
+    /// Keeps a part of an unfinished encrypted SMS message (`id` is ignored);
+    /// returns its row id.
+    fn hold_sms_part(&mut self, part: &HeldSmsPart) -> Result<i64>;
+    /// Every part held, oldest first.
+    fn held_sms_parts(&self) -> Result<Vec<HeldSmsPart>>;
+    /// Forgets the parts of one message (finished or given up); returns how
+    /// many there were.
+    fn release_sms_parts(&mut self, phone: &PhoneNumber, wire_id: u32, count: u8) -> Result<usize>;
 }
 
 /// Runs `work` in one transaction: commits if it returns `Ok`, rolls back

@@ -104,6 +104,46 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE contacts ADD COLUMN relay TEXT;
     "#,
+    // Version 4 (SMS, issue 4): phone numbers of contacts, and plain SMS/MMS
+    // threads keyed by normalised phone number, with MMS attachments as
+    // blobs. `external_id` de-duplicates imports of the phone's history.
+    // `sms_parts` holds parts of unfinished encrypted SMS across restarts.
+    r#"
+    CREATE TABLE contact_phones (
+        phone TEXT PRIMARY KEY,
+        contact TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX contact_phones_by_contact ON contact_phones (contact);
+    CREATE TABLE plain_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        phone TEXT NOT NULL,
+        direction INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        parts INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        attachment_count INTEGER NOT NULL,
+        external_id TEXT UNIQUE
+    );
+    CREATE INDEX plain_messages_by_time ON plain_messages (phone, at_ms);
+    CREATE TABLE plain_attachments (
+        message INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        mime TEXT NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (message, position)
+    ) WITHOUT ROWID;
+    CREATE TABLE sms_parts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        phone TEXT NOT NULL,
+        wire_id INTEGER NOT NULL,
+        part_count INTEGER NOT NULL,
+        data INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        received_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sms_parts_by_message ON sms_parts (phone, wire_id, part_count);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -21,13 +21,14 @@ use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 use super::key::{create_salt, read_salt, salt_path};
 use super::{
-    schema, Contact, ContactId, ConversationSettings, DatabaseKey, DeliveryState, Direction,
-    HeldEnvelope, IdentityRecord, LocalAccount, OutboxEntry, PreKeyState, SottoStore,
-    StoredMessage,
+    schema, Attachment, Contact, ContactId, ConversationSettings, DatabaseKey, DeliveryState,
+    Direction, HeldEnvelope, HeldSmsPart, IdentityRecord, LocalAccount, NewPlainMessage,
+    OutboxEntry, PlainMessage, PlainState, PlainThread, PreKeyState, SottoStore, StoredMessage,
 };
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
 use crate::relay::invite::RelayInvite;
+use crate::sms::phone::PhoneNumber;
 
 type SignalResult<T> = std::result::Result<T, SignalProtocolError>;
 
@@ -991,6 +992,209 @@ impl SottoStore for SqlCipherStore {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    fn link_phone(&mut self, phone: &PhoneNumber, contact: &ContactId) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO contact_phones (phone, contact) VALUES (?1, ?2)",
+            )?
+            .execute(params![phone.as_str(), contact.as_str()])?;
+        Ok(())
+    }
+
+    fn contact_by_phone(&self, phone: &PhoneNumber) -> Result<Option<ContactId>> {
+        let contact: Option<String> = self
+            .conn
+            .prepare_cached("SELECT contact FROM contact_phones WHERE phone = ?1")?
+            .query_row([phone.as_str()], |row| row.get(0))
+            .optional()?;
+        Ok(contact.map(ContactId::from_string))
+    }
+
+    fn phones_of(&self, contact: &ContactId) -> Result<Vec<PhoneNumber>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT phone FROM contact_phones WHERE contact = ?1 ORDER BY phone")?;
+        let rows = stmt.query_map([contact.as_str()], |row| row.get::<_, String>(0))?;
+        rows.map(|row| PhoneNumber::from_stored(row?).map_err(|_| Error::CorruptStore))
+            .collect()
+    }
+
+    fn insert_plain_message(&mut self, m: &NewPlainMessage) -> Result<Option<i64>> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO plain_messages
+                    (phone, direction, body, parts, at_ms, state, attachment_count, external_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                m.phone.as_str(),
+                direction_code(m.direction),
+                m.body,
+                m.parts,
+                m.at_ms,
+                m.state.code(),
+                m.attachments.len() as u32,
+                m.external_id,
+            ])?;
+        if inserted == 0 {
+            return Ok(None);
+        }
+        let id = self.conn.last_insert_rowid();
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO plain_attachments (message, position, mime, data) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (position, attachment) in m.attachments.iter().enumerate() {
+            stmt.execute(params![
+                id,
+                position as i64,
+                attachment.mime,
+                attachment.data
+            ])?;
+        }
+        Ok(Some(id))
+    }
+
+    fn plain_messages(
+        &self,
+        phone: &PhoneNumber,
+        limit: usize,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<PlainMessage>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, direction, body, parts, at_ms, state, attachment_count
+             FROM plain_messages
+             WHERE phone = ?1 AND at_ms < ?2
+             ORDER BY at_ms DESC, id DESC
+             LIMIT ?3",
+        )?;
+        let before = before_ms.map_or(i64::MAX as u64, |b| b.min(i64::MAX as u64));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![phone.as_str(), before, limit], |row| {
+            let state: i64 = row.get(5)?;
+            Ok(PlainMessage {
+                id: row.get(0)?,
+                phone: phone.clone(),
+                direction: direction_from(row.get(1)?)?,
+                body: row.get(2)?,
+                parts: row.get(3)?,
+                at_ms: row.get(4)?,
+                state: PlainState::from_code(state)
+                    .ok_or(rusqlite::Error::IntegralValueOutOfRange(5, state))?,
+                attachment_count: row.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn plain_attachments(&self, id: i64) -> Result<Vec<Attachment>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT mime, data FROM plain_attachments WHERE message = ?1 ORDER BY position",
+        )?;
+        let rows = stmt.query_map([id], |row| {
+            Ok(Attachment {
+                mime: row.get(0)?,
+                data: row.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn set_plain_state(&mut self, id: i64, state: PlainState) -> Result<bool> {
+        let current: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT state FROM plain_messages WHERE id = ?1")?
+            .query_row([id], |row| row.get(0))
+            .optional()?;
+        let Some(current) = current.and_then(PlainState::from_code) else {
+            return Ok(false);
+        };
+        if !current.may_become(state) {
+            return Ok(false);
+        }
+        self.conn
+            .prepare_cached("UPDATE plain_messages SET state = ?2 WHERE id = ?1")?
+            .execute(params![id, state.code()])?;
+        Ok(true)
+    }
+
+    fn plain_threads(&self) -> Result<Vec<PlainThread>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT phone, MAX(at_ms) AS last, COUNT(*) FROM plain_messages
+             GROUP BY phone ORDER BY last DESC, phone",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
+        })?;
+        rows.map(|row| {
+            let (phone, last_at_ms, messages) = row?;
+            Ok(PlainThread {
+                phone: PhoneNumber::from_stored(phone).map_err(|_| Error::CorruptStore)?,
+                last_at_ms,
+                messages,
+            })
+        })
+        .collect()
+    }
+
+    fn hold_sms_part(&mut self, part: &HeldSmsPart) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sms_parts (phone, wire_id, part_count, data, body, received_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                part.phone.as_str(),
+                part.wire_id,
+                part.count,
+                part.data,
+                part.body,
+                part.received_at_ms
+            ])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn held_sms_parts(&self) -> Result<Vec<HeldSmsPart>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, phone, wire_id, part_count, data, body, received_at_ms
+             FROM sms_parts ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, u32>(2)?,
+                row.get::<_, u8>(3)?,
+                row.get::<_, bool>(4)?,
+                row.get::<_, Vec<u8>>(5)?,
+                row.get::<_, u64>(6)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, phone, wire_id, count, data, body, received_at_ms) = row?;
+            Ok(HeldSmsPart {
+                id,
+                phone: PhoneNumber::from_stored(phone).map_err(|_| Error::CorruptStore)?,
+                wire_id,
+                count,
+                data,
+                body,
+                received_at_ms,
+            })
+        })
+        .collect()
+    }
+
+    fn release_sms_parts(&mut self, phone: &PhoneNumber, wire_id: u32, count: u8) -> Result<usize> {
+        let deleted = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM sms_parts WHERE phone = ?1 AND wire_id = ?2 AND part_count = ?3",
+            )?
+            .execute(params![phone.as_str(), wire_id, count])?;
+        Ok(deleted)
     }
 }
 

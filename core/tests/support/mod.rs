@@ -2,6 +2,8 @@
 //! session between them, built through the public API only.
 #![allow(dead_code)]
 
+pub mod sms_network;
+
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 

@@ -1,0 +1,280 @@
+//! The handshake legs of [`SmsEndpoint`]: saying hello, answering hellos
+//! (at once, or after the user agreed), sending legs again that got no
+//! answer, and giving the same reply to a leg that comes again.
+
+use super::*;
+
+impl SmsEndpoint {
+    /// Starts a discovery handshake with `to`: finds or creates the contact
+    /// for the number (named `name` if new) and sends it a hello.
+    pub fn start_handshake<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        to: &PhoneNumber,
+        name: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<(ContactId, Step)> {
+        if !to.is_e164() {
+            return Err(Error::InvalidPhoneNumber);
+        }
+        let (contact, _) = contact_for(store, to, name, rng)?;
+        let payload = handshake::hello(store)?.to_bytes();
+        let mut step = Step::default();
+        self.send_payload(to, payload.clone(), now, &mut step)?;
+        self.hellos.insert(
+            to.clone(),
+            PendingHello {
+                contact: contact.clone(),
+                payload,
+                sent_at_ms: millis(now),
+                attempts: 1,
+            },
+        );
+        Ok((contact, step))
+    }
+
+    /// Sends handshake legs again that waited [`SmsConfig::hello_retry`];
+    /// gives up on those sent [`SmsConfig::hello_attempts`] times.
+    pub(super) fn retry_legs(
+        config: &SmsConfig,
+        legs: &mut BTreeMap<PhoneNumber, PendingHello>,
+        now_ms: u64,
+        step: &mut Step,
+    ) -> Result<()> {
+        let retry_ms = config.hello_retry.as_millis() as u64;
+        let mut given_up = Vec::new();
+        for (to, leg) in legs.iter_mut() {
+            if leg.sent_at_ms + retry_ms > now_ms {
+                continue;
+            }
+            if leg.attempts >= config.hello_attempts {
+                given_up.push(to.clone());
+                continue;
+            }
+            leg.attempts += 1;
+            leg.sent_at_ms = now_ms;
+            Self::encode_with(config.data_sms, to, &leg.payload, step)?;
+        }
+        for to in given_up {
+            legs.remove(&to);
+            step.events.push(SmsEvent::HandshakeUnanswered { to });
+        }
+        Ok(())
+    }
+
+    /// A handshake leg we replied to came again: our reply was probably
+    /// lost, so send the same reply again (at most once per half retry
+    /// interval, however many parts of the leg come again).
+    pub(super) fn repeat_reply(
+        &mut self,
+        from: &PhoneNumber,
+        id: WireId,
+        now: SystemTime,
+        step: &mut Step,
+    ) -> Result<()> {
+        let now_ms = millis(now);
+        let quiet_ms = self.config.hello_retry.as_millis() as u64 / 2;
+        let Some(answer) = self.replies.get_mut(&(from.clone(), id)) else {
+            return Ok(());
+        };
+        if answer.resent_at_ms + quiet_ms > now_ms {
+            return Ok(());
+        }
+        answer.resent_at_ms = now_ms;
+        let payload = answer.payload.clone();
+        Self::encode_with(self.config.data_sms, from, &payload, step)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn take_hello<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        id: WireId,
+        bundle: &[u8],
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+        step: &mut Step,
+    ) -> Result<()> {
+        if self.replies.contains_key(&(from.clone(), id)) {
+            return self.repeat_reply(from, id, now, step);
+        }
+        if !from.is_e164() {
+            step.events.push(SmsEvent::Failed {
+                from: from.clone(),
+                id,
+                error: Error::InvalidPhoneNumber,
+            });
+            return Ok(());
+        }
+        let bundle = match handshake::check_hello(bundle) {
+            Ok(bundle) => bundle,
+            Err(error) => {
+                step.events.push(SmsEvent::Failed {
+                    from: from.clone(),
+                    id,
+                    error,
+                });
+                return Ok(());
+            }
+        };
+        let known = store.contact_by_phone(from)?.is_some();
+        if self.config.ask_before_answering_strangers && !known {
+            if self.waiting.len() >= MAX_WAITING_HELLOS {
+                let oldest = self
+                    .waiting
+                    .iter()
+                    .min_by_key(|(_, w)| w.2)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    self.waiting.remove(&oldest);
+                }
+            }
+            self.waiting.insert(from.clone(), (id, bundle, millis(now)));
+            step.events
+                .push(SmsEvent::HelloWaiting { from: from.clone() });
+            return Ok(());
+        }
+        // One answer per number per quiet period, whatever the hellos say:
+        // each answer costs ~16 SMS.
+        let quiet_ms = self.config.hello_retry.as_millis() as u64 / 2;
+        if self
+            .unconfirmed
+            .get(from)
+            .is_some_and(|u| u.sent_at_ms + quiet_ms > millis(now))
+        {
+            return Ok(());
+        }
+        self.answer_checked(store, from, id, &bundle, from.as_str(), now, rng, step)
+    }
+
+    /// Answers the hello a stranger sent (see [`SmsEvent::HelloWaiting`]),
+    /// creating the contact under `name`.
+    pub fn answer_waiting_hello<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        name: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<Step> {
+        let (id, bundle, _) = self.waiting.remove(from).ok_or(Error::UnknownContact)?;
+        let mut step = Step::default();
+        self.answer_checked(store, from, id, &bundle, name, now, rng, &mut step)?;
+        Ok(step)
+    }
+
+    /// Forgets a stranger's hello without answering.
+    pub fn decline_waiting_hello(&mut self, from: &PhoneNumber) {
+        self.waiting.remove(from);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn answer_checked<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        id: WireId,
+        bundle: &PreKeyBundle,
+        name: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+        step: &mut Step,
+    ) -> Result<()> {
+        let (contact, new_contact) = contact_for(store, from, name, rng)?;
+        let answered = handshake::answer(
+            store,
+            &contact,
+            bundle,
+            self.config.own_relay.as_ref(),
+            now,
+            rng,
+        );
+        let outgoing = match answered {
+            Ok(outgoing) => outgoing,
+            Err(error @ Error::Storage(_)) => return Err(error),
+            Err(error) => {
+                step.events.push(SmsEvent::Failed {
+                    from: from.clone(),
+                    id,
+                    error,
+                });
+                return Ok(());
+            }
+        };
+        // Both sides may have said hello at once; ours is answered by this.
+        self.hellos.remove(from);
+        let payload = outgoing.envelope.to_bytes();
+        self.remember_reply(from, id, payload.clone(), now);
+        self.unconfirmed.insert(
+            from.clone(),
+            PendingHello {
+                contact: contact.clone(),
+                payload,
+                sent_at_ms: millis(now),
+                attempts: 1,
+            },
+        );
+        self.send_outgoing(from, &outgoing, now, step)?;
+        step.events.push(SmsEvent::HandshakeAnswered {
+            contact,
+            new_contact,
+        });
+        Ok(())
+    }
+
+    /// Remembers the reply to a handshake leg, within [`MAX_REPLIES`].
+    pub(super) fn remember_reply(
+        &mut self,
+        from: &PhoneNumber,
+        id: WireId,
+        payload: Vec<u8>,
+        now: SystemTime,
+    ) {
+        if self.replies.len() >= MAX_REPLIES {
+            let oldest = self
+                .replies
+                .iter()
+                .min_by_key(|(_, r)| r.resent_at_ms)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.replies.remove(&oldest);
+            }
+        }
+        self.replies.insert(
+            (from.clone(), id),
+            GivenAnswer {
+                payload,
+                resent_at_ms: millis(now),
+            },
+        );
+    }
+
+    /// The contact a pending hello to `to` was for, if one is pending.
+    pub fn pending_handshake(&self, to: &PhoneNumber) -> Option<&ContactId> {
+        self.hellos.get(to).map(|h| &h.contact)
+    }
+}
+
+/// The contact linked to `phone`, or a new one named `name` linked to it.
+pub(super) fn contact_for<S: SottoStore>(
+    store: &mut S,
+    phone: &PhoneNumber,
+    name: &str,
+    rng: &mut (impl Rng + CryptoRng),
+) -> Result<(ContactId, bool)> {
+    if let Some(contact) = store.contact_by_phone(phone)? {
+        return Ok((contact, false));
+    }
+    let contact = ContactId::random(rng);
+    in_transaction(store, |store| {
+        store.save_contact(&Contact {
+            id: contact.clone(),
+            name: name.to_owned(),
+            relay: None,
+        })?;
+        store.link_phone(phone, &contact)
+    })?;
+    Ok((contact, true))
+}

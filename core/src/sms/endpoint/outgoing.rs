@@ -1,0 +1,218 @@
+//! The sending side of [`SmsEndpoint`]: encrypted texts (one or fanned
+//! out), payloads into SMS, the cache of sent payloads, and answering
+//! resend requests (parts again, or the text encrypted afresh).
+
+use super::*;
+
+impl SmsEndpoint {
+    /// Encrypts a text for `contact` and returns the SMS that carry it.
+    pub fn send_text<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        contact: &ContactId,
+        text: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<Step> {
+        let phone = store
+            .phones_of(contact)?
+            .into_iter()
+            .next()
+            .ok_or(Error::NoRoute("the contact has no phone number"))?;
+        let outgoing = messaging::send_text(store, contact, text, now, rng)?;
+        let mut step = Step::default();
+        self.send_outgoing(&phone, &outgoing, now, &mut step)?;
+        if let Some(sent) = self.sent.back_mut() {
+            sent.text = Some((contact.clone(), outgoing.message_id));
+        }
+        Ok(step)
+    }
+
+    /// Sends one text to several contacts over SMS, each encrypted in its
+    /// own session (per-recipient fan-out, as a group message travels by
+    /// SMS), all queued in one store transaction.
+    pub fn send_text_to_many<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        contacts: &[ContactId],
+        text: &str,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<Step> {
+        let mut phones = Vec::with_capacity(contacts.len());
+        for contact in contacts {
+            let phone = store
+                .phones_of(contact)?
+                .into_iter()
+                .next()
+                .ok_or(Error::NoRoute("a contact has no phone number"))?;
+            phones.push(phone);
+        }
+        let items: Vec<(ContactId, crate::message::Body)> = contacts
+            .iter()
+            .map(|c| (c.clone(), crate::message::Body::Text(text.to_owned())))
+            .collect();
+        let sent = messaging::send_batch(store, &items, now, rng)?;
+        let mut step = Step::default();
+        for ((outgoing, phone), contact) in sent.iter().zip(&phones).zip(contacts) {
+            self.send_outgoing(phone, outgoing, now, &mut step)?;
+            if let Some(cached) = self.sent.back_mut() {
+                cached.text = Some((contact.clone(), outgoing.message_id));
+            }
+        }
+        Ok(step)
+    }
+
+    /// Carries an envelope already queued by the messaging layer (a receipt,
+    /// an outbox entry left from before a restart) to `to`.
+    pub fn send_outgoing(
+        &mut self,
+        to: &PhoneNumber,
+        outgoing: &Outgoing,
+        now: SystemTime,
+        step: &mut Step,
+    ) -> Result<()> {
+        self.send_payload(to, outgoing.envelope.to_bytes(), now, step)?;
+        step.outbox_ids.push(outgoing.outbox_id);
+        Ok(())
+    }
+
+    /// Answers a resend request: the missing parts as they were sent, or,
+    /// for an empty list (the receiver could not decrypt the whole), the
+    /// text encrypted afresh under the current session. libsignal keeps
+    /// only a few old receiving chains, so in a lively conversation a
+    /// ciphertext that arrives many minutes late may no longer decrypt. A
+    /// text is encrypted afresh at most [`MAX_REFRESHES`] times.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn resend<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        from: &PhoneNumber,
+        id: WireId,
+        count: u8,
+        missing: &[u8],
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+        step: &mut Step,
+    ) -> Result<()> {
+        let Some(sent) = self.sent.iter_mut().find(|s| &s.to == from && s.id == id) else {
+            // Too old or never ours: nothing to resend.
+            return Ok(());
+        };
+        if missing.is_empty() {
+            let Some((contact, message_id)) = sent.text.clone() else {
+                return Ok(());
+            };
+            if sent.refreshes_left == 0 {
+                return Ok(());
+            }
+            let refreshes_left = sent.refreshes_left - 1;
+            // Asked once for this copy; a second request must not fork it.
+            sent.refreshes_left = 0;
+            let outgoing = match messaging::resend(store, &contact, &message_id, now, rng) {
+                Ok(outgoing) => outgoing,
+                Err(error @ Error::Storage(_)) => return Err(error),
+                // Deleted meanwhile (disappearing, no history): nothing to send.
+                Err(_) => return Ok(()),
+            };
+            self.send_outgoing(from, &outgoing, now, step)?;
+            if let Some(fresh) = self.sent.back_mut() {
+                fresh.text = Some((contact, message_id));
+                fresh.refreshes_left = refreshes_left;
+            }
+            return Ok(());
+        }
+        let bodies = Self::bodies(sent.data, &sent.payload)?;
+        if bodies.len() != usize::from(count) {
+            return Ok(());
+        }
+        for index in missing {
+            if let Some(body) = bodies.get(usize::from(*index)) {
+                step.outgoing.push(OutgoingSms {
+                    to: from.clone(),
+                    body: body.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn send_payload(
+        &mut self,
+        to: &PhoneNumber,
+        payload: Vec<u8>,
+        now: SystemTime,
+        step: &mut Step,
+    ) -> Result<()> {
+        self.encode(to, &payload, step)?;
+        self.sent.push_back(SentPayload {
+            to: to.clone(),
+            id: WireId::of(&payload),
+            payload,
+            data: self.config.data_sms,
+            at_ms: millis(now),
+            text: None,
+            refreshes_left: MAX_REFRESHES,
+        });
+        while self.sent.len() > self.config.sent_cache {
+            self.sent.pop_front();
+        }
+        Ok(())
+    }
+
+    /// Asks `to` for parts of message `id` again (all of it, encrypted
+    /// afresh, if `missing` is empty).
+    pub(super) fn request_resend(
+        &mut self,
+        to: &PhoneNumber,
+        id: WireId,
+        count: u8,
+        missing: Vec<u8>,
+        step: &mut Step,
+    ) -> Result<()> {
+        self.requests_sent = self.requests_sent.wrapping_add(1);
+        let request = SmsFrame::ResendRequest {
+            id,
+            count,
+            missing,
+            nonce: self.requests_sent,
+        };
+        self.encode(to, &request.to_bytes(), step)
+    }
+
+    pub(super) fn encode(&self, to: &PhoneNumber, payload: &[u8], step: &mut Step) -> Result<()> {
+        Self::encode_with(self.config.data_sms, to, payload, step)
+    }
+
+    pub(super) fn encode_with(
+        data: bool,
+        to: &PhoneNumber,
+        payload: &[u8],
+        step: &mut Step,
+    ) -> Result<()> {
+        for body in Self::bodies(data, payload)? {
+            step.outgoing.push(OutgoingSms {
+                to: to.clone(),
+                body,
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn bodies(data: bool, payload: &[u8]) -> Result<Vec<SmsBody>> {
+        Ok(if data {
+            SmsCodec::to_data(payload)?
+                .into_iter()
+                .map(|bytes| SmsBody::Data {
+                    port: DATA_PORT,
+                    bytes,
+                })
+                .collect()
+        } else {
+            SmsCodec::to_texts(payload)?
+                .into_iter()
+                .map(SmsBody::Text)
+                .collect()
+        })
+    }
+}

@@ -1,0 +1,447 @@
+//! The discovery handshake and encrypted texts over a perfect SMS line:
+//! sizes, data SMS, and refusals (bad bundles, changed identities).
+
+mod support;
+
+use std::time::SystemTime;
+
+use rand::rngs::StdRng;
+use sotto_core::messaging::Received;
+use sotto_core::sms::{
+    PhoneNumber, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent, SmsFrame, Step,
+};
+use sotto_core::store::{ContactId, InMemStore, SottoStore};
+use sotto_core::{Error, Result};
+use support::*;
+
+struct Phone {
+    number: PhoneNumber,
+    store: InMemStore,
+    endpoint: SmsEndpoint,
+    events: Vec<SmsEvent>,
+}
+
+fn phone(number: &str, data_sms: bool, rng: &mut StdRng) -> Result<Phone> {
+    Ok(Phone {
+        number: PhoneNumber::parse(number, "DE")?,
+        store: with_account(InMemStore::new(), rng)?,
+        endpoint: SmsEndpoint::new(SmsConfig {
+            data_sms,
+            ..SmsConfig::default()
+        }),
+        events: Vec::new(),
+    })
+}
+
+/// Delivers `step` from `from` to `to` and everything that answers it,
+/// back and forth, until both are quiet; returns the SMS count each way.
+fn exchange(from: &mut Phone, to: &mut Phone, step: Step, rng: &mut StdRng) -> Result<usize> {
+    let mut in_flight = vec![(true, step)];
+    let mut sms = 0;
+    while let Some((forward, step)) = in_flight.pop() {
+        let (sender, receiver) = if forward {
+            (&mut *from, &mut *to)
+        } else {
+            (&mut *to, &mut *from)
+        };
+        for id in step.outbox_ids {
+            sotto_core::messaging::mark_sent(&mut sender.store, id)?;
+        }
+        sender.events.extend(step.events);
+        for out in step.outgoing {
+            sms += 1;
+            assert_eq!(out.to, receiver.number);
+            let reply = match out.body {
+                SmsBody::Text(text) => receiver.endpoint.receive_text(
+                    &mut receiver.store,
+                    &sender.number,
+                    &text,
+                    SystemTime::now(),
+                    rng,
+                )?,
+                SmsBody::Data { bytes, .. } => receiver.endpoint.receive_data(
+                    &mut receiver.store,
+                    &sender.number,
+                    &bytes,
+                    SystemTime::now(),
+                    rng,
+                )?,
+            };
+            in_flight.push((!forward, reply));
+        }
+    }
+    Ok(sms)
+}
+
+fn handshake(
+    a: &mut Phone,
+    b: &mut Phone,
+    rng: &mut StdRng,
+) -> Result<(ContactId, ContactId, usize)> {
+    let b_number = b.number.clone();
+    let (b_at_a, step) = a
+        .endpoint
+        .start_handshake(&mut a.store, &b_number, "Bob", now(), rng)?;
+    let sms = exchange(a, b, step, rng)?;
+    let a_at_b = b
+        .events
+        .iter()
+        .find_map(|e| match e {
+            SmsEvent::HandshakeAnswered {
+                contact,
+                new_contact: true,
+            } => Some(contact.clone()),
+            _ => None,
+        })
+        .expect("B answered");
+    assert!(a
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::SessionReady { .. })));
+    assert!(b
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::SessionReady { .. })));
+    Ok((b_at_a, a_at_b, sms))
+}
+
+fn last_text(events: &[SmsEvent]) -> Option<&str> {
+    events.iter().rev().find_map(|e| match e {
+        SmsEvent::Received {
+            received: Received::Text(m),
+            ..
+        } => Some(m.body.as_str()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_sixty_character_text_takes_at_most_two_texts_after_the_handshake() -> Result<()> {
+    let mut rng = rng(1);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let (b_at_a, a_at_b, handshake_sms) = handshake(&mut a, &mut b, &mut rng)?;
+    assert!(handshake_sms <= 32, "{handshake_sms}");
+    let text = "Running ten minutes late, save me a seat near the window pls";
+    assert_eq!(text.len(), 60);
+    for round in 0..4 {
+        let step = a
+            .endpoint
+            .send_text(&mut a.store, &b_at_a, text, now(), &mut rng)?;
+        assert!(
+            step.outgoing.len() <= 2,
+            "A→B round {round}: {}",
+            step.outgoing.len()
+        );
+        exchange(&mut a, &mut b, step, &mut rng)?;
+        assert_eq!(last_text(&b.events), Some(text));
+        let step = b
+            .endpoint
+            .send_text(&mut b.store, &a_at_b, text, now(), &mut rng)?;
+        assert!(
+            step.outgoing.len() <= 2,
+            "B→A round {round}: {}",
+            step.outgoing.len()
+        );
+        exchange(&mut b, &mut a, step, &mut rng)?;
+        assert_eq!(last_text(&a.events), Some(text));
+    }
+    Ok(())
+}
+
+#[test]
+fn data_sms_carry_the_handshake_and_texts() -> Result<()> {
+    let mut rng = rng(2);
+    let mut a = phone("+4930901820", true, &mut rng)?;
+    let mut b = phone("+4915123456789", true, &mut rng)?;
+    let (b_at_a, _, handshake_sms) = handshake(&mut a, &mut b, &mut rng)?;
+    assert!(handshake_sms <= 31, "{handshake_sms}");
+    let step = a
+        .endpoint
+        .send_text(&mut a.store, &b_at_a, "over data SMS", now(), &mut rng)?;
+    assert!(step
+        .outgoing
+        .iter()
+        .all(|o| matches!(o.body, SmsBody::Data { port: 6284, .. })));
+    exchange(&mut a, &mut b, step, &mut rng)?;
+    assert_eq!(last_text(&b.events), Some("over data SMS"));
+    Ok(())
+}
+
+#[test]
+fn a_hello_with_a_changed_identity_is_refused_until_retrusted() -> Result<()> {
+    let mut rng = rng(3);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    handshake(&mut a, &mut b, &mut rng)?;
+    // A reinstalls: a new identity behind the same number says hello.
+    let mut a2 = phone("+4930901820", false, &mut rng)?;
+    let b_number = b.number.clone();
+    let (_, step) =
+        a2.endpoint
+            .start_handshake(&mut a2.store, &b_number, "Bob", now(), &mut rng)?;
+    b.events.clear();
+    exchange(&mut a2, &mut b, step, &mut rng)?;
+    assert!(
+        b.events.iter().any(|e| matches!(
+            e,
+            SmsEvent::Failed {
+                error: Error::UntrustedIdentity,
+                ..
+            }
+        )),
+        "{:?}",
+        b.events
+    );
+    assert!(!b
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::HandshakeAnswered { .. })));
+    Ok(())
+}
+
+#[test]
+fn bad_hellos_and_junk_payloads_fail_visibly_and_change_nothing() -> Result<()> {
+    let mut rng = rng(4);
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let mallory = PhoneNumber::parse("+4930901899", "DE")?;
+    let forged = SmsFrame::Hello {
+        bundle: vec![7; 1800],
+    };
+    for payload in [forged.to_bytes(), vec![0x12, 1, 2, 3], vec![0x55; 40]] {
+        for text in SmsCodec::to_texts(&payload)? {
+            let step = b
+                .endpoint
+                .receive_text(&mut b.store, &mallory, &text, now(), &mut rng)?;
+            b.events.extend(step.events);
+        }
+    }
+    let failures = b
+        .events
+        .iter()
+        .filter(|e| matches!(e, SmsEvent::Failed { .. }))
+        .count();
+    assert_eq!(failures, 3, "{:?}", b.events);
+    assert_eq!(b.store.contact_by_phone(&mallory)?, None);
+    assert!(b.store.contacts()?.is_empty());
+    // No failure names the number.
+    let shown = format!("{:?}", b.events);
+    assert!(!shown.contains("30901899"));
+    Ok(())
+}
+
+#[test]
+fn only_phone_numbers_can_be_asked_for_a_handshake() -> Result<()> {
+    let mut rng = rng(5);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let short_code = PhoneNumber::parse("87121", "GB")?;
+    let result = a
+        .endpoint
+        .start_handshake(&mut a.store, &short_code, "Quiz", now(), &mut rng);
+    assert!(matches!(result, Err(Error::InvalidPhoneNumber)));
+    Ok(())
+}
+
+#[test]
+fn a_strangers_hello_can_wait_for_the_user() -> Result<()> {
+    let mut rng = rng(6);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    b.endpoint = SmsEndpoint::new(SmsConfig {
+        ask_before_answering_strangers: true,
+        ..SmsConfig::default()
+    });
+    let b_number = b.number.clone();
+    let (_, step) = a
+        .endpoint
+        .start_handshake(&mut a.store, &b_number, "Bob", now(), &mut rng)?;
+    let sent = exchange(&mut a, &mut b, step, &mut rng)?;
+    assert_eq!(sent, 15, "only the hello went out");
+    assert!(b
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::HelloWaiting { .. })));
+    assert!(b.store.contacts()?.is_empty());
+    // The user agrees: the handshake goes on from where it stopped.
+    let a_number = a.number.clone();
+    let step =
+        b.endpoint
+            .answer_waiting_hello(&mut b.store, &a_number, "Alice", now(), &mut rng)?;
+    exchange(&mut b, &mut a, step, &mut rng)?;
+    assert!(a
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::SessionReady { .. })));
+    assert!(b
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::SessionReady { .. })));
+    assert_eq!(b.store.contacts()?[0].name, "Alice");
+    // Nothing waits any more.
+    assert!(b
+        .endpoint
+        .answer_waiting_hello(&mut b.store, &a_number, "Alice", now(), &mut rng)
+        .is_err());
+    Ok(())
+}
+
+#[test]
+fn a_restart_in_the_middle_of_a_message_loses_nothing() -> Result<()> {
+    let mut rng = rng(7);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let (b_at_a, _, _) = handshake(&mut a, &mut b, &mut rng)?;
+    let text = "a long story ".repeat(30);
+    let step = a
+        .endpoint
+        .send_text(&mut a.store, &b_at_a, &text, now(), &mut rng)?;
+    let parts: Vec<String> = step
+        .outgoing
+        .iter()
+        .filter_map(|o| match &o.body {
+            SmsBody::Text(t) => Some(t.clone()),
+            SmsBody::Data { .. } => None,
+        })
+        .collect();
+    assert!(parts.len() >= 3);
+    let (last, first) = parts.split_last().expect("parts");
+    for part in first {
+        b.endpoint
+            .receive_text(&mut b.store, &a.number, part, now(), &mut rng)?;
+    }
+    assert_eq!(b.store.held_sms_parts()?.len(), first.len());
+    // The app is killed; a new endpoint starts from the store.
+    b.endpoint = SmsEndpoint::new(SmsConfig::default());
+    let restored = b.endpoint.restore(&mut b.store, &mut rng)?;
+    assert!(restored.events.is_empty());
+    assert_eq!(b.endpoint.reassembler().messages_held(), 1);
+    let step = b
+        .endpoint
+        .receive_text(&mut b.store, &a.number, last, now(), &mut rng)?;
+    assert_eq!(last_text(&step.events), Some(text.as_str()));
+    assert!(b.store.held_sms_parts()?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn both_saying_hello_at_once_still_ends_in_one_conversation() -> Result<()> {
+    let mut rng = rng(8);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let (a_number, b_number) = (a.number.clone(), b.number.clone());
+    let (b_at_a, hello_a) =
+        a.endpoint
+            .start_handshake(&mut a.store, &b_number, "Bob", now(), &mut rng)?;
+    let (a_at_b, hello_b) =
+        b.endpoint
+            .start_handshake(&mut b.store, &a_number, "Alice", now(), &mut rng)?;
+    exchange(&mut a, &mut b, hello_a, &mut rng)?;
+    exchange(&mut b, &mut a, hello_b, &mut rng)?;
+    for round in 0..3 {
+        let text = format!("ping {round}");
+        let step = a
+            .endpoint
+            .send_text(&mut a.store, &b_at_a, &text, now(), &mut rng)?;
+        exchange(&mut a, &mut b, step, &mut rng)?;
+        assert_eq!(last_text(&b.events), Some(text.as_str()));
+        let text = format!("pong {round}");
+        let step = b
+            .endpoint
+            .send_text(&mut b.store, &a_at_b, &text, now(), &mut rng)?;
+        exchange(&mut b, &mut a, step, &mut rng)?;
+        assert_eq!(last_text(&a.events), Some(text.as_str()));
+    }
+    assert_eq!(a.store.contacts()?.len(), 1);
+    assert_eq!(b.store.contacts()?.len(), 1);
+    Ok(())
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Whatever arrives, nothing panics, nothing decrypts, no contact
+    /// appears, and Sotto-shaped texts are never stored as plain texts.
+    #[test]
+    fn hostile_texts_change_nothing(
+        texts in proptest::collection::vec("%S[!-z]{0,160}|[ -~]{0,170}|\\PC{0,80}", 1..24),
+    ) {
+        let mut rng = rng(9);
+        let mut b = phone("+4915123456789", false, &mut rng).expect("phone");
+        let from = PhoneNumber::parse("+4930901820", "DE").expect("number");
+        for text in &texts {
+            let step = b.endpoint.receive_text(&mut b.store, &from, text, now(), &mut rng).expect("no storage error");
+            for event in &step.events {
+                let decrypted = matches!(event, SmsEvent::Received { .. } | SmsEvent::SessionReady { .. });
+                proptest::prop_assert!(!decrypted, "decrypted junk");
+                if let SmsEvent::Plain { .. } = event {
+                    let ours = !matches!(SmsCodec::parse_text(text), sotto_core::sms::TextSms::Plain);
+                    proptest::prop_assert!(!ours, "Sotto-shaped text shown as plain");
+                }
+            }
+        }
+        let tick = b.endpoint.tick(&mut b.store, now() + std::time::Duration::from_secs(7200)).expect("tick");
+        proptest::prop_assert!(tick.outgoing.len() <= 4 * texts.len());
+        proptest::prop_assert!(b.store.contacts().expect("contacts").is_empty());
+    }
+}
+
+#[test]
+fn an_unanswered_hello_is_sent_again_then_given_up() -> Result<()> {
+    let mut rng = rng(10);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let silent = PhoneNumber::parse("+4915123456789", "DE")?;
+    let start = now();
+    let (_, step) = a
+        .endpoint
+        .start_handshake(&mut a.store, &silent, "Nobody", start, &mut rng)?;
+    let hello = step.outgoing.clone();
+    assert_eq!(hello.len(), 15);
+    let minutes = |m: u64| start + std::time::Duration::from_secs(60 * m);
+    assert!(a
+        .endpoint
+        .tick(&mut a.store, minutes(29))?
+        .outgoing
+        .is_empty());
+    // The same hello again, so parts of both copies fit together.
+    assert_eq!(a.endpoint.tick(&mut a.store, minutes(30))?.outgoing, hello);
+    assert_eq!(a.endpoint.tick(&mut a.store, minutes(60))?.outgoing, hello);
+    let last = a.endpoint.tick(&mut a.store, minutes(90))?;
+    assert!(last.outgoing.is_empty());
+    assert!(matches!(
+        last.events[..],
+        [SmsEvent::HandshakeUnanswered { .. }]
+    ));
+    assert!(a.endpoint.pending_handshake(&silent).is_none());
+    Ok(())
+}
+
+#[test]
+fn one_text_fans_out_to_several_contacts_each_in_its_own_session() -> Result<()> {
+    let mut rng = rng(11);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let mut c = phone("+4915123456780", false, &mut rng)?;
+    let (b_at_a, _, _) = handshake(&mut a, &mut b, &mut rng)?;
+    let (c_at_a, _, _) = handshake(&mut a, &mut c, &mut rng)?;
+    let step = a.endpoint.send_text_to_many(
+        &mut a.store,
+        &[b_at_a.clone(), c_at_a.clone()],
+        "dinner at eight?",
+        now(),
+        &mut rng,
+    )?;
+    assert_eq!(step.outbox_ids.len(), 2);
+    let (to_b, to_c): (Vec<_>, Vec<_>) = step.outgoing.into_iter().partition(|o| o.to == b.number);
+    assert!(to_c.iter().all(|o| o.to == c.number));
+    let as_step = |outgoing| Step {
+        outgoing,
+        ..Step::default()
+    };
+    exchange(&mut a, &mut b, as_step(to_b), &mut rng)?;
+    exchange(&mut a, &mut c, as_step(to_c), &mut rng)?;
+    assert_eq!(last_text(&b.events), Some("dinner at eight?"));
+    assert_eq!(last_text(&c.events), Some("dinner at eight?"));
+    assert_eq!(a.store.messages(&b_at_a, 10, None)?.len(), 1);
+    assert_eq!(a.store.messages(&c_at_a, 10, None)?.len(), 1);
+    Ok(())
+}
