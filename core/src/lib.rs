@@ -11,11 +11,14 @@
 //! - [`safety`]: safety numbers;
 //! - [`history`]: disappearing messages and "keep no history";
 //! - [`message`]: the wire format; [`padding`]: length hiding;
-//! - [`relay`]: the relay protocol, sealed sender and the TLS client.
+//! - [`relay`]: the relay protocol, sealed sender and the TLS client;
+//! - [`app`]: the application facade clients wrap (an `Account` with its
+//!   store, settings, contacts and relay connection).
 
 #![deny(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
+pub mod app;
 mod bundle;
 mod error;
 pub mod history;

@@ -321,6 +321,29 @@ fn sender_keys_round_trip<S: SottoStore>(mut store: S) -> Result<()> {
     Ok(())
 }
 
+fn app_settings_round_trip_and_roll_back<S: SottoStore>(mut store: S) -> Result<()> {
+    assert_eq!(store.app_setting("relay")?, None);
+    store.begin()?;
+    store.save_app_setting("relay", "first")?;
+    store.save_app_setting("read_receipts", "false")?;
+    store.commit()?;
+    assert_eq!(store.app_setting("relay")?.as_deref(), Some("first"));
+    store.begin()?;
+    store.save_app_setting("relay", "second")?;
+    store.rollback()?;
+    assert_eq!(store.app_setting("relay")?.as_deref(), Some("first"));
+    store.begin()?;
+    store.save_app_setting("relay", "third")?;
+    store.commit()?;
+    assert_eq!(store.app_setting("relay")?.as_deref(), Some("third"));
+    assert_eq!(
+        store.app_setting("read_receipts")?.as_deref(),
+        Some("false")
+    );
+    assert_eq!(store.app_setting("Relay")?, None, "keys are exact");
+    Ok(())
+}
+
 macro_rules! conformance_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -380,6 +403,11 @@ macro_rules! conformance_suite {
             fn identity_trust_records() -> Result<()> {
                 let (_guard, store) = $make;
                 super::identity_trust_records(store)
+            }
+            #[test]
+            fn app_settings_round_trip_and_roll_back() -> Result<()> {
+                let (_guard, store) = $make;
+                super::app_settings_round_trip_and_roll_back(store)
             }
         }
     };

@@ -5,12 +5,18 @@
 //! - [`identity`]: its TLS certificate and sealed-sender trust root;
 //! - [`server`]: the TLS 1.3 server and the protocol of
 //!   `docs/relay-protocol.md`;
-//! - [`config`]: `relay.toml` and its defaults.
+//! - [`config`]: `relay.toml` and its defaults;
+//! - [`serve`]: running a relay from its configuration (the `sotto-relay`
+//!   binary and `sotto relay serve`);
+//! - [`load`]: the load benchmark (`cargo bench --bench relay_load` and
+//!   `sotto bench relay`).
 
 #![deny(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
 pub mod config;
 pub mod identity;
+pub mod load;
+pub mod serve;
 pub mod server;
 pub mod storage;

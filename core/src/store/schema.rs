@@ -104,6 +104,11 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE contacts ADD COLUMN relay TEXT;
     "#,
+    // Version 4: application settings (the account's own relay invite,
+    // receipt preferences), as keys and text values; see `app::AppSettings`.
+    r#"
+    CREATE TABLE app_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -985,6 +985,25 @@ impl SottoStore for SqlCipherStore {
         Ok(())
     }
 
+    fn app_setting(&self, key: &str) -> Result<Option<String>> {
+        let value = self
+            .conn
+            .prepare_cached("SELECT value FROM app_settings WHERE key = ?1")?
+            .query_row([key], |row| row.get(0))
+            .optional()?;
+        Ok(value)
+    }
+
+    fn save_app_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO app_settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = ?2",
+            )?
+            .execute([key, value])?;
+        Ok(())
+    }
+
     fn checkpoint(&mut self) -> Result<()> {
         // TRUNCATE: copy the WAL into the database, then cut the WAL to zero
         // bytes so no old page image of a deleted row stays in it.
