@@ -121,6 +121,8 @@ enum Command {
     Listen(messaging_cmd::ListenArgs),
     /// Talks with one contact interactively (one line, one text; /quit ends)
     Chat(messaging_cmd::ChatArgs),
+    /// Lists conversations, most recent first, with their newest text
+    Conversations,
     /// Shows a conversation's stored texts, newest last
     Messages(messaging_cmd::MessagesArgs),
     /// Shows the safety number with a contact and marks them verified
@@ -175,6 +177,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Send(args) => messaging_cmd::send(&global, args),
         Command::Listen(args) => messaging_cmd::listen(&global, args),
         Command::Chat(args) => messaging_cmd::chat(&global, args),
+        Command::Conversations => messaging_cmd::conversations(&global),
         Command::Messages(args) => messaging_cmd::messages(&global, args),
         Command::Verify(args) => contact_cmd::verify(&global, args),
         Command::Trust(args) => contact_cmd::trust(&global, args),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::{json, Value};
-use sotto_core::app::{Account, Connection, Event};
+use sotto_core::app::{Account, Connection, ErrorKind, Event};
 use sotto_core::store::ContactId;
 use tokio::time::Instant;
 
@@ -388,19 +388,26 @@ pub fn chat(global: &Global, args: ChatArgs) -> Result<(), Failure> {
                     if line.is_empty() {
                         continue;
                     }
-                    let id = account.send_text(&contact.id, line).await?;
-                    out.json_line(&json!({
-                        "type": "queued",
-                        "contact": contact.id.as_str(),
-                        "message_id": output::message_id(&id),
-                    }));
+                    match account.send_text(&contact.id, line).await {
+                        Ok(id) => out.json_line(&json!({
+                            "type": "queued",
+                            "contact": contact.id.as_str(),
+                            "message_id": output::message_id(&id),
+                        })),
+                        // The store or the account is unusable: stop.
+                        Err(e) if matches!(e.kind(), ErrorKind::Storage | ErrorKind::Internal) => {
+                            return Err(e.into());
+                        }
+                        // This line could not go; say why and keep chatting.
+                        Err(e) => out.failure(&Failure::from(e)),
+                    }
                 }
                 event = live.next(None) => {
                     let Some(event) = event else { break };
                     if let Event::Message { contact: from, message, .. } = &event {
                         if *from == contact.id {
                             account.mark_read(&contact.id, vec![message.id])?;
-                        } else {
+                        } else if !out.json {
                             let name = live.name(from);
                             out.progress(&format!("(new text from {name}; `sotto messages` shows it)"));
                             continue;
@@ -455,6 +462,27 @@ pub fn messages(global: &Global, args: MessagesArgs) -> Result<(), Failure> {
     }));
     for message in page.iter().rev() {
         out.text(&message_line(message, &contact.name));
+    }
+    Ok(())
+}
+
+/// Prints the list of conversations.
+pub fn conversations(global: &Global) -> Result<(), Failure> {
+    let out = global.output();
+    let account = open_account(global)?;
+    let list = account.conversations()?;
+    out.json_line(&json!(list
+        .iter()
+        .map(|c| json!({
+            "contact": contact_json(&c.contact),
+            "last_message": c.last_message.as_ref().map(message_json),
+        }))
+        .collect::<Vec<_>>()));
+    for conversation in &list {
+        match &conversation.last_message {
+            Some(message) => out.text(&message_line(message, &conversation.contact.name)),
+            None => out.text(&format!("{}: (no texts yet)", conversation.contact.name)),
+        }
     }
     Ok(())
 }

@@ -50,7 +50,14 @@ pub fn relay(global: &Global, command: RelayCommand) -> Result<(), Failure> {
         })?,
         None => RelayConfig::default(),
     };
-    config.data_dir = global.data_dir()?.join("relay");
+    let data_dir = global.data_dir()?;
+    // The account data directory is private; the relay's keys live inside.
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&data_dir)?;
+    config.data_dir = data_dir.join("relay");
     if let Some(listen) = listen {
         config.listen = listen;
     }

@@ -102,6 +102,13 @@ fn two_accounts_talk_both_ways_with_receipts() -> TestResult {
     assert_eq!(hello["direction"], "outgoing");
     assert_eq!(hello["state"], "delivered");
 
+    let conversations = bob.run(&["--json", "conversations"])?.ok()?.json()?;
+    assert_eq!(conversations[0]["contact"]["name"], "Alice");
+    assert_eq!(
+        conversations[0]["last_message"]["text"],
+        "Second line from chat"
+    );
+
     // Safety numbers match on both sides; verify --mark marks the contact.
     let a = alice
         .run(&["--json", "verify", "Bob", "--mark"])?

@@ -410,7 +410,9 @@ impl Account {
 
     /// One page of a conversation: the newest `limit` messages stored before
     /// `before_ms` (from the start if `None`), newest first. For the next
-    /// page, pass the `stored_at_ms` of the last message returned.
+    /// page, pass the `stored_at_ms` of the last message returned. (Texts
+    /// stored in the very millisecond a page ends on are all on that page or
+    /// skipped by the next one: the cursor is a time, not a row.)
     pub fn messages(
         &self,
         contact: &ContactId,

@@ -55,9 +55,6 @@ impl SqlCipherStore {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags)?;
-        // SQLCipher logs a failed HMAC (a wrong key) to stderr; the caller
-        // gets `Error::WrongKey` instead.
-        conn.pragma_update(None, "cipher_log_level", "NONE")?;
         // The key must be the first statement. It goes in as a blob literal
         // so SQLCipher uses it as is (no PBKDF2 on top of Argon2id). The SQL
         // text is built in a wiped buffer and handed to SQLite without a copy.
@@ -66,6 +63,11 @@ impl SqlCipherStore {
         statement.push_str(&key.pragma_literal());
         statement.push_str("\";");
         conn.execute_batch(&statement)?;
+        // SQLCipher logs a failed HMAC (a wrong key) to stderr; the caller
+        // gets `Error::WrongKey` instead. Set after the key: SQLCipher turns
+        // its logging on (level WARN, to stderr) when the key activates it,
+        // unless a level other than its initial NONE was set before.
+        conn.pragma_update(None, "cipher_log_level", "NONE")?;
         // Nothing is written before the key is known to be right: this read
         // fails with SQLITE_NOTADB on a wrong key, and changes nothing.
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
