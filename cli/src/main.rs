@@ -42,7 +42,7 @@ from an argument. `docs/cli.md` lists exit codes and JSON shapes.";
 /// Sotto: end-to-end encrypted texts on the Signal protocol, through a relay
 /// that never learns who talks to whom.
 #[derive(Parser)]
-#[command(name = "sotto", version, about, after_help = EXAMPLES)]
+#[command(name = "sotto", version, after_help = EXAMPLES)]
 struct Cli {
     #[command(flatten)]
     global: Global,
