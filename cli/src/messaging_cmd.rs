@@ -309,7 +309,11 @@ pub fn listen(global: &Global, args: ListenArgs) -> Result<(), Failure> {
             }
             let event = tokio::select! {
                 event = live.next(deadline) => event,
-                _ = &mut interrupted => break,
+                // The user stopped it: not a failure, whatever the count.
+                _ = &mut interrupted => {
+                    reached = true;
+                    break;
+                }
             };
             let Some(event) = event else { break };
             if matches!(event, Event::Message { .. }) {
