@@ -31,14 +31,18 @@ struct Live<'a> {
 }
 
 impl<'a> Live<'a> {
-    fn start(account: &'a Account, out: Output, runtime: &tokio::runtime::Runtime) -> Self {
-        Self {
-            connection: account.connect(runtime.handle()),
+    fn start(
+        account: &'a Account,
+        out: Output,
+        runtime: &tokio::runtime::Runtime,
+    ) -> Result<Self, Failure> {
+        Ok(Self {
+            connection: account.connect(runtime.handle())?,
             account,
             out,
             names: HashMap::new(),
             down: None,
-        }
+        })
     }
 
     /// The next event, or `None` at the deadline (or when the connection
@@ -224,7 +228,7 @@ pub fn send(global: &Global, args: SendArgs) -> Result<(), Failure> {
     runtime.block_on(async {
         let deadline = seconds(args.timeout);
         let message_id = account.send_text(&contact.id, &text).await?;
-        let mut live = Live::start(&account, out, &runtime);
+        let mut live = Live::start(&account, out, &runtime)?;
         let mut received = 0usize;
         let outcome = loop {
             match live.next(deadline).await {
@@ -296,7 +300,7 @@ pub fn listen(global: &Global, args: ListenArgs) -> Result<(), Failure> {
     let runtime = runtime()?;
     runtime.block_on(async {
         let deadline = seconds(args.timeout);
-        let mut live = Live::start(&account, out, &runtime);
+        let mut live = Live::start(&account, out, &runtime)?;
         out.progress("Listening; Ctrl-C stops.");
         let mut texts = 0usize;
         let interrupted = tokio::signal::ctrl_c();
@@ -378,7 +382,7 @@ pub fn chat(global: &Global, args: ChatArgs) -> Result<(), Failure> {
         }
     });
     runtime.block_on(async {
-        let mut live = Live::start(&account, out, &runtime);
+        let mut live = Live::start(&account, out, &runtime)?;
         let interrupted = tokio::signal::ctrl_c();
         tokio::pin!(interrupted);
         loop {

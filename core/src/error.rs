@@ -88,6 +88,8 @@ pub enum Error {
     OtherRelay,
     /// the relay did not answer in time
     RelayTimeout,
+    /// this account is connected already; close that connection first
+    AlreadyConnected,
 }
 
 impl From<SignalProtocolError> for Error {

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use sotto_core::app::{Account, AppSettings, ContactInvite, ErrorKind, Reach, StoreKey};
+use sotto_core::app::{Account, AppSettings, ContactInvite, ErrorKind, Event, Reach, StoreKey};
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::store::{ContactId, DatabaseKey};
 use sotto_core::{Error, Result};
@@ -167,6 +167,21 @@ fn an_unreachable_relay_is_a_network_error_and_queues_nothing() -> Result<()> {
         runtime.block_on(alice.register()),
         Err(Error::RelayUnreachable)
     ));
+
+    // A connection keeps retrying and says why it is down; there is one at
+    // a time.
+    let mut connection = alice.connect(runtime.handle())?;
+    assert!(matches!(
+        alice.connect(runtime.handle()),
+        Err(Error::AlreadyConnected)
+    ));
+    let event = runtime.block_on(connection.next_event());
+    assert!(
+        matches!(event, Some(Event::Disconnected(Error::RelayUnreachable))),
+        "{event:?}"
+    );
+    runtime.block_on(connection.close());
+    runtime.block_on(alice.connect(runtime.handle())?.close());
     Ok(())
 }
 

@@ -126,13 +126,22 @@ pub(super) fn start(shared: Arc<Shared>, runtime: &tokio::runtime::Handle) -> Co
     let (agent_events, agent_reports) = mpsc::unbounded_channel();
     let (events_tx, events) = mpsc::unbounded_channel();
     let (stop, stopped) = watch::channel(false);
-    let agent = runtime.spawn(agent::run(
-        shared.store.clone(),
-        config,
-        shared.outbox_changed.clone(),
-        agent_events,
-        stopped,
-    ));
+    let agent = {
+        let shared = shared.clone();
+        runtime.spawn(async move {
+            agent::run(
+                shared.store.clone(),
+                config,
+                shared.outbox_changed.clone(),
+                agent_events,
+                stopped,
+            )
+            .await;
+            shared
+                .connected
+                .store(false, std::sync::atomic::Ordering::Release);
+        })
+    };
     let pump = runtime.spawn(pump(shared, agent_reports, events_tx));
     Connection {
         events,

@@ -120,6 +120,9 @@ pub(crate) struct Shared {
     pub(crate) store: Arc<Mutex<SqlCipherStore>>,
     pub(crate) settings: Mutex<AppSettings>,
     pub(crate) outbox_changed: Arc<Notify>,
+    /// Whether a relay agent runs: two would both flush the outbox and send
+    /// its envelopes twice.
+    pub(crate) connected: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -253,6 +256,7 @@ impl Account {
                 store: Arc::new(Mutex::new(store)),
                 settings: Mutex::new(settings),
                 outbox_changed: Arc::new(Notify::new()),
+                connected: std::sync::atomic::AtomicBool::new(false),
             }),
             identity,
             data_dir: data_dir.to_owned(),
@@ -538,8 +542,15 @@ impl Account {
     /// backoff) until the [`Connection`] is closed or dropped: sends what is
     /// queued, receives and stores texts, sends delivery receipts, and
     /// reports [`Event`]s. Its tasks run on `runtime`.
-    pub fn connect(&self, runtime: &tokio::runtime::Handle) -> Connection {
-        connection::start(self.shared.clone(), runtime)
+    ///
+    /// One connection at a time: [`Error::AlreadyConnected`] until the
+    /// previous one has stopped ([`Connection::close`] waits for that).
+    pub fn connect(&self, runtime: &tokio::runtime::Handle) -> Result<Connection> {
+        use std::sync::atomic::Ordering;
+        if self.shared.connected.swap(true, Ordering::AcqRel) {
+            return Err(Error::AlreadyConnected);
+        }
+        Ok(connection::start(self.shared.clone(), runtime))
     }
 }
 
