@@ -86,6 +86,22 @@ pub enum Error {
     InvalidPhoneNumber,
     /// no transport may carry this message under the current policy: {0}
     NoRoute(&'static str),
+    /// the contact invite is not valid: {0}
+    InvalidContactInvite(&'static str),
+    /// the contact name is empty, longer than 100 characters, or has control characters
+    InvalidName,
+    /// no identity change is waiting for this contact
+    NoIdentityChange,
+    /// cannot reach the relay (is it running, and is its address right?)
+    RelayUnreachable,
+    /// this contact has no relay address, so no session can be started over the relay
+    NoRelay,
+    /// this contact receives on another relay; delivery across relays is not supported yet
+    OtherRelay,
+    /// the relay did not answer in time
+    RelayTimeout,
+    /// this account is connected already; close that connection first
+    AlreadyConnected,
 }
 
 impl From<SignalProtocolError> for Error {

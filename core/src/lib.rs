@@ -16,10 +16,13 @@
 //!   media path (direct UDP or TURN).
 //! - [`sms`]: encrypted SMS, the discovery handshake, transport choice and
 //!   the plain-SMS model.
+//! - [`app`]: the application facade clients wrap (an `Account` with its
+//!   store, settings, contacts and relay connection).
 
 #![deny(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
+pub mod app;
 mod bundle;
 pub mod call;
 mod error;

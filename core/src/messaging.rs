@@ -55,8 +55,6 @@ pub enum Received {
     /// Call signalling, for the call layer ([`crate::call`]). Nothing is
     /// stored; the ratchet step and the de-duplication record are.
     CallSignal(crate::call::ReceivedSignal),
-    /// Content this version does not act on yet (contact handshakes).
-    NotHandled(&'static str),
     /// The contact's side of a discovery handshake. Its relay address, if
     /// it has one, is now the contact's (the session authenticates it).
     ContactHandshake(crate::message::ContactHandshake),
@@ -384,6 +382,58 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
+    receive_sealed_inner(
+        store,
+        payload,
+        trust_root,
+        None,
+        relay_received_at,
+        now,
+        rng,
+    )
+}
+
+/// [`receive_sealed`] for a delivery from `relay`, the relay this account
+/// receives on: the sender certificate is checked against the relay's trust
+/// root, and a contact created for a first message records `relay` as the
+/// contact's relay (the relay issued their certificate, so they have an
+/// account there).
+pub fn receive_sealed_via_relay<S, R>(
+    store: &mut S,
+    payload: &[u8],
+    relay: &crate::relay::invite::RelayInvite,
+    relay_received_at: SystemTime,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<SealedReceived>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    receive_sealed_inner(
+        store,
+        payload,
+        &relay.trust_root,
+        Some(relay),
+        relay_received_at,
+        now,
+        rng,
+    )
+}
+
+fn receive_sealed_inner<S, R>(
+    store: &mut S,
+    payload: &[u8],
+    trust_root: &libsignal_protocol::PublicKey,
+    relay: Option<&crate::relay::invite::RelayInvite>,
+    relay_received_at: SystemTime,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<SealedReceived>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
     let unsealed = crate::relay::sealed::unseal(store, payload, trust_root, relay_received_at)?;
     if prekey_identity(&unsealed.envelope)?.is_some_and(|identity| identity != unsealed.sender) {
         return Err(Error::InvalidSenderCertificate);
@@ -402,7 +452,7 @@ where
         store.save_contact(&crate::store::Contact {
             id: contact.clone(),
             name: "Unknown sender".into(),
-            relay: None,
+            relay: relay.cloned(),
         })?;
         store.trust_identity(&contact, &unsealed.sender)?;
         receive_in_transaction(store, &contact, &unsealed.envelope, now, rng)

@@ -470,6 +470,29 @@ fn sms_parts_are_held_and_released<S: SottoStore>(mut store: S) -> Result<()> {
     Ok(())
 }
 
+fn app_settings_round_trip_and_roll_back<S: SottoStore>(mut store: S) -> Result<()> {
+    assert_eq!(store.app_setting("relay")?, None);
+    store.begin()?;
+    store.save_app_setting("relay", "first")?;
+    store.save_app_setting("read_receipts", "false")?;
+    store.commit()?;
+    assert_eq!(store.app_setting("relay")?.as_deref(), Some("first"));
+    store.begin()?;
+    store.save_app_setting("relay", "second")?;
+    store.rollback()?;
+    assert_eq!(store.app_setting("relay")?.as_deref(), Some("first"));
+    store.begin()?;
+    store.save_app_setting("relay", "third")?;
+    store.commit()?;
+    assert_eq!(store.app_setting("relay")?.as_deref(), Some("third"));
+    assert_eq!(
+        store.app_setting("read_receipts")?.as_deref(),
+        Some("false")
+    );
+    assert_eq!(store.app_setting("Relay")?, None, "keys are exact");
+    Ok(())
+}
+
 macro_rules! conformance_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -549,6 +572,11 @@ macro_rules! conformance_suite {
             fn sms_parts_are_held_and_released() -> Result<()> {
                 let (_guard, store) = $make;
                 super::sms_parts_are_held_and_released(store)
+            }
+            #[test]
+            fn app_settings_round_trip_and_roll_back() -> Result<()> {
+                let (_guard, store) = $make;
+                super::app_settings_round_trip_and_roll_back(store)
             }
         }
     };

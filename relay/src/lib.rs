@@ -8,12 +8,18 @@
 //! - [`config`]: `relay.toml` and its defaults;
 //! - [`turn`]: the embedded TURN server and the TURN credentials issued
 //!   to accounts for calls.
+//! - [`serve`]: running a relay from its configuration (the `sotto-relay`
+//!   binary and `sotto relay serve`);
+//! - [`load`]: the load benchmark (`cargo bench --bench relay_load` and
+//!   `sotto bench relay`).
 
 #![deny(unsafe_code)]
 #![warn(clippy::unwrap_used)]
 
 pub mod config;
 pub mod identity;
+pub mod load;
+pub mod serve;
 pub mod server;
 pub mod storage;
 pub mod turn;

@@ -1,7 +1,8 @@
 //! Keeps an account connected to its relay: connects and logs in, reconnects
 //! with exponential backoff and full jitter, uploads prekeys, flushes the
 //! outbox (sealing each envelope for its recipient), receives deliveries —
-//! acknowledging each only after `messaging::receive_sealed` committed it —
+//! acknowledging each only after `messaging::receive_sealed_via_relay`
+//! committed it —
 //! and pings to keep the connection alive.
 //!
 //! The store is shared with the application behind a mutex; the agent
@@ -194,10 +195,10 @@ where
                 let delivery = delivery?;
                 let relay_received_at =
                     SystemTime::UNIX_EPOCH + Duration::from_millis(delivery.received_at_ms);
-                let outcome = messaging::receive_sealed(
+                let outcome = messaging::receive_sealed_via_relay(
                     &mut *lock(store),
                     &delivery.payload,
-                    &config.invite.trust_root,
+                    &config.invite,
                     relay_received_at,
                     SystemTime::now(),
                     rng,

@@ -44,6 +44,7 @@ struct State {
     received_ids: HashSet<(ContactId, MessageId)>,
     outbox: BTreeMap<i64, OutboxEntry>,
     held: BTreeMap<i64, HeldEnvelope>,
+    app_settings: BTreeMap<String, String>,
     next_row_id: i64,
     phones: BTreeMap<PhoneNumber, ContactId>,
     plain: BTreeMap<i64, (PlainMessage, Vec<Attachment>)>,
@@ -556,6 +557,17 @@ impl SottoStore for InMemStore {
 
     fn remove_held_envelope(&mut self, id: i64) -> Result<()> {
         self.state.held.remove(&id);
+        Ok(())
+    }
+
+    fn app_setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.state.app_settings.get(key).cloned())
+    }
+
+    fn save_app_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.state
+            .app_settings
+            .insert(key.to_owned(), value.to_owned());
         Ok(())
     }
 

@@ -403,6 +403,12 @@ pub trait SottoStore:
     /// Forgets a held envelope.
     fn remove_held_envelope(&mut self, id: i64) -> Result<()>;
 
+    /// An application setting, by key (`None` when never saved). The keys
+    /// and value formats belong to `app::AppSettings`; the store keeps text.
+    fn app_setting(&self, key: &str) -> Result<Option<String>>;
+    /// Saves an application setting, replacing any earlier value.
+    fn save_app_setting(&mut self, key: &str, value: &str) -> Result<()>;
+
     /// Makes deletions final on disk: moves the WAL into the database and
     /// truncates it (a no-op in memory). Not inside a transaction.
     fn checkpoint(&mut self) -> Result<()>;

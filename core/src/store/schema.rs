@@ -144,6 +144,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sms_parts_by_message ON sms_parts (phone, wire_id, part_count);
     "#,
+    // Version 5: application settings (the account's own relay invite,
+    // receipt preferences), as keys and text values; see `app::AppSettings`.
+    r#"
+    CREATE TABLE app_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -56,9 +56,6 @@ impl SqlCipherStore {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let mut conn = Connection::open_with_flags(path, flags)?;
-        // SQLCipher logs a failed HMAC (a wrong key) to stderr; the caller
-        // gets `Error::WrongKey` instead.
-        conn.pragma_update(None, "cipher_log_level", "NONE")?;
         // The key must be the first statement. It goes in as a blob literal
         // so SQLCipher uses it as is (no PBKDF2 on top of Argon2id). The SQL
         // text is built in a wiped buffer and handed to SQLite without a copy.
@@ -67,6 +64,11 @@ impl SqlCipherStore {
         statement.push_str(&key.pragma_literal());
         statement.push_str("\";");
         conn.execute_batch(&statement)?;
+        // SQLCipher logs a failed HMAC (a wrong key) to stderr; the caller
+        // gets `Error::WrongKey` instead. Set after the key: SQLCipher turns
+        // its logging on (level WARN, to stderr) when the key activates it,
+        // unless a level other than its initial NONE was set before.
+        conn.pragma_update(None, "cipher_log_level", "NONE")?;
         // Nothing is written before the key is known to be right: this read
         // fails with SQLITE_NOTADB on a wrong key, and changes nothing.
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
@@ -983,6 +985,25 @@ impl SottoStore for SqlCipherStore {
     fn remove_held_envelope(&mut self, id: i64) -> Result<()> {
         self.conn
             .execute("DELETE FROM held_envelopes WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    fn app_setting(&self, key: &str) -> Result<Option<String>> {
+        let value = self
+            .conn
+            .prepare_cached("SELECT value FROM app_settings WHERE key = ?1")?
+            .query_row([key], |row| row.get(0))
+            .optional()?;
+        Ok(value)
+    }
+
+    fn save_app_setting(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO app_settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = ?2",
+            )?
+            .execute([key, value])?;
         Ok(())
     }
 

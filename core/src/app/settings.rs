@@ -1,0 +1,91 @@
+//! The account's settings, kept in the encrypted store (the `app_settings`
+//! table: a key and a text value per setting).
+//!
+//! | key | value |
+//! |---|---|
+//! | `relay` | the relay invite the account receives on |
+//! | `socks5` | `host:port` of a SOCKS5 proxy (Tor/Orbot); empty or absent for none |
+//! | `delivery_receipts` | `true`/`false`: tell senders when a text arrived |
+//! | `read_receipts` | `true`/`false`: tell senders when a text was read |
+
+use std::net::SocketAddr;
+
+use crate::error::{Error, Result};
+use crate::relay::invite::RelayInvite;
+use crate::store::SottoStore;
+
+const RELAY: &str = "relay";
+const SOCKS5: &str = "socks5";
+const DELIVERY_RECEIPTS: &str = "delivery_receipts";
+const READ_RECEIPTS: &str = "read_receipts";
+
+/// What the user chose for this account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AppSettings {
+    /// The relay this account receives on (its own invite).
+    pub relay: RelayInvite,
+    /// A SOCKS5 proxy to reach the relay through (Tor/Orbot), if any.
+    pub socks5: Option<SocketAddr>,
+    /// Send delivery receipts for texts received (default on).
+    pub delivery_receipts: bool,
+    /// Send read receipts when texts are marked read (default on).
+    pub read_receipts: bool,
+}
+
+impl AppSettings {
+    /// Defaults for a new account on `relay`.
+    pub fn new(relay: RelayInvite) -> Self {
+        Self {
+            relay,
+            socks5: None,
+            delivery_receipts: true,
+            read_receipts: true,
+        }
+    }
+
+    /// Reads the settings; [`Error::NoAccount`] if the relay was never set
+    /// (the account was not created through [`super::Account::create`]).
+    pub(crate) fn load<S: SottoStore>(store: &S) -> Result<Self> {
+        let relay = store.app_setting(RELAY)?.ok_or(Error::NoAccount)?;
+        let relay = RelayInvite::parse(&relay).map_err(|_| Error::CorruptStore)?;
+        let socks5 = store
+            .app_setting(SOCKS5)?
+            .filter(|text| !text.is_empty())
+            .map(|text| text.parse().map_err(|_| Error::CorruptStore))
+            .transpose()?;
+        let flag = |key: &str| -> Result<bool> {
+            match store.app_setting(key)?.as_deref() {
+                None | Some("true") => Ok(true),
+                Some("false") => Ok(false),
+                Some(_) => Err(Error::CorruptStore),
+            }
+        };
+        Ok(Self {
+            relay,
+            socks5,
+            delivery_receipts: flag(DELIVERY_RECEIPTS)?,
+            read_receipts: flag(READ_RECEIPTS)?,
+        })
+    }
+
+    /// Writes every setting (inside the caller's transaction).
+    pub(crate) fn save<S: SottoStore>(&self, store: &mut S) -> Result<()> {
+        store.save_app_setting(RELAY, &self.relay.to_string())?;
+        match self.socks5 {
+            Some(proxy) => store.save_app_setting(SOCKS5, &proxy.to_string())?,
+            // No proxy is an empty value, which overwrites an earlier one.
+            None => store.save_app_setting(SOCKS5, "")?,
+        }
+        store.save_app_setting(DELIVERY_RECEIPTS, bool_text(self.delivery_receipts))?;
+        store.save_app_setting(READ_RECEIPTS, bool_text(self.read_receipts))?;
+        Ok(())
+    }
+}
+
+fn bool_text(value: bool) -> &'static str {
+    if value {
+        "true"
+    } else {
+        "false"
+    }
+}
