@@ -126,4 +126,24 @@ class EventsTest {
             subscription.close()
         }
     }
+
+    @Test
+    fun `a listener may close the account from its callback`(@TempDir dir: Path) {
+        val key = newKey()
+        val account = openStore(dir, "a.db", key, refreshingOptions())
+        val closed = CountDownLatch(1)
+        val subscription = account.subscribe(object : AccountListener {
+            override fun onEvent(event: AccountEvent) {
+                account.close()
+                closed.countDown()
+            }
+        })
+        account.runMaintenance()
+        assertTrue(closed.await(30, TimeUnit.SECONDS))
+        assertFalse(subscription.isActive())
+        expectThrows<IllegalStateException> { account.identityKey() }
+        // The store was released: it opens again.
+        openStore(dir, "a.db", key).use { assertEquals(33, it.identityKey().size) }
+        subscription.close()
+    }
 }
