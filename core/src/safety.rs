@@ -149,10 +149,17 @@ mod tests {
         let at_bob = safety_number_with(&bob, &alice_key)?;
         assert_eq!(at_alice.digits, at_bob.digits);
         assert_eq!(at_alice.digits.len(), 60);
-        assert_ne!(at_alice.digits, safety_number_with(&alice, &carol_key)?.digits);
+        assert_ne!(
+            at_alice.digits,
+            safety_number_with(&alice, &carol_key)?.digits
+        );
 
         assert!(scanned_code_matches(&alice, &bob_key, &at_bob.scannable)?);
-        assert!(!scanned_code_matches(&alice, &carol_key, &at_bob.scannable)?);
+        assert!(!scanned_code_matches(
+            &alice,
+            &carol_key,
+            &at_bob.scannable
+        )?);
         assert!(matches!(
             scanned_code_matches(&alice, &bob_key, b"junk"),
             Err(Error::InvalidSafetyCode)
