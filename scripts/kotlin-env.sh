@@ -6,7 +6,7 @@
 # keeps it). JNA and JUnit 5 are Debian's packages (jars in /usr/share/java).
 
 SOTTO_KOTLIN_VERSION="2.4.20"
-SOTTO_KOTLIN_PREFIX="${SOTTO_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sotto}/kotlin-compiler-$SOTTO_KOTLIN_VERSION"
+SOTTO_KOTLIN_PREFIX="${SOTTO_TOOLS_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/sotto}/kotlin-compiler-$SOTTO_KOTLIN_VERSION"
 SOTTO_JAVA_SHARE="/usr/share/java"
 
 # The kotlinc to use: $KOTLINC if set, else the pinned one if installed,
