@@ -23,21 +23,24 @@ generated="$out/generated"
 jar="$out/sotto-jvm-tests.jar"
 share="$SOTTO_JAVA_SHARE"
 
-echo "kotlin-test: building libsotto_ffi and uniffi-bindgen"
+# Seconds since the script started, for the CI log.
+step() { echo "kotlin-test: ($SECONDS s) $*"; }
+
+step "building libsotto_ffi and uniffi-bindgen"
 cargo build --locked -p sotto-ffi --features bindgen --lib --bin uniffi-bindgen
 library="target/debug/libsotto_ffi.so"
 
-echo "kotlin-test: generating the Kotlin bindings into $generated"
+step "generating the Kotlin bindings into $generated"
 rm -rf "$generated"
 target/debug/uniffi-bindgen generate --library "$library" --language kotlin \
   --out-dir "$generated" --no-format
 
-echo "kotlin-test: compiling bindings and tests ($("$kotlinc" -version 2>&1 | tail -n1))"
+step "compiling bindings and tests with $kotlinc"
 compile_cp="$share/jna.jar:$share/junit-jupiter-api.jar:$share/opentest4j.jar:$share/apiguardian-api.jar"
 find "$generated" tests/kotlin -name '*.kt' -print0 \
   | xargs -0 "$kotlinc" -nowarn -jvm-target 17 -include-runtime -cp "$compile_cp" -d "$jar"
 
-echo "kotlin-test: running"
+step "running the tests"
 log="$out/junit.log"
 status=0
 java -Djna.library.path="$(dirname "$library")" \
@@ -48,5 +51,6 @@ java -Djna.library.path="$(dirname "$library")" \
 
 # One plain closing line, as other test runners print.
 count() { sed -n "s/^\[ *\([0-9]*\) tests $1 *\]$/\1/p" "$log"; }
+step "done"
 echo "kotlin: $(count successful) passed, $(count failed) failed"
 exit "$status"

@@ -1,5 +1,5 @@
-//! The exported `Account`: a thin shell over [`AccountCore`] that owns the
-//! account's runtime and its maintenance task.
+//! The exported `Account`: a thin shell over `account_core::AccountCore`
+//! that owns the account's runtime and its maintenance task.
 //!
 //! Every method blocks the calling thread until the work is done (store
 //! access, and Argon2id when opening with a passphrase). Android code calls

@@ -1,6 +1,6 @@
 //! Events to the app: what can happen ([`AccountEvent`]), the listener the
 //! app implements ([`AccountListener`]), the hub an account publishes on
-//! ([`EventHub`]) and the handle that ends one subscription
+//! (`EventHub`) and the handle that ends one subscription
 //! ([`Subscription`]).
 //!
 //! Each subscription is one task on the account's runtime. It owns a
