@@ -18,7 +18,8 @@ cd "$(dirname "$0")/.."
 if [ -z "${SOTTO_SETUP_DONE:-}" ]; then scripts/setup.sh; fi
 
 kotlinc="$(sotto_kotlinc)"
-out="target/kotlin"
+target="${CARGO_TARGET_DIR:-target}"
+out="$target/kotlin"
 generated="$out/generated"
 jar="$out/sotto-jvm-tests.jar"
 share="$SOTTO_JAVA_SHARE"
@@ -28,11 +29,11 @@ step() { echo "kotlin-test: ($SECONDS s) $*"; }
 
 step "building libsotto_ffi and uniffi-bindgen"
 cargo build --locked -p sotto-ffi --features bindgen --lib --bin uniffi-bindgen
-library="target/debug/libsotto_ffi.so"
+library="$target/debug/libsotto_ffi.so"
 
 step "generating the Kotlin bindings into $generated"
 rm -rf "$generated"
-target/debug/uniffi-bindgen generate --library "$library" --language kotlin \
+"$target/debug/uniffi-bindgen" generate --library "$library" --language kotlin \
   --out-dir "$generated" --no-format
 
 step "compiling bindings and tests with $kotlinc"
