@@ -116,7 +116,10 @@ impl EventHub {
                     Err(RecvError::Lagged(count)) => AccountEvent::EventsMissed { count },
                     Err(RecvError::Closed) => break,
                 };
-                if !task_delivery.deliver(event) {
+                // The listener is foreign code that may block; let the
+                // runtime move its other tasks off this worker meanwhile.
+                let goes_on = tokio::task::block_in_place(|| task_delivery.deliver(event));
+                if !goes_on {
                     break;
                 }
             }
