@@ -4,3 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo test --workspace --locked
+# The Kotlin bindings on the JVM (JUnit 5 through JNA); setup already ran.
+SOTTO_SETUP_DONE=1 scripts/kotlin-test.sh

@@ -1,5 +1,35 @@
-//! `sotto-ffi`: the UniFFI surface of the Sotto core for Kotlin.
+//! `sotto-ffi`: the UniFFI surface of the Sotto core, for the Android app
+//! (Kotlin) and later iOS. `docs/ffi.md` describes it for the app's authors.
 //!
-//! Nothing is built here yet; issue 5 builds it. This crate exists so the
-//! workspace has the layout of `DESIGN.md`, and it deliberately exports
-//! nothing.
+//! The surface is coarse: a few objects with blocking methods, plain
+//! records, one error enum, and events through a listener interface. The
+//! async runtime belongs to this crate (one per open account); audio and
+//! packets never cross it.
+//!
+//! - [`account`]: the exported `Account`, a thin shell over
+//!   `account_core::AccountCore`, which does the work with the core;
+//! - [`events`]: `AccountEvent`, the `AccountListener` the app implements,
+//!   and `Subscription`;
+//! - [`error`]: `SottoError` and the one mapping from the core's errors;
+//! - [`records`]: the plain values (options, safety numbers, contacts).
+//!
+//! The Kotlin bindings are generated from the built library by
+//! `scripts/kotlin-test.sh` (uniffi-bindgen in library mode) and never
+//! edited by hand.
+
+#![deny(unsafe_code)]
+#![warn(clippy::unwrap_used)]
+
+pub mod account;
+mod account_core;
+pub mod error;
+pub mod events;
+pub mod records;
+mod runtime;
+
+pub use account::Account;
+pub use error::SottoError;
+pub use events::{AccountEvent, AccountListener, ListenerError, Subscription};
+pub use records::{AccountOptions, ContactSummary, MaintenanceReport, SafetyNumber};
+
+uniffi::setup_scaffolding!();

@@ -5,7 +5,7 @@
 //! the fingerprint are the identity keys themselves (Sotto has no phone-number
 //! or account-id identity that both sides agree on).
 
-use libsignal_protocol::Fingerprint;
+use libsignal_protocol::{Fingerprint, IdentityKey};
 
 use crate::error::{Error, Result};
 use crate::store::{in_transaction, ContactId, SottoStore};
@@ -42,8 +42,12 @@ impl std::fmt::Debug for SafetyNumber {
 }
 
 fn fingerprint<S: SottoStore>(store: &S, contact: &ContactId) -> Result<Fingerprint> {
-    let account = store.local_account()?.ok_or(Error::NoAccount)?;
     let theirs = store.identity_record(contact)?.ok_or(Error::NoSession)?.key;
+    fingerprint_with(store, &theirs)
+}
+
+fn fingerprint_with<S: SottoStore>(store: &S, theirs: &IdentityKey) -> Result<Fingerprint> {
+    let account = store.local_account()?.ok_or(Error::NoAccount)?;
     let ours = *account.identity.identity_key();
     Fingerprint::new(
         FINGERPRINT_VERSION,
@@ -51,14 +55,37 @@ fn fingerprint<S: SottoStore>(store: &S, contact: &ContactId) -> Result<Fingerpr
         &ours.serialize(),
         &ours,
         &theirs.serialize(),
-        &theirs,
+        theirs,
     )
     .map_err(|_| Error::Protocol("fingerprint"))
 }
 
 /// The safety number of our identity and `contact`'s trusted identity.
 pub fn safety_number<S: SottoStore>(store: &S, contact: &ContactId) -> Result<SafetyNumber> {
-    let fp = fingerprint(store, contact)?;
+    safety_number_of(fingerprint(store, contact)?)
+}
+
+/// The safety number of our identity and any identity key, whether or not
+/// it belongs to a contact yet (for example one read from an invite before
+/// it is accepted). Both sides compute the same number.
+pub fn safety_number_with<S: SottoStore>(store: &S, theirs: &IdentityKey) -> Result<SafetyNumber> {
+    safety_number_of(fingerprint_with(store, theirs)?)
+}
+
+/// Compares a code scanned from the phone that holds `theirs` with ours,
+/// without recording anything. Returns whether it matched.
+pub fn scanned_code_matches<S: SottoStore>(
+    store: &S,
+    theirs: &IdentityKey,
+    scanned: &[u8],
+) -> Result<bool> {
+    fingerprint_with(store, theirs)?
+        .scannable
+        .compare(scanned)
+        .map_err(|_| Error::InvalidSafetyCode)
+}
+
+fn safety_number_of(fp: Fingerprint) -> Result<SafetyNumber> {
     Ok(SafetyNumber {
         digits: fp
             .display_string()
@@ -92,4 +119,51 @@ pub fn verify_scanned<S: SottoStore>(
 /// by other means (read aloud, in person).
 pub fn mark_verified<S: SottoStore>(store: &mut S, contact: &ContactId) -> Result<()> {
     in_transaction(store, |store| store.set_identity_verified(contact, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::prekeys::{create_account, PreKeyPolicy};
+    use crate::store::InMemStore;
+
+    fn account() -> Result<(InMemStore, IdentityKey)> {
+        let mut store = InMemStore::new();
+        let policy = PreKeyPolicy {
+            batch: 1,
+            ..PreKeyPolicy::default()
+        };
+        let account = create_account(&mut store, &policy, SystemTime::now(), &mut rand::rng())?;
+        Ok((store, *account.identity.identity_key()))
+    }
+
+    #[test]
+    fn safety_numbers_with_any_identity_agree_and_scan_only_between_the_pair() -> Result<()> {
+        let (alice, alice_key) = account()?;
+        let (bob, bob_key) = account()?;
+        let (_, carol_key) = account()?;
+
+        let at_alice = safety_number_with(&alice, &bob_key)?;
+        let at_bob = safety_number_with(&bob, &alice_key)?;
+        assert_eq!(at_alice.digits, at_bob.digits);
+        assert_eq!(at_alice.digits.len(), 60);
+        assert_ne!(
+            at_alice.digits,
+            safety_number_with(&alice, &carol_key)?.digits
+        );
+
+        assert!(scanned_code_matches(&alice, &bob_key, &at_bob.scannable)?);
+        assert!(!scanned_code_matches(
+            &alice,
+            &carol_key,
+            &at_bob.scannable
+        )?);
+        assert!(matches!(
+            scanned_code_matches(&alice, &bob_key, b"junk"),
+            Err(Error::InvalidSafetyCode)
+        ));
+        Ok(())
+    }
 }

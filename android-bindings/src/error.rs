@@ -1,0 +1,188 @@
+//! The one public error of the bindings, and the one place where the core's
+//! errors become it ([`From<sotto_core::Error>`]).
+//!
+//! The core has one variant per failure; a caller needs fewer, each of which
+//! it can act on (ask for the key again, tell the user the store is in use,
+//! retry later, show "compare safety numbers"). Messages are fixed texts:
+//! they never carry user data, keys, ids or paths. The mapping below also
+//! decides what gets logged: failures a caller cannot explain (storage,
+//! network, bugs) are logged with the core's message, which carries no user
+//! data either.
+
+use sotto_core::Error as CoreError;
+
+/// What went wrong, in terms a caller can act on. Kotlin sees it as the
+/// sealed class `SottoException`, one subclass per variant; each message is
+/// the variant's doc text.
+#[derive(Debug, PartialEq, Eq, displaydoc::Display, thiserror::Error, uniffi::Error)]
+#[uniffi(flat_error)]
+pub enum SottoError {
+    /// the key or passphrase is wrong, or the file is not a Sotto store
+    WrongKey,
+    /// the store is already open (in another process, or through another account handle)
+    StoreLocked,
+    /// the store cannot be used: {0}
+    StoreUnusable(&'static str),
+    /// reading or writing the store failed; the disk may be full or failing
+    Storage,
+    /// the relay could not be reached; Sotto will retry
+    Network,
+    /// the relay refused the request or does not match its invite: {0}
+    Relay(&'static str),
+    /// the contact's identity key changed; compare the new safety number, then trust it
+    UntrustedIdentity,
+    /// there is no session with this contact yet
+    NoSession,
+    /// no such contact
+    UnknownContact,
+    /// no such message
+    UnknownMessage,
+    /// invalid input: {0}
+    InvalidInput(&'static str),
+    /// a received message could not be read: {0}
+    Undecryptable(&'static str),
+    /// the account this object belongs to has been closed
+    AccountClosed,
+    /// internal error in Sotto (a bug); the log has details
+    Internal,
+}
+
+impl From<CoreError> for SottoError {
+    fn from(error: CoreError) -> Self {
+        use CoreError as E;
+        let mapped = match &error {
+            E::WrongKey => SottoError::WrongKey,
+            E::StoreLocked => SottoError::StoreLocked,
+            E::CorruptStore => SottoError::StoreUnusable("it is damaged or not a Sotto store"),
+            E::StoreTooNew(_) => {
+                SottoError::StoreUnusable("it was written by a newer version of Sotto")
+            }
+            E::MissingSalt => SottoError::StoreUnusable(
+                "the passphrase salt file beside it is missing or damaged",
+            ),
+            E::Storage(_) => SottoError::Storage,
+            E::Io(io) if is_network_failure(io) => SottoError::Network,
+            E::Io(_) => SottoError::Storage,
+            E::ProxyFailed => SottoError::Network,
+            E::CertificateMismatch => {
+                SottoError::Relay("its TLS certificate does not match the invite")
+            }
+            E::RelayRefused(why) | E::RelayProtocol(why) => SottoError::Relay(why),
+            E::UntrustedIdentity => SottoError::UntrustedIdentity,
+            E::NoSession => SottoError::NoSession,
+            E::UnknownContact => SottoError::UnknownContact,
+            E::UnknownMessage => SottoError::UnknownMessage,
+            E::InvalidInvite => SottoError::InvalidInput("the relay invite is malformed"),
+            E::InvalidSafetyCode => {
+                SottoError::InvalidInput("the scanned code is not a Sotto safety-number code")
+            }
+            E::InvalidBundle => SottoError::InvalidInput(
+                "the prekey bundle is malformed or its signatures do not verify",
+            ),
+            E::MessageTooLong => SottoError::InvalidInput("the message is too long"),
+            E::MalformedEnvelope(why) | E::Undecryptable(why) | E::MalformedContent(why) => {
+                SottoError::Undecryptable(why)
+            }
+            E::InvalidSenderCertificate => {
+                SottoError::Undecryptable("the sender certificate is invalid or expired")
+            }
+            // Everything else means the bindings or the core misused an API
+            // (the account always exists once opened, transactions are the
+            // core's business) or libsignal failed internally.
+            _ => SottoError::Internal,
+        };
+        if matches!(
+            mapped,
+            SottoError::Storage
+                | SottoError::Network
+                | SottoError::Relay(_)
+                | SottoError::StoreUnusable(_)
+                | SottoError::Internal
+        ) {
+            // The core's messages carry no user data (see `sotto_core::Error`).
+            tracing::warn!(error = %error, "sotto call failed");
+        }
+        mapped
+    }
+}
+
+/// Whether an I/O error is a failed connection rather than a failed disk:
+/// the core reports both as `Error::Io`, and only the kind tells them apart.
+fn is_network_failure(error: &std::io::Error) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        error.kind(),
+        K::ConnectionRefused
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::NotConnected
+            | K::AddrNotAvailable
+            | K::BrokenPipe
+            | K::TimedOut
+            | K::UnexpectedEof
+            | K::HostUnreachable
+            | K::NetworkUnreachable
+            | K::NetworkDown
+    )
+}
+
+/// Result alias of the exported API.
+pub type Result<T, E = SottoError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_map_to_what_a_caller_can_act_on() {
+        let cases = [
+            (CoreError::WrongKey, SottoError::WrongKey),
+            (CoreError::StoreLocked, SottoError::StoreLocked),
+            (CoreError::UntrustedIdentity, SottoError::UntrustedIdentity),
+            (CoreError::NoSession, SottoError::NoSession),
+            (CoreError::UnknownContact, SottoError::UnknownContact),
+            (CoreError::ProxyFailed, SottoError::Network),
+            (CoreError::NestedTransaction, SottoError::Internal),
+            (CoreError::AccountExists, SottoError::Internal),
+            (
+                CoreError::Io(std::io::ErrorKind::ConnectionRefused.into()),
+                SottoError::Network,
+            ),
+            (
+                CoreError::Io(std::io::ErrorKind::PermissionDenied.into()),
+                SottoError::Storage,
+            ),
+            (
+                CoreError::RelayRefused("mailbox full"),
+                SottoError::Relay("mailbox full"),
+            ),
+        ];
+        for (core, expected) in cases {
+            assert_eq!(SottoError::from(core), expected);
+        }
+        assert!(matches!(
+            SottoError::from(CoreError::StoreTooNew(9)),
+            SottoError::StoreUnusable(_)
+        ));
+        assert!(matches!(
+            SottoError::from(CoreError::InvalidSafetyCode),
+            SottoError::InvalidInput(_)
+        ));
+        assert!(matches!(
+            SottoError::from(CoreError::Undecryptable("duplicated message")),
+            SottoError::Undecryptable("duplicated message")
+        ));
+    }
+
+    #[test]
+    fn messages_are_fixed_texts() {
+        assert_eq!(
+            SottoError::WrongKey.to_string(),
+            "the key or passphrase is wrong, or the file is not a Sotto store"
+        );
+        assert_eq!(
+            SottoError::InvalidInput("the database key must be 32 bytes").to_string(),
+            "invalid input: the database key must be 32 bytes"
+        );
+    }
+}

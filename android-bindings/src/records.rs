@@ -1,0 +1,148 @@
+//! The plain values that cross the FFI (UniFFI records): options, safety
+//! numbers, contacts and maintenance reports. No behaviour lives here.
+
+use sotto_core::prekeys::PreKeyPolicy;
+
+/// How an account runs. Kotlin: `AccountOptions()` gives the defaults.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct AccountOptions {
+    /// How often the account's background task rotates prekeys, replenishes
+    /// one-time prekeys and deletes expired disappearing messages, in
+    /// milliseconds; 0 turns the task off (then call
+    /// `Account.runMaintenance`, for example from WorkManager).
+    #[uniffi(default = 60000)]
+    pub maintenance_interval_ms: u64,
+    /// How many one-time prekeys of each kind are made at once.
+    #[uniffi(default = 100)]
+    pub prekey_batch: u32,
+    /// More one-time prekeys are made when fewer than this many are left.
+    #[uniffi(default = 20)]
+    pub prekey_low_water: u32,
+}
+
+impl Default for AccountOptions {
+    // Must match the `#[uniffi(default)]` literals above (Kotlin's defaults);
+    // the test below ties both to the core's own policy.
+    fn default() -> Self {
+        Self {
+            maintenance_interval_ms: 60_000,
+            prekey_batch: 100,
+            prekey_low_water: 20,
+        }
+    }
+}
+
+impl AccountOptions {
+    /// The core's prekey policy for these options (rotation periods stay
+    /// the core's defaults).
+    pub(crate) fn prekey_policy(&self) -> PreKeyPolicy {
+        PreKeyPolicy {
+            batch: self.prekey_batch,
+            low_water: self.prekey_low_water,
+            ..PreKeyPolicy::default()
+        }
+    }
+}
+
+/// A safety number: what two people compare to know that no one sits
+/// between them. Both phones show the same one.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct SafetyNumber {
+    /// Sixty digits.
+    pub digits: String,
+    /// The digits in twelve groups of five, as shown to users.
+    pub grouped: String,
+    /// The payload of the QR code to show; the other phone scans it and
+    /// checks it with `safetyCodeMatches` or `verifyContactCode`.
+    pub qr_payload: Vec<u8>,
+}
+
+impl std::fmt::Debug for SafetyNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SafetyNumber(..)")
+    }
+}
+
+impl From<sotto_core::safety::SafetyNumber> for SafetyNumber {
+    fn from(number: sotto_core::safety::SafetyNumber) -> Self {
+        Self {
+            grouped: number.grouped(),
+            digits: number.digits,
+            qr_payload: number.scannable,
+        }
+    }
+}
+
+/// A contact as the contact list shows it.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ContactSummary {
+    /// The contact's local id: random, opaque, stable; pass it back to the
+    /// account's per-contact calls.
+    pub id: String,
+    /// The name the user gave the contact.
+    pub name: String,
+    /// Whether the contact can be reached through a relay (otherwise only
+    /// by SMS).
+    pub on_relay: bool,
+    /// Whether the user compared safety numbers and marked the contact's
+    /// identity verified.
+    pub verified: bool,
+    /// The disappearing-messages timer in seconds; 0 means messages stay.
+    pub disappearing_timer_secs: u32,
+    /// Whether the conversation keeps no history at all.
+    pub keep_no_history: bool,
+}
+
+impl std::fmt::Debug for ContactSummary {
+    // The name is the user's data and stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContactSummary")
+            .field("verified", &self.verified)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one maintenance run did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, uniffi::Record)]
+pub struct MaintenanceReport {
+    /// One-time EC prekeys made.
+    pub one_time_prekeys_made: u32,
+    /// One-time Kyber (ML-KEM) prekeys made.
+    pub kyber_prekeys_made: u32,
+    /// Whether the signed prekey was rotated.
+    pub signed_prekey_rotated: bool,
+    /// Whether the Kyber last-resort prekey was rotated.
+    pub last_resort_prekey_rotated: bool,
+    /// Disappearing messages deleted because their timer ran out.
+    pub messages_expired: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_options_are_the_core_policy() {
+        let options = AccountOptions::default();
+        let core = PreKeyPolicy::default();
+        assert_eq!(options.prekey_batch, core.batch);
+        assert_eq!(options.prekey_low_water, core.low_water);
+        let policy = options.prekey_policy();
+        assert_eq!(policy.signed_rotation, core.signed_rotation);
+    }
+
+    #[test]
+    fn debug_shows_no_user_data() {
+        let contact = ContactSummary {
+            id: "0123".into(),
+            name: "Alice Example".into(),
+            on_relay: true,
+            verified: false,
+            disappearing_timer_secs: 0,
+            keep_no_history: false,
+        };
+        let shown = format!("{contact:?}");
+        assert!(!shown.contains("Alice"));
+        assert!(!shown.contains("0123"));
+    }
+}
