@@ -445,10 +445,11 @@ class CallController(private val effects: CallEffects, private val clock: () -> 
 
     private val observers = mutableListOf<(CallState) -> Unit>()
 
-    /** Calls [observer] with the current state now and after every change. */
-    fun observe(observer: (CallState) -> Unit) {
+    /** Calls [observer] with the current state now and after every change, until the handle is closed. */
+    fun observe(observer: (CallState) -> Unit): AutoCloseable {
         observers += observer
         observer(state)
+        return AutoCloseable { observers -= observer }
     }
 
     /** Applies [event]: moves to the next state, then performs its effects. */
