@@ -28,23 +28,21 @@
 # Gradle build, the APK, and the app on a device. See docs/android.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/kotlin-env.sh
+. scripts/kotlin-env.sh
+if [ -z "${SOTTO_SETUP_DONE:-}" ]; then scripts/setup.sh; fi
 
 app=android-app
 out=$app/build/check
 mkdir -p "$out"
 
 # --- tools -------------------------------------------------------------------
-kotlinc=""
-if command -v kotlinc >/dev/null 2>&1; then
-  kotlinc=$(command -v kotlinc)
-elif command -v npm >/dev/null 2>&1 && [ -x "$(npm root -g)/kotlin-compiler/bin/kotlinc" ]; then
-  kotlinc="$(npm root -g)/kotlin-compiler/bin/kotlinc"
-fi
+kotlinc="$(sotto_kotlinc)"
 [ -n "$kotlinc" ] || { echo "android-check: kotlinc not found (scripts/setup.sh installs it)" >&2; exit 1; }
 kotlin_home=$(cd "$(dirname "$kotlinc")/.." && pwd)
 stdlib=$kotlin_home/lib/kotlin-stdlib.jar
-junit_console=/usr/share/java/junit-platform-console-standalone.jar
-junit_api=/usr/share/java/junit-jupiter-api.jar:/usr/share/java/apiguardian-api.jar:/usr/share/java/opentest4j.jar:/usr/share/java/junit-platform-commons.jar
+junit_console=$SOTTO_JAVA_SHARE/junit-platform-console-standalone.jar
+junit_api=$SOTTO_JAVA_SHARE/junit-jupiter-api.jar:$SOTTO_JAVA_SHARE/apiguardian-api.jar:$SOTTO_JAVA_SHARE/opentest4j.jar:$SOTTO_JAVA_SHARE/junit-platform-commons.jar
 framework_res=$(dpkg -L android-framework-res 2>/dev/null | grep '/framework-res\.apk$' | head -n1 || true)
 for f in "$stdlib" "$junit_console" "$framework_res"; do
   [ -f "$f" ] || { echo "android-check: missing ${f:-framework-res.apk} (run scripts/setup.sh)" >&2; exit 1; }

@@ -4,6 +4,8 @@ import android.content.Context
 import android.os.Handler
 import android.os.Looper
 import android.os.SystemClock
+import android.util.Log
+import kotlinx.coroutines.CoroutineExceptionHandler
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
@@ -38,8 +40,16 @@ class AppGraph(private val context: Context) {
     /** The application context, for helpers that need one. */
     val appContext: Context get() = context
 
-    /** Work that outlives a screen (sending, core events). */
-    val scope = CoroutineScope(SupervisorJob() + Dispatchers.Main.immediate)
+    /**
+     * Work that outlives a screen (sending, core events). A failure in one
+     * job is logged by its type only (messages could carry user data) and
+     * does not take the process down.
+     */
+    val scope = CoroutineScope(
+        SupervisorJob() + Dispatchers.Main.immediate + CoroutineExceptionHandler { _, e ->
+            Log.w(TAG, "background work failed: " + e.javaClass.simpleName)
+        },
+    )
     private val main = Handler(Looper.getMainLooper())
 
     val settings = SettingsStore(context)
@@ -60,8 +70,11 @@ class AppGraph(private val context: Context) {
     /** The call screen's state machine; touched on the main thread only. */
     val calls = CallController(PlatformCallEffects(context, this)) { System.currentTimeMillis() }
 
-    /** True when opening needs the passphrase. */
-    fun needsPassphrase(): Boolean = vault.isPassphraseProtected()
+    /**
+     * True when opening needs the passphrase. A damaged key file reads as
+     * "no passphrase": the unlock attempt then reports the damage.
+     */
+    fun needsPassphrase(): Boolean = runCatching { vault.isPassphraseProtected() }.getOrDefault(false)
 
     /**
      * Unwraps the database key ([passphrase] when the lock is on) and opens
@@ -144,4 +157,8 @@ class AppGraph(private val context: Context) {
 
     /** Whether the relay is connected now (the composer's transport choice depends on it). */
     val relayConnected = MutableStateFlow(false)
+
+    private companion object {
+        const val TAG = "Sotto"
+    }
 }

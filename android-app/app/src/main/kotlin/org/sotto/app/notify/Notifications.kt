@@ -1,6 +1,7 @@
 package org.sotto.app.notify
 
 import android.Manifest
+import android.annotation.SuppressLint
 import android.app.Notification
 import android.app.NotificationChannel
 import android.app.NotificationManager
@@ -124,6 +125,7 @@ class Notifications(private val context: Context) {
     /** Removes the notification of [conversationId] (it was read or replied to). */
     fun cancel(conversationId: String) = manager.cancel(conversationId.hashCode())
 
+    @SuppressLint("MissingPermission") // checked just below, for the API levels that have it
     private fun post(id: Int, notification: Notification) {
         // Without POST_NOTIFICATIONS (Android 13+) the flow in the settings screen asks for it.
         if (context.checkSelfPermission(Manifest.permission.POST_NOTIFICATIONS) != PackageManager.PERMISSION_GRANTED &&

@@ -31,6 +31,7 @@ import androidx.compose.ui.Modifier
 import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.text.style.TextOverflow
+import androidx.compose.ui.unit.dp
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.withContext
 import org.sotto.app.AppGraph
@@ -84,7 +85,7 @@ fun ConversationListScreen(graph: AppGraph, open: (Screen) -> Unit) {
         },
     ) { padding ->
         if (items.isEmpty()) {
-            Text(stringResource(R.string.conversations_empty), Modifier.padding(padding).padding(horizontal = androidx.compose.ui.unit.Dp(16f)))
+            Text(stringResource(R.string.conversations_empty), Modifier.padding(padding).padding(horizontal = 16.dp))
         }
         LazyColumn(Modifier.fillMaxSize().padding(padding)) {
             items(items, key = { it.id }) { item -> ConversationRow(item) { open(Screen.Conversation(item.id)) } }

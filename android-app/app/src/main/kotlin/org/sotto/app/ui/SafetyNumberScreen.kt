@@ -37,6 +37,7 @@ import com.google.zxing.BarcodeFormat
 import com.google.zxing.EncodeHintType
 import com.google.zxing.qrcode.QRCodeWriter
 import com.google.zxing.qrcode.decoder.ErrorCorrectionLevel
+import com.google.zxing.client.android.Intents
 import com.journeyapps.barcodescanner.ScanContract
 import com.journeyapps.barcodescanner.ScanOptions
 import kotlinx.coroutines.Dispatchers
@@ -80,8 +81,11 @@ fun SafetyNumberScreen(
         }
     }
     val scanner = rememberLauncherForActivityResult(ScanContract()) { scanned ->
-        // The QR payload is binary; the scanner hands it over as ISO-8859-1 text, one char per byte.
-        val payload = scanned.contents?.toByteArray(Charsets.ISO_8859_1) ?: return@rememberLauncherForActivityResult
+        // The payload is binary: take the QR code's byte segment as scanned, not the
+        // text zxing decoded from it (which guesses a character set).
+        val payload = scanned.originalIntent?.getByteArrayExtra(Intents.Scan.RESULT_BYTE_SEGMENTS_PREFIX + "0")
+            ?: scanned.contents?.toByteArray(Charsets.ISO_8859_1)
+            ?: return@rememberLauncherForActivityResult
         scope.launch {
             result = withContext(Dispatchers.IO) { graph.core.value?.checkScannedSafetyNumber(conversationId, payload) }
             refresh++
