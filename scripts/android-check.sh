@@ -74,7 +74,7 @@ junit_status=${PIPESTATUS[0]}
 set -e
 passed=$(sed -n 's/.*\[ *\([0-9][0-9]*\) tests successful *\].*/\1/p' "$out/junit.log" | tail -n1)
 failed=$(sed -n 's/.*\[ *\([0-9][0-9]*\) tests failed *\].*/\1/p' "$out/junit.log" | tail -n1)
-echo "android-check :logic: ${passed:-0} passed, ${failed:-0} failed"
+echo "android-logic: ${passed:-0} passed, ${failed:-0} failed"
 [ "$junit_status" -eq 0 ] || { echo "android-check: :logic tests failed" >&2; exit 1; }
 
 # --- (b) manifest and resources with aapt2 -----------------------------------

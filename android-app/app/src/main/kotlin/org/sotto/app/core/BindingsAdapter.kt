@@ -20,28 +20,30 @@ import org.sotto.logic.core.SottoCore
 import org.sotto.logic.settings.HostPort
 import org.sotto.logic.settings.ProxySetting
 import org.sotto.logic.sms.MessageSendStatus
-import uniffi.sotto_ffi.Account
-import uniffi.sotto_ffi.AccountEvent
-import uniffi.sotto_ffi.AccountListener
-import uniffi.sotto_ffi.AccountOptions
-import uniffi.sotto_ffi.SottoException
+import org.sotto.ffi.Account
+import org.sotto.ffi.AccountEvent
+import org.sotto.ffi.AccountListener
+import org.sotto.ffi.AccountOptions
+import org.sotto.ffi.SottoException
 
 /**
- * The one place where `:app` touches the generated UniFFI bindings
- * (`uniffi.sotto_ffi`, generated into build/ by `generateUniffiBindings`).
- * It turns binding types into `:logic` types and binding errors into
- * [CoreException]; nothing else in the app imports `uniffi.*`.
+ * The one place where `:app` touches the generated UniFFI bindings (package
+ * `org.sotto.ffi`, set in android-bindings/uniffi.toml, generated into build/
+ * by `generateUniffiBindings`). It turns binding types into `:logic` types and
+ * `SottoException` into [CoreException]; nothing else in the app imports the
+ * bindings. See docs/ffi.md for the API it uses.
  *
  * **Verified only on a machine with the Android SDK.** This file cannot be
  * compiled where the project's CI runs (no android.jar, no Gradle), and the
  * bindings are still growing (issue 5). It was written against `sotto-ffi`
- * as read at ffi-branch commit 0890568 plus its uncommitted work at the time:
+ * at ffi-branch commit 74b850c:
  *
  * | used here | in sotto-ffi then |
  * |---|---|
- * | `Account.openWithKey`, `contacts`, `contactSafetyNumber`, `verifyContactCode`, `markContactVerified`, `disappearingTimer`, `subscribe`/`AccountListener`/`Subscription`, `SottoException.*` | yes |
- * | messages, sending, receipts, `setDisappearingTimer`, the SMS bridge, relay and proxy control, calls, message/call/identity events | planned by issue 5, not yet exported: the calls below use the names issue 5 implies and must be matched to the real ones when they land |
+ * | `Account.openWithKey`, `contacts`, `contactSafetyNumber`, `verifyContactCode`, `markContactVerified`, `setKeepNoHistory`, `subscribe`/`AccountListener`/`Subscription`, `AccountEvent.MessagesExpired`/`EventsMissed`, every `SottoException` | yes |
+ * | `messages`, `unreadCount`, `heldMessageCount`, `conversationForNumber`, `sendText`, `markRead`, `setDisappearingTimer`, `clearContactVerified`, `trustNewIdentity`, the SMS bridge (`smsReceived`, `takeOutgoingSms`, `reportSmsStatus`), relay and proxy control, calls, and the message/call/identity/relay events | listed under "What is still to come" in docs/ffi.md; the names here are placeholders to match to the real ones when they land |
  *
+ * Until those land, `:app` does not compile; this file is the only one to change.
  * Every method blocks on the store; callers are on a background dispatcher.
  */
 class BindingsAdapter private constructor(private val account: Account) : SottoCore {
@@ -62,15 +64,23 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             throw mapException(e)
         }
 
-        /** The single mapping from binding errors to the errors the app acts on. */
+        /** The single mapping from binding errors to the errors the app acts on (docs/ffi.md, "Errors"). */
         private fun mapException(e: SottoException): CoreException = when (e) {
             is SottoException.WrongKey -> CoreException.WrongKey()
+            is SottoException.StoreLocked -> CoreException.StoreInUse()
+            is SottoException.StoreUnusable -> CoreException.StoreUnusable()
+            is SottoException.Storage -> CoreException.Storage()
+            is SottoException.Network -> CoreException.Network()
+            is SottoException.Relay -> CoreException.Relay()
             is SottoException.UntrustedIdentity -> CoreException.UntrustedIdentity()
-            is SottoException.Network, is SottoException.Relay -> CoreException.Network()
-            is SottoException.Storage, is SottoException.StoreUnusable, is SottoException.StoreLocked -> CoreException.Storage()
+            is SottoException.NoSession -> CoreException.NoSession()
             is SottoException.UnknownContact -> CoreException.InvalidInput("unknown contact")
+            is SottoException.UnknownMessage -> CoreException.InvalidInput("unknown message")
             is SottoException.InvalidInput -> CoreException.InvalidInput("refused by the core")
-            else -> CoreException.Storage()
+            is SottoException.Undecryptable -> CoreException.InvalidInput("undecryptable message")
+            is SottoException.AccountClosed, is SottoException.Internal -> CoreException.Internal()
+            // Variants added to the bindings later land here until they get their own mapping.
+            else -> CoreException.Internal()
         }
     }
 
@@ -87,6 +97,7 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
                 unreadCount = account.unreadCount(c.id).toInt(),
                 disappearingSeconds = c.disappearingTimerSecs.toLong(),
                 heldForIdentityChange = account.heldMessageCount(c.id).toInt(),
+                keepsNoHistory = c.keepNoHistory,
             )
         }
     }
@@ -102,23 +113,23 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         account.messages(conversationId, limit.toUInt(), beforeMessageId).map(::message)
     }
 
-    private fun message(m: uniffi.sotto_ffi.MessageSummary): MessageRecord = MessageRecord(
+    private fun message(m: org.sotto.ffi.MessageSummary): MessageRecord = MessageRecord(
         id = m.id,
         direction = if (m.outgoing) Direction.OUTGOING else Direction.INCOMING,
         body = m.body,
         sentAtMillis = m.sentAtMs.toLong(),
         transport = when (m.transport) {
-            uniffi.sotto_ffi.MessageTransport.RELAY -> Transport.RELAY
-            uniffi.sotto_ffi.MessageTransport.ENCRYPTED_SMS -> Transport.ENCRYPTED_SMS
-            uniffi.sotto_ffi.MessageTransport.PLAIN_SMS -> Transport.PLAIN_SMS
+            org.sotto.ffi.MessageTransport.RELAY -> Transport.RELAY
+            org.sotto.ffi.MessageTransport.ENCRYPTED_SMS -> Transport.ENCRYPTED_SMS
+            org.sotto.ffi.MessageTransport.PLAIN_SMS -> Transport.PLAIN_SMS
             else -> Transport.PLAIN_MMS
         },
         delivery = when (m.delivery) {
-            uniffi.sotto_ffi.DeliveryState.PENDING -> DeliveryState.PENDING
-            uniffi.sotto_ffi.DeliveryState.SENT -> DeliveryState.SENT
-            uniffi.sotto_ffi.DeliveryState.DELIVERED -> DeliveryState.DELIVERED
-            uniffi.sotto_ffi.DeliveryState.READ -> DeliveryState.READ
-            uniffi.sotto_ffi.DeliveryState.FAILED -> DeliveryState.FAILED
+            org.sotto.ffi.DeliveryState.PENDING -> DeliveryState.PENDING
+            org.sotto.ffi.DeliveryState.SENT -> DeliveryState.SENT
+            org.sotto.ffi.DeliveryState.DELIVERED -> DeliveryState.DELIVERED
+            org.sotto.ffi.DeliveryState.READ -> DeliveryState.READ
+            org.sotto.ffi.DeliveryState.FAILED -> DeliveryState.FAILED
             else -> DeliveryState.RECEIVED
         },
         expiresAtMillis = m.expiresAtMs?.toLong(),
@@ -129,9 +140,9 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             conversationId,
             body,
             when (transport) {
-                Transport.RELAY -> uniffi.sotto_ffi.MessageTransport.RELAY
-                Transport.ENCRYPTED_SMS -> uniffi.sotto_ffi.MessageTransport.ENCRYPTED_SMS
-                Transport.PLAIN_SMS, Transport.PLAIN_MMS -> uniffi.sotto_ffi.MessageTransport.PLAIN_SMS
+                Transport.RELAY -> org.sotto.ffi.MessageTransport.RELAY
+                Transport.ENCRYPTED_SMS -> org.sotto.ffi.MessageTransport.ENCRYPTED_SMS
+                Transport.PLAIN_SMS, Transport.PLAIN_MMS -> org.sotto.ffi.MessageTransport.PLAIN_SMS
             },
         )
     }
@@ -140,6 +151,10 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
 
     override fun setDisappearingTimer(conversationId: String, seconds: Long) = call {
         account.setDisappearingTimer(conversationId, seconds.coerceIn(0, UInt.MAX_VALUE.toLong()).toUInt())
+    }
+
+    override fun setKeepNoHistory(conversationId: String, keepNoHistory: Boolean) = call {
+        account.setKeepNoHistory(conversationId, keepNoHistory)
     }
 
     override fun safetyNumber(conversationId: String): SafetyNumber = call {
@@ -164,8 +179,8 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
 
     override fun smsReceived(sender: String, body: String, receivedAtMillis: Long): IncomingSms = call {
         when (val r = account.smsReceived(sender, body, receivedAtMillis.toULong())) {
-            is uniffi.sotto_ffi.SmsIncoming.Plain -> IncomingSms.Plain(r.contactId)
-            is uniffi.sotto_ffi.SmsIncoming.Encrypted -> IncomingSms.Encrypted(r.contactId)
+            is org.sotto.ffi.SmsIncoming.Plain -> IncomingSms.Plain(r.contactId)
+            is org.sotto.ffi.SmsIncoming.Encrypted -> IncomingSms.Encrypted(r.contactId)
             else -> IncomingSms.PartOfEncrypted
         }
     }
@@ -178,10 +193,10 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         account.reportSmsStatus(
             id,
             when (status) {
-                MessageSendStatus.SENT -> uniffi.sotto_ffi.SmsStatus.SENT
-                MessageSendStatus.DELIVERED -> uniffi.sotto_ffi.SmsStatus.DELIVERED
-                MessageSendStatus.FAILED_RETRYABLE -> uniffi.sotto_ffi.SmsStatus.FAILED_RETRYABLE
-                MessageSendStatus.FAILED, MessageSendStatus.DELIVERY_FAILED -> uniffi.sotto_ffi.SmsStatus.FAILED
+                MessageSendStatus.SENT -> org.sotto.ffi.SmsStatus.SENT
+                MessageSendStatus.DELIVERED -> org.sotto.ffi.SmsStatus.DELIVERED
+                MessageSendStatus.FAILED_RETRYABLE -> org.sotto.ffi.SmsStatus.FAILED_RETRYABLE
+                MessageSendStatus.FAILED, MessageSendStatus.DELIVERY_FAILED -> org.sotto.ffi.SmsStatus.FAILED
             },
         )
     }

@@ -18,6 +18,7 @@ import androidx.compose.material3.Card
 import androidx.compose.material3.CardDefaults
 import androidx.compose.material3.DropdownMenu
 import androidx.compose.material3.DropdownMenuItem
+import androidx.compose.material3.HorizontalDivider
 import androidx.compose.material3.ExperimentalMaterial3Api
 import androidx.compose.material3.Icon
 import androidx.compose.material3.IconButton
@@ -135,6 +136,17 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
                                     scope.launch(Dispatchers.IO) { graph.core.value?.setDisappearingTimer(conversationId, seconds) }
                                 })
                             }
+                            HorizontalDivider()
+                            DropdownMenuItem(
+                                text = {
+                                    Text(stringResource(if (state.keepsNoHistory) R.string.history_keep else R.string.history_keep_none))
+                                },
+                                onClick = {
+                                    timerMenu = false
+                                    val keepNone = !state.keepsNoHistory
+                                    scope.launch(Dispatchers.IO) { graph.core.value?.setKeepNoHistory(conversationId, keepNone) }
+                                },
+                            )
                         }
                     }
                 },
@@ -152,6 +164,9 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
                 }
                 ConversationBanner.PLAIN_SMS_ONLY -> Text(stringResource(R.string.plain_sms_banner), Modifier.padding(12.dp))
                 null -> Unit
+            }
+            if (state.keepsNoHistory) {
+                Text(stringResource(R.string.history_none_notice), Modifier.padding(horizontal = 12.dp), style = MaterialTheme.typography.labelMedium)
             }
             LazyColumn(Modifier.weight(1f).fillMaxWidth(), reverseLayout = false) {
                 items(state.items) { item ->

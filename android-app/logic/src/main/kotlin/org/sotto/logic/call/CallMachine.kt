@@ -9,12 +9,7 @@
 package org.sotto.logic.call
 
 /** Who the call is with, as the screen shows it. Kept out of `toString` so it never reaches a log. */
-class CallPeer(val displayName: String, val number: String?) {
-    override fun equals(other: Any?): Boolean =
-        other is CallPeer && other.displayName == displayName && other.number == number
-
-    override fun hashCode(): Int = displayName.hashCode() * 31 + (number?.hashCode() ?: 0)
-
+data class CallPeer(val displayName: String, val number: String?) {
     override fun toString(): String = "CallPeer(redacted)"
 }
 

@@ -72,6 +72,8 @@ data class ConversationViewState(
     val title: String,
     val marker: SecurityMarker,
     val timer: DurationLabel,
+    /** Show that nothing of this conversation is stored. */
+    val keepsNoHistory: Boolean,
     val banner: ConversationBanner?,
     val items: List<ConversationItem>,
 )
@@ -130,6 +132,7 @@ class ConversationPresenter(private val time: TimestampFormatter) {
             title = record.title,
             marker = conversationMarker(record),
             timer = exactDurationLabel(record.disappearingSeconds),
+            keepsNoHistory = record.keepsNoHistory,
             banner = when {
                 record.identity == IdentityState.CHANGED || record.heldForIdentityChange > 0 ->
                     ConversationBanner.IDENTITY_CHANGED

@@ -73,6 +73,8 @@ class ConversationRecord(
     val disappearingSeconds: Long,
     /** Messages waiting because the contact's identity key changed. */
     val heldForIdentityChange: Int,
+    /** The conversation keeps no history: messages are shown once and not stored. */
+    val keepsNoHistory: Boolean = false,
 ) {
     override fun toString(): String = "ConversationRecord(id=$id)"
 }

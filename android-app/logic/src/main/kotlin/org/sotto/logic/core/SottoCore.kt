@@ -65,22 +65,37 @@ interface CoreListener {
     fun onOutgoingSms()
 }
 
-/** The errors a caller can act on; messages carry no user data. */
+/** The errors a caller can act on; messages are fixed texts with no user data. */
 sealed class CoreException(message: String) : Exception(message) {
-    /** The store key is wrong. */
+    /** The store key is wrong, or the file is not a Sotto store. Nothing was changed. */
     class WrongKey : CoreException("wrong store key")
+
+    /** The store is open elsewhere (another process or handle). */
+    class StoreInUse : CoreException("the store is already open")
+
+    /** The store is damaged or from a newer Sotto. */
+    class StoreUnusable : CoreException("the store cannot be used")
+
+    /** Reading or writing the store failed (disk full, I/O). */
+    class Storage : CoreException("storage failure")
+
+    /** The relay could not be reached; the core retries on its own. */
+    class Network : CoreException("network unavailable")
+
+    /** The relay refused, or does not match its invite: check the relay setting. */
+    class Relay : CoreException("the relay refused")
 
     /** The contact's identity changed; check the safety number first. */
     class UntrustedIdentity : CoreException("untrusted identity")
 
-    /** The relay could not be reached. */
-    class Network : CoreException("network unavailable")
+    /** There is no session with the contact yet. */
+    class NoSession : CoreException("no session with this contact")
 
-    /** The store failed (disk full, damaged). */
-    class Storage : CoreException("storage failure")
-
-    /** The input was refused (unknown conversation, bad payload). */
+    /** The input was refused (stale id, malformed scan, bad argument). */
     class InvalidInput(what: String) : CoreException("invalid input: $what")
+
+    /** A bug in Sotto or in the app's use of it (a closed account, an internal error). */
+    class Internal : CoreException("internal error")
 }
 
 /** The Sotto core, opened on one store. Close it to lock the app. */
@@ -105,6 +120,9 @@ interface SottoCore : AutoCloseable {
 
     /** Sets the disappearing-messages timer, in seconds (0: off); the other side is told. */
     fun setDisappearingTimer(conversationId: String, seconds: Long)
+
+    /** Keeps no history for a conversation (turning it on deletes what is stored), or keeps it again. */
+    fun setKeepNoHistory(conversationId: String, keepNoHistory: Boolean)
 
     /** The safety number with the contact of [conversationId]. */
     fun safetyNumber(conversationId: String): SafetyNumber

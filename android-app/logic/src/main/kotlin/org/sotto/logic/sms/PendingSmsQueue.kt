@@ -19,12 +19,7 @@ import java.io.DataOutputStream
 import java.io.EOFException
 
 /** One SMS as the phone delivered it (all parts joined). */
-class ReceivedSms(val sender: String, val body: String, val receivedAtMillis: Long) {
-    override fun equals(other: Any?): Boolean =
-        other is ReceivedSms && other.sender == sender && other.body == body && other.receivedAtMillis == receivedAtMillis
-
-    override fun hashCode(): Int = (sender.hashCode() * 31 + body.hashCode()) * 31 + receivedAtMillis.hashCode()
-
+data class ReceivedSms(val sender: String, val body: String, val receivedAtMillis: Long) {
     override fun toString(): String = "ReceivedSms(at=$receivedAtMillis)"
 }
 

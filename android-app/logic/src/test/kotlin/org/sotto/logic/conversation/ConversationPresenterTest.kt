@@ -36,7 +36,8 @@ class ConversationPresenterTest {
         unread: Int = 0,
         timer: Long = 0,
         held: Int = 0,
-    ) = ConversationRecord(id, "Title $id", sotto, identity, last, unread, timer, held)
+        noHistory: Boolean = false,
+    ) = ConversationRecord(id, "Title $id", sotto, identity, last, unread, timer, held, noHistory)
 
     @Test
     fun `list sorts by newest message and marks encrypted and plain conversations`() {
@@ -129,6 +130,8 @@ class ConversationPresenterTest {
         val plain = presenter.conversation(conv("y", null, sotto = false, identity = IdentityState.NONE), emptyList(), now)
         assertEquals(ConversationBanner.PLAIN_SMS_ONLY, plain.banner)
         assertEquals(SecurityMarker.PLAIN, plain.marker)
+        assertFalse(plain.keepsNoHistory)
+        assertTrue(presenter.conversation(conv("n", null, noHistory = true), emptyList(), now).keepsNoHistory)
     }
 
     @Test
