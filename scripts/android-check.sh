@@ -82,6 +82,18 @@ rm -rf "$out/aapt2"
 mkdir -p "$out/aapt2/gen"
 namespace=$(sed -n 's/^ *namespace *= *"\([A-Za-z0-9_.]*\)".*/\1/p' $app/app/build.gradle.kts)
 python3 scripts/android_manifest_api29.py "$app/app/src/main/AndroidManifest.xml" "$out/aapt2/AndroidManifest.api29.xml" "$namespace"
+# The variant writer must refuse what it does not know; check that it still does,
+# so the check above cannot quietly turn into one that accepts anything.
+cat >"$out/aapt2/bad-manifest.xml" <<'XML'
+<manifest xmlns:android="http://schemas.android.com/apk/res/android">
+  <uses-permission android:name="android.permission.FOREGROUND_SERVICE_MICROPHONE" />
+  <application><service android:name=".S" android:foregroundServiceType="microphone|phoneCal" /></application>
+</manifest>
+XML
+if python3 scripts/android_manifest_api29.py "$out/aapt2/bad-manifest.xml" "$out/aapt2/bad.out.xml" "$namespace" 2>/dev/null; then
+  echo "android-check: the manifest variant writer accepted an unknown service type" >&2
+  exit 1
+fi
 aapt2 compile --dir "$app/app/src/main/res" -o "$out/aapt2/res.zip"
 aapt2 link \
   -I "$framework_res" \
