@@ -12,6 +12,8 @@ import kotlinx.coroutines.SupervisorJob
 import kotlinx.coroutines.flow.MutableStateFlow
 import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.launch
+import kotlinx.coroutines.sync.Mutex
+import kotlinx.coroutines.sync.withLock
 import kotlinx.coroutines.withContext
 import org.sotto.app.call.PlatformCallEffects
 import org.sotto.app.call.TelecomBridge
@@ -59,6 +61,7 @@ class AppGraph(private val context: Context) {
     val lock = AppLockTimer(settings.settings.value.appLock)
 
     private val coreState = MutableStateFlow<SottoCore?>(null)
+    private val unlocking = Mutex()
 
     /** The open core, or null while the app is locked or not yet opened. */
     val core: StateFlow<SottoCore?> = coreState
@@ -82,26 +85,43 @@ class AppGraph(private val context: Context) {
      * gone, damaged key file) or the core's errors; nothing is changed on
      * failure.
      */
-    suspend fun unlock(passphrase: CharArray?) {
-        val opened = withContext(Dispatchers.IO) {
-            vault.open(passphrase).use { key ->
-                val bytes = key.copyBytes()
-                try {
-                    BindingsAdapter.open(File(context.noBackupFilesDir, "sotto.db").path, bytes)
-                } finally {
-                    bytes.fill(0)
+    suspend fun unlock(passphrase: CharArray?): Unit = unlocking.withLock {
+        try {
+            if (coreState.value != null) return@withLock
+            val opened = withContext(Dispatchers.IO) {
+                vault.open(passphrase).use { key ->
+                    val bytes = key.copyBytes()
+                    try {
+                        BindingsAdapter.open(File(context.noBackupFilesDir, "sotto.db").path, bytes)
+                    } finally {
+                        bytes.fill(0)
+                    }
                 }
             }
+            subscription = opened.subscribe(CoreEvents())
+            coreState.value = opened
+            lock.unlocked()
+            val s = settings.settings.value
+            scope.launch(Dispatchers.IO) {
+                IncomingSmsHandler(context, this@AppGraph).drainPending()
+                opened.applyNetwork(s.relay, s.proxy)
+            }
+        } finally {
+            passphrase?.fill('\u0000')
         }
-        passphrase?.fill('\u0000')
-        subscription = opened.subscribe(CoreEvents())
-        coreState.value = opened
-        lock.unlocked()
-        val s = settings.settings.value
-        scope.launch(Dispatchers.IO) {
-            IncomingSmsHandler(context, this@AppGraph).drainPending()
-            opened.applyNetwork(s.relay, s.proxy)
-        }
+    }
+
+    /**
+     * The open core; without a passphrase lock, opens it first (the Keystore
+     * unwraps the key on its own). For receivers and services the system
+     * starts in a cold process. Null while a passphrase is needed or opening
+     * failed (the next screen visit reports why).
+     */
+    suspend fun coreOrOpen(): SottoCore? {
+        coreState.value?.let { return it }
+        if (needsPassphrase()) return null
+        runCatching { unlock(null) }
+        return coreState.value
     }
 
     /** Changes the passphrase lock; the database key stays the same. */

@@ -26,7 +26,7 @@ class ReplyReceiver : BroadcastReceiver() {
         val pending = goAsync()
         graph.scope.launch(Dispatchers.IO) {
             try {
-                val core = graph.core.value ?: return@launch graph.notifications.sendFailed()
+                val core = graph.coreOrOpen() ?: return@launch graph.notifications.sendFailed()
                 val record = core.conversation(conversation)
                 when (val d = TransportPolicy.decide(reachabilityFor(graph, record.isSottoContact), graph.settings.settings.value.smsFallback)) {
                     is TransportDecision.Send -> core.sendText(conversation, text, d.transport)

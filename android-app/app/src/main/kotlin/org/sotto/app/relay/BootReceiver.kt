@@ -20,7 +20,7 @@ class BootReceiver : BroadcastReceiver() {
         val pending = goAsync()
         graph.scope.launch {
             try {
-                runCatching { graph.unlock(null) }.onSuccess { RelayConnectionService.start(context) }
+                if (graph.coreOrOpen() != null) RelayConnectionService.start(context)
             } finally {
                 pending.finish()
             }

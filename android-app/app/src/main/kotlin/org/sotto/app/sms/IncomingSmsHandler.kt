@@ -19,9 +19,9 @@ class IncomingSmsHandler(private val context: Context, private val graph: AppGra
     private val provider = TelephonyProviderWriter(context)
     private val pendingFile = File(context.noBackupFilesDir, "pending-sms.bin")
 
-    /** Hands [sms] on; call off the main thread. */
-    fun handle(sms: ReceivedSms, sentAtMillis: Long) {
-        val core = graph.core.value
+    /** Hands [sms] on. */
+    suspend fun handle(sms: ReceivedSms, sentAtMillis: Long) {
+        val core = graph.coreOrOpen()
         if (core == null) {
             appendPending(sms)
             graph.notifications.lockedMessage()

@@ -31,7 +31,7 @@ class RespondViaMessageService : Service() {
         val graph = sotto
         graph.scope.launch(Dispatchers.IO) {
             try {
-                val core = graph.core.value
+                val core = graph.coreOrOpen()
                 if (core == null) {
                     graph.smsSender.sendPlainUntracked(number, text)
                 } else {

@@ -49,7 +49,7 @@ class SmsStatusReceiver : BroadcastReceiver() {
                         MessageSendStatus.DELIVERY_FAILED -> TelephonyProviderWriter(context).markDelivered(row, ok = false)
                     }
                 }
-                if (!id.startsWith("untracked-")) graph.core.value?.smsSendStatus(id, status)
+                if (!id.startsWith("untracked-")) graph.coreOrOpen()?.smsSendStatus(id, status)
                 if (status != MessageSendStatus.SENT) sender.forget(id)
             } finally {
                 pending.finish()
