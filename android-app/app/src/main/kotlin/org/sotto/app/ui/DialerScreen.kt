@@ -68,7 +68,7 @@ fun DialerScreen(initial: String, back: () -> Unit) {
             )
             if (error) Text(stringResource(R.string.dialer_bad_number))
             Button(onClick = {
-                val normalized = PhoneNumbers.normalize(number)
+                val normalized = PhoneNumbers.dialString(number)
                 if (normalized == null) {
                     error = true
                 } else {

@@ -18,7 +18,7 @@ import org.sotto.app.relay.RelayConnectionService
 import org.sotto.app.roles.PermissionRequester
 import org.sotto.app.roles.RoleRequester
 import org.sotto.app.sotto
-import org.sotto.logic.format.PhoneNumbers
+import org.sotto.logic.intents.SmsUri
 import org.sotto.logic.permissions.Feature
 import org.sotto.logic.permissions.PermissionState
 import org.sotto.logic.permissions.Role
@@ -118,10 +118,10 @@ class MainActivity : ComponentActivity() {
         val data = intent.data
         when (intent.action) {
             Intent.ACTION_SENDTO -> {
-                // sms:/smsto:/mms:/mmsto: — the recipient, maybe several separated by ',' or ';'; we take the first.
-                val number = data?.schemeSpecificPart?.substringBefore('?')?.split(',', ';')?.firstOrNull()?.trim()
-                val body = intent.getStringExtra("sms_body") ?: intent.getStringExtra(Intent.EXTRA_TEXT) ?: ""
-                if (number != null && PhoneNumbers.normalize(number) != null) openConversationFor(number, body)
+                // sms:/smsto:/mms:/mmsto:; group texts are not built, so the first recipient gets it.
+                val uri = data?.encodedSchemeSpecificPart?.let(SmsUri::parse) ?: return
+                val body = intent.getStringExtra("sms_body") ?: intent.getStringExtra(Intent.EXTRA_TEXT) ?: uri.body ?: ""
+                openConversationFor(uri.recipients.first(), body)
             }
             Intent.ACTION_DIAL, Intent.ACTION_VIEW, Intent.ACTION_CALL ->
                 stack.add(Screen.Dialer(if (data?.scheme == "tel") data.schemeSpecificPart.orEmpty() else ""))

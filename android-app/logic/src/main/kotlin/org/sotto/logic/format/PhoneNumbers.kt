@@ -43,6 +43,26 @@ object PhoneNumbers {
     }
 
     /**
+     * What the dialer may dial: digits, a leading `+`, the service codes `*`
+     * and `#` (USSD such as `*#06#`), and `,`/`;` (pause and wait, as the
+     * platform's dial strings allow); separators removed. Null when anything
+     * else is in it or there is no digit.
+     */
+    fun dialString(raw: String): String? {
+        val out = StringBuilder()
+        for (c in raw.trim()) {
+            when {
+                c in '0'..'9' || c == '*' || c == '#' || c == ',' || c == ';' -> out.append(c)
+                c == '+' && out.isEmpty() -> out.append(c)
+                c in separators -> Unit
+                else -> return null
+            }
+        }
+        val s = out.toString()
+        return s.takeIf { it.any { c -> c in '0'..'9' } && it.length <= 64 }
+    }
+
+    /**
      * Whether [a] and [b] are the same line. Equal after normalization, or an
      * international number (`+44 7700 900123`) and its national form with a
      * trunk `0` (`07700 900123`) when [countryCallingCode] (e.g. "44") is the

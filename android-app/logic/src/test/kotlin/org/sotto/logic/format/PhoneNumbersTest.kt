@@ -40,6 +40,16 @@ class PhoneNumbersTest {
     }
 
     @Test
+    fun `dial strings keep service codes and pauses`() {
+        assertEquals("*#06#", PhoneNumbers.dialString("*#06#"))
+        assertEquals("*100#", PhoneNumbers.dialString(" *100# "))
+        assertEquals("+441234567890,,123#", PhoneNumbers.dialString("+44 1234 567890,,123#"))
+        assertNull(PhoneNumbers.dialString("*#"))
+        assertNull(PhoneNumbers.dialString("12+3"))
+        assertNull(PhoneNumbers.dialString("call me"))
+    }
+
+    @Test
     fun `display uses the platform grouping, else the normalized number, else the input`() {
         assertEquals("+44 7700 900123", PhoneNumbers.display("+447700900123") { "+44 7700 900123" })
         assertEquals("+447700900123", PhoneNumbers.display("+44-7700-900123") { null })
