@@ -8,8 +8,6 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import org.sotto.app.sms.reachabilityFor
 import org.sotto.app.sotto
-import org.sotto.logic.conversation.Transport
-import org.sotto.logic.transport.TransportDecision
 import org.sotto.logic.transport.TransportPolicy
 
 /**
@@ -28,12 +26,9 @@ class ReplyReceiver : BroadcastReceiver() {
             try {
                 val core = graph.coreOrOpen() ?: return@launch graph.notifications.sendFailed()
                 val record = core.conversation(conversation)
-                when (val d = TransportPolicy.decide(reachabilityFor(graph, record.isSottoContact), graph.settings.settings.value.smsFallback)) {
-                    is TransportDecision.Send -> core.sendText(conversation, text, d.transport)
-                    TransportDecision.QueueForRelay, TransportDecision.AskRelayOrEncryptedSms ->
-                        core.sendText(conversation, text, Transport.RELAY)
-                    is TransportDecision.Unavailable -> graph.notifications.sendFailed()
-                }
+                val decision = TransportPolicy.decide(reachabilityFor(graph, record.isSottoContact), graph.settings.settings.value.smsFallback)
+                val transport = TransportPolicy.headless(decision) ?: return@launch graph.notifications.sendFailed()
+                core.sendText(conversation, text, transport)
                 core.markRead(conversation)
                 graph.notifications.cancel(conversation)
             } finally {

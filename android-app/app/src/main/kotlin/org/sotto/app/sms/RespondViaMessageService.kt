@@ -6,8 +6,6 @@ import android.os.IBinder
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import org.sotto.app.sotto
-import org.sotto.logic.conversation.Transport
-import org.sotto.logic.transport.TransportDecision
 import org.sotto.logic.transport.TransportPolicy
 
 /**
@@ -41,13 +39,8 @@ class RespondViaMessageService : Service() {
                         reachabilityFor(graph, record.isSottoContact),
                         graph.settings.settings.value.smsFallback,
                     )
-                    when (decision) {
-                        is TransportDecision.Send -> core.sendText(conversation, text, decision.transport)
-                        // Headless: nobody to ask, so it waits in the outbox for the relay.
-                        TransportDecision.QueueForRelay, TransportDecision.AskRelayOrEncryptedSms ->
-                            core.sendText(conversation, text, Transport.RELAY)
-                        is TransportDecision.Unavailable -> graph.notifications.sendFailed()
-                    }
+                    val transport = TransportPolicy.headless(decision)
+                    if (transport == null) graph.notifications.sendFailed() else core.sendText(conversation, text, transport)
                 }
             } finally {
                 stopSelf(startId)

@@ -87,6 +87,17 @@ object TransportPolicy {
         }
     }
 
+    /**
+     * The transport for a text sent where nobody can be asked (a notification's
+     * direct reply, the phone app's quick reply): a question becomes "wait for
+     * the relay" (the outbox), never a silent SMS. Null when it cannot be sent.
+     */
+    fun headless(decision: TransportDecision): Transport? = when (decision) {
+        is TransportDecision.Send -> decision.transport
+        TransportDecision.QueueForRelay, TransportDecision.AskRelayOrEncryptedSms -> Transport.RELAY
+        is TransportDecision.Unavailable -> null
+    }
+
     /** The composer for a contact in [reach], under [policy]. */
     fun present(reach: Reachability, policy: SmsFallbackPolicy): ComposerPresentation {
         val decision = decide(reach, policy)

@@ -51,6 +51,14 @@ class TransportPolicyTest {
     }
 
     @Test
+    fun `headless sends never ask and never fall back to sms on their own`() {
+        assertEquals(Transport.RELAY, TransportPolicy.headless(TransportDecision.AskRelayOrEncryptedSms))
+        assertEquals(Transport.RELAY, TransportPolicy.headless(TransportDecision.QueueForRelay))
+        assertEquals(Transport.ENCRYPTED_SMS, TransportPolicy.headless(TransportDecision.Send(Transport.ENCRYPTED_SMS)))
+        assertEquals(null, TransportPolicy.headless(TransportDecision.Unavailable(UnavailableReason.NO_NUMBER)))
+    }
+
+    @Test
     fun `composer shows the lock, the plain notice and the downgrade option`() {
         val plain = TransportPolicy.present(plainContact, SmsFallbackPolicy.ASK)
         assertFalse(plain.encrypted)
