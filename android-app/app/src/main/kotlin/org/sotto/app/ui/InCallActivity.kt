@@ -50,7 +50,8 @@ class InCallActivity : ComponentActivity() {
         val calls = sotto.calls
         setContent {
             SottoTheme {
-                var state by remember { mutableStateOf<CallState>(CallState.Idle) }
+                // Start from the current state, so the first frame is not "no call" (which closes the screen).
+                var state by remember { mutableStateOf(calls.state) }
                 var now by remember { mutableLongStateOf(System.currentTimeMillis()) }
                 DisposableEffect(Unit) {
                     val observation = calls.observe { state = it }
