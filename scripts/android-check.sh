@@ -39,7 +39,7 @@ mkdir -p "$out"
 # --- tools -------------------------------------------------------------------
 kotlinc="$(sotto_kotlinc)"
 [ -n "$kotlinc" ] || { echo "android-check: kotlinc not found (scripts/setup.sh installs it)" >&2; exit 1; }
-kotlin_home=$(cd "$(dirname "$kotlinc")/.." && pwd)
+kotlin_home=$(cd "$(dirname "$(readlink -f "$kotlinc")")/.." && pwd)
 stdlib=$kotlin_home/lib/kotlin-stdlib.jar
 junit_console=$SOTTO_JAVA_SHARE/junit-platform-console-standalone.jar
 junit_api=$SOTTO_JAVA_SHARE/junit-jupiter-api.jar:$SOTTO_JAVA_SHARE/apiguardian-api.jar:$SOTTO_JAVA_SHARE/opentest4j.jar:$SOTTO_JAVA_SHARE/junit-platform-commons.jar
