@@ -7,8 +7,10 @@
 #      in one kotlinc run (kotlinc is slow to start), and the compile is skipped
 #      when no source changed since the last successful one.
 #
-#  (b) the app's manifest and resources are compiled and linked with `aapt2`
-#      (Debian's `aapt`) against Debian's `android-framework-res`, and every
+#  (b) the version catalog parses and every `libs.*` accessor in the Gradle
+#      scripts names an entry (scripts/android_catalog_check.py); the app's
+#      manifest and resources are compiled and linked with `aapt2` (Debian's
+#      `aapt`) against Debian's `android-framework-res`, and every
 #      `R.string`/`R.drawable`/... the Kotlin sources use must exist in the
 #      linked R class.
 #
@@ -77,7 +79,8 @@ failed=$(sed -n 's/.*\[ *\([0-9][0-9]*\) tests failed *\].*/\1/p' "$out/junit.lo
 echo "android-logic: ${passed:-0} passed, ${failed:-0} failed"
 [ "$junit_status" -eq 0 ] || { echo "android-check: :logic tests failed" >&2; exit 1; }
 
-# --- (b) manifest and resources with aapt2 -----------------------------------
+# --- (b) the build's version catalog, manifest and resources ----------------
+python3 scripts/android_catalog_check.py "$app"
 rm -rf "$out/aapt2"
 mkdir -p "$out/aapt2/gen"
 namespace=$(sed -n 's/^ *namespace *= *"\([A-Za-z0-9_.]*\)".*/\1/p' $app/app/build.gradle.kts)
