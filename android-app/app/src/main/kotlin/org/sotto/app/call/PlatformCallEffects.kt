@@ -48,13 +48,17 @@ class PlatformCallEffects(private val context: Context, private val graph: AppGr
                 core { answerCall(effect.callId) }
                 graph.telecom.connection?.setActive()
             } else {
-                graph.telecom.carrierCall?.answer(VideoProfile.STATE_AUDIO_ONLY)
+                graph.telecom.carrierCalls[effect.callId]?.answer(VideoProfile.STATE_AUDIO_ONLY)
             }
-            is CallEffect.Reject -> if (isSecure()) core { rejectCall(effect.callId) } else graph.telecom.carrierCall?.reject(false, null)
-            is CallEffect.HangUp -> if (isSecure()) core { hangUp(effect.callId) } else graph.telecom.carrierCall?.disconnect()
+            is CallEffect.Reject ->
+                if (isSecure()) core { rejectCall(effect.callId) } else graph.telecom.carrierCalls[effect.callId]?.reject(false, null)
+            is CallEffect.HangUp ->
+                if (isSecure()) core { hangUp(effect.callId) } else graph.telecom.carrierCalls[effect.callId]?.disconnect()
             // A second caller: a secure one hears busy through the core; a carrier one is declined.
-            is CallEffect.SendBusy ->
-                if (effect.callId.startsWith("carrier-")) graph.telecom.carrierCall?.reject(false, null) else core { hangUp(effect.callId) }
+            is CallEffect.SendBusy -> {
+                val waiting = graph.telecom.carrierCalls[effect.callId]
+                if (waiting != null) waiting.reject(false, null) else busySecure(effect.callId)
+            }
             CallEffect.StartRinging -> startRinging()
             CallEffect.StopRinging -> stopRinging()
             // The core plays the ring-back tone into the call audio for secure calls; the network does for carrier calls.
@@ -101,6 +105,11 @@ class PlatformCallEffects(private val context: Context, private val graph: AppGr
     }
 
     private fun isSecure() = current?.kind == CallKind.SECURE
+
+    /** Declines a second secure caller through the core; the current call is not touched. */
+    private fun busySecure(callId: String) {
+        graph.scope.launch(Dispatchers.IO) { runCatching { graph.core.value?.hangUp(callId) } }
+    }
 
     /** Runs a core call off the main thread; a failure ends the call through the machine. */
     private fun core(block: org.sotto.logic.core.SottoCore.() -> Unit) {

@@ -33,9 +33,9 @@ class SottoInCallService : InCallService() {
     }
 
     override fun onCallAdded(call: Call) {
-        sotto.telecom.carrierCall = call
-        call.registerCallback(callback)
         val id = idOf(call)
+        sotto.telecom.carrierCalls[id] = call
+        call.registerCallback(callback)
         val number = call.details.handle?.schemeSpecificPart
         val peer = CallPeer(call.details.callerDisplayName?.takeIf { it.isNotBlank() } ?: number.orEmpty(), number)
         val calls = sotto.calls
@@ -57,7 +57,7 @@ class SottoInCallService : InCallService() {
 
     override fun onCallRemoved(call: Call) {
         call.unregisterCallback(callback)
-        if (sotto.telecom.carrierCall == call) sotto.telecom.carrierCall = null
+        sotto.telecom.carrierCalls.remove(idOf(call))
         sotto.calls.handle(CallEvent.RemoteHungUp(idOf(call)))
     }
 

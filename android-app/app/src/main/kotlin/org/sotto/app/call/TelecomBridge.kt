@@ -19,8 +19,11 @@ class TelecomBridge(private val context: Context) {
     /** The self-managed connection of the secure call, if any. */
     var connection: SottoConnection? = null
 
-    /** The carrier call shown by our in-call service, if any. */
-    var carrierCall: Call? = null
+    /**
+     * The carrier calls our in-call service shows, by the id the state machine
+     * knows them by (a second, waiting call is here too until it is declined).
+     */
+    val carrierCalls: MutableMap<String, Call> = mutableMapOf()
 
     /** Our in-call service while the system has it bound. */
     var inCallService: SottoInCallService? = null
