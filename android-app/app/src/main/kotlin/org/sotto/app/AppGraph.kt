@@ -21,6 +21,7 @@ import org.sotto.app.core.BindingsAdapter
 import org.sotto.app.keys.AtomicKeyFile
 import org.sotto.app.keys.KeystoreKeyWrapper
 import org.sotto.app.notify.Notifications
+import org.sotto.app.relay.MaintenanceJobService
 import org.sotto.app.settings.SettingsStore
 import org.sotto.app.sms.IncomingSmsHandler
 import org.sotto.app.sms.SmsSender
@@ -102,6 +103,7 @@ class AppGraph(private val context: Context) {
             coreState.value = opened
             lock.unlocked()
             val s = settings.settings.value
+            MaintenanceJobService.schedule(context)
             scope.launch(Dispatchers.IO) {
                 IncomingSmsHandler(context, this@AppGraph).drainPending()
                 opened.applyNetwork(s.relay, s.proxy)

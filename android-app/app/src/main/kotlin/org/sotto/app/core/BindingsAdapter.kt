@@ -40,7 +40,7 @@ import org.sotto.ffi.SottoException
  *
  * | used here | in sotto-ffi then |
  * |---|---|
- * | `Account.openWithKey`, `contacts`, `contactSafetyNumber`, `verifyContactCode`, `markContactVerified`, `setKeepNoHistory`, `subscribe`/`AccountListener`/`Subscription`, `AccountEvent.MessagesExpired`/`EventsMissed`, every `SottoException` | yes |
+ * | `Account.openWithKey`, `contacts`, `contactSafetyNumber`, `verifyContactCode`, `markContactVerified`, `setKeepNoHistory`, `runMaintenance`, `subscribe`/`AccountListener`/`Subscription`, `AccountEvent.MessagesExpired`/`EventsMissed`, every `SottoException` | yes |
  * | `messages`, `unreadCount`, `heldMessageCount`, `conversationForNumber`, `sendText`, `markRead`, `setDisappearingTimer`, `clearContactVerified`, `trustNewIdentity`, the SMS bridge (`smsReceived`, `takeOutgoingSms`, `reportSmsStatus`), relay and proxy control, calls, and the message/call/identity/relay events | listed under "What is still to come" in docs/ffi.md; the names here are placeholders to match to the real ones when they land |
  *
  * Until those land, `:app` does not compile; this file is the only one to change.
@@ -221,6 +221,10 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
     override fun hangUp(callId: String) = call { account.hangUp(callId) }
 
     override fun setMuted(callId: String, muted: Boolean) = call { account.setMuted(callId, muted) }
+
+    override fun runMaintenance() {
+        call { account.runMaintenance() }
+    }
 
     override fun subscribe(listener: CoreListener): AutoCloseable {
         val subscription = account.subscribe(object : AccountListener {

@@ -163,6 +163,13 @@ interface SottoCore : AutoCloseable {
     /** Mutes or unmutes the microphone of a secure call. */
     fun setMuted(callId: String, muted: Boolean)
 
+    /**
+     * Rotates and replenishes prekeys and deletes expired disappearing
+     * messages now. The core also does this on its own timer while the
+     * process lives; this is for the periodic job that runs while it sleeps.
+     */
+    fun runMaintenance()
+
     /** Subscribes [listener]; closing the handle unsubscribes. */
     fun subscribe(listener: CoreListener): AutoCloseable
 }
