@@ -15,6 +15,10 @@
 #   JUnit 5 (junit5)              runs the Kotlin tests (console launcher)
 #   kotlinc (npm kotlin-compiler, pinned in kotlin-env.sh), into a per-user
 #           cache without root
+#   aapt2   (aapt)                 links the Android app's manifest and resources
+#   framework-res.apk (android-framework-res)  the API-29 platform resources
+#           aapt2 links against (scripts/android-check.sh)
+#   python3                        writes the API-29 manifest variant for that link
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/kotlin-env.sh
@@ -36,6 +40,10 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 [ -f "$SOTTO_JAVA_SHARE/jna.jar" ] || missing+=(libjna-java)
 compgen -G "/usr/lib/*/jni/libjnidispatch.system.so" >/dev/null || missing+=(libjna-jni)
 [ -f "$SOTTO_JAVA_SHARE/junit-platform-console-standalone.jar" ] || missing+=(junit5)
+# The Android app's checks (scripts/android-check.sh).
+command -v aapt2 >/dev/null 2>&1 || missing+=(aapt)
+[ -f /usr/share/android-framework-res/framework-res.apk ] || missing+=(android-framework-res)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
 
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"

@@ -6,3 +6,6 @@ scripts/setup.sh
 cargo test --workspace --locked
 # The Kotlin bindings on the JVM (JUnit 5 through JNA); setup already ran.
 SOTTO_SETUP_DONE=1 scripts/kotlin-test.sh
+# The Android app's :logic tests (kotlinc + JUnit 5) and the aapt2 link of its
+# manifest and resources; setup already ran.
+SOTTO_SETUP_DONE=1 scripts/android-check.sh

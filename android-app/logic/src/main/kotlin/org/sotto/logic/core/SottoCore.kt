@@ -1,0 +1,175 @@
+/**
+ * The core as `:app` sees it, in `:logic` types. `:app`'s `BindingsAdapter`
+ * implements it on top of the generated UniFFI bindings (`sotto-ffi`); the
+ * screens, receivers and services use only this interface, so the generated
+ * code is referenced in exactly one file and a change of the bindings' API is
+ * one file's work. Every call may block on the store: `:app` makes them off
+ * the main thread.
+ */
+package org.sotto.logic.core
+
+import org.sotto.logic.call.CallEvent
+import org.sotto.logic.conversation.ConversationRecord
+import org.sotto.logic.conversation.MessageRecord
+import org.sotto.logic.conversation.Transport
+import org.sotto.logic.settings.HostPort
+import org.sotto.logic.settings.ProxySetting
+import org.sotto.logic.sms.MessageSendStatus
+
+/** A safety number to compare: 60 digits for reading aloud, and the QR payload. */
+class SafetyNumber(val displayDigits: String, val qrPayload: ByteArray, val verified: Boolean) {
+    override fun toString(): String = "SafetyNumber(verified=$verified)"
+}
+
+/** The result of scanning the other phone's safety-number QR code. */
+enum class ScanResult { MATCH, MISMATCH, NOT_A_SAFETY_NUMBER }
+
+/** What the core made of an incoming SMS. */
+sealed interface IncomingSms {
+    /** An ordinary SMS, stored in [conversationId]; the app also writes it to the Telephony provider. */
+    data class Plain(val conversationId: String) : IncomingSms
+
+    /** An encrypted Sotto SMS, decrypted and stored; never written anywhere as ciphertext. */
+    data class Encrypted(val conversationId: String) : IncomingSms
+
+    /** One part of an encrypted message whose other parts have not arrived yet. */
+    data object PartOfEncrypted : IncomingSms
+}
+
+/** An SMS the core wants sent (plain, or a part of encrypted SMS ciphertext). */
+class OutgoingSms(val id: String, val destination: String, val body: String, val encrypted: Boolean) {
+    override fun toString(): String = "OutgoingSms(id=$id, encrypted=$encrypted)"
+}
+
+/** Passed to [CoreListener.onConversationChanged] when any conversation may have changed. */
+const val ALL_CONVERSATIONS: String = "*"
+
+/** Events from the core. Called on a core thread; `:app` posts them to the main thread. */
+interface CoreListener {
+    /**
+     * Messages of [conversationId] were added or changed (received, delivery
+     * state, disappeared); [ALL_CONVERSATIONS] when any may have.
+     */
+    fun onConversationChanged(conversationId: String)
+
+    /** A call event for the call state machine. */
+    fun onCallEvent(event: CallEvent)
+
+    /** The contact of [conversationId] has a new identity key; their messages are held. */
+    fun onIdentityChanged(conversationId: String)
+
+    /** The relay connection came up or went down. */
+    fun onRelayConnection(connected: Boolean)
+
+    /** The core has SMS to send (see [SottoCore.takeOutgoingSms]). */
+    fun onOutgoingSms()
+}
+
+/** The errors a caller can act on; messages are fixed texts with no user data. */
+sealed class CoreException(message: String) : Exception(message) {
+    /** The store key is wrong, or the file is not a Sotto store. Nothing was changed. */
+    class WrongKey : CoreException("wrong store key")
+
+    /** The store is open elsewhere (another process or handle). */
+    class StoreInUse : CoreException("the store is already open")
+
+    /** The store is damaged or from a newer Sotto. */
+    class StoreUnusable : CoreException("the store cannot be used")
+
+    /** Reading or writing the store failed (disk full, I/O). */
+    class Storage : CoreException("storage failure")
+
+    /** The relay could not be reached; the core retries on its own. */
+    class Network : CoreException("network unavailable")
+
+    /** The relay refused, or does not match its invite: check the relay setting. */
+    class Relay : CoreException("the relay refused")
+
+    /** The contact's identity changed; check the safety number first. */
+    class UntrustedIdentity : CoreException("untrusted identity")
+
+    /** There is no session with the contact yet. */
+    class NoSession : CoreException("no session with this contact")
+
+    /** The input was refused (stale id, malformed scan, bad argument). */
+    class InvalidInput(what: String) : CoreException("invalid input: $what")
+
+    /** A bug in Sotto or in the app's use of it (a closed account, an internal error). */
+    class Internal : CoreException("internal error")
+}
+
+/** The Sotto core, opened on one store. Close it to lock the app. */
+interface SottoCore : AutoCloseable {
+    /** All conversations. */
+    fun conversations(): List<ConversationRecord>
+
+    /** One conversation's record. */
+    fun conversation(conversationId: String): ConversationRecord
+
+    /** The conversation with the phone number [number], made if there is none (SENDTO, a contact picked). */
+    fun conversationForNumber(number: String, displayName: String?): String
+
+    /** The newest [limit] messages before [beforeMessageId] (null: the newest). */
+    fun messages(conversationId: String, limit: Int, beforeMessageId: String?): List<MessageRecord>
+
+    /** Sends [body] through [transport]; returns the message id. */
+    fun sendText(conversationId: String, body: String, transport: Transport): String
+
+    /** Marks everything in [conversationId] read (and sends read receipts to Sotto contacts). */
+    fun markRead(conversationId: String)
+
+    /** Sets the disappearing-messages timer, in seconds (0: off); the other side is told. */
+    fun setDisappearingTimer(conversationId: String, seconds: Long)
+
+    /** Keeps no history for a conversation (turning it on deletes what is stored), or keeps it again. */
+    fun setKeepNoHistory(conversationId: String, keepNoHistory: Boolean)
+
+    /** The safety number with the contact of [conversationId]. */
+    fun safetyNumber(conversationId: String): SafetyNumber
+
+    /** Compares a scanned QR payload with the safety number; a match marks the contact verified. */
+    fun checkScannedSafetyNumber(conversationId: String, payload: ByteArray): ScanResult
+
+    /** Marks the contact verified or not after a spoken comparison. */
+    fun setVerified(conversationId: String, verified: Boolean)
+
+    /** Trusts the contact's new identity key and decrypts the messages held for it. */
+    fun trustNewIdentity(conversationId: String)
+
+    /** Hands in an SMS the phone received. */
+    fun smsReceived(sender: String, body: String, receivedAtMillis: Long): IncomingSms
+
+    /** Takes the SMS the core wants sent; each is reported back with [smsSendStatus]. */
+    fun takeOutgoingSms(): List<OutgoingSms>
+
+    /** Reports what became of an SMS from [takeOutgoingSms]. */
+    fun smsSendStatus(id: String, status: MessageSendStatus)
+
+    /** Connects to [relay] (null: disconnect) through [proxy]. */
+    fun applyNetwork(relay: HostPort?, proxy: ProxySetting)
+
+    /** Places a secure call to the contact of [conversationId]; returns the call id. */
+    fun placeCall(conversationId: String): String
+
+    /** Answers an incoming secure call. */
+    fun answerCall(callId: String)
+
+    /** Declines an incoming secure call. */
+    fun rejectCall(callId: String)
+
+    /** Hangs up (also answers "busy" to a second caller). */
+    fun hangUp(callId: String)
+
+    /** Mutes or unmutes the microphone of a secure call. */
+    fun setMuted(callId: String, muted: Boolean)
+
+    /**
+     * Rotates and replenishes prekeys and deletes expired disappearing
+     * messages now. The core also does this on its own timer while the
+     * process lives; this is for the periodic job that runs while it sleeps.
+     */
+    fun runMaintenance()
+
+    /** Subscribes [listener]; closing the handle unsubscribes. */
+    fun subscribe(listener: CoreListener): AutoCloseable
+}
