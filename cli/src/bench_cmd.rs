@@ -119,6 +119,7 @@ pub fn bench(global: &Global, command: BenchCommand) -> Result<(), Failure> {
         "p50_ms": report.p50_ms,
         "p99_ms": report.p99_ms,
         "max_ms": report.max_ms,
+        "relay_cpu_us_per_envelope": report.relay_cpu_us_per_envelope(),
     }));
     out.text(&report.to_string());
     if report.delivered < report.sent {

@@ -77,6 +77,10 @@ pub struct LoadReport {
     pub p99_ms: f64,
     /// Worst.
     pub max_ms: f64,
+    /// CPU time (user + system) the relay process spent during the load, ms
+    /// (0 where `/proc` is not available). Unlike throughput, this hardly
+    /// depends on what else the machine runs.
+    pub relay_cpu_ms: f64,
 }
 
 impl LoadReport {
@@ -87,6 +91,11 @@ impl LoadReport {
         } else {
             0.0
         }
+    }
+
+    /// Relay CPU time per delivered envelope, microseconds.
+    pub fn relay_cpu_us_per_envelope(&self) -> f64 {
+        self.relay_cpu_ms * 1e3 / self.delivered.max(1) as f64
     }
 
     /// The relay's extra resident memory per connected client, KiB.
@@ -106,6 +115,26 @@ pub fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// The CPU time (user + system) of process `pid` in ms (0 if unknown).
+pub fn cpu_ms(pid: u32) -> f64 {
+    // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name
+    // (which may contain spaces), in clock ticks of 10 ms on Linux.
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 * 10.0
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -177,6 +206,7 @@ pub async fn run_load(
     // Senders: anonymous connections sending to random recipients.
     let identities: Arc<Vec<IdentityKey>> = Arc::new(identities);
     let per_sender = options.messages / senders;
+    let cpu_before_ms = cpu_ms(relay_pid);
     let load_started = Instant::now();
     for seed in 0..senders {
         let invite = invite.clone();
@@ -207,6 +237,7 @@ pub async fn run_load(
         }
     }
     let seconds = load_started.elapsed().as_secs_f64();
+    let relay_cpu_ms = cpu_ms(relay_pid) - cpu_before_ms;
     tasks.abort_all();
     latencies.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -221,6 +252,7 @@ pub async fn run_load(
         p50_ms: ms(percentile(&latencies, 0.50)),
         p99_ms: ms(percentile(&latencies, 0.99)),
         max_ms: ms(latencies.last().copied().unwrap_or_default()),
+        relay_cpu_ms,
     })
 }
 
@@ -247,6 +279,12 @@ impl std::fmt::Display for LoadReport {
             self.sent,
             self.seconds,
             self.per_second()
+        )?;
+        writeln!(
+            f,
+            "relay_load: relay CPU {:.0} ms, {:.1} us per envelope",
+            self.relay_cpu_ms,
+            self.relay_cpu_us_per_envelope()
         )?;
         write!(
             f,
