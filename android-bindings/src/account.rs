@@ -167,6 +167,18 @@ impl Account {
         self.core.mark_read(&contact_id, &message_ids)
     }
 
+    /// Logs in to the relay once and uploads the prekeys it does not have
+    /// yet, so that others can start sessions with this account; waits for
+    /// the network. `connect` does the same on every connection; this is a
+    /// one-shot check right after `createWithKey`.
+    ///
+    /// Throws `Network` or `Relay` when the relay cannot be used,
+    /// `CalledFromCallback` from a listener.
+    pub fn register(&self) -> Result<()> {
+        let app = self.core.app()?;
+        Ok(self.runtime.block_on(async { app.register().await })??)
+    }
+
     /// Connects to the relay and keeps the account there, reconnecting with
     /// backoff, until `disconnect` or `close`: sends what is queued,
     /// receives texts and receipts, and reports them as events. Returns at
@@ -193,12 +205,11 @@ impl Account {
     /// texts stay queued for the next `connect`. Harmless when not
     /// connected. Throws `CalledFromCallback` from a listener.
     pub fn disconnect(&self) -> Result<()> {
-        let mut relay = self.lock_relay();
         if Handle::try_current().is_ok() {
             // Checked first so that a refused call leaves the connection up.
             return Err(SottoError::CalledFromCallback);
         }
-        match relay.take() {
+        match self.lock_relay().take() {
             Some(link) => link.stop(&self.runtime),
             None => Ok(()),
         }
