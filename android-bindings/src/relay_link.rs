@@ -122,3 +122,45 @@ fn account_event(event: Event) -> Option<AccountEvent> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use sotto_core::message::MessageId;
+    use sotto_core::store::{ContactId, DeliveryState as CoreState};
+
+    use super::*;
+    use crate::records::DeliveryState;
+
+    #[test]
+    fn receipts_become_delivery_state_changes_with_hex_ids() {
+        let id = MessageId([0xab; 16]);
+        let event = account_event(Event::Receipt {
+            contact: ContactId::from_string("c1".into()),
+            state: CoreState::Read,
+            message_ids: vec![id],
+        });
+        assert_eq!(
+            event,
+            Some(AccountEvent::DeliveryStateChanged {
+                contact_id: "c1".into(),
+                state: DeliveryState::Read,
+                message_ids: vec!["ab".repeat(16)],
+            })
+        );
+    }
+
+    #[test]
+    fn failures_carry_the_fixed_text_of_their_error() {
+        let event = account_event(Event::Disconnected(sotto_core::Error::RelayUnreachable));
+        assert_eq!(
+            event,
+            Some(AccountEvent::Disconnected {
+                reason: SottoError::Network.to_string()
+            })
+        );
+        let dropped = account_event(Event::Dropped(sotto_core::Error::Undecryptable(
+            "duplicated message",
+        )));
+        assert_eq!(dropped, None);
+    }
+}
