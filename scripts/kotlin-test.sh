@@ -8,7 +8,8 @@
 # 3. compiles the bindings and tests/kotlin/ once with kotlinc, against
 #    Debian's JNA and JUnit 5 jars;
 # 4. runs the tests with the JUnit console launcher, with JNA pointed at
-#    the library just built.
+#    the library just built and the path of sotto-relay (built here too)
+#    in the system property sotto.relay.bin.
 #
 # Extra arguments go to the JUnit launcher (e.g. --include-classname '.*EventsTest').
 set -euo pipefail
@@ -31,6 +32,10 @@ step "building libsotto_ffi and uniffi-bindgen"
 cargo build --locked -p sotto-ffi --features bindgen --lib --bin uniffi-bindgen
 library="$target/debug/libsotto_ffi.so"
 
+step "building sotto-relay (the two-account test runs a real one on loopback)"
+cargo build --locked -p sotto-relay --bin sotto-relay
+relay="$(cd "$target/debug" && pwd)/sotto-relay"
+
 step "generating the Kotlin bindings into $generated"
 rm -rf "$generated"
 "$target/debug/uniffi-bindgen" generate --library "$library" --language kotlin \
@@ -44,7 +49,7 @@ find "$generated" tests/kotlin -name '*.kt' -print0 \
 step "running the tests"
 log="$out/junit.log"
 status=0
-java -Djna.library.path="$(dirname "$library")" \
+java -Djna.library.path="$(dirname "$library")" -Dsotto.relay.bin="$relay" \
   -jar "$share/junit-platform-console-standalone.jar" \
   --disable-banner --disable-ansi-colors --details=tree --fail-if-no-tests \
   --class-path "$jar:$share/jna.jar" --scan-classpath "$jar" \

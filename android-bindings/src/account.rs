@@ -6,26 +6,31 @@
 //! them from a background dispatcher, never from the main thread.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use sotto_core::app::StoreKey;
+use sotto_core::store::ContactId;
+use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 use zeroize::Zeroizing;
 
-use crate::account_core::{AccountCore, Unlock};
+use crate::account_core::{passphrase_key, raw_key, AccountCore};
 use crate::error::{Result, SottoError};
 use crate::events::{AccountListener, Subscription};
-use crate::records::{AccountOptions, ContactSummary, MaintenanceReport, SafetyNumber};
+use crate::records::{AccountOptions, ContactSummary, MaintenanceReport, Message, SafetyNumber};
+use crate::relay_link::RelayLink;
 use crate::runtime::OwnedRuntime;
 
-/// One open account: its encrypted store, its identity, its background
-/// tasks and its events. Close it with `close()` (Kotlin `use {}`); after
-/// that every call throws `IllegalStateException`, and the store file is
-/// released so it can be opened again.
+/// One open account: its encrypted store, its identity, its relay
+/// connection, its background tasks and its events. Close it with `close()`
+/// (Kotlin `use {}`); after that every call throws `IllegalStateException`,
+/// and the store is released so it can be opened again.
 #[derive(uniffi::Object)]
 pub struct Account {
     core: Arc<AccountCore>,
     maintenance: Option<AbortHandle>,
+    relay: Mutex<Option<RelayLink>>,
     // Dropped last: the runtime ends the tasks above.
     runtime: OwnedRuntime,
 }
@@ -38,35 +43,183 @@ impl std::fmt::Debug for Account {
 
 #[uniffi::export]
 impl Account {
-    /// Opens the account stored at `path` with a raw 32-byte key (on
-    /// Android, unwrapped by the Keystore), creating store and account on
-    /// first use.
+    /// Creates a new account in the directory `data_dir` (made if missing,
+    /// readable by the owner only; the store is `sotto.db` in it), locked
+    /// with a raw 32-byte key (on Android, unwrapped by the Keystore). It
+    /// receives on the relay of `relay_invite` (a `sotto-relay:` line).
+    /// Nothing goes over the network until `connect`.
     ///
-    /// Throws `WrongKey` for a wrong key, `StoreLocked` when the store is
-    /// already open, `InvalidInput` when the key is not 32 bytes.
+    /// Throws `AccountExists` if the directory holds an account,
+    /// `InvalidInput` for a malformed invite or a key that is not 32 bytes.
     #[uniffi::constructor]
-    pub fn open_with_key(path: String, key: Vec<u8>, options: AccountOptions) -> Result<Arc<Self>> {
-        let unlock = Unlock::key(Zeroizing::new(key))?;
-        Self::open(path, unlock, options)
+    pub fn create_with_key(
+        data_dir: String,
+        key: Vec<u8>,
+        relay_invite: String,
+        options: AccountOptions,
+    ) -> Result<Arc<Self>> {
+        let key = raw_key(Zeroizing::new(key))?;
+        Self::start(options, |policy| {
+            AccountCore::create(&PathBuf::from(data_dir), &key, &relay_invite, policy)
+        })
     }
 
-    /// Opens the account stored at `path` with a passphrase (stretched with
-    /// Argon2id, which takes a noticeable fraction of a second), creating
-    /// store and account on first use. The salt lives in `<path>.salt`.
+    /// Like `createWithKey`, locked with a passphrase (stretched with
+    /// Argon2id; the salt lives beside the store, in `sotto.db.salt`).
+    #[uniffi::constructor]
+    pub fn create_with_passphrase(
+        data_dir: String,
+        passphrase: String,
+        relay_invite: String,
+        options: AccountOptions,
+    ) -> Result<Arc<Self>> {
+        let key = passphrase_key(Zeroizing::new(passphrase));
+        Self::start(options, |policy| {
+            AccountCore::create(&PathBuf::from(data_dir), &key, &relay_invite, policy)
+        })
+    }
+
+    /// Opens the account in `data_dir` with its raw 32-byte key.
     ///
-    /// Throws `WrongKey` for a wrong passphrase, `StoreLocked` when the
-    /// store is already open.
+    /// Throws `NoAccount` if there is none (nothing is created), `WrongKey`
+    /// for a wrong key, `StoreLocked` when the store is already open,
+    /// `InvalidInput` when the key is not 32 bytes.
+    #[uniffi::constructor]
+    pub fn open_with_key(
+        data_dir: String,
+        key: Vec<u8>,
+        options: AccountOptions,
+    ) -> Result<Arc<Self>> {
+        let key = raw_key(Zeroizing::new(key))?;
+        Self::open(data_dir, key, options)
+    }
+
+    /// Opens the account in `data_dir` with its passphrase (Argon2id takes
+    /// a noticeable fraction of a second).
+    ///
+    /// Throws `NoAccount` if there is none, `WrongKey` for a wrong
+    /// passphrase, `StoreLocked` when the store is already open.
     #[uniffi::constructor]
     pub fn open_with_passphrase(
-        path: String,
+        data_dir: String,
         passphrase: String,
         options: AccountOptions,
     ) -> Result<Arc<Self>> {
         Self::open(
-            path,
-            Unlock::Passphrase(Zeroizing::new(passphrase)),
+            data_dir,
+            passphrase_key(Zeroizing::new(passphrase)),
             options,
         )
+    }
+
+    /// The invite others add this account with: one `sotto-contact:` line
+    /// (for a QR code or a message). It holds no secret.
+    pub fn contact_invite(&self) -> Result<String> {
+        self.core.contact_invite()
+    }
+
+    /// Adds the account of a contact invite as a contact called `name`,
+    /// trusting its identity key on first use (compare safety numbers to
+    /// verify it). Returns the contact's id. If the contact exists already
+    /// (say, it wrote first), it is renamed and its relay recorded.
+    ///
+    /// Throws `InvalidInput` for a malformed invite, this account's own
+    /// invite, or an empty or over-long name.
+    pub fn add_contact(&self, invite: String, name: String) -> Result<String> {
+        self.core.add_contact(&invite, &name)
+    }
+
+    /// Sends a text and returns its id once it is encrypted, stored and
+    /// queued. The first text to a contact fetches their prekeys from the
+    /// relay to start the session, so this may wait for the network. A
+    /// connected account sends at once (`MessageSent`, later
+    /// `DeliveryStateChanged`); otherwise the text goes with the next
+    /// connection.
+    ///
+    /// Throws `NotDeliverable` when the contact has no relay or another
+    /// one, `Network` when the prekeys cannot be fetched, `UntrustedIdentity`
+    /// when the contact's key changed, `CalledFromCallback` from a listener.
+    pub fn send_text(&self, contact_id: String, text: String) -> Result<String> {
+        let app = self.core.app()?;
+        let contact = ContactId::from_string(contact_id);
+        let id = self
+            .runtime
+            .block_on(async { app.send_text(&contact, &text).await })??;
+        Ok(crate::account_core::message_id_text(&id))
+    }
+
+    /// One page of the conversation with a contact: the newest `limit`
+    /// messages stored before `before_ms` (from the newest if null), newest
+    /// first. For the next page pass the `storedAtMs` of the last message
+    /// returned.
+    pub fn messages(
+        &self,
+        contact_id: String,
+        limit: u32,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<Message>> {
+        self.core.messages(&contact_id, limit, before_ms)
+    }
+
+    /// Marks received texts read; a read receipt goes to the contact if
+    /// read receipts are on.
+    pub fn mark_read(&self, contact_id: String, message_ids: Vec<String>) -> Result<()> {
+        self.core.mark_read(&contact_id, &message_ids)
+    }
+
+    /// Logs in to the relay once and uploads the prekeys it does not have
+    /// yet, so that others can start sessions with this account; waits for
+    /// the network. `connect` does the same on every connection; this is a
+    /// one-shot check right after `createWithKey`.
+    ///
+    /// Throws `Network` or `Relay` when the relay cannot be used,
+    /// `CalledFromCallback` from a listener.
+    pub fn register(&self) -> Result<()> {
+        let app = self.core.app()?;
+        Ok(self.runtime.block_on(async { app.register().await })??)
+    }
+
+    /// Connects to the relay and keeps the account there, reconnecting with
+    /// backoff, until `disconnect` or `close`: sends what is queued,
+    /// receives texts and receipts, and reports them as events. Returns at
+    /// once (`Connected` follows as an event); calling it while connected
+    /// does nothing.
+    pub fn connect(&self) -> Result<()> {
+        let mut relay = self.lock_relay();
+        if relay.as_ref().is_some_and(RelayLink::is_running) {
+            return Ok(());
+        }
+        if let Some(finished) = relay.take() {
+            finished.stop(&self.runtime)?;
+        }
+        let app = self.core.app()?;
+        *relay = Some(RelayLink::start(
+            &self.runtime,
+            &app,
+            Arc::clone(&self.core),
+        )?);
+        Ok(())
+    }
+
+    /// Leaves the relay and waits until the connection has stopped. Queued
+    /// texts stay queued for the next `connect`. Harmless when not
+    /// connected. Throws `CalledFromCallback` from a listener.
+    pub fn disconnect(&self) -> Result<()> {
+        if Handle::try_current().is_ok() {
+            // Checked first so that a refused call leaves the connection up.
+            return Err(SottoError::CalledFromCallback);
+        }
+        match self.lock_relay().take() {
+            Some(link) => link.stop(&self.runtime),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a relay connection runs (it may be between reconnects).
+    pub fn is_connected(&self) -> bool {
+        self.lock_relay()
+            .as_ref()
+            .is_some_and(RelayLink::is_running)
     }
 
     /// Our public identity key (33 bytes). It is not secret: it is what
@@ -146,16 +299,23 @@ impl Account {
 }
 
 impl Account {
-    fn open(path: String, unlock: Unlock, options: AccountOptions) -> Result<Arc<Self>> {
+    fn open(data_dir: String, key: StoreKey, options: AccountOptions) -> Result<Arc<Self>> {
+        Self::start(options, |policy| {
+            AccountCore::open(&PathBuf::from(data_dir), &key, policy)
+        })
+    }
+
+    /// Checks the options, starts the runtime, opens or creates the account
+    /// with `open_core`, and starts maintenance.
+    fn start(
+        options: AccountOptions,
+        open_core: impl FnOnce(sotto_core::prekeys::PreKeyPolicy) -> Result<AccountCore>,
+    ) -> Result<Arc<Self>> {
         if options.prekey_batch == 0 {
             return Err(SottoError::InvalidInput("prekey_batch must be at least 1"));
         }
         let runtime = OwnedRuntime::new()?;
-        let core = Arc::new(AccountCore::open(
-            &PathBuf::from(path),
-            unlock,
-            options.prekey_policy(),
-        )?);
+        let core = Arc::new(open_core(options.prekey_policy())?);
         let maintenance = match options.maintenance_interval_ms {
             0 => None,
             ms => Some(spawn_maintenance(
@@ -167,8 +327,14 @@ impl Account {
         Ok(Arc::new(Self {
             core,
             maintenance,
+            relay: Mutex::new(None),
             runtime,
         }))
+    }
+
+    fn lock_relay(&self) -> MutexGuard<'_, Option<RelayLink>> {
+        // Only taking and replacing the link happens under this lock.
+        self.relay.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -176,6 +342,11 @@ impl Drop for Account {
     fn drop(&mut self) {
         if let Some(task) = &self.maintenance {
             task.abort();
+        }
+        if let Some(link) = self.lock_relay().take() {
+            // The runtime's shutdown below ends its tasks, and with them
+            // their hold on the store.
+            link.stop_soon();
         }
         // Subscriptions end and the store is released before this returns;
         // the runtime (a field) shuts down right after.

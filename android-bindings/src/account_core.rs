@@ -1,84 +1,129 @@
-//! `AccountCore`: the work behind the exported `Account` — the open store,
-//! the account's identity, maintenance, and the event hub. It speaks in
+//! `AccountCore`: the work behind the exported `Account` — the core's
+//! application facade (`sotto_core::app::Account`: store, settings,
+//! contacts, messaging, relay), maintenance, and the event hub. It speaks in
 //! core types and `SottoError`; the exported shell only converts.
 //!
-//! The store sits behind one mutex (it is the one writer connection). It is
-//! taken out when the account closes, so the database file is released at
-//! once even if a background task still holds this value; such a task then
-//! gets [`SottoError::AccountClosed`].
-//!
-//! This holds no messaging or relay logic: sending, receiving and the relay
-//! agent come from the core's application facade when the bindings wrap it.
+//! The facade sits behind one mutex. It is taken out when the account
+//! closes, so the store is released as soon as the calls in flight return;
+//! a later call (or a background task that still holds this value) gets
+//! [`SottoError::AccountClosed`].
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
+use sotto_core::app::{self, ContactInvite, StoreKey};
+use sotto_core::message::MessageId;
 use sotto_core::prekeys::{self, PreKeyPolicy};
+use sotto_core::relay::invite::RelayInvite;
 use sotto_core::store::{ContactId, DatabaseKey, SottoStore, SqlCipherStore};
 use sotto_core::{history, safety, IdentityKey};
 use zeroize::Zeroizing;
 
 use crate::error::{Result, SottoError};
 use crate::events::{AccountEvent, EventHub};
-use crate::records::{ContactSummary, MaintenanceReport, SafetyNumber};
+use crate::records::{ContactSummary, MaintenanceReport, Message, SafetyNumber};
 
-/// How the store is unlocked.
-pub(crate) enum Unlock {
-    /// A raw 256-bit key (from the Android Keystore).
-    Key(DatabaseKey),
-    /// A passphrase, stretched with Argon2id (desktop).
-    Passphrase(Zeroizing<String>),
+/// A raw key handed in as bytes; it must be exactly 32 of them.
+pub(crate) fn raw_key(bytes: Zeroizing<Vec<u8>>) -> Result<StoreKey> {
+    let mut raw: [u8; 32] = bytes
+        .as_slice()
+        .try_into()
+        .map_err(|_| SottoError::InvalidInput("the database key must be 32 bytes"))?;
+    let key = DatabaseKey::from_bytes(raw);
+    // `raw` is a copy on the stack; wipe it too.
+    zeroize::Zeroize::zeroize(&mut raw);
+    Ok(StoreKey::Raw(key))
 }
 
-impl Unlock {
-    /// A raw key handed in as bytes; it must be exactly 32 of them.
-    pub(crate) fn key(bytes: Zeroizing<Vec<u8>>) -> Result<Self> {
-        let mut raw: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| SottoError::InvalidInput("the database key must be 32 bytes"))?;
-        let key = DatabaseKey::from_bytes(raw);
-        // `raw` is a copy on the stack; wipe it too.
-        zeroize::Zeroize::zeroize(&mut raw);
-        Ok(Unlock::Key(key))
-    }
+/// A passphrase handed in as a string.
+pub(crate) fn passphrase_key(passphrase: Zeroizing<String>) -> StoreKey {
+    StoreKey::Passphrase(Zeroizing::new(passphrase.as_bytes().to_vec()))
 }
 
 /// An open account.
 pub(crate) struct AccountCore {
-    store: Mutex<Option<SqlCipherStore>>,
+    app: Mutex<Option<Arc<app::Account>>>,
     identity: IdentityKey,
     policy: PreKeyPolicy,
     events: EventHub,
 }
 
 impl AccountCore {
-    /// Opens (or creates) the store at `path`, creates the account on first
-    /// open, and brings prekeys and disappearing messages up to date.
-    pub(crate) fn open(path: &Path, unlock: Unlock, policy: PreKeyPolicy) -> Result<Self> {
-        let mut rng = rand::rng();
-        let mut store = match unlock {
-            Unlock::Key(key) => SqlCipherStore::open(path, &key)?,
-            Unlock::Passphrase(passphrase) => {
-                SqlCipherStore::open_with_passphrase(path, passphrase.as_bytes(), &mut rng)?
-            }
-        };
-        let now = SystemTime::now();
-        let account = match store.local_account()? {
-            Some(account) => {
-                prekeys::maintain_prekeys(&mut store, &policy, now, &mut rng)?;
-                account
-            }
-            None => prekeys::create_account(&mut store, &policy, now, &mut rng)?,
-        };
-        history::delete_expired(&mut store, now)?;
-        Ok(Self {
-            store: Mutex::new(Some(store)),
-            identity: *account.identity.identity_key(),
+    /// Creates a new account in `data_dir` that receives on the relay of
+    /// `relay_invite` (a `sotto-relay:` line). Nothing goes over the network.
+    pub(crate) fn create(
+        data_dir: &Path,
+        key: &StoreKey,
+        relay_invite: &str,
+        policy: PreKeyPolicy,
+    ) -> Result<Self> {
+        let relay = RelayInvite::parse(relay_invite)?;
+        let account = app::Account::create_with_policy(data_dir, key, relay, &policy)?;
+        Ok(Self::new(account, policy))
+    }
+
+    /// Opens the account in `data_dir` and brings prekeys and disappearing
+    /// messages up to date.
+    pub(crate) fn open(data_dir: &Path, key: &StoreKey, policy: PreKeyPolicy) -> Result<Self> {
+        let account = app::Account::open(data_dir, key)?;
+        account.with_store(|store| {
+            let now = SystemTime::now();
+            prekeys::maintain_prekeys(store, &policy, now, &mut rand::rng())?;
+            history::delete_expired(store, now)?;
+            Ok(())
+        })?;
+        Ok(Self::new(account, policy))
+    }
+
+    fn new(account: app::Account, policy: PreKeyPolicy) -> Self {
+        Self {
+            identity: account.identity_key(),
+            app: Mutex::new(Some(Arc::new(account))),
             policy,
             events: EventHub::new(),
-        })
+        }
+    }
+
+    /// The facade, for the calls that go through it (and the relay
+    /// connection); [`SottoError::AccountClosed`] once closed.
+    pub(crate) fn app(&self) -> Result<Arc<app::Account>> {
+        self.lock_app().clone().ok_or(SottoError::AccountClosed)
+    }
+
+    /// The invite others add this account with (a `sotto-contact:` line).
+    pub(crate) fn contact_invite(&self) -> Result<String> {
+        Ok(self.app()?.contact_invite().to_string())
+    }
+
+    /// Adds the account of a contact invite as a contact; returns its id.
+    pub(crate) fn add_contact(&self, invite: &str, name: &str) -> Result<String> {
+        let invite = ContactInvite::parse(invite)?;
+        let id = self.app()?.add_contact(&invite, name)?;
+        Ok(id.as_str().to_owned())
+    }
+
+    /// One page of a conversation, newest first.
+    pub(crate) fn messages(
+        &self,
+        contact: &str,
+        limit: u32,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<Message>> {
+        let contact = ContactId::from_string(contact.to_owned());
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let page = self.app()?.messages(&contact, limit, before_ms)?;
+        Ok(page.into_iter().map(Message::from).collect())
+    }
+
+    /// Marks received texts read (a read receipt goes out if those are on).
+    pub(crate) fn mark_read(&self, contact: &str, message_ids: &[String]) -> Result<()> {
+        let contact = ContactId::from_string(contact.to_owned());
+        let ids = message_ids
+            .iter()
+            .map(|id| parse_message_id(id))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.app()?.mark_read(&contact, ids)?)
     }
 
     pub(crate) fn events(&self) -> &EventHub {
@@ -203,29 +248,40 @@ impl AccountCore {
         Ok(report)
     }
 
-    /// Ends every subscription and releases the store. Later calls fail
-    /// with [`SottoError::AccountClosed`].
+    /// Ends every subscription and lets go of the store: it is released
+    /// once the calls in flight and the connection's tasks (which the
+    /// caller stops) are done. Later calls fail with
+    /// [`SottoError::AccountClosed`].
     pub(crate) fn close(&self) {
         self.events.close();
-        // Waits for a store call in progress (a maintenance run) to finish.
-        let store = self.lock_store().take();
-        drop(store);
+        let app = self.lock_app().take();
+        drop(app);
     }
 
     fn with_store<T>(
         &self,
         work: impl FnOnce(&mut SqlCipherStore) -> sotto_core::Result<T>,
     ) -> Result<T> {
-        let mut guard = self.lock_store();
-        let store = guard.as_mut().ok_or(SottoError::AccountClosed)?;
-        Ok(work(store)?)
+        Ok(self.app()?.with_store(work)?)
     }
 
-    fn lock_store(&self) -> MutexGuard<'_, Option<SqlCipherStore>> {
-        // A panic inside a store call rolls its transaction back
-        // (`in_transaction`), so the store is still consistent.
-        self.store.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock_app(&self) -> MutexGuard<'_, Option<Arc<app::Account>>> {
+        // Nothing runs under this lock but taking or cloning the handle.
+        self.app.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// A message id as the bindings show it: 32 lowercase hex digits.
+pub(crate) fn message_id_text(id: &MessageId) -> String {
+    hex::encode(id.0)
+}
+
+fn parse_message_id(text: &str) -> Result<MessageId> {
+    hex::decode(text)
+        .ok()
+        .and_then(|bytes| <[u8; 16]>::try_from(bytes).ok())
+        .map(MessageId)
+        .ok_or(SottoError::InvalidInput("a message id is malformed"))
 }
 
 fn parse_identity(bytes: &[u8]) -> Result<IdentityKey> {

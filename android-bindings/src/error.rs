@@ -17,6 +17,10 @@ use sotto_core::Error as CoreError;
 #[derive(Debug, PartialEq, Eq, displaydoc::Display, thiserror::Error, uniffi::Error)]
 #[uniffi(flat_error)]
 pub enum SottoError {
+    /// there is no account in this directory yet; create one
+    NoAccount,
+    /// there is already an account in this directory; open it
+    AccountExists,
     /// the key or passphrase is wrong, or the file is not a Sotto store
     WrongKey,
     /// the store is already open (in another process, or through another account handle)
@@ -33,6 +37,8 @@ pub enum SottoError {
     UntrustedIdentity,
     /// there is no session with this contact yet
     NoSession,
+    /// the contact cannot be reached this way: {0}
+    NotDeliverable(&'static str),
     /// no such contact
     UnknownContact,
     /// no such message
@@ -43,6 +49,8 @@ pub enum SottoError {
     Undecryptable(&'static str),
     /// the account this object belongs to has been closed
     AccountClosed,
+    /// this call waits for the network and cannot be made from inside a listener callback; hand it to another thread
+    CalledFromCallback,
     /// internal error in Sotto (a bug); the log has details
     Internal,
 }
@@ -51,6 +59,8 @@ impl From<CoreError> for SottoError {
     fn from(error: CoreError) -> Self {
         use CoreError as E;
         let mapped = match &error {
+            E::NoAccount => SottoError::NoAccount,
+            E::AccountExists => SottoError::AccountExists,
             E::WrongKey => SottoError::WrongKey,
             E::StoreLocked => SottoError::StoreLocked,
             E::CorruptStore => SottoError::StoreUnusable("it is damaged or not a Sotto store"),
@@ -63,7 +73,7 @@ impl From<CoreError> for SottoError {
             E::Storage(_) => SottoError::Storage,
             E::Io(io) if is_network_failure(io) => SottoError::Network,
             E::Io(_) => SottoError::Storage,
-            E::ProxyFailed => SottoError::Network,
+            E::ProxyFailed | E::RelayUnreachable | E::RelayTimeout => SottoError::Network,
             E::CertificateMismatch => {
                 SottoError::Relay("its TLS certificate does not match the invite")
             }
@@ -73,6 +83,17 @@ impl From<CoreError> for SottoError {
             E::UnknownContact => SottoError::UnknownContact,
             E::UnknownMessage => SottoError::UnknownMessage,
             E::InvalidInvite => SottoError::InvalidInput("the relay invite is malformed"),
+            E::InvalidContactInvite(why) => SottoError::InvalidInput(why),
+            E::InvalidName => {
+                SottoError::InvalidInput("the name is empty, too long, or holds control characters")
+            }
+            E::NoIdentityChange => {
+                SottoError::InvalidInput("the contact presented no new identity key")
+            }
+            E::NoRelay => SottoError::NotDeliverable("no relay is known for the contact"),
+            E::OtherRelay => SottoError::NotDeliverable(
+                "the contact is on another relay, and delivery across relays is not supported yet",
+            ),
             E::InvalidSafetyCode => {
                 SottoError::InvalidInput("the scanned code is not a Sotto safety-number code")
             }
@@ -143,7 +164,17 @@ mod tests {
             (CoreError::UnknownContact, SottoError::UnknownContact),
             (CoreError::ProxyFailed, SottoError::Network),
             (CoreError::NestedTransaction, SottoError::Internal),
-            (CoreError::AccountExists, SottoError::Internal),
+            (CoreError::AccountExists, SottoError::AccountExists),
+            (CoreError::NoAccount, SottoError::NoAccount),
+            (CoreError::RelayUnreachable, SottoError::Network),
+            (CoreError::RelayTimeout, SottoError::Network),
+            (CoreError::AlreadyConnected, SottoError::Internal),
+            (
+                CoreError::InvalidName,
+                SottoError::InvalidInput(
+                    "the name is empty, too long, or holds control characters",
+                ),
+            ),
             (
                 CoreError::Io(std::io::ErrorKind::ConnectionRefused.into()),
                 SottoError::Network,
@@ -163,6 +194,14 @@ mod tests {
         assert!(matches!(
             SottoError::from(CoreError::StoreTooNew(9)),
             SottoError::StoreUnusable(_)
+        ));
+        assert!(matches!(
+            SottoError::from(CoreError::OtherRelay),
+            SottoError::NotDeliverable(_)
+        ));
+        assert!(matches!(
+            SottoError::from(CoreError::InvalidContactInvite("it is empty")),
+            SottoError::InvalidInput("it is empty")
         ));
         assert!(matches!(
             SottoError::from(CoreError::InvalidSafetyCode),

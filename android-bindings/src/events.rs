@@ -19,15 +19,72 @@ use tokio::runtime::Handle;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::AbortHandle;
 
+use crate::records::{DeliveryState, Message};
+
 /// How many events may wait for a slow listener before it misses some
 /// (and is told so with [`AccountEvent::EventsMissed`]).
 const EVENT_BACKLOG: usize = 256;
 
 /// Something that happened to an account. More variants come as the
-/// bindings grow (messages, receipts, calls, identity changes), so Kotlin
-/// code should end its `when` with an `else` branch.
+/// bindings grow (calls, SMS), so Kotlin code should end its `when` with an
+/// `else` branch.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
 pub enum AccountEvent {
+    /// Logged in to the relay (after `connect`, and after each reconnect).
+    Connected,
+    /// The relay connection dropped; Sotto reconnects with backoff until
+    /// `disconnect`.
+    Disconnected {
+        /// Why, as a fixed text without user data.
+        reason: String,
+    },
+    /// A text arrived and was stored (a delivery receipt goes back if
+    /// those are on).
+    MessageReceived {
+        /// The text.
+        message: Message,
+        /// Whether the sender was unknown until now: a contact named
+        /// "Unknown sender" was created for them.
+        new_contact: bool,
+    },
+    /// Texts this account sent reached the contact's device (`Delivered`)
+    /// or were displayed there (`Read`).
+    DeliveryStateChanged {
+        /// The contact who sent the receipt.
+        contact_id: String,
+        /// The state the texts reached.
+        state: DeliveryState,
+        /// The texts' ids.
+        message_ids: Vec<String>,
+    },
+    /// A queued envelope was handed to the relay. Its id is a text's id, or
+    /// the id of a receipt this account sent.
+    MessageSent {
+        /// The id.
+        message_id: String,
+    },
+    /// The relay refused a queued envelope; it stays queued and is tried
+    /// again on the next connection.
+    SendFailed {
+        /// The id of the text or receipt.
+        message_id: String,
+        /// Why, as a fixed text without user data.
+        reason: String,
+    },
+    /// A contact presented a new identity key. Their texts wait,
+    /// undecrypted, until the user compares the new safety number and
+    /// accepts it.
+    IdentityChanged {
+        /// Who.
+        contact_id: String,
+    },
+    /// The contact set the disappearing-messages timer.
+    DisappearingTimerChanged {
+        /// Who.
+        contact_id: String,
+        /// Seconds; 0 turns it off.
+        seconds: u32,
+    },
     /// Maintenance made new prekeys or rotated the signed ones.
     PrekeysRefreshed {
         /// One-time EC prekeys made.

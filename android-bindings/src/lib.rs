@@ -11,7 +11,10 @@
 //! - [`events`]: `AccountEvent`, the `AccountListener` the app implements,
 //!   and `Subscription`;
 //! - [`error`]: `SottoError` and the one mapping from the core's errors;
-//! - [`records`]: the plain values (options, safety numbers, contacts).
+//! - [`records`]: the plain values (options, safety numbers, contacts,
+//!   messages);
+//! - `relay_link`: the relay connection, run on the account's runtime, and
+//!   its events.
 //!
 //! The Kotlin bindings are generated from the built library by
 //! `scripts/kotlin-test.sh` (uniffi-bindgen in library mode) and never
@@ -25,11 +28,14 @@ mod account_core;
 pub mod error;
 pub mod events;
 pub mod records;
+mod relay_link;
 mod runtime;
 
 pub use account::Account;
 pub use error::SottoError;
 pub use events::{AccountEvent, AccountListener, ListenerError, Subscription};
-pub use records::{AccountOptions, ContactSummary, MaintenanceReport, SafetyNumber};
+pub use records::{
+    AccountOptions, ContactSummary, DeliveryState, MaintenanceReport, Message, SafetyNumber,
+};
 
 uniffi::setup_scaffolding!();

@@ -1,7 +1,11 @@
 //! The plain values that cross the FFI (UniFFI records): options, safety
-//! numbers, contacts and maintenance reports. No behaviour lives here.
+//! numbers, contacts, messages and maintenance reports. No behaviour lives
+//! here beyond converting from the core's types.
 
 use sotto_core::prekeys::PreKeyPolicy;
+use sotto_core::store::{Direction, StoredMessage};
+
+use crate::account_core::message_id_text;
 
 /// How an account runs. Kotlin: `AccountOptions()` gives the defaults.
 #[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
@@ -99,6 +103,82 @@ impl std::fmt::Debug for ContactSummary {
         f.debug_struct("ContactSummary")
             .field("verified", &self.verified)
             .finish_non_exhaustive()
+    }
+}
+
+/// How far a message got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum DeliveryState {
+    /// Encrypted and waiting to be handed to the relay.
+    Pending,
+    /// Handed to the relay.
+    Sent,
+    /// The contact's device stored it.
+    Delivered,
+    /// The contact displayed it.
+    Read,
+    /// Received from the contact (incoming messages only).
+    Received,
+}
+
+impl From<sotto_core::store::DeliveryState> for DeliveryState {
+    fn from(state: sotto_core::store::DeliveryState) -> Self {
+        use sotto_core::store::DeliveryState as S;
+        match state {
+            S::Pending => Self::Pending,
+            S::Sent => Self::Sent,
+            S::Delivered => Self::Delivered,
+            S::Read => Self::Read,
+            S::Received => Self::Received,
+        }
+    }
+}
+
+/// One text of a conversation.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Message {
+    /// The message's id (32 hex digits), unique; receipts and
+    /// `markRead` refer to it.
+    pub id: String,
+    /// The contact the conversation is with.
+    pub contact_id: String,
+    /// Whether this account sent it (otherwise the contact did).
+    pub outgoing: bool,
+    /// The text.
+    pub body: String,
+    /// When the sender wrote it (ms since the epoch, the sender's clock).
+    pub sent_at_ms: u64,
+    /// When this device stored it (ms since the epoch); pages are in this
+    /// order, and it is the cursor for the next page.
+    pub stored_at_ms: u64,
+    /// How far it got.
+    pub state: DeliveryState,
+    /// When it disappears (ms since the epoch), if a timer is set.
+    pub expires_at_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for Message {
+    // The text is the user's data and stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("outgoing", &self.outgoing)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<StoredMessage> for Message {
+    fn from(message: StoredMessage) -> Self {
+        Self {
+            id: message_id_text(&message.id),
+            contact_id: message.contact.as_str().to_owned(),
+            outgoing: message.direction == Direction::Outgoing,
+            body: message.body,
+            sent_at_ms: message.sent_at_ms,
+            stored_at_ms: message.stored_at_ms,
+            state: message.state.into(),
+            expires_at_ms: message.expires_at_ms,
+        }
     }
 }
 

@@ -39,6 +39,17 @@ impl OwnedRuntime {
         })
     }
 
+    /// Runs `work` to completion on this runtime, blocking the calling
+    /// thread. A runtime thread (a listener callback) must not block on
+    /// the runtime it runs on: that is refused with
+    /// [`SottoError::CalledFromCallback`] rather than a panic or a hang.
+    pub(crate) fn block_on<F: std::future::Future>(&self, work: F) -> Result<F::Output> {
+        if Handle::try_current().is_ok() {
+            return Err(SottoError::CalledFromCallback);
+        }
+        Ok(self.handle.block_on(work))
+    }
+
     /// Where to spawn the account's tasks.
     pub(crate) fn handle(&self) -> &Handle {
         &self.handle

@@ -8,17 +8,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sotto_core::safety;
+use sotto_ffi::AccountOptions;
 use sotto_ffi::{Account, AccountEvent, SottoError};
-use support::{quiet_options, seed_alice_knowing_bob, ChannelListener, TestResult, KEY};
+use support::{
+    quiet_options, seed_alice_knowing_bob, ChannelListener, TestResult, KEY, OFFLINE_RELAY,
+};
 
-fn open(path: &std::path::Path) -> Result<Arc<Account>, SottoError> {
-    Account::open_with_key(path.display().to_string(), KEY.to_vec(), quiet_options())
+fn open(dir: &std::path::Path) -> Result<Arc<Account>, SottoError> {
+    Account::open_with_key(dir.display().to_string(), KEY.to_vec(), quiet_options())
+}
+
+fn create(dir: &std::path::Path, options: AccountOptions) -> Result<Arc<Account>, SottoError> {
+    Account::create_with_key(
+        dir.display().to_string(),
+        KEY.to_vec(),
+        OFFLINE_RELAY.into(),
+        options,
+    )
 }
 
 #[test]
 fn contacts_show_what_the_store_holds_and_verification_persists() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let path = dir.path().join("alice.db");
+    let path = dir.path().join("alice");
     let seeded = seed_alice_knowing_bob(&path, 30)?;
     let bob_id = seeded.bob_id.as_str().to_owned();
 
@@ -57,7 +69,7 @@ fn contacts_show_what_the_store_holds_and_verification_persists() -> TestResult 
 #[test]
 fn per_contact_calls_refuse_unknown_contacts() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let account = open(&dir.path().join("a.db"))?;
+    let account = create(&dir.path().join("a"), quiet_options())?;
     assert_eq!(
         account.set_keep_no_history("nobody".into(), true),
         Err(SottoError::UnknownContact)
@@ -79,11 +91,7 @@ fn maintenance_events_reach_a_rust_listener_until_cancelled() -> TestResult {
     let mut options = quiet_options();
     options.prekey_batch = 1;
     options.prekey_low_water = 50;
-    let account = Account::open_with_key(
-        dir.path().join("a.db").display().to_string(),
-        KEY.to_vec(),
-        options,
-    )?;
+    let account = create(&dir.path().join("a"), options)?;
     let (listener, events) = ChannelListener::new();
     let subscription = account.subscribe(Arc::new(listener));
 
@@ -112,15 +120,31 @@ fn maintenance_events_reach_a_rust_listener_until_cancelled() -> TestResult {
 }
 
 #[test]
+fn opening_needs_an_account_and_creating_refuses_a_second() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let data_dir = dir.path().join("a");
+    assert_eq!(open(&data_dir).err(), Some(SottoError::NoAccount));
+    drop(create(&data_dir, quiet_options())?);
+    assert_eq!(
+        create(&data_dir, quiet_options()).err(),
+        Some(SottoError::AccountExists)
+    );
+    let bad = Account::create_with_key(
+        dir.path().join("b").display().to_string(),
+        KEY.to_vec(),
+        "sotto-relay:1/nonsense".into(),
+        quiet_options(),
+    );
+    assert!(matches!(bad, Err(SottoError::InvalidInput(_))));
+    Ok(())
+}
+
+#[test]
 fn an_options_batch_of_zero_is_refused() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut options = quiet_options();
     options.prekey_batch = 0;
-    let result = Account::open_with_key(
-        dir.path().join("a.db").display().to_string(),
-        KEY.to_vec(),
-        options,
-    );
+    let result = create(&dir.path().join("a"), options);
     assert!(matches!(result, Err(SottoError::InvalidInput(_))));
     Ok(())
 }

@@ -8,14 +8,24 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
+use sotto_core::app::{self, StoreKey};
 use sotto_core::prekeys::{self, PreKeyPolicy};
-use sotto_core::store::{Contact, ContactId, DatabaseKey, InMemStore, SottoStore, SqlCipherStore};
+use sotto_core::relay::invite::RelayInvite;
+use sotto_core::store::{Contact, ContactId, DatabaseKey, InMemStore, SottoStore};
 use sotto_core::{history, session, IdentityKey};
 use sotto_ffi::{AccountEvent, AccountListener, AccountOptions, ListenerError};
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 pub const KEY: [u8; 32] = [7; 32];
+
+/// A well-formed relay invite for accounts that never connect (port 9,
+/// discard; a made-up certificate hash and trust root).
+pub const OFFLINE_RELAY: &str = concat!(
+    "sotto-relay:1/127.0.0.1/9/",
+    "0000000000000000000000000000000000000000000000000000000000000000/",
+    "051111111111111111111111111111111111111111111111111111111111111111"
+);
 
 /// Options that keep tests fast and leave maintenance to the test.
 pub fn quiet_options() -> AccountOptions {
@@ -44,27 +54,34 @@ pub struct Seeded {
     pub alice_identity: IdentityKey,
 }
 
-pub fn seed_alice_knowing_bob(path: &Path, timer_secs: u32) -> sotto_core::Result<Seeded> {
+pub fn seed_alice_knowing_bob(data_dir: &Path, timer_secs: u32) -> sotto_core::Result<Seeded> {
     let mut rng = rand::rng();
     let now = SystemTime::now();
-    let mut alice = SqlCipherStore::open(path, &DatabaseKey::from_bytes(KEY))?;
-    let alice_account = prekeys::create_account(&mut alice, &small_policy(), now, &mut rng)?;
+    let alice = app::Account::create_with_policy(
+        data_dir,
+        &StoreKey::Raw(DatabaseKey::from_bytes(KEY)),
+        RelayInvite::parse(OFFLINE_RELAY)?,
+        &small_policy(),
+    )?;
     let mut bob = InMemStore::new();
     prekeys::create_account(&mut bob, &small_policy(), now, &mut rng)?;
 
     let bob_id = ContactId::random(&mut rng);
-    alice.save_contact(&Contact {
-        id: bob_id.clone(),
-        name: "Bob".into(),
-        relay: None,
+    alice.with_store(|alice| {
+        alice.save_contact(&Contact {
+            id: bob_id.clone(),
+            name: "Bob".into(),
+            relay: None,
+        })?;
+        let bundle = prekeys::take_prekey_bundle(&mut bob)?;
+        session::start_session(alice, &bob_id, &bundle, now, &mut rng)?;
+        history::set_expiration_timer(alice, &bob_id, timer_secs, now, &mut rng)?;
+        Ok(())
     })?;
-    let bundle = prekeys::take_prekey_bundle(&mut bob)?;
-    session::start_session(&mut alice, &bob_id, &bundle, now, &mut rng)?;
-    history::set_expiration_timer(&mut alice, &bob_id, timer_secs, now, &mut rng)?;
     Ok(Seeded {
         bob,
         bob_id,
-        alice_identity: *alice_account.identity.identity_key(),
+        alice_identity: alice.identity_key(),
     })
 }
 

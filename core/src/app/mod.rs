@@ -207,6 +207,17 @@ impl Account {
     ///
     /// Fails with [`Error::AccountExists`] if the directory holds one.
     pub fn create(data_dir: &Path, key: &StoreKey, relay: RelayInvite) -> Result<Self> {
+        Self::create_with_policy(data_dir, key, relay, &PreKeyPolicy::default())
+    }
+
+    /// [`Account::create`] with the first prekeys made under `policy`
+    /// (a client with its own prekey batch size, such as the bindings).
+    pub fn create_with_policy(
+        data_dir: &Path,
+        key: &StoreKey,
+        relay: RelayInvite,
+        policy: &PreKeyPolicy,
+    ) -> Result<Self> {
         create_private_dir(data_dir)?;
         let mut store = open_store(&database_path(data_dir), key)?;
         if store.local_account()?.is_some() {
@@ -215,12 +226,7 @@ impl Account {
         // The settings first: the account row is what marks creation as
         // done, so a crash in between leaves a directory `create` finishes.
         in_transaction(&mut store, |store| AppSettings::new(relay).save(store))?;
-        prekeys::create_account(
-            &mut store,
-            &PreKeyPolicy::default(),
-            SystemTime::now(),
-            &mut rand::rng(),
-        )?;
+        prekeys::create_account(&mut store, policy, SystemTime::now(), &mut rand::rng())?;
         Self::from_store(store, data_dir)
     }
 
@@ -261,6 +267,14 @@ impl Account {
             identity,
             data_dir: data_dir.to_owned(),
         })
+    }
+
+    /// Runs `work` on the store, under the same lock as everything else.
+    /// For store-level jobs the facade does not wrap (prekey maintenance,
+    /// safety numbers with keys not yet added, conversation settings);
+    /// `work` should be short, since the relay agent waits for the lock.
+    pub fn with_store<T>(&self, work: impl FnOnce(&mut SqlCipherStore) -> Result<T>) -> Result<T> {
+        work(&mut self.shared.store())
     }
 
     /// The directory the account lives in.

@@ -27,27 +27,34 @@ private fun measure(name: String, n: Int, unit: String = "us", block: () -> Unit
     println("%-44s %10.2f %s/op  (n=%d)".format(name, value, unit, n))
 }
 
+/** A well-formed relay invite; the bench never connects. */
+private const val RELAY =
+    "sotto-relay:1/127.0.0.1/9/" +
+        "0000000000000000000000000000000000000000000000000000000000000000/" +
+        "051111111111111111111111111111111111111111111111111111111111111111"
+
 fun main() {
     val dir = Files.createTempDirectory("sotto-ffi-bench")
     try {
         var created = 0
-        measure("openWithKey, new store (create account)", 5, "ms") {
-            Account.openWithKey(dir.resolve("new-${created++}.db").toString(), key(), options).close()
+        measure("createWithKey (new account)", 5, "ms") {
+            Account.createWithKey(dir.resolve("new-${created++}").toString(), key(), RELAY, options).close()
         }
         val k = key()
-        val path = dir.resolve("a.db").toString()
-        Account.openWithKey(path, k, options).close()
+        val path = dir.resolve("a").toString()
+        Account.createWithKey(path, k, RELAY, options).close()
         measure("openWithKey + close, existing store", 10, "ms") {
             Account.openWithKey(path, k, options).close()
         }
-        val pass = dir.resolve("p.db").toString()
-        Account.openWithPassphrase(pass, "correct horse", options).close()
+        val pass = dir.resolve("p").toString()
+        Account.createWithPassphrase(pass, "correct horse", RELAY, options).close()
         measure("openWithPassphrase + close (Argon2id)", 3, "ms") {
             Account.openWithPassphrase(pass, "correct horse", options).close()
         }
 
         Account.openWithKey(path, k, options).use { account ->
-            val other = Account.openWithKey(dir.resolve("b.db").toString(), key(), options).use { it.identityKey() }
+            val other = Account.createWithKey(dir.resolve("b").toString(), key(), RELAY, options)
+                .use { it.identityKey() }
             measure("identityKey() (trivial call)", 100_000) { account.identityKey() }
             measure("contacts() (store read, empty)", 10_000) { account.contacts() }
             measure("safetyNumber(other) (5200 SHA-512 rounds)", 20, "ms") { account.safetyNumber(other) }

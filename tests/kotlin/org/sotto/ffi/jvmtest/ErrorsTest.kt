@@ -26,7 +26,8 @@ class ErrorsTest {
     @Test
     fun `a wrong passphrase is WrongKey`(@TempDir dir: Path) {
         val path = dir.resolve("p.db").toString()
-        val identity = Account.openWithPassphrase(path, "correct horse", testOptions()).use { it.identityKey() }
+        val identity = Account.createWithPassphrase(path, "correct horse", OFFLINE_RELAY, testOptions())
+            .use { it.identityKey() }
 
         val error = expectThrows<SottoException.WrongKey> {
             Account.openWithPassphrase(path, "wrong horse", testOptions())
@@ -35,6 +36,18 @@ class ErrorsTest {
 
         Account.openWithPassphrase(path, "correct horse", testOptions()).use {
             assertArrayEquals(identity, it.identityKey())
+        }
+    }
+
+    @Test
+    fun `opening where there is no account is NoAccount, creating twice is AccountExists`(@TempDir dir: Path) {
+        val path = dir.resolve("a").toString()
+        expectThrows<SottoException.NoAccount> { Account.openWithKey(path, newKey(), testOptions()) }
+        val key = newKey()
+        Account.createWithKey(path, key, OFFLINE_RELAY, testOptions()).close()
+        expectThrows<SottoException.AccountExists> { Account.createWithKey(path, key, OFFLINE_RELAY, testOptions()) }
+        expectThrows<SottoException.InvalidInput> {
+            Account.createWithKey(dir.resolve("b").toString(), newKey(), "sotto-relay:1/x", testOptions())
         }
     }
 

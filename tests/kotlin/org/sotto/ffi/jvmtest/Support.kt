@@ -1,5 +1,6 @@
 package org.sotto.ffi.jvmtest
 
+import java.nio.file.Files
 import java.nio.file.Path
 import java.security.SecureRandom
 import java.util.concurrent.LinkedBlockingQueue
@@ -28,8 +29,27 @@ fun testOptions(intervalMs: ULong = 0uL, batch: UInt = 2u, lowWater: UInt = 1u) 
  */
 fun refreshingOptions(intervalMs: ULong = 0uL) = testOptions(intervalMs, batch = 1u, lowWater = 50u)
 
-fun openStore(dir: Path, name: String, key: ByteArray, options: AccountOptions = testOptions()): Account =
-    Account.openWithKey(dir.resolve(name).toString(), key, options)
+/**
+ * A well-formed relay invite for accounts that never connect (port 9,
+ * discard; a made-up certificate hash and trust root).
+ */
+const val OFFLINE_RELAY =
+    "sotto-relay:1/127.0.0.1/9/" +
+        "0000000000000000000000000000000000000000000000000000000000000000/" +
+        "051111111111111111111111111111111111111111111111111111111111111111"
+
+/**
+ * The account in `dir/name`: created (on [OFFLINE_RELAY]) the first time,
+ * opened after that.
+ */
+fun openStore(dir: Path, name: String, key: ByteArray, options: AccountOptions = testOptions()): Account {
+    val dataDir = dir.resolve(name)
+    return if (Files.exists(dataDir.resolve("sotto.db"))) {
+        Account.openWithKey(dataDir.toString(), key, options)
+    } else {
+        Account.createWithKey(dataDir.toString(), key, OFFLINE_RELAY, options)
+    }
+}
 
 /** A listener that queues what it receives, for the test thread to take. */
 class QueueListener : AccountListener {
