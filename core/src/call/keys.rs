@@ -66,26 +66,16 @@ impl KeyCommitment {
     }
 }
 
-/// One direction's SRTP master key and salt, for AEAD_AES_256_GCM
-/// (RFC 7714 §12: a 256-bit master key and a 96-bit master salt). Wiped on
-/// drop; `Debug` shows no bytes.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct SrtpKeys {
-    /// The SRTP master key.
-    pub master_key: [u8; 32],
-    /// The SRTP master salt.
-    pub master_salt: [u8; 12],
-}
-
-impl std::fmt::Debug for SrtpKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SrtpKeys(..)")
-    }
-}
+/// One direction's SRTP master key and salt (AEAD_AES_256_GCM, RFC 7714
+/// §12): the voice pipeline's own type, so the keys made here go to it
+/// as they are. Wiped on drop; `Debug` shows no bytes; no `==` (not
+/// constant-time).
+pub use sotto_voice::SrtpKeys;
 
 /// The media keys of one side of a call: what it encrypts with and what it
-/// decrypts with. The caller's `send` is the callee's `receive`.
-#[derive(Clone, PartialEq, Eq)]
+/// decrypts with. The caller's `send` is the callee's `receive`. Like
+/// [`SrtpKeys`], it has no `==`.
+#[derive(Clone)]
 pub struct MediaKeys {
     /// Keys for the packets this side sends.
     pub send: SrtpKeys,
