@@ -398,9 +398,36 @@ mod tests {
         let (callee, answer_key) = CalleeHandshake::accept(call_id, commitment, &mut rng);
         let (caller_keys, revealed) = caller.finish(&answer_key, parties)?;
         let callee_keys = callee.finish(&revealed, parties)?;
-        assert_eq!(caller_keys.media.send, callee_keys.media.receive);
-        assert_eq!(caller_keys.media.receive, callee_keys.media.send);
-        assert_ne!(caller_keys.media.send, caller_keys.media.receive);
+        assert_eq!(
+            (
+                caller_keys.media.send.master_key,
+                caller_keys.media.send.master_salt
+            ),
+            (
+                callee_keys.media.receive.master_key,
+                callee_keys.media.receive.master_salt
+            )
+        );
+        assert_eq!(
+            (
+                caller_keys.media.receive.master_key,
+                caller_keys.media.receive.master_salt
+            ),
+            (
+                callee_keys.media.send.master_key,
+                callee_keys.media.send.master_salt
+            )
+        );
+        assert_ne!(
+            (
+                caller_keys.media.send.master_key,
+                caller_keys.media.send.master_salt
+            ),
+            (
+                caller_keys.media.receive.master_key,
+                caller_keys.media.receive.master_salt
+            )
+        );
         assert_eq!(caller_keys.path, callee_keys.path);
         assert_eq!(caller_keys.sas.to_string(), callee_keys.sas.to_string());
         Ok(())

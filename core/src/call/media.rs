@@ -37,7 +37,8 @@ const MAX_DATAGRAM: usize = 1500;
 pub struct MediaStatus {
     /// The session's counters, refreshed every frame.
     pub stats: MediaStats,
-    /// When the first frame decoded from the peer's audio went to the sink.
+    /// When the first frame of the peer's audio (decoded, or rebuilt from
+    /// RED or FEC) went to the sink.
     pub first_audio_at: Option<Instant>,
     /// The driver stopped on its own: the path failed (the shell reports
     /// `MediaFailed`).
@@ -210,8 +211,8 @@ async fn run<S: FrameSource, K: FrameSink>(
 }
 
 /// One 20 ms step: send the captured frame (and a report when due), play
-/// out the next frame. Returns whether the played frame was decoded audio
-/// from the peer.
+/// out the next frame. Returns whether the played frame was the peer's
+/// audio.
 async fn frame<K: FrameSink>(
     session: &mut MediaSession,
     path: &MediaPath,
@@ -228,5 +229,10 @@ async fn frame<K: FrameSink>(
     }
     let source = session.next_playout_frame(playout)?;
     sink.write_frame(playout)?;
-    Ok(source == Playout::Decoded)
+    // Audio rebuilt from a later packet is the peer's audio too; PLC and
+    // the silence before playout starts are not.
+    Ok(matches!(
+        source,
+        Playout::Decoded | Playout::RecoveredRed | Playout::RecoveredFec
+    ))
 }
