@@ -9,9 +9,10 @@
 //! [`MediaHandle::stop`], which ends the task, closes the path and hands
 //! back the sink with the final counters.
 //!
-//! Sources and sinks are `sotto-voice`'s [`FrameSource`] and [`FrameSink`]
-//! (WAV files, the synthetic signal, buffers). A source that runs out is
-//! followed by silence: the call stays up until someone hangs up.
+//! Sources and sinks are `sotto-voice`'s [`FrameSource`] and [`FrameSink`]:
+//! WAV files, the synthetic signal, buffers, and (feature `device`) the
+//! cpal `Capture` and `Playback`. A source that runs out is followed by
+//! silence: the call stays up until someone hangs up.
 
 use std::time::{Duration, Instant};
 
@@ -56,11 +57,19 @@ pub struct MediaOutcome<K> {
     pub error: Option<Error>,
 }
 
+/// The user's controls of a running call's audio.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Controls {
+    muted: bool,
+    playout_gain: f32,
+}
+
 /// A running media driver. Dropping it without [`MediaHandle::stop`]
 /// aborts the task (the path is then dropped, not closed gracefully).
 #[derive(Debug)]
 pub struct MediaHandle<K> {
     status: watch::Receiver<MediaStatus>,
+    controls: watch::Sender<Controls>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<MediaOutcome<K>>,
 }
@@ -82,10 +91,22 @@ where
     let MediaKeys { send, receive } = keys;
     let session = MediaSession::new(config, send, receive, Instant::now())?;
     let (status_tx, status) = watch::channel(MediaStatus::default());
+    let (controls, controls_rx) = watch::channel(Controls {
+        muted: false,
+        playout_gain: 1.0,
+    });
     let (stop, stop_rx) = oneshot::channel();
-    let task = tokio::spawn(run(session, path, source, sink, status_tx, stop_rx));
+    let task = tokio::spawn(run(
+        session,
+        path,
+        Audio { source, sink },
+        status_tx,
+        controls_rx,
+        stop_rx,
+    ));
     Ok(MediaHandle {
         status,
+        controls,
         stop: Some(stop),
         task,
     })
@@ -106,6 +127,17 @@ impl<K> MediaHandle<K> {
             .await
             .ok()?;
         status.first_audio_at
+    }
+
+    /// Mutes or unmutes the microphone: while muted, silence is sent in
+    /// place of the captured audio (timing and DTX carry on).
+    pub fn set_muted(&self, muted: bool) {
+        self.controls.send_modify(|c| c.muted = muted);
+    }
+
+    /// Playout gain, 0.0 (speaker off) to 4.0; 1.0 as received.
+    pub fn set_playout_gain(&self, gain: f32) {
+        self.controls.send_modify(|c| c.playout_gain = gain);
     }
 
     /// Whether the driver is still running.
@@ -139,12 +171,21 @@ impl<K> Drop for MediaHandle<K> {
     }
 }
 
+/// Where the driver's audio comes from and goes to.
+struct Audio<S, K> {
+    source: S,
+    sink: K,
+}
+
 async fn run<S: FrameSource, K: FrameSink>(
     mut session: MediaSession,
     path: MediaPath,
-    mut source: S,
-    mut sink: K,
+    Audio {
+        mut source,
+        mut sink,
+    }: Audio<S, K>,
     status: watch::Sender<MediaStatus>,
+    mut controls: watch::Receiver<Controls>,
     mut stop: oneshot::Receiver<()>,
 ) -> MediaOutcome<K> {
     let mut tick = tokio::time::interval(FRAME);
@@ -160,6 +201,11 @@ async fn run<S: FrameSource, K: FrameSink>(
         tokio::select! {
             _ = &mut stop => break None,
             _ = tick.tick() => {
+                if controls.has_changed().unwrap_or(false) {
+                    let c = *controls.borrow_and_update();
+                    session.set_muted(c.muted);
+                    session.set_playout_gain(c.playout_gain);
+                }
                 if !source_done && !source.read_frame(&mut capture) {
                     source_done = true;
                 }
@@ -235,4 +281,24 @@ async fn frame<K: FrameSink>(
         source,
         Playout::Decoded | Playout::RecoveredRed | Playout::RecoveredFec
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The driver's task moves the source and sink to another thread.
+    #[cfg(feature = "device")]
+    #[test]
+    fn audio_devices_can_drive_a_call() {
+        fn usable<S: FrameSource + Send + 'static, K: FrameSink + Send + 'static>() {}
+        usable::<sotto_voice::audio::device::Capture, sotto_voice::audio::device::Playback>();
+    }
+
+    #[test]
+    fn files_and_buffers_can_drive_a_call() {
+        fn usable<S: FrameSource + Send + 'static, K: FrameSink + Send + 'static>() {}
+        usable::<sotto_voice::audio::wav::WavSource, sotto_voice::audio::BufferSink>();
+        usable::<sotto_voice::audio::synth::SpeechLikeSource, sotto_voice::audio::BufferSink>();
+    }
 }
