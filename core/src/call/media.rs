@@ -74,9 +74,12 @@ pub struct MediaHandle<K> {
     task: JoinHandle<MediaOutcome<K>>,
 }
 
-/// Starts the media of a call: `keys` from [`Action::StartMedia`]
-/// (super::Action), `path` from the connectivity checks, `config` for the
-/// session (a random SSRC per call: [`MediaConfig::with_random_ssrc`]).
+/// Starts the media of a call: `keys` from
+/// [`Action::StartMedia`](super::Action::StartMedia), `path` from the
+/// connectivity checks, `config` for the session (a random SSRC per call:
+/// [`MediaConfig::with_random_ssrc`]). An invalid `config` is an error and
+/// drops the path; the shell then reports `MediaFailed`. Must be called
+/// within a tokio runtime.
 pub fn start_media<S, K>(
     keys: MediaKeys,
     path: MediaPath,
@@ -127,6 +130,14 @@ impl<K> MediaHandle<K> {
             .await
             .ok()?;
         status.first_audio_at
+    }
+
+    /// Resolves when the driver has stopped on its own (the path or the
+    /// pipeline failed): time for the shell to report `MediaFailed`. Never
+    /// resolves while the media runs.
+    pub async fn failed(&mut self) {
+        // A sender gone without saying so is a task that died: failed too.
+        let _ = self.status.wait_for(|s| s.failed).await;
     }
 
     /// Mutes or unmutes the microphone: while muted, silence is sent in
