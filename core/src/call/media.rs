@@ -200,9 +200,11 @@ async fn run<S: FrameSource, K: FrameSink>(
     mut stop: oneshot::Receiver<()>,
 ) -> MediaOutcome<K> {
     let mut tick = tokio::time::interval(FRAME);
-    // After a stall, carry on from now rather than bursting the frames
-    // that were missed: the source is real time too.
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // After a stall (a busy runtime), catch up on the missed frames at
+    // once: the media clock must keep real time on average, or the peer's
+    // jitter buffer runs dry and a capture device's queue overflows. The
+    // peer's jitter buffer absorbs the short burst.
+    tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let mut capture = vec![0i16; FRAME_SAMPLES];
     let mut playout = vec![0i16; FRAME_SAMPLES];
     let mut buf = vec![0u8; MAX_DATAGRAM];
