@@ -78,6 +78,8 @@ pub enum Error {
     CallKeys(&'static str),
     /// no media path to the other side of the call could be established
     NoMediaPath,
+    /// the call's media pipeline failed: {0}
+    Media(#[from] sotto_voice::Error),
     /// TURN failed: {0}
     Turn(&'static str),
     /// the SMS is malformed: {0}

@@ -7,9 +7,10 @@
 //! - media path set-up (gather, checks, nomination) direct on loopback, and
 //!   forced through the embedded TURN server, candidates swapped in memory.
 //!
-//! The callee answers at once (no human in the loop). The yardstick
-//! "offer to first decoded audio frame" also needs the voice pipeline, a
-//! separate crate; this measures everything before the first packet.
+//! The callee answers at once (no human in the loop). This measures
+//! everything before the first media packet; the yardstick "offer to first
+//! decoded audio frame", voice pipeline included, is
+//! `cargo bench -p sotto-core --bench call_media`.
 //!
 //! Run: `cargo bench -p sotto-relay --bench call_setup`
 //! (`CALL_SETUP_CALLS` changes the number of calls, default 30).
@@ -296,7 +297,7 @@ async fn run(dir: &std::path::Path, invite: &RelayInvite, calls: usize) -> Bench
     let mut callee_ready = Vec::with_capacity(calls);
     for _ in 0..calls {
         let (caller, callee, a, b) = one_call(&mut alice, &mut bob, invite).await?;
-        if a.sas.words() != b.sas.words() || a.media.send != b.media.receive {
+        if a.sas.words() != b.sas.words() || a.media.send.master_key != b.media.receive.master_key {
             return Err("the two sides disagree on keys".into());
         }
         caller_ready.push(caller);

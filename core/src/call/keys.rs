@@ -66,26 +66,16 @@ impl KeyCommitment {
     }
 }
 
-/// One direction's SRTP master key and salt, for AEAD_AES_256_GCM
-/// (RFC 7714 §12: a 256-bit master key and a 96-bit master salt). Wiped on
-/// drop; `Debug` shows no bytes.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct SrtpKeys {
-    /// The SRTP master key.
-    pub master_key: [u8; 32],
-    /// The SRTP master salt.
-    pub master_salt: [u8; 12],
-}
-
-impl std::fmt::Debug for SrtpKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SrtpKeys(..)")
-    }
-}
+/// One direction's SRTP master key and salt (AEAD_AES_256_GCM, RFC 7714
+/// §12): the voice pipeline's own type, so the keys made here go to it
+/// as they are. Wiped on drop; `Debug` shows no bytes; no `==` (not
+/// constant-time).
+pub use sotto_voice::SrtpKeys;
 
 /// The media keys of one side of a call: what it encrypts with and what it
-/// decrypts with. The caller's `send` is the callee's `receive`.
-#[derive(Clone, PartialEq, Eq)]
+/// decrypts with. The caller's `send` is the callee's `receive`. Like
+/// [`SrtpKeys`], it has no `==`.
+#[derive(Clone)]
 pub struct MediaKeys {
     /// Keys for the packets this side sends.
     pub send: SrtpKeys,
@@ -408,9 +398,36 @@ mod tests {
         let (callee, answer_key) = CalleeHandshake::accept(call_id, commitment, &mut rng);
         let (caller_keys, revealed) = caller.finish(&answer_key, parties)?;
         let callee_keys = callee.finish(&revealed, parties)?;
-        assert_eq!(caller_keys.media.send, callee_keys.media.receive);
-        assert_eq!(caller_keys.media.receive, callee_keys.media.send);
-        assert_ne!(caller_keys.media.send, caller_keys.media.receive);
+        assert_eq!(
+            (
+                caller_keys.media.send.master_key,
+                caller_keys.media.send.master_salt
+            ),
+            (
+                callee_keys.media.receive.master_key,
+                callee_keys.media.receive.master_salt
+            )
+        );
+        assert_eq!(
+            (
+                caller_keys.media.receive.master_key,
+                caller_keys.media.receive.master_salt
+            ),
+            (
+                callee_keys.media.send.master_key,
+                callee_keys.media.send.master_salt
+            )
+        );
+        assert_ne!(
+            (
+                caller_keys.media.send.master_key,
+                caller_keys.media.send.master_salt
+            ),
+            (
+                caller_keys.media.receive.master_key,
+                caller_keys.media.receive.master_salt
+            )
+        );
         assert_eq!(caller_keys.path, callee_keys.path);
         assert_eq!(caller_keys.sas.to_string(), callee_keys.sas.to_string());
         Ok(())

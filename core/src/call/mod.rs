@@ -1,8 +1,7 @@
-//! Encrypted calls, the half that is not the media pipeline: signalling,
-//! keys, the call state machine and the media path. The voice pipeline
-//! (Opus, RTP, SRTP, jitter buffer, audio devices) is another crate; it
-//! takes the [`MediaKeys`] made here and sends and receives datagrams
-//! through a [`MediaPath`].
+//! Encrypted calls: signalling, keys, the call state machine, the media
+//! path, and the driver that runs the voice pipeline (`sotto-voice`: Opus,
+//! RTP, SRTP, jitter buffer, audio I/O) on the chosen [`MediaPath`] with
+//! the [`MediaKeys`] made here.
 //!
 //! - [`signal`]: the `CallSignal` message (offer, answer, key reveal,
 //!   candidates, hangup, busy, reject), sent and received through
@@ -17,13 +16,16 @@
 //!   shell to perform (no I/O itself);
 //! - [`path`]: candidates, authenticated connectivity checks, direct UDP or
 //!   TURN, and the datagram pipe;
-//! - [`turn`]: TURN REST-API credentials and the TURN client allocation.
+//! - [`turn`]: TURN REST-API credentials and the TURN client allocation;
+//! - [`media`]: the voice pipeline on a tokio task, fed by an audio source
+//!   and the path, played out to a sink.
 //!
 //! `docs/calls.md` specifies the formats and the key schedule.
 
 pub mod controller;
 pub mod keys;
 pub mod machine;
+pub mod media;
 pub mod path;
 mod pgp_words;
 pub mod session;
@@ -39,6 +41,7 @@ pub use machine::{
     step, CallMachine, CallRef, CallState, CallTimeouts, Effect, EndReason, Input, Outbound, Role,
     Transition, UiEvent,
 };
+pub use media::{start_media, MediaHandle, MediaOutcome, MediaStatus};
 pub use path::{LocalCandidates, MediaPath, PathConfig, PathKind, PathPolicy};
 pub use session::{CallSession, KeyProgress};
 pub use signal::{

@@ -2,7 +2,9 @@
 //! session between them, built through the public API only.
 #![allow(dead_code)]
 
+pub mod call_shell;
 pub mod sms_network;
+pub mod speech;
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -128,4 +130,10 @@ pub fn text_of(received: &Received) -> &str {
         Received::Text(m) => &m.body,
         other => panic!("expected a text, got {other:?}"),
     }
+}
+
+/// Whether two SRTP keys are the same (tests only: `SrtpKeys` has no `==`
+/// on purpose, since that would not be constant-time).
+pub fn same_key(a: &sotto_core::call::SrtpKeys, b: &sotto_core::call::SrtpKeys) -> bool {
+    a.master_key == b.master_key && a.master_salt == b.master_salt
 }

@@ -120,6 +120,32 @@ fn low_latency(mut config: StreamConfig) -> StreamConfig {
     config
 }
 
+/// Capture as the source of a call's media driver, which paces itself
+/// (every 20 ms): a frame not captured yet (device start-up, a late
+/// callback) is silence rather than a wait, and a backlog is bounded by the
+/// capture queue (overruns dropped and counted). The source ends when the
+/// stream stops.
+impl super::FrameSource for Capture {
+    fn read_frame(&mut self, frame: &mut [i16]) -> bool {
+        match Capture::read_frame(self, frame, Duration::ZERO) {
+            Ok(true) => true,
+            Ok(false) => {
+                frame.fill(0);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Playback as the sink of a call's media driver (its queue is capped, so
+/// a faster driver clock cannot build up delay).
+impl super::FrameSink for Playback {
+    fn write_frame(&mut self, frame: &[i16]) -> Result<()> {
+        Playback::write_frame(self, frame)
+    }
+}
+
 /// Turns interleaved device audio into 48 kHz mono frames.
 struct CaptureConverter {
     channels: usize,
