@@ -15,6 +15,7 @@ mod bench_cmd;
 mod contact_cmd;
 mod demo;
 mod demo_relay;
+mod demo_sms;
 mod failure;
 mod messaging_cmd;
 mod output;

@@ -18,6 +18,9 @@ fn demo_runs_and_every_check_passes() {
     assert!(stdout.contains("a replay of the same envelope is rejected"));
     assert!(stdout.contains("Bob decrypted it and knew it came from Alice"));
     assert!(stdout.contains("the relay's database holds no message text"));
+    assert!(stdout.contains("both phones hold a Signal session, set up over SMS only"));
+    assert!(stdout.contains("Dave decrypted exactly what Carol sent"));
+    assert!(stdout.contains("no SMS on the line shows the text"));
     assert!(stdout.trim_end().ends_with("All checks passed."));
 }
 
