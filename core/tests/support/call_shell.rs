@@ -2,7 +2,9 @@
 //! actions for real: signals through Signal sessions (in-memory stores),
 //! candidates gathered on loopback, connectivity checks, and the voice
 //! pipeline (`call::start_media`) on the chosen path, talking from a
-//! buffer and listening into one.
+//! buffer and listening into one. A phone made with [`Phone::keys_only`]
+//! runs no voice pipeline: it keeps the media keys and the path for the
+//! test to use.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
@@ -11,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use rand::rngs::StdRng;
 use sotto_core::call::{
     self, Action, CallController, CallId, CallState, CallTimeouts, EndReason, LocalCandidates,
-    MediaHandle, MediaOutcome, MediaPath, PathConfig, PathKind, UiEvent,
+    MediaHandle, MediaKeys, MediaOutcome, MediaPath, PathConfig, PathKind, UiEvent,
 };
 use sotto_core::messaging::{self, Received};
 use sotto_core::store::InMemStore;
@@ -34,9 +36,13 @@ pub struct Phone {
     pub party: Party<InMemStore>,
     pub controller: CallController,
     gathered: HashMap<CallId, LocalCandidates>,
-    path: Option<MediaPath>,
-    /// What this phone's microphone hears (48 kHz mono).
-    pub talk: Vec<i16>,
+    /// The chosen path, until media takes it (kept by a keys-only phone).
+    pub path: Option<MediaPath>,
+    /// What this phone's microphone hears (48 kHz mono); `None` for a
+    /// keys-only phone.
+    pub talk: Option<Vec<i16>>,
+    /// The media keys a keys-only phone was given.
+    pub keys: Option<MediaKeys>,
     /// The running media, between `StartMedia` and `StopMedia`.
     pub media: Option<MediaHandle<BufferSink>>,
     /// What the media left when it stopped.
@@ -49,12 +55,23 @@ pub struct Phone {
 
 impl Phone {
     pub fn new(party: Party<InMemStore>, talk: Vec<i16>) -> Self {
+        Self::with_talk(party, Some(talk))
+    }
+
+    /// A phone that runs no voice pipeline: `StartMedia` only records the
+    /// keys, and the path stays in [`Phone::path`].
+    pub fn keys_only(party: Party<InMemStore>) -> Self {
+        Self::with_talk(party, None)
+    }
+
+    fn with_talk(party: Party<InMemStore>, talk: Option<Vec<i16>>) -> Self {
         Self {
             party,
             controller: CallController::new(CallTimeouts::default()),
             gathered: HashMap::new(),
             path: None,
             talk,
+            keys: None,
             media: None,
             stopped: None,
             path_kind: None,
@@ -139,13 +156,17 @@ pub async fn run(
                 }
                 Action::StartMedia { keys, .. } => {
                     let phone = &mut phones[at];
+                    let Some(talk) = phone.talk.clone() else {
+                        phone.keys = Some(keys);
+                        continue;
+                    };
                     let path = phone.path.take().expect("a path before media");
                     phone.path_kind = Some(path.kind());
                     phone.media = Some(call::start_media(
                         keys,
                         path,
                         MediaConfig::with_random_ssrc(),
-                        BufferSource::new(phone.talk.clone()),
+                        BufferSource::new(talk),
                         BufferSink::default(),
                     )?);
                 }
