@@ -104,6 +104,12 @@ pub enum Error {
     RelayTimeout,
     /// this account is connected already; close that connection first
     AlreadyConnected,
+    /// no such group
+    UnknownGroup,
+    /// not a member of this group (or this account is no longer one)
+    NotGroupMember,
+    /// a group has at most 256 members
+    TooManyMembers,
 }
 
 impl From<SignalProtocolError> for Error {

@@ -8,6 +8,7 @@
 //! - [`prekeys`]: the account, prekey rotation and our own bundles;
 //! - [`session`]: starting sessions from a contact's bundle, trust;
 //! - [`messaging`]: sending and receiving, one transaction per message;
+//! - [`groups`]: group conversations with libsignal sender keys;
 //! - [`safety`]: safety numbers;
 //! - [`history`]: disappearing messages and "keep no history";
 //! - [`message`]: the wire format; [`padding`]: length hiding;
@@ -26,6 +27,7 @@ pub mod app;
 mod bundle;
 pub mod call;
 mod error;
+pub mod groups;
 pub mod history;
 pub mod message;
 pub mod messaging;

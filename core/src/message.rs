@@ -10,6 +10,7 @@ use rand::{CryptoRng, RngCore};
 
 use crate::error::{Error, Result};
 use crate::padding;
+pub use crate::store::GroupId;
 
 /// The generated protobuf types of `proto/sotto.proto`.
 #[allow(missing_docs, clippy::all)]
@@ -81,6 +82,152 @@ pub enum Body {
     CallSignal(crate::call::CallSignal),
     /// The discovery handshake: how to reach the sender.
     ContactHandshake(ContactHandshake),
+    /// A text to a group (see [`crate::groups`]).
+    GroupText {
+        /// The group.
+        group: GroupId,
+        /// The text.
+        text: String,
+    },
+    /// A group's whole state.
+    GroupUpdate(GroupUpdate),
+    /// The sender's sender key for a group: a serialized libsignal
+    /// `SenderKeyDistributionMessage`.
+    GroupSenderKey {
+        /// The group.
+        group: GroupId,
+        /// The distribution message.
+        distribution: Vec<u8>,
+    },
+}
+
+/// The most members a group may have, the creator included.
+pub const MAX_GROUP_MEMBERS: usize = 256;
+
+/// The longest group name accepted, in characters.
+pub const MAX_GROUP_NAME_CHARS: usize = 100;
+
+/// One member of a group as a [`GroupUpdate`] names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupMemberInfo {
+    /// The member's identity key.
+    pub identity: libsignal_protocol::IdentityKey,
+    /// The relay the member receives on, if any.
+    pub relay: Option<crate::relay::invite::RelayInvite>,
+}
+
+/// The whole state of a group, as its members send it to each other.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GroupUpdate {
+    /// The group.
+    pub group: GroupId,
+    /// Grows by one with every change.
+    pub revision: u64,
+    /// The group's name.
+    pub name: String,
+    /// Every member, the sender included.
+    pub members: Vec<GroupMemberInfo>,
+    /// The sender-key distribution id texts of this revision use.
+    pub distribution_id: uuid::Uuid,
+}
+
+impl std::fmt::Debug for GroupUpdate {
+    // The name is user data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupUpdate")
+            .field("group", &self.group)
+            .field("revision", &self.revision)
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks a group name: not empty, at most [`MAX_GROUP_NAME_CHARS`]
+/// characters, no control characters. Returns it trimmed.
+pub fn check_group_name(name: &str) -> Option<String> {
+    let name = name.trim();
+    let fine = !name.is_empty()
+        && name.chars().count() <= MAX_GROUP_NAME_CHARS
+        && !name.chars().any(char::is_control);
+    fine.then(|| name.to_owned())
+}
+
+impl GroupUpdate {
+    fn to_proto(&self) -> Result<proto::GroupUpdate> {
+        if check_group_name(&self.name).as_deref() != Some(self.name.as_str())
+            || self.members.len() > MAX_GROUP_MEMBERS
+        {
+            return Err(Error::MalformedContent("bad group update"));
+        }
+        Ok(proto::GroupUpdate {
+            group_id: self.group.0.to_vec(),
+            revision: self.revision,
+            name: self.name.clone(),
+            members: self
+                .members
+                .iter()
+                .map(|m| proto::GroupMember {
+                    identity_key: m.identity.serialize().to_vec(),
+                    relay: m.relay.as_ref().map(relay_to_proto),
+                })
+                .collect(),
+            distribution_id: self.distribution_id.as_bytes().to_vec(),
+        })
+    }
+
+    fn from_proto(m: proto::GroupUpdate) -> Result<Self> {
+        let bad = || Error::MalformedContent("bad group update");
+        if check_group_name(&m.name).as_deref() != Some(m.name.as_str())
+            || m.members.len() > MAX_GROUP_MEMBERS
+            || m.revision > i64::MAX as u64
+        {
+            return Err(bad());
+        }
+        let members = m
+            .members
+            .into_iter()
+            .map(|member| {
+                Ok(GroupMemberInfo {
+                    identity: libsignal_protocol::IdentityKey::decode(&member.identity_key)
+                        .map_err(|_| bad())?,
+                    relay: member.relay.map(relay_from_proto).transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut seen = std::collections::HashSet::new();
+        if !members.iter().all(|m| seen.insert(m.identity.serialize())) {
+            return Err(Error::MalformedContent("a group member is listed twice"));
+        }
+        Ok(Self {
+            group: GroupId::from_slice(&m.group_id)?,
+            revision: m.revision,
+            name: m.name,
+            members,
+            distribution_id: uuid::Uuid::from_slice(&m.distribution_id).map_err(|_| bad())?,
+        })
+    }
+}
+
+fn relay_to_proto(r: &crate::relay::invite::RelayInvite) -> proto::RelayAddress {
+    proto::RelayAddress {
+        host: r.host.clone(),
+        port: u32::from(r.port),
+        cert_sha256: r.cert_sha256.to_vec(),
+        trust_root: r.trust_root.serialize().to_vec(),
+    }
+}
+
+fn relay_from_proto(r: proto::RelayAddress) -> Result<crate::relay::invite::RelayInvite> {
+    let bad = || Error::MalformedContent("bad relay address");
+    if r.host.is_empty() || r.host.len() > 253 || r.host.contains('/') {
+        return Err(bad());
+    }
+    Ok(crate::relay::invite::RelayInvite {
+        host: r.host,
+        port: u16::try_from(r.port).map_err(|_| bad())?,
+        cert_sha256: r.cert_sha256.try_into().map_err(|_| bad())?,
+        trust_root: libsignal_protocol::PublicKey::deserialize(&r.trust_root).map_err(|_| bad())?,
+    })
 }
 
 /// What each side of a discovery handshake tells the other inside the new
@@ -100,37 +247,14 @@ pub struct ContactHandshake {
 impl ContactHandshake {
     fn to_proto(&self) -> proto::ContactHandshake {
         proto::ContactHandshake {
-            relay: self.relay.as_ref().map(|r| proto::RelayAddress {
-                host: r.host.clone(),
-                port: u32::from(r.port),
-                cert_sha256: r.cert_sha256.to_vec(),
-                trust_root: r.trust_root.serialize().to_vec(),
-            }),
+            relay: self.relay.as_ref().map(relay_to_proto),
             wants_reply: self.wants_reply,
             same_relay_as_yours: self.same_relay_as_yours,
         }
     }
 
     fn from_proto(m: proto::ContactHandshake) -> Result<Self> {
-        let bad = |_| Error::MalformedContent("bad relay address");
-        let relay = match m.relay {
-            None => None,
-            Some(r) => {
-                if r.host.is_empty() || r.host.len() > 253 || r.host.contains('/') {
-                    return Err(Error::MalformedContent("bad relay address"));
-                }
-                Some(crate::relay::invite::RelayInvite {
-                    host: r.host,
-                    port: u16::try_from(r.port).map_err(bad)?,
-                    cert_sha256: r
-                        .cert_sha256
-                        .try_into()
-                        .map_err(|_| Error::MalformedContent("bad relay address"))?,
-                    trust_root: libsignal_protocol::PublicKey::deserialize(&r.trust_root)
-                        .map_err(|_| Error::MalformedContent("bad relay address"))?,
-                })
-            }
-        };
+        let relay = m.relay.map(relay_from_proto).transpose()?;
         if relay.is_some() && m.same_relay_as_yours {
             return Err(Error::MalformedContent("two relay addresses"));
         }
@@ -158,6 +282,11 @@ impl std::fmt::Debug for Body {
                 h.relay.is_some(),
                 h.wants_reply
             ),
+            Body::GroupText { group, text } => {
+                write!(f, "GroupText({group:?}, {} bytes)", text.len())
+            }
+            Body::GroupUpdate(update) => write!(f, "{update:?}"),
+            Body::GroupSenderKey { group, .. } => write!(f, "GroupSenderKey({group:?})"),
         }
     }
 }
@@ -196,6 +325,23 @@ impl Content {
             }
             Body::CallSignal(signal) => B::CallSignal(signal.to_proto()?),
             Body::ContactHandshake(h) => B::ContactHandshake(h.to_proto()),
+            Body::GroupText { group, text } => {
+                if text.len() > MAX_TEXT_BYTES {
+                    return Err(Error::MessageTooLong);
+                }
+                B::GroupText(proto::GroupText {
+                    group_id: group.0.to_vec(),
+                    body: text.clone(),
+                })
+            }
+            Body::GroupUpdate(update) => B::GroupUpdate(update.to_proto()?),
+            Body::GroupSenderKey {
+                group,
+                distribution,
+            } => B::GroupSenderKey(proto::GroupSenderKey {
+                group_id: group.0.to_vec(),
+                distribution: distribution.clone(),
+            }),
         };
         let message = proto::Content {
             version: CONTENT_VERSION,
@@ -245,6 +391,25 @@ impl Content {
             Some(B::ContactHandshake(h)) => {
                 Body::ContactHandshake(ContactHandshake::from_proto(h)?)
             }
+            Some(B::GroupText(m)) => {
+                if m.body.len() > MAX_TEXT_BYTES {
+                    return Err(Error::MessageTooLong);
+                }
+                Body::GroupText {
+                    group: GroupId::from_slice(&m.group_id)?,
+                    text: m.body,
+                }
+            }
+            Some(B::GroupUpdate(m)) => Body::GroupUpdate(GroupUpdate::from_proto(m)?),
+            Some(B::GroupSenderKey(m)) => {
+                if m.distribution.is_empty() {
+                    return Err(Error::MalformedContent("empty sender key"));
+                }
+                Body::GroupSenderKey {
+                    group: GroupId::from_slice(&m.group_id)?,
+                    distribution: m.distribution,
+                }
+            }
             None => return Err(Error::MalformedContent("content has no body")),
         };
         Ok(Content {
@@ -262,12 +427,15 @@ pub enum EnvelopeKind {
     PreKey,
     /// A `SignalMessage`: an established session (double + SPQR ratchet).
     Signal,
+    /// A `SenderKeyMessage`: a group text encrypted with the sender's
+    /// sender key (see [`crate::groups`]).
+    SenderKey,
 }
 
 /// What a transport carries: one header byte and the Signal ciphertext.
 ///
 /// The header's high nibble is the envelope version (1) and its low nibble
-/// the kind (1 = PreKey, 2 = Signal). One byte, because every byte counts in
+/// the kind (1 = PreKey, 2 = Signal, 3 = SenderKey). One byte, because every byte counts in
 /// an SMS.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Envelope {
@@ -296,6 +464,7 @@ impl Envelope {
         let kind = match self.kind {
             EnvelopeKind::PreKey => 1,
             EnvelopeKind::Signal => 2,
+            EnvelopeKind::SenderKey => 3,
         };
         let mut out = Vec::with_capacity(1 + self.ciphertext.len());
         out.push(ENVELOPE_VERSION << 4 | kind);
@@ -314,6 +483,7 @@ impl Envelope {
         let kind = match header & 0x0F {
             1 => EnvelopeKind::PreKey,
             2 => EnvelopeKind::Signal,
+            3 => EnvelopeKind::SenderKey,
             _ => return Err(Error::MalformedEnvelope("unknown envelope kind")),
         };
         if ciphertext.is_empty() {
@@ -363,6 +533,40 @@ mod tests {
                 wants_reply: true,
                 same_relay_as_yours: false,
             }),
+            Body::GroupText {
+                group: GroupId([9; 16]),
+                text: "to the group".into(),
+            },
+            Body::GroupSenderKey {
+                group: GroupId([9; 16]),
+                distribution: vec![1, 2, 3],
+            },
+            Body::GroupUpdate(GroupUpdate {
+                group: GroupId([9; 16]),
+                revision: 3,
+                name: "Choir".into(),
+                members: vec![
+                    GroupMemberInfo {
+                        identity: libsignal_protocol::IdentityKeyPair::generate(&mut rand::rng())
+                            .identity_key()
+                            .to_owned(),
+                        relay: None,
+                    },
+                    GroupMemberInfo {
+                        identity: libsignal_protocol::IdentityKeyPair::generate(&mut rand::rng())
+                            .identity_key()
+                            .to_owned(),
+                        relay: Some(crate::relay::invite::RelayInvite {
+                            host: "relay.example".into(),
+                            port: 7443,
+                            cert_sha256: [4; 32],
+                            trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng())
+                                .public_key,
+                        }),
+                    },
+                ],
+                distribution_id: uuid::Uuid::from_bytes([5; 16]),
+            }),
         ] {
             let content = sample(body);
             assert_eq!(
@@ -391,6 +595,40 @@ mod tests {
     }
 
     #[test]
+    fn group_updates_with_bad_names_or_repeated_members_are_refused() {
+        let member = GroupMemberInfo {
+            identity: *libsignal_protocol::IdentityKeyPair::generate(&mut rand::rng())
+                .identity_key(),
+            relay: None,
+        };
+        let update = |name: &str, members: Vec<GroupMemberInfo>| GroupUpdate {
+            group: GroupId([1; 16]),
+            revision: 1,
+            name: name.into(),
+            members,
+            distribution_id: uuid::Uuid::from_bytes([2; 16]),
+        };
+        // Encoding refuses a bad name; a peer's encoder may not, so decoding
+        // checks again (built here from the protobuf directly).
+        assert!(sample(Body::GroupUpdate(update("", vec![member.clone()])))
+            .to_padded_bytes()
+            .is_err());
+        let twice = update("Twice", vec![member.clone(), member.clone()]);
+        let encoded = proto::Content {
+            version: CONTENT_VERSION,
+            message_id: vec![7; 16],
+            sent_at_ms: 1,
+            body: Some(proto::content::Body::GroupUpdate(
+                twice.to_proto().expect("encodes"),
+            )),
+        };
+        assert!(matches!(
+            Content::from_padded_bytes(&padding::pad(&encoded.encode_to_vec())),
+            Err(Error::MalformedContent(_))
+        ));
+    }
+
+    #[test]
     fn debug_never_shows_text() {
         let content = sample(Body::Text("secret words".into()));
         assert!(!format!("{content:?}").contains("secret"));
@@ -400,7 +638,7 @@ mod tests {
     fn envelope_rejects_bad_headers() {
         assert!(Envelope::from_bytes(&[]).is_err());
         assert!(Envelope::from_bytes(&[0x21, 1]).is_err());
-        assert!(Envelope::from_bytes(&[0x13, 1]).is_err());
+        assert!(Envelope::from_bytes(&[0x14, 1]).is_err());
         assert!(Envelope::from_bytes(&[0x11]).is_err());
     }
 

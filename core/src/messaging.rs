@@ -58,6 +58,15 @@ pub enum Received {
     /// The contact's side of a discovery handshake. Its relay address, if
     /// it has one, is now the contact's (the session authenticates it).
     ContactHandshake(crate::message::ContactHandshake),
+    /// A group text, filed in its group (see [`crate::groups`]).
+    GroupText(crate::store::GroupMessage),
+    /// A member sent a group's new state; it is applied.
+    GroupChanged(crate::groups::GroupChange),
+    /// A member sent their sender key for a group; it is stored.
+    GroupSenderKey {
+        /// The group it is for.
+        group: crate::store::GroupId,
+    },
     /// Already received before: a replayed ciphertext (nothing changed) or a
     /// re-encrypted copy of a message we have (only the ratchet moved on).
     /// The transport may acknowledge it.
@@ -471,7 +480,7 @@ fn prekey_identity(envelope: &Envelope) -> Result<Option<libsignal_protocol::Ide
         EnvelopeKind::PreKey => PreKeySignalMessage::try_from(&envelope.ciphertext[..])
             .map(|message| Some(*message.identity_key()))
             .map_err(|_| Error::MalformedEnvelope("bad PreKey message")),
-        EnvelopeKind::Signal => Ok(None),
+        EnvelopeKind::Signal | EnvelopeKind::SenderKey => Ok(None),
     }
 }
 
@@ -516,6 +525,9 @@ where
     R: Rng + CryptoRng,
 {
     let address = address_of(contact);
+    if envelope.kind == EnvelopeKind::SenderKey {
+        return receive_sender_key_message(store, contact, envelope, now, rng);
+    }
     let ciphertext = match envelope.kind {
         EnvelopeKind::PreKey => CiphertextMessage::PreKeySignalMessage(
             PreKeySignalMessage::try_from(&envelope.ciphertext[..])
@@ -525,6 +537,7 @@ where
             SignalMessage::try_from(&envelope.ciphertext[..])
                 .map_err(|_| Error::MalformedEnvelope("bad Signal message"))?,
         ),
+        EnvelopeKind::SenderKey => return Err(Error::MalformedEnvelope("not a session message")),
     };
     let decrypted = {
         let cell = RefCell::new(&mut *store);
@@ -557,15 +570,60 @@ where
         // kept (it is committed), the content is not applied twice.
         return Ok(Received::Duplicate);
     }
-    apply_content(store, contact, content, now_ms)
+    apply_content(store, contact, content, now_ms, rng)
 }
 
-fn apply_content<S: SottoStore>(
+/// A group text encrypted with the sender's sender key: decrypted with the
+/// key they distributed, then de-duplicated and filed like any message.
+/// Nothing but a group text may travel this way.
+fn receive_sender_key_message<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    envelope: &Envelope,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Received>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let decrypted = block_on(libsignal_protocol::group_decrypt(
+        &envelope.ciphertext,
+        store,
+        &address_of(contact),
+    ));
+    let padded = match decrypted {
+        Ok(padded) => zeroize::Zeroizing::new(padded),
+        Err(SignalProtocolError::DuplicatedMessage(..)) => return Ok(Received::Duplicate),
+        Err(SignalProtocolError::NoSenderKeyState { .. }) => {
+            return Err(Error::Undecryptable("no sender key for this group"))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let content = Content::from_padded_bytes(&padded)?;
+    if !matches!(content.body, Body::GroupText { .. }) {
+        return Err(Error::MalformedContent(
+            "only group texts travel under a sender key",
+        ));
+    }
+    let now_ms = millis(now);
+    if !store.record_received_id(contact, &content.id, now_ms)? {
+        return Ok(Received::Duplicate);
+    }
+    apply_content(store, contact, content, now_ms, rng)
+}
+
+fn apply_content<S, R>(
     store: &mut S,
     contact: &ContactId,
     content: Content,
     now_ms: u64,
-) -> Result<Received> {
+    rng: &mut R,
+) -> Result<Received>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
     match content.body {
         Body::Text(body) => {
             let settings = store.conversation_settings(contact)?;
@@ -622,6 +680,15 @@ fn apply_content<S: SottoStore>(
             }
             Ok(Received::ContactHandshake(handshake))
         }
+        Body::GroupText { group, ref text } => {
+            let text = text.clone();
+            crate::groups::apply_text(store, contact, &content, group, text, now_ms)
+        }
+        Body::GroupUpdate(update) => crate::groups::apply_update(store, contact, update, rng),
+        Body::GroupSenderKey {
+            group,
+            distribution,
+        } => crate::groups::apply_sender_key(store, contact, group, &distribution),
     }
 }
 

@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::message::{MessageId, ReceiptKind};
 use crate::messaging::{self, Received, SealedReceived};
 use crate::relay::agent::{self, AgentConfig, AgentEvent};
-use crate::store::{ContactId, DeliveryState, StoredMessage};
+use crate::groups::GroupChange;
+use crate::store::{ContactId, DeliveryState, GroupMessage, StoredMessage};
 
 /// What happens on a connection, in order.
 #[derive(Debug)]
@@ -80,6 +81,13 @@ pub enum Event {
     },
     /// A delivery that can never be processed was dropped.
     Dropped(Error),
+    /// A group text arrived and was stored.
+    GroupMessage {
+        /// The text, with its group and sender.
+        message: GroupMessage,
+    },
+    /// A member changed a group (or made one with this account in it).
+    GroupChanged(GroupChange),
 }
 
 /// A running connection. Dropping it stops it; [`Connection::close`] stops
@@ -214,6 +222,9 @@ fn on_received(shared: &Shared, received: SealedReceived) -> Option<Event> {
         }),
         Received::ContactHandshake(_) => None,
         Received::HeldForUntrustedIdentity => Some(Event::IdentityChanged { contact }),
+        Received::GroupText(message) => Some(Event::GroupMessage { message }),
+        Received::GroupChanged(change) => Some(Event::GroupChanged(change)),
+        Received::GroupSenderKey { .. } => None,
         Received::Duplicate => None,
     }
 }

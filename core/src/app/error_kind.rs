@@ -54,7 +54,10 @@ impl Error {
             | Error::InvalidName
             | Error::InvalidSafetyCode
             | Error::MessageTooLong
-            | Error::NoIdentityChange => ErrorKind::InvalidInput,
+            | Error::NoIdentityChange
+            | Error::UnknownGroup
+            | Error::NotGroupMember
+            | Error::TooManyMembers => ErrorKind::InvalidInput,
             Error::UnknownContact => ErrorKind::UnknownContact,
             Error::UntrustedIdentity => ErrorKind::UntrustedIdentity,
             Error::ProxyFailed

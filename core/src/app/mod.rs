@@ -17,6 +17,7 @@
 mod connection;
 mod contact_invite;
 mod error_kind;
+mod groups;
 mod settings;
 
 use std::path::{Path, PathBuf};

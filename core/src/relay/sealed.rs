@@ -39,6 +39,7 @@ pub fn seal<S: SottoStore, R: Rng + CryptoRng>(
     let kind = match envelope.kind {
         EnvelopeKind::PreKey => CiphertextMessageType::PreKey,
         EnvelopeKind::Signal => CiphertextMessageType::Whisper,
+        EnvelopeKind::SenderKey => CiphertextMessageType::SenderKey,
     };
     let content = UnidentifiedSenderMessageContent::new(
         kind,
@@ -75,6 +76,7 @@ pub fn unseal<S: SottoStore>(
     let kind = match content.msg_type()? {
         CiphertextMessageType::PreKey => EnvelopeKind::PreKey,
         CiphertextMessageType::Whisper => EnvelopeKind::Signal,
+        CiphertextMessageType::SenderKey => EnvelopeKind::SenderKey,
         _ => return Err(Error::MalformedEnvelope("unexpected sealed message type")),
     };
     Ok(Unsealed {

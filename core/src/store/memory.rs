@@ -18,6 +18,7 @@ use super::{
     HeldSmsPart, IdentityRecord, LocalAccount, NewPlainMessage, OutboxEntry, PlainMessage,
     PlainState, PlainThread, PreKeyState, SottoStore, StoredMessage,
 };
+use super::{Group, GroupId, GroupMessage};
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
 use crate::sms::phone::PhoneNumber;
@@ -50,6 +51,8 @@ struct State {
     plain: BTreeMap<i64, (PlainMessage, Vec<Attachment>)>,
     plain_external_ids: HashSet<String>,
     sms_parts: BTreeMap<i64, HeldSmsPart>,
+    groups: BTreeMap<GroupId, Group>,
+    group_messages: Vec<GroupMessage>,
 }
 
 /// A [`SottoStore`] that lives in memory only.
@@ -678,5 +681,66 @@ impl SottoStore for InMemStore {
             .sms_parts
             .retain(|_, p| !(&p.phone == phone && p.wire_id == wire_id && p.count == count));
         Ok(before - self.state.sms_parts.len())
+    }
+
+    fn save_group(&mut self, group: &Group) -> Result<()> {
+        let mut group = group.clone();
+        group.members.sort();
+        group.members.dedup();
+        group.key_sent_to.sort();
+        group.key_sent_to.dedup();
+        self.state.groups.insert(group.id, group);
+        Ok(())
+    }
+
+    fn group(&self, id: &GroupId) -> Result<Option<Group>> {
+        Ok(self.state.groups.get(id).cloned())
+    }
+
+    fn groups(&self) -> Result<Vec<Group>> {
+        let mut all: Vec<Group> = self.state.groups.values().cloned().collect();
+        all.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
+        Ok(all)
+    }
+
+    fn insert_group_message(&mut self, message: &GroupMessage) -> Result<bool> {
+        let exists = self.state.group_messages.iter().any(|m| {
+            m.group == message.group && m.sender == message.sender && m.id == message.id
+        });
+        if !exists {
+            self.state.group_messages.push(message.clone());
+        }
+        Ok(!exists)
+    }
+
+    fn group_messages(
+        &self,
+        group: &GroupId,
+        limit: usize,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<GroupMessage>> {
+        // Newest first; ties keep insertion order reversed, as SQL's row id does.
+        let mut found: Vec<&GroupMessage> = self
+            .state
+            .group_messages
+            .iter()
+            .filter(|m| &m.group == group && before_ms.is_none_or(|b| m.stored_at_ms < b))
+            .collect();
+        found.reverse();
+        found.sort_by_key(|m| std::cmp::Reverse(m.stored_at_ms));
+        Ok(found.into_iter().take(limit).cloned().collect())
+    }
+
+    fn outgoing_group_message(
+        &self,
+        group: &GroupId,
+        id: &MessageId,
+    ) -> Result<Option<GroupMessage>> {
+        Ok(self
+            .state
+            .group_messages
+            .iter()
+            .find(|m| &m.group == group && m.sender.is_none() && &m.id == id)
+            .cloned())
     }
 }

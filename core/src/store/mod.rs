@@ -11,6 +11,7 @@
 //! transaction, lets libsignal update ratchet state through the store traits,
 //! writes its own rows, and commits once. Nothing here knows the protocol.
 
+mod groups;
 mod key;
 mod memory;
 mod plain_sms;
@@ -27,6 +28,7 @@ use crate::error::Result;
 use crate::message::{Envelope, MessageId};
 use crate::sms::phone::PhoneNumber;
 
+pub use groups::{Group, GroupId, GroupMessage};
 pub use key::{salt_path, DatabaseKey, SALT_LEN};
 pub use memory::InMemStore;
 pub use plain_sms::{
@@ -450,6 +452,32 @@ pub trait SottoStore:
     /// Forgets the parts of one message (finished or given up); returns how
     /// many there were.
     fn release_sms_parts(&mut self, phone: &PhoneNumber, wire_id: u32, count: u8) -> Result<usize>;
+
+    // --- Groups (issue 4, item 5) ---
+
+    /// Adds or replaces a group with its members.
+    fn save_group(&mut self, group: &Group) -> Result<()>;
+    /// One group.
+    fn group(&self, id: &GroupId) -> Result<Option<Group>>;
+    /// Every group, by name.
+    fn groups(&self) -> Result<Vec<Group>>;
+    /// Stores a group text. Returns `false` (and changes nothing) if a text
+    /// with the same group, sender and id is stored already.
+    fn insert_group_message(&mut self, message: &GroupMessage) -> Result<bool>;
+    /// The newest `limit` texts of a group stored before `before_ms` (all
+    /// if `None`), newest first.
+    fn group_messages(
+        &self,
+        group: &GroupId,
+        limit: usize,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<GroupMessage>>;
+    /// One text this account sent to a group, by id.
+    fn outgoing_group_message(
+        &self,
+        group: &GroupId,
+        id: &MessageId,
+    ) -> Result<Option<GroupMessage>>;
 }
 
 /// Runs `work` in one transaction: commits if it returns `Ok`, rolls back

@@ -149,6 +149,39 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE app_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     "#,
+    // MERGE NOTE: this is the groups migration. The `smsffi` branch adds its
+    // own version 6; when both are merged this one must come after it (as
+    // version 7) — migrations are only ever appended.
+    //
+    // Version 6 (groups, issue 4 item 5): groups, their members (with
+    // whether each has our sender key for the group's current
+    // distribution), and group texts. `sender` is '' for our own texts.
+    r#"
+    CREATE TABLE groups (
+        id BLOB PRIMARY KEY,
+        name TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        distribution_id BLOB NOT NULL,
+        active INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE group_members (
+        group_id BLOB NOT NULL,
+        contact TEXT NOT NULL,
+        key_sent INTEGER NOT NULL,
+        PRIMARY KEY (group_id, contact)
+    ) WITHOUT ROWID;
+    CREATE TABLE group_messages (
+        id INTEGER PRIMARY KEY,
+        group_id BLOB NOT NULL,
+        sender TEXT NOT NULL,
+        message_id BLOB NOT NULL,
+        body TEXT NOT NULL,
+        sent_at_ms INTEGER NOT NULL,
+        stored_at_ms INTEGER NOT NULL,
+        UNIQUE (group_id, sender, message_id)
+    );
+    CREATE INDEX group_messages_by_time ON group_messages (group_id, stored_at_ms);
+    "#,
 ];
 
 /// The schema version this build writes.

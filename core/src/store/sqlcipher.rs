@@ -25,6 +25,7 @@ use super::{
     Direction, HeldEnvelope, HeldSmsPart, IdentityRecord, LocalAccount, NewPlainMessage,
     OutboxEntry, PlainMessage, PlainState, PlainThread, PreKeyState, SottoStore, StoredMessage,
 };
+use super::{Group, GroupId, GroupMessage};
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
 use crate::relay::invite::RelayInvite;
@@ -1217,6 +1218,162 @@ impl SottoStore for SqlCipherStore {
             .execute(params![phone.as_str(), wire_id, count])?;
         Ok(deleted)
     }
+
+    fn save_group(&mut self, group: &Group) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO groups (id, name, revision, distribution_id, active)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                &group.id.0[..],
+                group.name,
+                group.revision,
+                &group.distribution_id[..],
+                group.active
+            ])?;
+        self.conn
+            .prepare_cached("DELETE FROM group_members WHERE group_id = ?1")?
+            .execute([&group.id.0[..]])?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT OR IGNORE INTO group_members (group_id, contact, key_sent) VALUES (?1, ?2, ?3)",
+        )?;
+        for member in &group.members {
+            let key_sent = group.key_sent_to.contains(member);
+            insert.execute(params![&group.id.0[..], member.as_str(), key_sent])?;
+        }
+        Ok(())
+    }
+
+    fn group(&self, id: &GroupId) -> Result<Option<Group>> {
+        let row: Option<(String, u64, Vec<u8>, bool)> = self
+            .conn
+            .prepare_cached(
+                "SELECT name, revision, distribution_id, active FROM groups WHERE id = ?1",
+            )?
+            .query_row([&id.0[..]], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .optional()?;
+        let Some((name, revision, distribution_id, active)) = row else {
+            return Ok(None);
+        };
+        let mut members = Vec::new();
+        let mut key_sent_to = Vec::new();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT contact, key_sent FROM group_members WHERE group_id = ?1 ORDER BY contact",
+        )?;
+        let rows = stmt.query_map([&id.0[..]], |row| {
+            Ok((ContactId::from_string(row.get(0)?), row.get::<_, bool>(1)?))
+        })?;
+        for row in rows {
+            let (contact, key_sent) = row?;
+            if key_sent {
+                key_sent_to.push(contact.clone());
+            }
+            members.push(contact);
+        }
+        Ok(Some(Group {
+            id: *id,
+            name,
+            revision,
+            distribution_id: distribution_id
+                .try_into()
+                .map_err(|_| Error::CorruptStore)?,
+            members,
+            key_sent_to,
+            active,
+        }))
+    }
+
+    fn groups(&self) -> Result<Vec<Group>> {
+        let ids: Vec<Vec<u8>> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT id FROM groups ORDER BY name, id")?;
+            let rows = stmt.query_map([], |row| row.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        ids.into_iter()
+            .map(|id| {
+                let id = GroupId::from_slice(&id).map_err(|_| Error::CorruptStore)?;
+                self.group(&id)?.ok_or(Error::CorruptStore)
+            })
+            .collect()
+    }
+
+    fn insert_group_message(&mut self, m: &GroupMessage) -> Result<bool> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO group_messages
+                    (group_id, sender, message_id, body, sent_at_ms, stored_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                &m.group.0[..],
+                m.sender.as_ref().map_or("", |c| c.as_str()),
+                &m.id.0[..],
+                m.body,
+                m.sent_at_ms,
+                m.stored_at_ms
+            ])?;
+        Ok(inserted == 1)
+    }
+
+    fn group_messages(
+        &self,
+        group: &GroupId,
+        limit: usize,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<GroupMessage>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT sender, message_id, body, sent_at_ms, stored_at_ms FROM group_messages
+             WHERE group_id = ?1 AND stored_at_ms < ?2
+             ORDER BY stored_at_ms DESC, id DESC
+             LIMIT ?3",
+        )?;
+        let before = before_ms.map_or(i64::MAX as u64, |b| b.min(i64::MAX as u64));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![&group.0[..], before, limit], |row| {
+            group_message_from_row(group, row)
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn outgoing_group_message(
+        &self,
+        group: &GroupId,
+        id: &MessageId,
+    ) -> Result<Option<GroupMessage>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT sender, message_id, body, sent_at_ms, stored_at_ms FROM group_messages
+                 WHERE group_id = ?1 AND sender = '' AND message_id = ?2",
+            )?
+            .query_row(params![&group.0[..], &id.0[..]], |row| {
+                group_message_from_row(group, row)
+            })
+            .optional()?)
+    }
+}
+
+/// Reads a `group_messages` row selected as (sender, message_id, body,
+/// sent_at_ms, stored_at_ms).
+fn group_message_from_row(
+    group: &GroupId,
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<GroupMessage> {
+    let sender: String = row.get(0)?;
+    Ok(GroupMessage {
+        id: message_id_from(row.get(1)?)?,
+        group: *group,
+        sender: (!sender.is_empty()).then(|| ContactId::from_string(sender)),
+        body: row.get(2)?,
+        sent_at_ms: row.get(3)?,
+        stored_at_ms: row.get(4)?,
+    })
 }
 
 /// Reads a `messages` row selected as (message_id, direction, body,

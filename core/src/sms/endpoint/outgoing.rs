@@ -63,6 +63,34 @@ impl SmsEndpoint {
         Ok(step)
     }
 
+    /// Carries the SMS share of a group text (the per-member 1:1 envelopes
+    /// of [`crate::groups::GroupSent::sms`] or
+    /// [`crate::groups::fan_out_again`]) to each member's phone. Each copy
+    /// carries the group id inside, so the member files it in the group.
+    /// Their parts can be sent again on request; unlike a 1:1 text, a group
+    /// text is not encrypted afresh for a receiver that could not decrypt it.
+    pub fn send_group_fanout<S: SottoStore>(
+        &mut self,
+        store: &S,
+        fanout: &[(ContactId, Outgoing)],
+        now: SystemTime,
+    ) -> Result<Step> {
+        let mut phones = Vec::with_capacity(fanout.len());
+        for (contact, _) in fanout {
+            let phone = store
+                .phones_of(contact)?
+                .into_iter()
+                .next()
+                .ok_or(Error::NoRoute("a group member has no phone number"))?;
+            phones.push(phone);
+        }
+        let mut step = Step::default();
+        for ((_, outgoing), phone) in fanout.iter().zip(&phones) {
+            self.send_outgoing(phone, outgoing, now, &mut step)?;
+        }
+        Ok(step)
+    }
+
     /// Carries an envelope already queued by the messaging layer (a receipt,
     /// an outbox entry left from before a restart) to `to`.
     pub fn send_outgoing(

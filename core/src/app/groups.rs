@@ -1,0 +1,127 @@
+//! Group conversations on the facade: [`Account`] methods that start the
+//! sessions a group needs (fetching prekey bundles from the relay) and then
+//! call the protocol in [`crate::groups`]. Incoming group texts and changes
+//! arrive as [`super::Event::GroupMessage`] and [`super::Event::GroupChanged`].
+
+use std::time::SystemTime;
+
+use super::{Account, Reach};
+use crate::error::{Error, Result};
+use crate::groups::{self, GroupSent};
+use crate::store::{ContactId, Group, GroupId, GroupMessage, SottoStore};
+
+impl Account {
+    /// Creates a group named `name` with `members` (contacts on this
+    /// account's relay, or with a session already) and sends them its
+    /// state and this account's sender key.
+    pub async fn create_group(&self, name: &str, members: &[ContactId]) -> Result<Group> {
+        for member in members {
+            self.ensure_session(member).await?;
+        }
+        let relay = self.settings().relay;
+        let group = groups::create_group(
+            &mut *self.shared.store(),
+            name,
+            members,
+            Some(&relay),
+            SystemTime::now(),
+            &mut rand::rng(),
+        )?;
+        self.shared.outbox_changed.notify_one();
+        Ok(group)
+    }
+
+    /// Every group this account knows (also those it was removed from), by
+    /// name.
+    pub fn groups(&self) -> Result<Vec<Group>> {
+        self.shared.store().groups()
+    }
+
+    /// One group.
+    pub fn group(&self, id: &GroupId) -> Result<Group> {
+        self.shared.store().group(id)?.ok_or(Error::UnknownGroup)
+    }
+
+    /// Adds contacts to a group: every member gets the new state, the new
+    /// members this account's sender key.
+    pub async fn add_group_members(&self, group: &GroupId, members: &[ContactId]) -> Result<Group> {
+        for member in members {
+            self.ensure_session(member).await?;
+        }
+        let relay = self.settings().relay;
+        let group = groups::add_members(
+            &mut *self.shared.store(),
+            group,
+            members,
+            Some(&relay),
+            SystemTime::now(),
+            &mut rand::rng(),
+        )?;
+        self.shared.outbox_changed.notify_one();
+        Ok(group)
+    }
+
+    /// Removes members from a group and rotates the group's sender keys, so
+    /// the removed members cannot read what follows.
+    pub fn remove_group_members(&self, group: &GroupId, members: &[ContactId]) -> Result<Group> {
+        let relay = self.settings().relay;
+        let group = groups::remove_members(
+            &mut *self.shared.store(),
+            group,
+            members,
+            Some(&relay),
+            SystemTime::now(),
+            &mut rand::rng(),
+        )?;
+        self.shared.outbox_changed.notify_one();
+        Ok(group)
+    }
+
+    /// Sends a text to a group and stores it. Members on this account's
+    /// relay get it encrypted once with this account's sender key (sessions
+    /// are started first where missing); the others get it in their 1:1
+    /// session, listed in [`GroupSent::sms`] for the SMS path; members no
+    /// session could be started with are listed in
+    /// [`GroupSent::unreached`].
+    pub async fn send_group_text(&self, group: &GroupId, text: &str) -> Result<GroupSent> {
+        let members = self.group(group)?.members;
+        let mut by_sms = Vec::new();
+        for member in &members {
+            let reach = self.contact(member)?.reach;
+            if reach == Reach::OurRelay {
+                // A member whose session cannot be started now is reported
+                // as unreached; the others still get the text.
+                if let Err(error) = self.ensure_session(member).await {
+                    tracing::warn!(%error, "no session with a group member");
+                }
+            } else {
+                by_sms.push(member.clone());
+            }
+        }
+        let sent = groups::send_group_text(
+            &mut *self.shared.store(),
+            group,
+            text,
+            &by_sms,
+            SystemTime::now(),
+            &mut rand::rng(),
+        )?;
+        self.shared.outbox_changed.notify_one();
+        Ok(sent)
+    }
+
+    /// One page of a group's texts: the newest `limit` stored before
+    /// `before_ms` (from the start if `None`), newest first.
+    pub fn group_messages(
+        &self,
+        group: &GroupId,
+        limit: usize,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<GroupMessage>> {
+        let store = self.shared.store();
+        if store.group(group)?.is_none() {
+            return Err(Error::UnknownGroup);
+        }
+        store.group_messages(group, limit, before_ms)
+    }
+}
