@@ -19,8 +19,8 @@
 use std::time::SystemTime;
 
 use libsignal_protocol::{
-    create_sender_key_distribution_message, group_encrypt,
-    process_sender_key_distribution_message, ProtocolAddress, SenderKeyDistributionMessage,
+    create_sender_key_distribution_message, group_encrypt, process_sender_key_distribution_message,
+    ProtocolAddress, SenderKeyDistributionMessage,
 };
 use rand::{CryptoRng, Rng};
 
@@ -456,7 +456,9 @@ where
         .identity_key();
     let sender = store.identity_record(from)?.ok_or(Error::NoSession)?.key;
     if !update.members.iter().any(|m| m.identity == sender) {
-        return Err(Error::MalformedContent("group update from outside the group"));
+        return Err(Error::MalformedContent(
+            "group update from outside the group",
+        ));
     }
     let existing = store.group(&update.group)?;
     if let Some(group) = &existing {

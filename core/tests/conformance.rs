@@ -9,8 +9,9 @@ use sotto_core::prekeys::{self, PreKeyPolicy};
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::sms::PhoneNumber;
 use sotto_core::store::{
-    Attachment, Contact, ContactId, ConversationSettings, DeliveryState, Direction, HeldSmsPart,
-    InMemStore, NewPlainMessage, PlainState, SottoStore, SqlCipherStore, StoredMessage,
+    Attachment, Contact, ContactId, ConversationSettings, DeliveryState, Direction, Group, GroupId,
+    GroupMessage, HeldSmsPart, InMemStore, NewPlainMessage, PlainState, SottoStore, SqlCipherStore,
+    StoredMessage,
 };
 use sotto_core::{Error, Result};
 use std::time::Duration;
@@ -493,6 +494,99 @@ fn app_settings_round_trip_and_roll_back<S: SottoStore>(mut store: S) -> Result<
     Ok(())
 }
 
+fn group(id: u8, members: &[ContactId], key_sent_to: &[ContactId], name: &str) -> Group {
+    Group {
+        id: GroupId([id; 16]),
+        name: name.into(),
+        revision: u64::from(id),
+        distribution_id: [id + 100; 16],
+        members: members.to_vec(),
+        key_sent_to: key_sent_to.to_vec(),
+        active: true,
+    }
+}
+
+fn group_message(group: u8, sender: Option<&ContactId>, n: u8, stored_at_ms: u64) -> GroupMessage {
+    GroupMessage {
+        id: MessageId([n; 16]),
+        group: GroupId([group; 16]),
+        sender: sender.cloned(),
+        body: format!("group text {n}"),
+        sent_at_ms: stored_at_ms - 1,
+        stored_at_ms,
+    }
+}
+
+fn groups_round_trip_and_roll_back<S: SottoStore>(mut store: S) -> Result<()> {
+    let mut members = vec![contact(&mut store, "a")?, contact(&mut store, "b")?];
+    members.sort();
+    assert!(store.group(&GroupId([1; 16]))?.is_none());
+    let choir = group(1, &members, &members[..1], "Choir");
+    let band = group(2, &members[1..], &[], "Band");
+    store.save_group(&choir)?;
+    store.save_group(&band)?;
+    assert_eq!(store.group(&choir.id)?, Some(choir.clone()));
+    assert_eq!(
+        store.groups()?,
+        vec![band.clone(), choir.clone()],
+        "by name"
+    );
+
+    // Saving again replaces members and who has our key.
+    let mut changed = choir.clone();
+    changed.members = members[1..].to_vec();
+    changed.key_sent_to = Vec::new();
+    changed.revision = 5;
+    changed.active = false;
+    store.save_group(&changed)?;
+    assert_eq!(store.group(&choir.id)?, Some(changed.clone()));
+
+    store.begin()?;
+    store.save_group(&group(3, &members, &[], "Gone"))?;
+    store.save_group(&choir)?;
+    store.rollback()?;
+    assert!(store.group(&GroupId([3; 16]))?.is_none());
+    assert_eq!(store.group(&choir.id)?, Some(changed));
+    Ok(())
+}
+
+fn group_messages_page_newest_first_and_dedupe<S: SottoStore>(mut store: S) -> Result<()> {
+    let a = contact(&mut store, "a")?;
+    let b = contact(&mut store, "b")?;
+    assert!(store.insert_group_message(&group_message(1, None, 1, 100))?);
+    assert!(store.insert_group_message(&group_message(1, Some(&a), 2, 200))?);
+    assert!(store.insert_group_message(&group_message(1, Some(&b), 3, 300))?);
+    assert!(store.insert_group_message(&group_message(2, Some(&a), 4, 250))?);
+    // The same id from another sender is another message; from the same
+    // sender it is the same one.
+    assert!(store.insert_group_message(&group_message(1, Some(&b), 2, 310))?);
+    assert!(!store.insert_group_message(&group_message(1, Some(&a), 2, 320))?);
+    assert!(!store.insert_group_message(&group_message(1, None, 1, 330))?);
+
+    let page = store.group_messages(&GroupId([1; 16]), 3, None)?;
+    let ids: Vec<u64> = page.iter().map(|m| m.stored_at_ms).collect();
+    assert_eq!(ids, [310, 300, 200]);
+    assert_eq!(page[2], group_message(1, Some(&a), 2, 200));
+    let rest = store.group_messages(&GroupId([1; 16]), 10, Some(200))?;
+    assert_eq!(rest, vec![group_message(1, None, 1, 100)]);
+    assert_eq!(store.group_messages(&GroupId([2; 16]), 10, None)?.len(), 1);
+
+    let ours = store.outgoing_group_message(&GroupId([1; 16]), &MessageId([1; 16]))?;
+    assert_eq!(ours, Some(group_message(1, None, 1, 100)));
+    assert!(
+        store
+            .outgoing_group_message(&GroupId([1; 16]), &MessageId([2; 16]))?
+            .is_none(),
+        "only our own texts"
+    );
+
+    store.begin()?;
+    assert!(store.insert_group_message(&group_message(1, None, 9, 400))?);
+    store.rollback()?;
+    assert_eq!(store.group_messages(&GroupId([1; 16]), 10, None)?.len(), 4);
+    Ok(())
+}
+
 macro_rules! conformance_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -572,6 +666,16 @@ macro_rules! conformance_suite {
             fn sms_parts_are_held_and_released() -> Result<()> {
                 let (_guard, store) = $make;
                 super::sms_parts_are_held_and_released(store)
+            }
+            #[test]
+            fn groups_round_trip_and_roll_back() -> Result<()> {
+                let (_guard, store) = $make;
+                super::groups_round_trip_and_roll_back(store)
+            }
+            #[test]
+            fn group_messages_page_newest_first_and_dedupe() -> Result<()> {
+                let (_guard, store) = $make;
+                super::group_messages_page_newest_first_and_dedupe(store)
             }
             #[test]
             fn app_settings_round_trip_and_roll_back() -> Result<()> {

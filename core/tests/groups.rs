@@ -15,9 +15,7 @@ use sotto_core::prekeys;
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::session;
 use sotto_core::sms::{PhoneNumber, SmsBody, SmsConfig, SmsEndpoint, SmsEvent};
-use sotto_core::store::{
-    Contact, ContactId, GroupId, InMemStore, SottoStore, SqlCipherStore,
-};
+use sotto_core::store::{Contact, ContactId, GroupId, InMemStore, SottoStore, SqlCipherStore};
 use sotto_core::{Error, Result};
 use support::*;
 
@@ -229,7 +227,9 @@ fn each_members_text_reaches_the_other_two_exactly_once() -> Result<()> {
     sessions_with_members(&mut t, &mut rng)?;
     let mut sent = Vec::new();
     for (who, text) in [(0, "from alice"), (1, "from bob"), (2, "from carol")] {
-        let node = [&mut t.alice, &mut t.bob, &mut t.carol].into_iter().nth(who);
+        let node = [&mut t.alice, &mut t.bob, &mut t.carol]
+            .into_iter()
+            .nth(who);
         let node = node.expect("node");
         let out = groups::send_group_text(&mut node.store, &t.group, text, &[], now(), &mut rng)?;
         assert_eq!(out.relay.len(), 2, "two sender-key copies");
@@ -240,7 +240,11 @@ fn each_members_text_reaches_the_other_two_exactly_once() -> Result<()> {
     // The copies of one text are one ciphertext, encrypted once.
     let alice = &t.alice.store;
     assert!(alice.outbox()?.is_empty());
-    for (node, own) in [(&t.alice, "from alice"), (&t.bob, "from bob"), (&t.carol, "from carol")] {
+    for (node, own) in [
+        (&t.alice, "from alice"),
+        (&t.bob, "from bob"),
+        (&t.carol, "from carol"),
+    ] {
         let mut texts = node.group_texts();
         texts.sort();
         let mut expected: Vec<String> = ["from alice", "from bob", "from carol"]
@@ -266,15 +270,14 @@ fn a_replayed_group_ciphertext_is_a_duplicate() -> Result<()> {
     let mut rng = rng(3);
     let mut t = trio(&mut rng)?;
     groups::send_group_text(&mut t.alice.store, &t.group, "once", &[], now(), &mut rng)?;
-    let entry = t
+    let entry = t.alice.store.outbox()?.into_iter().next().expect("queued");
+    assert_eq!(entry.envelope.kind, EnvelopeKind::SenderKey);
+    let recipient = t
         .alice
         .store
-        .outbox()?
-        .into_iter()
-        .next()
-        .expect("queued");
-    assert_eq!(entry.envelope.kind, EnvelopeKind::SenderKey);
-    let recipient = t.alice.store.identity_record(&entry.contact)?.expect("key").key;
+        .identity_record(&entry.contact)?
+        .expect("key")
+        .key;
     let node = if recipient == t.bob.identity {
         &mut t.bob
     } else {
@@ -300,7 +303,12 @@ fn a_removed_member_gets_nothing_and_cannot_decrypt_what_follows() -> Result<()>
         groups::send_group_text(&mut node.store, &t.group, "before", &[], now(), &mut rng)?;
     }
     deliver_all(&mut [&mut t.alice, &mut t.bob, &mut t.carol], &mut rng)?;
-    let old_distribution = t.alice.store.group(&t.group)?.expect("group").distribution_id;
+    let old_distribution = t
+        .alice
+        .store
+        .group(&t.group)?
+        .expect("group")
+        .distribution_id;
 
     let carol_at_alice = t.alice.contact_for(&t.carol.identity)?.expect("known");
     let group = groups::remove_members(
@@ -325,13 +333,25 @@ fn a_removed_member_gets_nothing_and_cannot_decrypt_what_follows() -> Result<()>
         groups::send_group_text(&mut t.alice.store, &t.group, "after", &[], now(), &mut rng)?;
     assert_eq!(from_alice.relay.len(), 1);
     let envelope = t.alice.store.outbox()?.pop().expect("queued").envelope;
-    let from_bob =
-        groups::send_group_text(&mut t.bob.store, &t.group, "after too", &[], now(), &mut rng)?;
+    let from_bob = groups::send_group_text(
+        &mut t.bob.store,
+        &t.group,
+        "after too",
+        &[],
+        now(),
+        &mut rng,
+    )?;
     assert_eq!(from_bob.relay.len(), 1);
     deliver_all(&mut [&mut t.alice, &mut t.bob, &mut t.carol], &mut rng)?;
     assert_eq!(t.carol.got.len(), carol_before, "nothing reached Carol");
-    assert_eq!(t.bob.group_texts().last().map(String::as_str), Some("after"));
-    assert_eq!(t.alice.group_texts().last().map(String::as_str), Some("after too"));
+    assert_eq!(
+        t.bob.group_texts().last().map(String::as_str),
+        Some("after")
+    );
+    assert_eq!(
+        t.alice.group_texts().last().map(String::as_str),
+        Some("after too")
+    );
 
     // Were Alice's ciphertext to reach Carol anyway, she has no key for it.
     let alice_at_carol = t.carol.contact_for(&t.alice.identity)?.expect("known");
@@ -371,7 +391,10 @@ fn a_removed_member_gets_nothing_and_cannot_decrypt_what_follows() -> Result<()>
         now(),
         &mut rng,
     );
-    assert!(matches!(refused, Err(Error::NotGroupMember)), "got {refused:?}");
+    assert!(
+        matches!(refused, Err(Error::NotGroupMember)),
+        "got {refused:?}"
+    );
     Ok(())
 }
 
@@ -471,7 +494,10 @@ fn updates_from_non_members_and_stale_revisions_change_nothing() -> Result<()> {
         now(),
         &mut rng,
     );
-    assert!(matches!(refused, Err(Error::NotGroupMember)), "got {refused:?}");
+    assert!(
+        matches!(refused, Err(Error::NotGroupMember)),
+        "got {refused:?}"
+    );
     assert_eq!(t.bob.store.group(&t.group)?.expect("group"), before);
 
     // Alice (a member) sending an old revision changes nothing either.
@@ -533,14 +559,8 @@ fn sms_only_members_get_the_text_by_per_recipient_fan_out() -> Result<()> {
     let alice_at_carol = t.carol.contact_for(&t.alice.identity)?.expect("known");
     t.carol.store.link_phone(&alice_phone, &alice_at_carol)?;
 
-    let sent = groups::send_group_text(
-        &mut t.alice.store,
-        &t.group,
-        "by sms",
-        &[],
-        now(),
-        &mut rng,
-    )?;
+    let sent =
+        groups::send_group_text(&mut t.alice.store, &t.group, "by sms", &[], now(), &mut rng)?;
     assert_eq!(sent.relay.len(), 1, "Bob by sender key");
     assert_eq!(sent.sms.len(), 1, "Carol one to one");
     assert_ne!(sent.sms[0].1.envelope.kind, EnvelopeKind::SenderKey);
@@ -558,7 +578,8 @@ fn sms_only_members_get_the_text_by_per_recipient_fan_out() -> Result<()> {
         let SmsBody::Text(text) = &sms.body else {
             panic!("text SMS by default")
         };
-        let got = carol_sms.receive_text(&mut t.carol.store, &alice_phone, text, now(), &mut rng)?;
+        let got =
+            carol_sms.receive_text(&mut t.carol.store, &alice_phone, text, now(), &mut rng)?;
         events.extend(got.events);
     }
     let filed = events.iter().any(|e| {

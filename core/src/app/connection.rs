@@ -10,10 +10,10 @@ use tokio::task::JoinHandle;
 
 use super::Shared;
 use crate::error::Error;
+use crate::groups::GroupChange;
 use crate::message::{MessageId, ReceiptKind};
 use crate::messaging::{self, Received, SealedReceived};
 use crate::relay::agent::{self, AgentConfig, AgentEvent};
-use crate::groups::GroupChange;
 use crate::store::{ContactId, DeliveryState, GroupMessage, StoredMessage};
 
 /// What happens on a connection, in order.

@@ -704,9 +704,10 @@ impl SottoStore for InMemStore {
     }
 
     fn insert_group_message(&mut self, message: &GroupMessage) -> Result<bool> {
-        let exists = self.state.group_messages.iter().any(|m| {
-            m.group == message.group && m.sender == message.sender && m.id == message.id
-        });
+        let exists =
+            self.state.group_messages.iter().any(|m| {
+                m.group == message.group && m.sender == message.sender && m.id == message.id
+            });
         if !exists {
             self.state.group_messages.push(message.clone());
         }
