@@ -73,7 +73,18 @@ pub struct GroupChange {
     pub joined: bool,
     /// This account was removed.
     pub left: bool,
+    /// Texts that arrived before this state made their senders members,
+    /// now filed in the group (oldest first).
+    pub released: Vec<GroupMessage>,
 }
+
+/// The most group texts held per sender while their membership is unknown.
+pub const MAX_HELD_TEXTS_PER_SENDER: usize = 64;
+
+/// How long a held group text waits for the state that makes its sender a
+/// member (the state is normally seconds behind; a day covers a member
+/// who was offline).
+pub const HELD_TEXT_LIFETIME_MS: u64 = 24 * 3_600_000;
 
 /// Creates a group of `members` (contacts with a session) named `name`,
 /// sends them its state and our sender key, and returns it. `own_relay` is
@@ -443,6 +454,7 @@ pub(crate) fn apply_update<S, R>(
     store: &mut S,
     from: &ContactId,
     update: GroupUpdate,
+    now_ms: u64,
     rng: &mut R,
 ) -> Result<Received>
 where
@@ -523,7 +535,22 @@ where
             .collect(),
         joined: active && !was_active,
         left: !active && was_active,
+        released: Vec::new(),
     };
+    let mut change = change;
+    for held in store.take_held_group_texts(&update.group)? {
+        let member = held.sender.as_ref().is_some_and(|s| members.contains(s));
+        let expired = held.stored_at_ms.saturating_add(HELD_TEXT_LIFETIME_MS) < now_ms;
+        if !active || expired {
+            // Removed, or waited too long: dropped.
+        } else if member {
+            if store.insert_group_message(&held)? {
+                change.released.push(held);
+            }
+        } else {
+            store.hold_group_text(&held)?;
+        }
+    }
     store.save_group(&Group {
         id: update.group,
         name: update.name,
@@ -557,7 +584,11 @@ pub(crate) fn apply_sender_key<S: SottoStore>(
 }
 
 /// Files a group text from `from`, who must be a member of a group we are
-/// in.
+/// in. A text for a group we do not know yet, or from someone not (yet) a
+/// member, is held: the state that says so may still be on its way from
+/// another member (texts from different senders are not ordered), and
+/// [`apply_update`] files it once it arrives. At most
+/// [`MAX_HELD_TEXTS_PER_SENDER`] are held per sender.
 pub(crate) fn apply_text<S: SottoStore>(
     store: &mut S,
     from: &ContactId,
@@ -566,10 +597,6 @@ pub(crate) fn apply_text<S: SottoStore>(
     text: String,
     now_ms: u64,
 ) -> Result<Received> {
-    let stored = store.group(&group)?.ok_or(Error::UnknownGroup)?;
-    if !stored.active || !stored.members.contains(from) {
-        return Err(Error::NotGroupMember);
-    }
     let message = GroupMessage {
         id: content.id,
         group,
@@ -578,6 +605,17 @@ pub(crate) fn apply_text<S: SottoStore>(
         sent_at_ms: content.sent_at_ms,
         stored_at_ms: now_ms,
     };
+    let stored = store.group(&group)?;
+    if stored.as_ref().is_some_and(|g| !g.active) {
+        return Err(Error::NotGroupMember);
+    }
+    if !stored.is_some_and(|g| g.members.contains(from)) {
+        if store.held_group_text_count(from)? >= MAX_HELD_TEXTS_PER_SENDER {
+            return Err(Error::NotGroupMember);
+        }
+        store.hold_group_text(&message)?;
+        return Ok(Received::GroupTextHeld { group });
+    }
     if !store.insert_group_message(&message)? {
         return Ok(Received::Duplicate);
     }

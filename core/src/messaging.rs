@@ -62,6 +62,13 @@ pub enum Received {
     GroupText(crate::store::GroupMessage),
     /// A member sent a group's new state; it is applied.
     GroupChanged(crate::groups::GroupChange),
+    /// A group text from someone who is not a member of the group as this
+    /// device knows it (yet): it is held, and filed when a group state
+    /// makes the sender a member (see [`crate::groups::GroupChange::released`]).
+    GroupTextHeld {
+        /// The group it names.
+        group: crate::store::GroupId,
+    },
     /// A member sent their sender key for a group; it is stored.
     GroupSenderKey {
         /// The group it is for.
@@ -684,7 +691,9 @@ where
             let text = text.clone();
             crate::groups::apply_text(store, contact, &content, group, text, now_ms)
         }
-        Body::GroupUpdate(update) => crate::groups::apply_update(store, contact, update, rng),
+        Body::GroupUpdate(update) => {
+            crate::groups::apply_update(store, contact, update, now_ms, rng)
+        }
         Body::GroupSenderKey {
             group,
             distribution,

@@ -587,6 +587,41 @@ fn group_messages_page_newest_first_and_dedupe<S: SottoStore>(mut store: S) -> R
     Ok(())
 }
 
+fn held_group_texts_are_counted_and_taken_per_group<S: SottoStore>(mut store: S) -> Result<()> {
+    let a = contact(&mut store, "a")?;
+    let b = contact(&mut store, "b")?;
+    store.hold_group_text(&group_message(1, Some(&a), 1, 100))?;
+    store.hold_group_text(&group_message(2, Some(&a), 2, 110))?;
+    store.hold_group_text(&group_message(1, Some(&b), 3, 120))?;
+    store.hold_group_text(&group_message(1, Some(&a), 4, 130))?;
+    assert_eq!(store.held_group_text_count(&a)?, 3);
+    assert_eq!(store.held_group_text_count(&b)?, 1);
+
+    store.begin()?;
+    assert_eq!(store.take_held_group_texts(&GroupId([1; 16]))?.len(), 3);
+    store.rollback()?;
+    let taken = store.take_held_group_texts(&GroupId([1; 16]))?;
+    assert_eq!(
+        taken,
+        vec![
+            group_message(1, Some(&a), 1, 100),
+            group_message(1, Some(&b), 3, 120),
+            group_message(1, Some(&a), 4, 130),
+        ],
+        "oldest first"
+    );
+    assert!(store.take_held_group_texts(&GroupId([1; 16]))?.is_empty());
+    assert_eq!(
+        store.held_group_text_count(&a)?,
+        1,
+        "the other group's stays"
+    );
+    assert!(store
+        .group_messages(&GroupId([1; 16]), 10, None)?
+        .is_empty());
+    Ok(())
+}
+
 macro_rules! conformance_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -676,6 +711,11 @@ macro_rules! conformance_suite {
             fn group_messages_page_newest_first_and_dedupe() -> Result<()> {
                 let (_guard, store) = $make;
                 super::group_messages_page_newest_first_and_dedupe(store)
+            }
+            #[test]
+            fn held_group_texts_are_counted_and_taken_per_group() -> Result<()> {
+                let (_guard, store) = $make;
+                super::held_group_texts_are_counted_and_taken_per_group(store)
             }
             #[test]
             fn app_settings_round_trip_and_roll_back() -> Result<()> {

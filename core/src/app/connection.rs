@@ -224,7 +224,7 @@ fn on_received(shared: &Shared, received: SealedReceived) -> Option<Event> {
         Received::HeldForUntrustedIdentity => Some(Event::IdentityChanged { contact }),
         Received::GroupText(message) => Some(Event::GroupMessage { message }),
         Received::GroupChanged(change) => Some(Event::GroupChanged(change)),
-        Received::GroupSenderKey { .. } => None,
+        Received::GroupSenderKey { .. } | Received::GroupTextHeld { .. } => None,
         Received::Duplicate => None,
     }
 }

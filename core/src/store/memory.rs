@@ -53,6 +53,7 @@ struct State {
     sms_parts: BTreeMap<i64, HeldSmsPart>,
     groups: BTreeMap<GroupId, Group>,
     group_messages: Vec<GroupMessage>,
+    held_group_texts: Vec<GroupMessage>,
 }
 
 /// A [`SottoStore`] that lives in memory only.
@@ -743,5 +744,27 @@ impl SottoStore for InMemStore {
             .iter()
             .find(|m| &m.group == group && m.sender.is_none() && &m.id == id)
             .cloned())
+    }
+
+    fn hold_group_text(&mut self, message: &GroupMessage) -> Result<()> {
+        self.state.held_group_texts.push(message.clone());
+        Ok(())
+    }
+
+    fn held_group_text_count(&self, sender: &ContactId) -> Result<usize> {
+        Ok(self
+            .state
+            .held_group_texts
+            .iter()
+            .filter(|m| m.sender.as_ref() == Some(sender))
+            .count())
+    }
+
+    fn take_held_group_texts(&mut self, group: &GroupId) -> Result<Vec<GroupMessage>> {
+        let (taken, kept) = std::mem::take(&mut self.state.held_group_texts)
+            .into_iter()
+            .partition(|m| &m.group == group);
+        self.state.held_group_texts = kept;
+        Ok(taken)
     }
 }

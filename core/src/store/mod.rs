@@ -478,6 +478,13 @@ pub trait SottoStore:
         group: &GroupId,
         id: &MessageId,
     ) -> Result<Option<GroupMessage>>;
+    /// Keeps a group text from someone who is not (yet) a member of the
+    /// group as we know it, until a group state says whether they are.
+    fn hold_group_text(&mut self, message: &GroupMessage) -> Result<()>;
+    /// How many held group texts came from `sender`.
+    fn held_group_text_count(&self, sender: &ContactId) -> Result<usize>;
+    /// Removes and returns the held texts of a group, oldest first.
+    fn take_held_group_texts(&mut self, group: &GroupId) -> Result<Vec<GroupMessage>>;
 }
 
 /// Runs `work` in one transaction: commits if it returns `Ok`, rolls back

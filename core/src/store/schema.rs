@@ -156,6 +156,8 @@ const MIGRATIONS: &[&str] = &[
     // Version 6 (groups, issue 4 item 5): groups, their members (with
     // whether each has our sender key for the group's current
     // distribution), and group texts. `sender` is '' for our own texts.
+    // `held_group_texts` keeps texts that arrived before the group state
+    // that makes their sender a member.
     r#"
     CREATE TABLE groups (
         id BLOB PRIMARY KEY,
@@ -181,6 +183,17 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (group_id, sender, message_id)
     );
     CREATE INDEX group_messages_by_time ON group_messages (group_id, stored_at_ms);
+    CREATE TABLE held_group_texts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        group_id BLOB NOT NULL,
+        sender TEXT NOT NULL,
+        message_id BLOB NOT NULL,
+        body TEXT NOT NULL,
+        sent_at_ms INTEGER NOT NULL,
+        stored_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX held_group_texts_by_group ON held_group_texts (group_id);
+    CREATE INDEX held_group_texts_by_sender ON held_group_texts (sender);
     "#,
 ];
 

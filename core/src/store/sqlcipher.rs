@@ -1357,6 +1357,47 @@ impl SottoStore for SqlCipherStore {
             })
             .optional()?)
     }
+
+    fn hold_group_text(&mut self, m: &GroupMessage) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO held_group_texts
+                    (group_id, sender, message_id, body, sent_at_ms, stored_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                &m.group.0[..],
+                m.sender.as_ref().map_or("", |c| c.as_str()),
+                &m.id.0[..],
+                m.body,
+                m.sent_at_ms,
+                m.stored_at_ms
+            ])?;
+        Ok(())
+    }
+
+    fn held_group_text_count(&self, sender: &ContactId) -> Result<usize> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM held_group_texts WHERE sender = ?1")?
+            .query_row([sender.as_str()], |row| row.get(0))?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    fn take_held_group_texts(&mut self, group: &GroupId) -> Result<Vec<GroupMessage>> {
+        let held = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT sender, message_id, body, sent_at_ms, stored_at_ms FROM held_group_texts
+                 WHERE group_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([&group.0[..]], |row| group_message_from_row(group, row))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        self.conn
+            .prepare_cached("DELETE FROM held_group_texts WHERE group_id = ?1")?
+            .execute([&group.0[..]])?;
+        Ok(held)
+    }
 }
 
 /// Reads a `group_messages` row selected as (sender, message_id, body,
