@@ -482,11 +482,14 @@ where
             return Ok(Received::Duplicate);
         }
     }
+    let active = update.members.iter().any(|m| m.identity == own);
+    if existing.is_none() && !active {
+        // A group we are not in and never were: nothing to keep.
+        return Err(Error::NotGroupMember);
+    }
     let mut members = Vec::new();
-    let mut active = false;
     for info in &update.members {
         if info.identity == own {
-            active = true;
             continue;
         }
         let contact = match store.contact_by_identity(&info.identity)? {

@@ -603,6 +603,46 @@ fn updates_from_non_members_and_stale_revisions_change_nothing() -> Result<()> {
     )?;
     assert_eq!(ignored, Received::Duplicate);
     assert_eq!(t.bob.store.group(&t.group)?.expect("group"), before);
+
+    // A state for a group Bob is not in, and never was, is refused and
+    // leaves nothing behind (no group, no contacts for its members).
+    let stranger = GroupUpdate {
+        group: GroupId([0xAB; 16]),
+        revision: 1,
+        name: "Not yours".into(),
+        members: vec![
+            GroupMemberInfo {
+                identity: t.alice.identity,
+                relay: None,
+            },
+            GroupMemberInfo {
+                identity: *libsignal_protocol::IdentityKeyPair::generate(&mut rng).identity_key(),
+                relay: None,
+            },
+        ],
+        distribution_id: uuid::Uuid::from_bytes([3; 16]),
+    };
+    let contacts_before = t.bob.store.contacts()?.len();
+    let out = messaging::send_body(
+        &mut t.alice.store,
+        &bob_at_alice,
+        Body::GroupUpdate(stranger),
+        now(),
+        &mut rng,
+    )?;
+    let refused = messaging::receive(
+        &mut t.bob.store,
+        &alice_at_bob,
+        &out.envelope.to_bytes(),
+        now(),
+        &mut rng,
+    );
+    assert!(
+        matches!(refused, Err(Error::NotGroupMember)),
+        "got {refused:?}"
+    );
+    assert!(t.bob.store.group(&GroupId([0xAB; 16]))?.is_none());
+    assert_eq!(t.bob.store.contacts()?.len(), contacts_before);
     Ok(())
 }
 
