@@ -2,7 +2,7 @@
 //!
 //! | first byte | frame | rest |
 //! |---|---|---|
-//! | `0x11`, `0x12` | an [`Envelope`] (PreKey / Signal), byte for byte | the ciphertext |
+//! | `0x11`, `0x12`, `0x13` | an [`Envelope`] (PreKey / Signal / SenderKey), byte for byte; group texts go by SMS 1:1, so a sender never puts `0x13` on the air | the ciphertext |
 //! | `0xA1` | [`SmsFrame::Hello`]: "let us talk Sotto" | our PreKeyBundle (`sotto.v1.PreKeyBundle`) |
 //! | `0xA2` | [`SmsFrame::ResendRequest`] | wire id (3 bytes), part count, nonce, bitmap of missing parts (none: all, encrypted afresh) |
 //!
