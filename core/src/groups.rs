@@ -200,6 +200,32 @@ where
     })
 }
 
+/// Leaves a group: the remaining members get a state without this account
+/// and with a new distribution id (so they rotate their sender keys), and
+/// the group stays here, inactive, with its texts.
+pub fn leave_group<S, R>(
+    store: &mut S,
+    group: &GroupId,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Group>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    in_transaction(store, |store| {
+        let mut group = active_group(store, group)?;
+        group.revision += 1;
+        group.distribution_id = random_distribution(rng);
+        group.key_sent_to.clear();
+        group.active = false;
+        let members = group.members.clone();
+        send_state(store, &group, None, &members, now, rng)?;
+        store.save_group(&group)?;
+        Ok(group)
+    })
+}
+
 /// Sends a text to a group and stores it. Members with a relay get the
 /// text encrypted once with our sender key (after our sender key, if they
 /// lack it); members without one, and those in `by_sms`, get it in their
@@ -371,10 +397,28 @@ where
     R: Rng + CryptoRng,
 {
     let account = store.local_account()?.ok_or(Error::NoAccount)?;
-    let mut members = vec![GroupMemberInfo {
+    let us = GroupMemberInfo {
         identity: *account.identity.identity_key(),
         relay: own_relay.cloned(),
-    }];
+    };
+    send_state(store, group, Some(us), recipients, now, rng)
+}
+
+/// Queues the group's state, listing `us` (none once we left) and the
+/// group's members, for `recipients`.
+fn send_state<S, R>(
+    store: &mut S,
+    group: &Group,
+    us: Option<GroupMemberInfo>,
+    recipients: &[ContactId],
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Vec<Outgoing>>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let mut members: Vec<GroupMemberInfo> = us.into_iter().collect();
     for member in &group.members {
         let identity = store.identity_record(member)?.ok_or(Error::NoSession)?.key;
         let relay = store.contact(member)?.ok_or(Error::UnknownContact)?.relay;
@@ -467,12 +511,14 @@ where
         .identity
         .identity_key();
     let sender = store.identity_record(from)?.ok_or(Error::NoSession)?.key;
-    if !update.members.iter().any(|m| m.identity == sender) {
+    let existing = store.group(&update.group)?;
+    // A member may leave (a state without themselves); a group we do not
+    // know must come from one of its members.
+    if existing.is_none() && !update.members.iter().any(|m| m.identity == sender) {
         return Err(Error::MalformedContent(
             "group update from outside the group",
         ));
     }
-    let existing = store.group(&update.group)?;
     if let Some(group) = &existing {
         if !group.members.contains(from) {
             return Err(Error::NotGroupMember);

@@ -513,6 +513,45 @@ fn an_added_member_reads_texts_from_everyone_after_joining() -> Result<()> {
 }
 
 #[test]
+fn a_member_who_leaves_is_dropped_by_the_others_and_keys_rotate() -> Result<()> {
+    let mut rng = rng(9);
+    let mut t = trio(&mut rng)?;
+    sessions_with_members(&mut t, &mut rng)?;
+    let before = t
+        .alice
+        .store
+        .group(&t.group)?
+        .expect("group")
+        .distribution_id;
+    let left = groups::leave_group(&mut t.bob.store, &t.group, now(), &mut rng)?;
+    assert!(!left.active);
+    deliver_all(&mut [&mut t.alice, &mut t.bob, &mut t.carol], &mut rng)?;
+    let bob_at_alice = t.alice.contact_for(&t.bob.identity)?.expect("known");
+    for node in [&t.alice, &t.carol] {
+        let change = node.changes().pop().expect("told");
+        assert_eq!(change.removed.len(), 1, "{} dropped Bob", node.name);
+        let group = node.store.group(&t.group)?.expect("group");
+        assert_eq!(group.members.len(), 1);
+        assert_ne!(group.distribution_id, before, "keys rotate");
+    }
+    let sent = groups::send_group_text(
+        &mut t.alice.store,
+        &t.group,
+        "bye bob",
+        &[],
+        now(),
+        &mut rng,
+    )?;
+    assert_eq!(sent.relay.len(), 1);
+    assert!(sent.relay.iter().all(|(c, _)| *c != bob_at_alice));
+    assert!(matches!(
+        groups::send_group_text(&mut t.bob.store, &t.group, "wait", &[], now(), &mut rng),
+        Err(Error::NotGroupMember)
+    ));
+    Ok(())
+}
+
+#[test]
 fn updates_from_non_members_and_stale_revisions_change_nothing() -> Result<()> {
     let mut rng = rng(6);
     let mut t = trio(&mut rng)?;

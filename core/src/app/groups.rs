@@ -77,6 +77,19 @@ impl Account {
         Ok(group)
     }
 
+    /// Leaves a group: the others get a state without this account and
+    /// rotate their sender keys. The group and its texts stay here.
+    pub fn leave_group(&self, group: &GroupId) -> Result<Group> {
+        let group = groups::leave_group(
+            &mut *self.shared.store(),
+            group,
+            SystemTime::now(),
+            &mut rand::rng(),
+        )?;
+        self.shared.outbox_changed.notify_one();
+        Ok(group)
+    }
+
     /// Sends a text to a group and stores it. Members on this account's
     /// relay get it encrypted once with this account's sender key (sessions
     /// are started first where missing); the others get it in their 1:1
