@@ -405,7 +405,7 @@ where
 }
 
 /// Queues the group's state, listing `us` (none once we left) and the
-/// group's members, for `recipients`.
+/// group's members, for those of `recipients` we have a session with.
 fn send_state<S, R>(
     store: &mut S,
     group: &Group,
@@ -436,10 +436,16 @@ where
         sent_at_ms: millis(now),
         body: Body::GroupUpdate(update),
     };
-    recipients
-        .iter()
-        .map(|to| send_in_transaction(store, to, &content, now, rng, false))
-        .collect()
+    // A member we have no session with (one who joined through another
+    // member and is reachable by SMS only, say) misses this state; the
+    // change must not fail for the others.
+    let mut queued = Vec::with_capacity(recipients.len());
+    for to in recipients {
+        if session::has_session(&*store, to, now)? {
+            queued.push(send_in_transaction(store, to, &content, now, rng, false)?);
+        }
+    }
+    Ok(queued)
 }
 
 /// Sends our sender key for the group's distribution to every member with

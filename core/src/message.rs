@@ -108,12 +108,21 @@ pub const MAX_GROUP_MEMBERS: usize = 256;
 pub const MAX_GROUP_NAME_CHARS: usize = 100;
 
 /// One member of a group as a [`GroupUpdate`] names it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct GroupMemberInfo {
     /// The member's identity key.
     pub identity: libsignal_protocol::IdentityKey,
     /// The relay the member receives on, if any.
     pub relay: Option<crate::relay::invite::RelayInvite>,
+}
+
+impl std::fmt::Debug for GroupMemberInfo {
+    // Keys stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupMemberInfo")
+            .field("relay", &self.relay.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The whole state of a group, as its members send it to each other.

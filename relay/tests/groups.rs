@@ -170,7 +170,8 @@ async fn a_group_of_three_over_a_real_relay() -> TestResult {
     // Carol is removed: she is told, and nothing later reaches her.
     alice
         .account
-        .remove_group_members(&group, std::slice::from_ref(&carol_at_alice))?;
+        .remove_group_members(&group, std::slice::from_ref(&carol_at_alice))
+        .await?;
     carol
         .wait_for(|e| matches!(e, Event::GroupChanged(c) if c.group == group && c.left))
         .await?;

@@ -48,6 +48,7 @@ impl Account {
         for member in members {
             self.ensure_session(member).await?;
         }
+        self.reach_members(group).await?;
         let relay = self.settings().relay;
         let group = groups::add_members(
             &mut *self.shared.store(),
@@ -63,7 +64,12 @@ impl Account {
 
     /// Removes members from a group and rotates the group's sender keys, so
     /// the removed members cannot read what follows.
-    pub fn remove_group_members(&self, group: &GroupId, members: &[ContactId]) -> Result<Group> {
+    pub async fn remove_group_members(
+        &self,
+        group: &GroupId,
+        members: &[ContactId],
+    ) -> Result<Group> {
+        self.reach_members(group).await?;
         let relay = self.settings().relay;
         let group = groups::remove_members(
             &mut *self.shared.store(),
@@ -79,7 +85,8 @@ impl Account {
 
     /// Leaves a group: the others get a state without this account and
     /// rotate their sender keys. The group and its texts stay here.
-    pub fn leave_group(&self, group: &GroupId) -> Result<Group> {
+    pub async fn leave_group(&self, group: &GroupId) -> Result<Group> {
+        self.reach_members(group).await?;
         let group = groups::leave_group(
             &mut *self.shared.store(),
             group,
@@ -97,20 +104,7 @@ impl Account {
     /// session could be started with are listed in
     /// [`GroupSent::unreached`].
     pub async fn send_group_text(&self, group: &GroupId, text: &str) -> Result<GroupSent> {
-        let members = self.group(group)?.members;
-        let mut by_sms = Vec::new();
-        for member in &members {
-            let reach = self.contact(member)?.reach;
-            if reach == Reach::OurRelay {
-                // A member whose session cannot be started now is reported
-                // as unreached; the others still get the text.
-                if let Err(error) = self.ensure_session(member).await {
-                    tracing::warn!(%error, "no session with a group member");
-                }
-            } else {
-                by_sms.push(member.clone());
-            }
-        }
+        let by_sms = self.reach_members(group).await?;
         let sent = groups::send_group_text(
             &mut *self.shared.store(),
             group,
@@ -121,6 +115,26 @@ impl Account {
         )?;
         self.shared.outbox_changed.notify_one();
         Ok(sent)
+    }
+
+    /// Starts a session with every member on this account's relay that has
+    /// none (joined through another member, say), as far as the relay
+    /// allows; a member it fails for is left out of what follows and
+    /// reported by the protocol (`GroupSent::unreached`). Returns the
+    /// members not on this account's relay, for the SMS path.
+    async fn reach_members(&self, group: &GroupId) -> Result<Vec<ContactId>> {
+        let members = self.group(group)?.members;
+        let mut elsewhere = Vec::new();
+        for member in &members {
+            if self.contact(member)?.reach == Reach::OurRelay {
+                if let Err(error) = self.ensure_session(member).await {
+                    tracing::warn!(%error, "no session with a group member");
+                }
+            } else {
+                elsewhere.push(member.clone());
+            }
+        }
+        Ok(elsewhere)
     }
 
     /// One page of a group's texts: the newest `limit` stored before
