@@ -238,3 +238,82 @@ async fn a_group_of_three_over_a_real_relay() -> TestResult {
     relay.stop()?;
     Ok(())
 }
+
+/// A member who is not the creator adds someone the creator never met; the
+/// newcomer and the creator find each other through the group. Then the
+/// newcomer leaves and gets nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_added_by_anyone_and_members_who_leave() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let relay = RelayProcess::start(&dir.path().join("relay"))?;
+    let alice = create(dir.path(), "alice", 1, &relay.invite).await?;
+    let bob = create(dir.path(), "bob", 2, &relay.invite).await?;
+    let carol = create(dir.path(), "carol", 3, &relay.invite).await?;
+    let bob_at_alice = alice.add_contact(&bob.contact_invite(), "Bob")?;
+    bob.add_contact(&alice.contact_invite(), "Alice")?;
+    let carol_at_bob = bob.add_contact(&carol.contact_invite(), "Carol")?;
+    carol.add_contact(&bob.contact_invite(), "Bob")?;
+    let mut alice = Member::connect("alice", alice).await?;
+    let mut bob = Member::connect("bob", bob).await?;
+    let mut carol = Member::connect("carol", carol).await?;
+
+    let group = alice
+        .account
+        .create_group("Hikers", std::slice::from_ref(&bob_at_alice))
+        .await?
+        .id;
+    bob.wait_for(|e| matches!(e, Event::GroupChanged(c) if c.joined))
+        .await?;
+    bob.account
+        .add_group_members(&group, std::slice::from_ref(&carol_at_bob))
+        .await?;
+    carol
+        .wait_for(|e| matches!(e, Event::GroupChanged(c) if c.joined))
+        .await?;
+    alice
+        .wait_for(|e| matches!(e, Event::GroupChanged(c) if c.added.len() == 1))
+        .await?;
+
+    carol
+        .account
+        .send_group_text(&group, "hi, I am new")
+        .await?;
+    assert_eq!(alice.group_texts(group, 1).await?, ["hi, I am new"]);
+    assert_eq!(bob.group_texts(group, 1).await?, ["hi, I am new"]);
+    alice.account.send_group_text(&group, "welcome").await?;
+    assert_eq!(carol.group_texts(group, 1).await?, ["welcome"]);
+    assert_eq!(bob.group_texts(group, 1).await?, ["welcome"]);
+
+    carol.account.leave_group(&group).await?;
+    alice
+        .wait_for(|e| matches!(e, Event::GroupChanged(c) if c.removed.len() == 1))
+        .await?;
+    bob.wait_for(|e| matches!(e, Event::GroupChanged(c) if c.removed.len() == 1))
+        .await?;
+    let sent = alice.account.send_group_text(&group, "she left").await?;
+    assert_eq!(sent.relay.len(), 1, "Bob only");
+    assert_eq!(bob.group_texts(group, 1).await?, ["she left"]);
+    // A 1:1 marker after the group text: once Carol has it, the group text
+    // would have arrived before it, had it been sent to her.
+    let carol_at_alice = alice
+        .account
+        .contacts()?
+        .into_iter()
+        .find(|c| c.name == "Group member")
+        .ok_or("Alice knows Carol through the group")?
+        .id;
+    alice.account.send_text(&carol_at_alice, "marker").await?;
+    carol
+        .wait_for(|e| matches!(e, Event::Message { message, .. } if message.body == "marker"))
+        .await?;
+    assert_eq!(carol.group_events_seen(), 0);
+    assert_eq!(
+        carol.stored_texts(&group)?,
+        sorted(&["hi, I am new", "welcome"])
+    );
+    for member in [alice, bob, carol] {
+        member.close().await;
+    }
+    relay.stop()?;
+    Ok(())
+}
