@@ -27,7 +27,7 @@ use rand::{CryptoRng, Rng};
 use crate::error::{Error, Result};
 use crate::message::{
     check_group_name, Body, Content, Envelope, EnvelopeKind, GroupMemberInfo, GroupUpdate,
-    MessageId, MAX_GROUP_MEMBERS,
+    MessageId, MAX_GROUP_MEMBERS, MAX_TEXT_BYTES,
 };
 use crate::messaging::{send_in_transaction, Outgoing, Received};
 use crate::relay::invite::RelayInvite;
@@ -242,6 +242,9 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err(Error::MessageTooLong);
+    }
     let content = Content {
         id: MessageId::new(now, rng),
         sent_at_ms: millis(now),
