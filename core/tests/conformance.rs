@@ -10,8 +10,8 @@ use sotto_core::relay::invite::RelayInvite;
 use sotto_core::sms::PhoneNumber;
 use sotto_core::store::{
     Attachment, Contact, ContactId, ConversationSettings, DeliveryState, Direction, Group, GroupId,
-    GroupMessage, HeldSmsPart, InMemStore, NewPlainMessage, PlainState, SottoStore, SqlCipherStore,
-    StoredMessage,
+    GroupMessage, HeldSmsPart, InMemStore, NewPlainMessage, PlainState, SentSms, SottoStore,
+    SqlCipherStore, StoredMessage,
 };
 use sotto_core::{Error, Result};
 use std::time::Duration;
@@ -622,6 +622,47 @@ fn held_group_texts_are_counted_and_taken_per_group<S: SottoStore>(mut store: S)
     Ok(())
 }
 
+fn sent_sms_are_kept_updated_and_forgotten<S: SottoStore>(mut store: S) -> Result<()> {
+    let a = contact(&mut store, "a")?;
+    let sent = |n: u8, text: Option<(ContactId, MessageId)>| SentSms {
+        id: 0,
+        phone: phone("+41791234567"),
+        wire_id: u32::from(n) * 1000,
+        payload: vec![n; 40],
+        data: n % 2 == 0,
+        sent_at_ms: 1_000 + u64::from(n),
+        text,
+        refreshes_left: 3,
+    };
+    let first = store.keep_sent_sms(&sent(1, Some((a.clone(), MessageId([9; 16])))))?;
+    let second = store.keep_sent_sms(&sent(2, None))?;
+    store.begin()?;
+    store.keep_sent_sms(&sent(3, None))?;
+    store.rollback()?;
+    store.set_sent_sms_refreshes(first, 0)?;
+    let kept = store.sent_sms()?;
+    assert_eq!(kept.len(), 2);
+    assert_eq!(
+        kept[0],
+        SentSms {
+            id: first,
+            refreshes_left: 0,
+            ..sent(1, Some((a.clone(), MessageId([9; 16]))))
+        },
+        "oldest first"
+    );
+    assert_eq!(
+        kept[1],
+        SentSms {
+            id: second,
+            ..sent(2, None)
+        }
+    );
+    store.forget_sent_sms(first)?;
+    assert_eq!(store.sent_sms()?.len(), 1);
+    Ok(())
+}
+
 macro_rules! conformance_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -716,6 +757,11 @@ macro_rules! conformance_suite {
             fn held_group_texts_are_counted_and_taken_per_group() -> Result<()> {
                 let (_guard, store) = $make;
                 super::held_group_texts_are_counted_and_taken_per_group(store)
+            }
+            #[test]
+            fn sent_sms_are_kept_updated_and_forgotten() -> Result<()> {
+                let (_guard, store) = $make;
+                super::sent_sms_are_kept_updated_and_forgotten(store)
             }
             #[test]
             fn app_settings_round_trip_and_roll_back() -> Result<()> {

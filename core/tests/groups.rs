@@ -713,7 +713,7 @@ fn sms_only_members_get_the_text_by_per_recipient_fan_out() -> Result<()> {
     assert_ne!(sent.sms[0].1.envelope.kind, EnvelopeKind::SenderKey);
 
     let mut alice_sms = SmsEndpoint::new(SmsConfig::default());
-    let step = alice_sms.send_group_fanout(&t.alice.store, &sent.sms, now())?;
+    let step = alice_sms.send_group_fanout(&mut t.alice.store, &sent.sms, now())?;
     assert!(!step.outgoing.is_empty());
     for id in &step.outbox_ids {
         messaging::mark_sent(&mut t.alice.store, *id)?;

@@ -323,6 +323,64 @@ fn a_restart_in_the_middle_of_a_message_loses_nothing() -> Result<()> {
     Ok(())
 }
 
+/// The sender's cache of sent payloads is kept in the store: after a
+/// restart it still answers a resend request with the missing part.
+#[test]
+fn a_restarted_sender_still_answers_resend_requests() -> Result<()> {
+    let mut rng = rng(12);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let (b_at_a, _, _) = handshake(&mut a, &mut b, &mut rng)?;
+    let text = "a story with a lost middle ".repeat(12);
+    let step = a
+        .endpoint
+        .send_text(&mut a.store, &b_at_a, &text, now(), &mut rng)?;
+    let parts: Vec<String> = step
+        .outgoing
+        .iter()
+        .filter_map(|o| match &o.body {
+            SmsBody::Text(t) => Some(t.clone()),
+            SmsBody::Data { .. } => None,
+        })
+        .collect();
+    assert!(parts.len() >= 3);
+    for (index, part) in parts.iter().enumerate() {
+        if index != 1 {
+            b.endpoint
+                .receive_text(&mut b.store, &a.number, part, now(), &mut rng)?;
+        }
+    }
+    // The sender's app is killed and starts again from its store.
+    a.endpoint = SmsEndpoint::new(SmsConfig::default());
+    a.endpoint.restore(&mut a.store, &mut rng)?;
+    // The receiver's reassembly times out and asks for the missing part.
+    let later = now() + SmsConfig::default().limits.timeout + std::time::Duration::from_secs(1);
+    let request = b.endpoint.tick(&mut b.store, later)?;
+    assert_eq!(request.outgoing.len(), 1, "one resend request");
+    let mut answer = Step::default();
+    for sms in request.outgoing {
+        let SmsBody::Text(t) = sms.body else {
+            panic!("text SMS")
+        };
+        answer = a
+            .endpoint
+            .receive_text(&mut a.store, &b.number, &t, later, &mut rng)?;
+    }
+    assert_eq!(answer.outgoing.len(), 1, "the missing part, from the store");
+    let mut done = Step::default();
+    for sms in answer.outgoing {
+        let SmsBody::Text(t) = sms.body else {
+            panic!("text SMS")
+        };
+        assert_eq!(t, parts[1], "sent as it was the first time");
+        done = b
+            .endpoint
+            .receive_text(&mut b.store, &a.number, &t, later, &mut rng)?;
+    }
+    assert_eq!(last_text(&done.events), Some(text.as_str()));
+    Ok(())
+}
+
 #[test]
 fn both_saying_hello_at_once_still_ends_in_one_conversation() -> Result<()> {
     let mut rng = rng(8);

@@ -18,7 +18,7 @@ use super::{
     HeldSmsPart, IdentityRecord, LocalAccount, NewPlainMessage, OutboxEntry, PlainMessage,
     PlainState, PlainThread, PreKeyState, SottoStore, StoredMessage,
 };
-use super::{Group, GroupId, GroupMessage};
+use super::{Group, GroupId, GroupMessage, SentSms};
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
 use crate::sms::phone::PhoneNumber;
@@ -54,6 +54,7 @@ struct State {
     groups: BTreeMap<GroupId, Group>,
     group_messages: Vec<GroupMessage>,
     held_group_texts: Vec<GroupMessage>,
+    sms_sent: BTreeMap<i64, SentSms>,
 }
 
 /// A [`SottoStore`] that lives in memory only.
@@ -674,6 +675,30 @@ impl SottoStore for InMemStore {
 
     fn held_sms_parts(&self) -> Result<Vec<HeldSmsPart>> {
         Ok(self.state.sms_parts.values().cloned().collect())
+    }
+
+    fn keep_sent_sms(&mut self, sent: &SentSms) -> Result<i64> {
+        let id = self.next_row_id();
+        let mut sent = sent.clone();
+        sent.id = id;
+        self.state.sms_sent.insert(id, sent);
+        Ok(id)
+    }
+
+    fn sent_sms(&self) -> Result<Vec<SentSms>> {
+        Ok(self.state.sms_sent.values().cloned().collect())
+    }
+
+    fn set_sent_sms_refreshes(&mut self, id: i64, refreshes_left: u8) -> Result<()> {
+        if let Some(sent) = self.state.sms_sent.get_mut(&id) {
+            sent.refreshes_left = refreshes_left;
+        }
+        Ok(())
+    }
+
+    fn forget_sent_sms(&mut self, id: i64) -> Result<()> {
+        self.state.sms_sent.remove(&id);
+        Ok(())
     }
 
     fn release_sms_parts(&mut self, phone: &PhoneNumber, wire_id: u32, count: u8) -> Result<usize> {

@@ -16,6 +16,7 @@ mod key;
 mod memory;
 mod plain_sms;
 mod schema;
+mod sms_sent;
 mod sqlcipher;
 
 use libsignal_protocol::{
@@ -34,6 +35,7 @@ pub use memory::InMemStore;
 pub use plain_sms::{
     Attachment, HeldSmsPart, NewPlainMessage, PlainMessage, PlainState, PlainThread,
 };
+pub use sms_sent::SentSms;
 pub use sqlcipher::{SqlCipherStore, DEFAULT_CACHE_KIB};
 
 /// A contact's local, opaque id. It is also the name of the contact's
@@ -452,6 +454,16 @@ pub trait SottoStore:
     /// Forgets the parts of one message (finished or given up); returns how
     /// many there were.
     fn release_sms_parts(&mut self, phone: &PhoneNumber, wire_id: u32, count: u8) -> Result<usize>;
+
+    /// Keeps a payload sent by SMS (`id` is ignored); returns its row id.
+    fn keep_sent_sms(&mut self, sent: &SentSms) -> Result<i64>;
+    /// Every payload kept, oldest first.
+    fn sent_sms(&self) -> Result<Vec<SentSms>>;
+    /// Sets how many more times a kept payload's text may be encrypted
+    /// afresh.
+    fn set_sent_sms_refreshes(&mut self, id: i64, refreshes_left: u8) -> Result<()>;
+    /// Forgets a kept payload.
+    fn forget_sent_sms(&mut self, id: i64) -> Result<()>;
 
     // --- Groups (issue 4, item 5) ---
 

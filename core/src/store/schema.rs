@@ -195,6 +195,25 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX held_group_texts_by_group ON held_group_texts (group_id);
     CREATE INDEX held_group_texts_by_sender ON held_group_texts (sender);
     "#,
+    // MERGE NOTE: after the `smsffi` branch's version 6 and the groups
+    // migration above, this becomes version 8.
+    //
+    // Version 7 (SMS): payloads sent by encrypted SMS, kept (bounded by the
+    // endpoint's cache size and age) to answer resend requests after a
+    // restart. `contact`/`message_id` name the 1:1 text a payload carries.
+    r#"
+    CREATE TABLE sms_sent (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        phone TEXT NOT NULL,
+        wire_id INTEGER NOT NULL,
+        payload BLOB NOT NULL,
+        data INTEGER NOT NULL,
+        sent_at_ms INTEGER NOT NULL,
+        contact TEXT,
+        message_id BLOB,
+        refreshes_left INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

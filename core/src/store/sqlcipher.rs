@@ -25,7 +25,7 @@ use super::{
     Direction, HeldEnvelope, HeldSmsPart, IdentityRecord, LocalAccount, NewPlainMessage,
     OutboxEntry, PlainMessage, PlainState, PlainThread, PreKeyState, SottoStore, StoredMessage,
 };
-use super::{Group, GroupId, GroupMessage};
+use super::{Group, GroupId, GroupMessage, SentSms};
 use crate::error::{Error, Result, StoreFailure};
 use crate::message::{Envelope, MessageId};
 use crate::relay::invite::RelayInvite;
@@ -1207,6 +1207,83 @@ impl SottoStore for SqlCipherStore {
             })
         })
         .collect()
+    }
+
+    fn keep_sent_sms(&mut self, sent: &SentSms) -> Result<i64> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sms_sent (phone, wire_id, payload, data, sent_at_ms, contact,
+                    message_id, refreshes_left)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                sent.phone.as_str(),
+                sent.wire_id,
+                sent.payload,
+                sent.data,
+                sent.sent_at_ms,
+                sent.text.as_ref().map(|(contact, _)| contact.as_str()),
+                sent.text.as_ref().map(|(_, id)| id.0.to_vec()),
+                sent.refreshes_left
+            ])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn sent_sms(&self) -> Result<Vec<SentSms>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, phone, wire_id, payload, data, sent_at_ms, contact, message_id,
+                refreshes_left
+             FROM sms_sent ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            let text = match (
+                row.get::<_, Option<String>>(6)?,
+                row.get::<_, Option<Vec<u8>>>(7)?,
+            ) {
+                (Some(contact), Some(id)) => {
+                    Some((ContactId::from_string(contact), message_id_from(id)?))
+                }
+                _ => None,
+            };
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, u32>(2)?,
+                row.get::<_, Vec<u8>>(3)?,
+                row.get::<_, bool>(4)?,
+                row.get::<_, u64>(5)?,
+                text,
+                row.get::<_, u8>(8)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, phone, wire_id, payload, data, sent_at_ms, text, refreshes_left) = row?;
+            Ok(SentSms {
+                id,
+                phone: PhoneNumber::from_stored(phone).map_err(|_| Error::CorruptStore)?,
+                wire_id,
+                payload,
+                data,
+                sent_at_ms,
+                text,
+                refreshes_left,
+            })
+        })
+        .collect()
+    }
+
+    fn set_sent_sms_refreshes(&mut self, id: i64, refreshes_left: u8) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE sms_sent SET refreshes_left = ?2 WHERE id = ?1")?
+            .execute(params![id, refreshes_left])?;
+        Ok(())
+    }
+
+    fn forget_sent_sms(&mut self, id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM sms_sent WHERE id = ?1")?
+            .execute([id])?;
+        Ok(())
     }
 
     fn release_sms_parts(&mut self, phone: &PhoneNumber, wire_id: u32, count: u8) -> Result<usize> {

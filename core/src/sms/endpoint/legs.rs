@@ -21,7 +21,7 @@ impl SmsEndpoint {
         let (contact, _) = contact_for(store, to, name, rng)?;
         let payload = handshake::hello(store)?.to_bytes();
         let mut step = Step::default();
-        self.send_payload(to, payload.clone(), now, &mut step)?;
+        self.send_payload(store, to, payload.clone(), None, now, &mut step)?;
         self.hellos.insert(
             to.clone(),
             PendingHello {
@@ -216,7 +216,7 @@ impl SmsEndpoint {
                 attempts: 1,
             },
         );
-        self.send_outgoing(from, &outgoing, now, step)?;
+        self.send_outgoing(store, from, &outgoing, now, step)?;
         step.events.push(SmsEvent::HandshakeAnswered {
             contact,
             new_contact,

@@ -13,12 +13,13 @@
 //! SMS the platform handed over is never lost to a crash.
 //!
 //! It owns, in memory: the reassembler, a bounded cache of recently sent
-//! payloads (to answer resend requests), the handshake legs waiting for the
-//! other side (our hello for its answer, our answer for their side; both
-//! are sent again until answered), and the replies given to handshake legs
-//! (so a leg that comes again, because our reply was lost, gets the same
-//! reply again). Losing them in a restart costs at most a resend round;
-//! nothing stored depends on them.
+//! payloads (to answer resend requests; also kept in the store, so that
+//! [`SmsEndpoint::restore`] brings it back after a restart), the handshake
+//! legs waiting for the other side (our hello for its answer, our answer
+//! for their side; both are sent again until answered), and the replies
+//! given to handshake legs (so a leg that comes again, because our reply
+//! was lost, gets the same reply again). Losing the legs and replies in a
+//! restart costs at most a resend round; nothing stored depends on them.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
@@ -39,7 +40,7 @@ use crate::message::{Envelope, EnvelopeKind, MessageId};
 use crate::messaging::{self, Outgoing, Received};
 use crate::millis;
 use crate::relay::invite::RelayInvite;
-use crate::store::{in_transaction, Contact, ContactId, HeldSmsPart, SottoStore};
+use crate::store::{in_transaction, Contact, ContactId, HeldSmsPart, SentSms, SottoStore};
 
 /// How the endpoint behaves.
 #[derive(Clone, Debug)]
@@ -216,6 +217,8 @@ struct SentPayload {
     /// one fewer than the copy it replaces, so a text is re-encrypted at
     /// most [`MAX_REFRESHES`] times in all.
     refreshes_left: u8,
+    /// Its row in the store (`sms_sent`), which keeps it across restarts.
+    row: i64,
 }
 
 /// How many times one text may be encrypted afresh for a receiver that
@@ -382,7 +385,9 @@ impl SmsEndpoint {
             .front()
             .is_some_and(|s| s.at_ms + keep_ms <= now_ms)
         {
-            self.sent.pop_front();
+            if let Some(old) = self.sent.pop_front() {
+                in_transaction(store, |store| store.forget_sent_sms(old.row))?;
+            }
         }
         let reply_keep = self.config.limits.remember_completed.as_millis() as u64;
         self.replies
@@ -442,14 +447,29 @@ impl SmsEndpoint {
         }
     }
 
-    /// Rebuilds the reassembly state from the parts the store holds, after
-    /// a restart. Call it once, before anything else, on a fresh endpoint.
+    /// Rebuilds the state the store keeps, after a restart: the payloads
+    /// sent (to answer resend requests) and the reassembly of messages
+    /// whose parts are held. Call it once, before anything else, on a fresh
+    /// endpoint.
     pub fn restore<S: SottoStore>(
         &mut self,
         store: &mut S,
         rng: &mut (impl Rng + CryptoRng),
     ) -> Result<Step> {
         let mut step = Step::default();
+        for kept in store.sent_sms()? {
+            self.sent.push_back(SentPayload {
+                to: kept.phone,
+                id: WireId(kept.wire_id),
+                payload: kept.payload,
+                data: kept.data,
+                at_ms: kept.sent_at_ms,
+                text: kept.text,
+                refreshes_left: kept.refreshes_left,
+                row: kept.id,
+            });
+        }
+        self.trim_sent(store)?;
         for part in store.held_sms_parts()? {
             let segment = if part.data {
                 SmsCodec::parse_data(&part.body).ok()
@@ -583,7 +603,7 @@ impl SmsEndpoint {
                     rng,
                 )?;
                 self.remember_reply(from, id, outgoing.envelope.to_bytes(), now);
-                self.send_outgoing(from, &outgoing, now, step)?;
+                self.send_outgoing(store, from, &outgoing, now, step)?;
             }
         }
         let ready = answered_our_hello

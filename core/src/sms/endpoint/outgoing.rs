@@ -21,10 +21,8 @@ impl SmsEndpoint {
             .ok_or(Error::NoRoute("the contact has no phone number"))?;
         let outgoing = messaging::send_text(store, contact, text, now, rng)?;
         let mut step = Step::default();
-        self.send_outgoing(&phone, &outgoing, now, &mut step)?;
-        if let Some(sent) = self.sent.back_mut() {
-            sent.text = Some((contact.clone(), outgoing.message_id));
-        }
+        let text = Some((contact.clone(), outgoing.message_id));
+        self.carry(store, &phone, &outgoing, text, now, &mut step)?;
         Ok(step)
     }
 
@@ -55,10 +53,8 @@ impl SmsEndpoint {
         let sent = messaging::send_batch(store, &items, now, rng)?;
         let mut step = Step::default();
         for ((outgoing, phone), contact) in sent.iter().zip(&phones).zip(contacts) {
-            self.send_outgoing(phone, outgoing, now, &mut step)?;
-            if let Some(cached) = self.sent.back_mut() {
-                cached.text = Some((contact.clone(), outgoing.message_id));
-            }
+            let text = Some((contact.clone(), outgoing.message_id));
+            self.carry(store, phone, outgoing, text, now, &mut step)?;
         }
         Ok(step)
     }
@@ -71,7 +67,7 @@ impl SmsEndpoint {
     /// text is not encrypted afresh for a receiver that could not decrypt it.
     pub fn send_group_fanout<S: SottoStore>(
         &mut self,
-        store: &S,
+        store: &mut S,
         fanout: &[(ContactId, Outgoing)],
         now: SystemTime,
     ) -> Result<Step> {
@@ -86,23 +82,36 @@ impl SmsEndpoint {
         }
         let mut step = Step::default();
         for ((_, outgoing), phone) in fanout.iter().zip(&phones) {
-            self.send_outgoing(phone, outgoing, now, &mut step)?;
+            self.send_outgoing(store, phone, outgoing, now, &mut step)?;
         }
         Ok(step)
     }
 
     /// Carries an envelope already queued by the messaging layer (a receipt,
     /// an outbox entry left from before a restart) to `to`.
-    pub fn send_outgoing(
+    pub fn send_outgoing<S: SottoStore>(
         &mut self,
+        store: &mut S,
         to: &PhoneNumber,
         outgoing: &Outgoing,
         now: SystemTime,
         step: &mut Step,
     ) -> Result<()> {
-        self.send_payload(to, outgoing.envelope.to_bytes(), now, step)?;
-        step.outbox_ids.push(outgoing.outbox_id);
-        Ok(())
+        self.carry(store, to, outgoing, None, now, step)
+    }
+
+    /// [`SmsEndpoint::send_outgoing`] for an envelope that carries the
+    /// stored 1:1 `text`, if any (so it can be encrypted afresh on request).
+    fn carry<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        to: &PhoneNumber,
+        outgoing: &Outgoing,
+        text: Option<(ContactId, MessageId)>,
+        now: SystemTime,
+        step: &mut Step,
+    ) -> Result<()> {
+        self.carry_with_refreshes(store, to, outgoing, text, MAX_REFRESHES, now, step)
     }
 
     /// Answers a resend request: the missing parts as they were sent, or,
@@ -137,17 +146,16 @@ impl SmsEndpoint {
             let refreshes_left = sent.refreshes_left - 1;
             // Asked once for this copy; a second request must not fork it.
             sent.refreshes_left = 0;
+            let row = sent.row;
+            in_transaction(store, |store| store.set_sent_sms_refreshes(row, 0))?;
             let outgoing = match messaging::resend(store, &contact, &message_id, now, rng) {
                 Ok(outgoing) => outgoing,
                 Err(error @ Error::Storage(_)) => return Err(error),
                 // Deleted meanwhile (disappearing, no history): nothing to send.
                 Err(_) => return Ok(()),
             };
-            self.send_outgoing(from, &outgoing, now, step)?;
-            if let Some(fresh) = self.sent.back_mut() {
-                fresh.text = Some((contact, message_id));
-                fresh.refreshes_left = refreshes_left;
-            }
+            let text = Some((contact, message_id));
+            self.carry_with_refreshes(store, from, &outgoing, text, refreshes_left, now, step)?;
             return Ok(());
         }
         let bodies = Self::bodies(sent.data, &sent.payload)?;
@@ -165,25 +173,79 @@ impl SmsEndpoint {
         Ok(())
     }
 
-    pub(super) fn send_payload(
+    #[allow(clippy::too_many_arguments)]
+    fn carry_with_refreshes<S: SottoStore>(
         &mut self,
+        store: &mut S,
+        to: &PhoneNumber,
+        outgoing: &Outgoing,
+        text: Option<(ContactId, MessageId)>,
+        refreshes_left: u8,
+        now: SystemTime,
+        step: &mut Step,
+    ) -> Result<()> {
+        let payload = outgoing.envelope.to_bytes();
+        self.encode(to, &payload, step)?;
+        self.keep_sent(store, to, payload, text, refreshes_left, now)?;
+        step.outbox_ids.push(outgoing.outbox_id);
+        Ok(())
+    }
+
+    pub(super) fn send_payload<S: SottoStore>(
+        &mut self,
+        store: &mut S,
         to: &PhoneNumber,
         payload: Vec<u8>,
+        text: Option<(ContactId, MessageId)>,
         now: SystemTime,
         step: &mut Step,
     ) -> Result<()> {
         self.encode(to, &payload, step)?;
-        self.sent.push_back(SentPayload {
+        self.keep_sent(store, to, payload, text, MAX_REFRESHES, now)
+    }
+
+    /// Adds a sent payload to the cache and to the store (one commit), so a
+    /// resend request finds it even after a restart.
+    fn keep_sent<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        to: &PhoneNumber,
+        payload: Vec<u8>,
+        text: Option<(ContactId, MessageId)>,
+        refreshes_left: u8,
+        now: SystemTime,
+    ) -> Result<()> {
+        let mut sent = SentPayload {
             to: to.clone(),
             id: WireId::of(&payload),
             payload,
             data: self.config.data_sms,
             at_ms: millis(now),
-            text: None,
-            refreshes_left: MAX_REFRESHES,
-        });
+            text,
+            refreshes_left,
+            row: 0,
+        };
+        let record = SentSms {
+            id: 0,
+            phone: sent.to.clone(),
+            wire_id: sent.id.0,
+            payload: sent.payload.clone(),
+            data: sent.data,
+            sent_at_ms: sent.at_ms,
+            text: sent.text.clone(),
+            refreshes_left: sent.refreshes_left,
+        };
+        sent.row = in_transaction(store, |store| store.keep_sent_sms(&record))?;
+        self.sent.push_back(sent);
+        self.trim_sent(store)
+    }
+
+    /// Drops the oldest sent payloads beyond [`SmsConfig::sent_cache`].
+    pub(super) fn trim_sent<S: SottoStore>(&mut self, store: &mut S) -> Result<()> {
         while self.sent.len() > self.config.sent_cache {
-            self.sent.pop_front();
+            if let Some(old) = self.sent.pop_front() {
+                in_transaction(store, |store| store.forget_sent_sms(old.row))?;
+            }
         }
         Ok(())
     }
