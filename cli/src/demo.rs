@@ -66,6 +66,7 @@ fn send(from: &mut Account, to: &mut Account, text: &str, rng: &mut StdRng) -> D
     let kind = match out.envelope.kind {
         EnvelopeKind::PreKey => "PreKey (PQXDH)",
         EnvelopeKind::Signal => "Signal",
+        EnvelopeKind::SenderKey => "SenderKey (group)",
     };
     println!(
         "  {} → {}: {} characters as a {}-byte {kind} envelope",
