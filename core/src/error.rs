@@ -104,6 +104,12 @@ pub enum Error {
     RelayTimeout,
     /// this account is connected already; close that connection first
     AlreadyConnected,
+    /// no call is in a state that allows this (nothing is ringing to answer, or there is no call to hang up)
+    NoSuchCall,
+    /// another call is in progress; hang it up first
+    CallInProgress,
+    /// the connection to the relay was closed; connect again
+    ConnectionClosed,
 }
 
 impl From<SignalProtocolError> for Error {

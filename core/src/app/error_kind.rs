@@ -54,13 +54,16 @@ impl Error {
             | Error::InvalidName
             | Error::InvalidSafetyCode
             | Error::MessageTooLong
-            | Error::NoIdentityChange => ErrorKind::InvalidInput,
+            | Error::NoIdentityChange
+            | Error::NoSuchCall
+            | Error::CallInProgress => ErrorKind::InvalidInput,
             Error::UnknownContact => ErrorKind::UnknownContact,
             Error::UntrustedIdentity => ErrorKind::UntrustedIdentity,
             Error::ProxyFailed
             | Error::CertificateMismatch
             | Error::RelayUnreachable
             | Error::RelayTimeout
+            | Error::ConnectionClosed
             | Error::RelayProtocol(_) => ErrorKind::Network,
             Error::RelayRefused(_) => ErrorKind::RelayRefused,
             Error::NoRelay | Error::OtherRelay | Error::NoSession => ErrorKind::NotDeliverable,
