@@ -242,3 +242,94 @@ async fn a_declined_call_ends_on_both_sides_and_a_second_caller_gets_busy() -> R
     relay.stop().await;
     Ok(())
 }
+
+fn rms(samples: &[i16]) -> f64 {
+    let energy: f64 = samples.iter().map(|&s| f64::from(s).powi(2)).sum();
+    (energy / samples.len().max(1) as f64).sqrt()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mute_and_speaker_gain_reach_the_running_call() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
+    let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
+    let (bob_for_alice, _) = befriend(&alice, &bob)?;
+    let (mut alice_conn, mut bob_conn) = (connect(&alice)?, connect(&bob)?);
+    // Both talk all the time: a steady speech-like signal.
+    let talk = sotto_voice::audio::synth::SpeechLikeSource::generate(30.0, 5);
+    let (heard_by_alice, heard_by_bob) = (RecordingSink::new(), RecordingSink::new());
+    let (mut alice_seen, mut bob_seen) = (Vec::new(), Vec::new());
+    alice_conn
+        .calls()
+        .place(&bob_for_alice, talking(&talk, &heard_by_alice))
+        .await?;
+    call_event(&mut bob_conn, &mut bob_seen, |e| {
+        is_state(e, |s| matches!(s, CallState::IncomingRinging { .. }))
+    })
+    .await?;
+    bob_conn
+        .calls()
+        .answer(talking(&talk, &heard_by_bob))
+        .await?;
+    let connected = |e: &CallEvent| is_state(e, |s| matches!(s, CallState::Connected { .. }));
+    call_event(&mut alice_conn, &mut alice_seen, connected).await?;
+    call_event(&mut bob_conn, &mut bob_seen, connected).await?;
+
+    // A second of the call as it is: both hear each other.
+    until_heard(&heard_by_alice, 96_000).await?;
+    until_heard(&heard_by_bob, 96_000).await?;
+    let tail = |sink: &RecordingSink| {
+        let samples = sink.samples();
+        rms(&samples[samples.len() - 24_000..])
+    };
+    let (before_alice, before_bob) = (tail(&heard_by_alice), tail(&heard_by_bob));
+    assert!(
+        before_alice > 500.0 && before_bob > 500.0,
+        "{before_alice} {before_bob}"
+    );
+
+    // Bob mutes his microphone; Alice turns her speaker off.
+    bob_conn.calls().set_muted(true)?;
+    alice_conn.calls().set_speaker_gain(0.0)?;
+    let (alice_at, bob_at) = (heard_by_alice.len(), heard_by_bob.len());
+    // A second later (past the jitter buffer), Alice hears nothing and Bob
+    // still hears Alice.
+    until_heard(&heard_by_alice, alice_at + 96_000).await?;
+    until_heard(&heard_by_bob, bob_at + 96_000).await?;
+    assert!(tail(&heard_by_alice) < 1.0, "Alice's speaker is off");
+    assert!(tail(&heard_by_bob) > 500.0, "Bob still hears Alice");
+    let bob_status = bob_conn.calls().status().await?;
+    assert!(bob_status.muted);
+    let alice_status = alice_conn.calls().status().await?;
+    assert_eq!(alice_status.speaker_gain, 0.0);
+
+    // Alice's speaker back on: what she hears now is Bob's muted microphone.
+    alice_conn.calls().set_speaker_gain(1.0)?;
+    let alice_at = heard_by_alice.len();
+    until_heard(&heard_by_alice, alice_at + 96_000).await?;
+    assert!(
+        tail(&heard_by_alice) < before_alice / 10.0,
+        "Bob is muted: {}",
+        tail(&heard_by_alice)
+    );
+    let media = alice_conn
+        .calls()
+        .status()
+        .await?
+        .media
+        .ok_or(Error::NoSuchCall)?;
+    assert!(
+        media.stats.packets_received > 0,
+        "media still flows from Bob"
+    );
+
+    bob_conn.calls().hang_up().await?;
+    let is_ended = |e: &CallEvent| ended_reason(e).is_some();
+    let alice_end = call_event(&mut alice_conn, &mut alice_seen, is_ended).await?;
+    assert_eq!(ended_reason(&alice_end), Some(EndReason::HungUpThere));
+    alice_conn.close().await;
+    bob_conn.close().await;
+    relay.stop().await;
+    Ok(())
+}
