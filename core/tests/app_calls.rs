@@ -333,3 +333,35 @@ async fn mute_and_speaker_gain_reach_the_running_call() -> Result<()> {
     relay.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn audio_that_cannot_open_ends_the_call_on_both_sides() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
+    let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
+    let (bob_for_alice, _) = befriend(&alice, &bob)?;
+    let (mut alice_conn, mut bob_conn) = (connect(&alice)?, connect(&bob)?);
+    let (mut alice_seen, mut bob_seen) = (Vec::new(), Vec::new());
+    alice_conn
+        .calls()
+        .place(&bob_for_alice, talking(&[], &RecordingSink::new()))
+        .await?;
+    call_event(&mut bob_conn, &mut bob_seen, |e| {
+        is_state(e, |s| matches!(s, CallState::IncomingRinging { .. }))
+    })
+    .await?;
+    // Bob's microphone cannot be opened (here: an opener that fails, as
+    // a missing device does).
+    let broken = CallAudio::opened_by(|| Err(Error::NoMediaPath));
+    bob_conn.calls().answer(broken).await?;
+    let is_ended = |e: &CallEvent| ended_reason(e).is_some();
+    let bob_end = call_event(&mut bob_conn, &mut bob_seen, is_ended).await?;
+    let alice_end = call_event(&mut alice_conn, &mut alice_seen, is_ended).await?;
+    assert_eq!(ended_reason(&bob_end), Some(EndReason::MediaFailed));
+    assert_eq!(ended_reason(&alice_end), Some(EndReason::HungUpThere));
+    alice_conn.close().await;
+    bob_conn.close().await;
+    relay.stop().await;
+    Ok(())
+}

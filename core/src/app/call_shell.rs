@@ -143,22 +143,29 @@ impl CallShell {
                         let store = self.shared.store();
                         self.controller.on_signal(&*store, &from, signal, now_ms(), &mut self.rng)
                     };
-                    let _ = self.perform_result(actions).await; // logged there
+                    // An error was logged by `perform_result`.
+                    let _ = self.perform_result(actions).await;
                 }
                 Some(done) = self.done_rx.recv() => self.done(done).await,
                 call_id = media_failed(&mut self.media) => {
                     let actions = self.controller.media_failed(call_id, now_ms(), &mut self.rng);
-                    let _ = self.perform_result(actions).await; // logged there
+                    // An error was logged by `perform_result`.
+                    let _ = self.perform_result(actions).await;
+                    // Whatever the controller made of it, the media is
+                    // gone: never watch a dead driver twice.
+                    self.release(Some(call_id)).await;
                 }
                 _ = sleep_until(deadline) => {
                     let actions = self.controller.tick(now_ms(), &mut self.rng);
-                    let _ = self.perform_result(actions).await; // logged there
+                    // An error was logged by `perform_result`.
+                    let _ = self.perform_result(actions).await;
                 }
             }
         }
         if self.controller.state().active_call().is_some() {
             let actions = self.controller.hang_up(now_ms(), &mut self.rng);
-            let _ = self.perform_result(actions).await; // logged there
+            // An error was logged by `perform_result`.
+            let _ = self.perform_result(actions).await;
         }
         self.release(None).await;
     }
@@ -180,6 +187,9 @@ impl CallShell {
                 let actions = self.controller.dial(contact, now_ms(), &mut self.rng);
                 let call_id = self.active_call_id();
                 let result = self.perform_result(actions).await;
+                if result.is_err() {
+                    self.audio = None;
+                }
                 let _ = reply.send(result.and_then(|()| call_id.ok_or(Error::NoSuchCall)));
             }
             Command::Answer { audio, reply } => {
@@ -283,8 +293,8 @@ impl CallShell {
                     stale.close().await;
                 }
                 let actions = self.controller.media_connected(call_id, now, &mut self.rng);
-                let _ = self.perform_result(actions).await; // logged there
-                                                            // Not taken by `StartMedia`: the call ended meanwhile.
+                let _ = self.perform_result(actions).await;
+                // Not taken by `StartMedia`: the call ended meanwhile.
                 if let Some((_, path)) = self.path.take() {
                     path.close().await;
                 }
@@ -292,7 +302,8 @@ impl CallShell {
             Done::Gathered(call_id, Err(error)) | Done::Connected(call_id, Err(error)) => {
                 tracing::info!(%error, "no media path for the call");
                 let actions = self.controller.media_failed(call_id, now, &mut self.rng);
-                let _ = self.perform_result(actions).await; // logged there
+                // An error was logged by `perform_result`.
+                let _ = self.perform_result(actions).await;
             }
         }
     }
@@ -410,15 +421,16 @@ impl CallShell {
     }
 
     fn start_media(&mut self, call_id: CallId, keys: call::MediaKeys) -> Result<()> {
-        let path = match self.path.take() {
-            Some((id, path)) if id == call_id => path,
-            other => {
-                self.path = other;
-                return Err(Error::NoMediaPath);
-            }
-        };
+        if !matches!(&self.path, Some((id, _)) if *id == call_id) {
+            return Err(Error::NoMediaPath);
+        }
+        // The audio first: if the microphone cannot be opened, the path
+        // stays for `release` to close properly.
         let audio = self.audio.take().ok_or(Error::NoMediaPath)?;
         let (source, sink) = audio.open()?;
+        let Some((_, path)) = self.path.take() else {
+            return Err(Error::NoMediaPath);
+        };
         let kind = path.kind();
         let handle = call::start_media(
             keys,
