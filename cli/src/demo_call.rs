@@ -178,7 +178,7 @@ fn report(
 
 /// A relay serving on this runtime until `stop` is sent, with TURN on
 /// loopback (loopback peers allowed: both phones are on this machine).
-async fn start_relay(
+pub(crate) async fn start_relay(
     dir: &Path,
 ) -> DemoResult<(
     RelayInvite,
@@ -215,7 +215,7 @@ async fn start_relay(
     Ok((invite, stop, task))
 }
 
-async fn account(dir: &Path, name: &str, relay: &RelayInvite) -> DemoResult<Account> {
+pub(crate) async fn account(dir: &Path, name: &str, relay: &RelayInvite) -> DemoResult<Account> {
     // A random key per run, never shown.
     let mut key = [0u8; 32];
     rand::rng().fill_bytes(&mut key);
@@ -262,7 +262,7 @@ fn speech(dir: &Path, who: &str, text: &str, seed: u64) -> DemoResult<Vec<i16>> 
 }
 
 /// Call events up to and including the first that `wanted` accepts.
-async fn wait(
+pub(crate) async fn wait(
     connection: &mut Connection,
     wanted: impl Fn(&CallEvent) -> bool,
 ) -> DemoResult<Vec<CallEvent>> {

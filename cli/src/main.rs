@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod account_cmd;
+mod bench_call;
 mod bench_cmd;
 mod call_cmd;
 mod call_quality;

@@ -142,3 +142,18 @@ fn a_declined_call_exits_12_for_the_caller() -> TestResult {
 fn path(p: &Path) -> TestResult<&str> {
     Ok(p.to_str().ok_or("path")?)
 }
+
+#[test]
+fn bench_call_times_set_up_through_a_relay() -> TestResult {
+    let run = sotto(&["--json", "bench", "call", "--calls", "2"], &[], None)?.ok()?;
+    let report = run.json()?;
+    assert_eq!(report["calls"], 2);
+    assert_eq!(report["path"], "direct");
+    let rows = report["ms_from_dialling"].as_array().ok_or("rows")?;
+    assert_eq!(rows.len(), 4);
+    for row in rows {
+        let (p50, max) = (row["p50"].as_f64(), row["max"].as_f64());
+        assert!(p50 > Some(0.0) && p50 <= max, "{row}");
+    }
+    Ok(())
+}
