@@ -51,6 +51,10 @@ pub struct AudioArgs {
     /// Keep the call up after the --input file ended
     #[arg(long)]
     stay: bool,
+    /// The audio device for the microphone and speaker, as a cpal id such
+    /// as `alsa:default` or `alsa:plughw:1,0` [default: the system's]
+    #[arg(long, value_name = "ID")]
+    device: Option<String>,
 }
 
 /// `sotto call`.
@@ -95,7 +99,7 @@ pub fn call(global: &Global, args: CallArgs) -> Result<(), Failure> {
         session.finish().await;
         let ended = outcome?;
         audio.recording.save()?;
-        ended.verdict(false)
+        ended.verdict(false, &audio.device_error)
     })
 }
 
@@ -126,13 +130,15 @@ pub fn answer(global: &Global, args: AnswerArgs) -> Result<(), Failure> {
         session.finish().await;
         let ended = outcome?;
         audio.recording.save()?;
-        ended.verdict(args.decline)
+        ended.verdict(args.decline, &audio.device_error)
     })
 }
 
 /// The audio of this call, and what the command keeps of it.
 struct Audio {
     call_audio: CallAudio,
+    /// Why the microphone or speaker could not be opened, if so.
+    device_error: Arc<std::sync::Mutex<Option<String>>>,
     /// Set when the `--input` file ran out.
     ended: Option<Arc<InputEnd>>,
     recording: Recording,
@@ -218,19 +224,31 @@ impl Audio {
                 "pass --input and --output WAV files, or build with `--features device`",
             ));
         }
+        let device_id = args.device.clone();
+        let device_error = Arc::new(std::sync::Mutex::new(None));
+        let failed_device = device_error.clone();
         let call_audio = CallAudio::opened_by(move || {
-            let source = match source {
-                Some(source) => source,
-                None => device::capture()?,
-            };
-            let sink = match sink {
-                Some(sink) => sink,
-                None => device::playback()?,
-            };
-            Ok((source, sink))
+            let opened = (|| {
+                let source = match source {
+                    Some(source) => source,
+                    None => device::capture(device_id.clone())?,
+                };
+                let sink = match sink {
+                    Some(sink) => sink,
+                    None => device::playback(device_id)?,
+                };
+                Ok((source, sink))
+            })();
+            if let Err(error) = &opened {
+                if let Ok(mut slot) = failed_device.lock() {
+                    *slot = Some(format!("{error}"));
+                }
+            }
+            opened
         });
         Ok(Self {
             call_audio,
+            device_error,
             ended,
             recording,
         })
@@ -249,18 +267,26 @@ fn check_writable(path: &Path) -> Result<(), Failure> {
     })
 }
 
-/// The default microphone and speaker, opened when media starts.
+/// The microphone and speaker (`--device`, or the system's), opened when
+/// media starts.
 #[cfg(feature = "device")]
 mod device {
     use sotto_core::app::{BoxedSink, BoxedSource};
     use sotto_voice::audio::device::{Capture, DeviceConfig, Playback};
 
-    pub fn capture() -> sotto_core::Result<BoxedSource> {
-        Ok(Box::new(Capture::open(&DeviceConfig::default())?))
+    fn config(device_id: Option<String>) -> DeviceConfig {
+        DeviceConfig {
+            device_id,
+            ..DeviceConfig::default()
+        }
     }
 
-    pub fn playback() -> sotto_core::Result<BoxedSink> {
-        Ok(Box::new(Playback::open(&DeviceConfig::default())?))
+    pub fn capture(device_id: Option<String>) -> sotto_core::Result<BoxedSource> {
+        Ok(Box::new(Capture::open(&config(device_id))?))
+    }
+
+    pub fn playback(device_id: Option<String>) -> sotto_core::Result<BoxedSink> {
+        Ok(Box::new(Playback::open(&config(device_id))?))
     }
 }
 
@@ -269,11 +295,11 @@ mod device {
 mod device {
     use sotto_core::app::{BoxedSink, BoxedSource};
 
-    pub fn capture() -> sotto_core::Result<BoxedSource> {
+    pub fn capture(_: Option<String>) -> sotto_core::Result<BoxedSource> {
         Err(sotto_core::Error::NoMediaPath)
     }
 
-    pub fn playback() -> sotto_core::Result<BoxedSink> {
+    pub fn playback(_: Option<String>) -> sotto_core::Result<BoxedSink> {
         Err(sotto_core::Error::NoMediaPath)
     }
 }
@@ -287,7 +313,11 @@ struct Ended {
 impl Ended {
     /// Success is a call that was talked and hung up (or, with `--decline`,
     /// declined as asked); anything else is exit code 12.
-    fn verdict(&self, declining: bool) -> Result<(), Failure> {
+    fn verdict(
+        &self,
+        declining: bool,
+        device_error: &std::sync::Mutex<Option<String>>,
+    ) -> Result<(), Failure> {
         let ok = match self.reason {
             EndReason::HungUpHere | EndReason::HungUpThere => self.connected,
             EndReason::DeclinedHere => declining,
@@ -295,6 +325,14 @@ impl Ended {
         };
         if ok {
             return Ok(());
+        }
+        if let Some(error) = device_error.lock().ok().and_then(|e| e.clone()) {
+            return Err(Failure::new(
+                code::CALL,
+                "audio_device",
+                format!("the call ended: cannot open the audio device: {error}"),
+                "pass --device with a working device id, or use --input and --output WAV files",
+            ));
         }
         let (kind, hint) = match self.reason {
             EndReason::DeclinedThere => ("declined", "the other side declined the call"),

@@ -157,3 +157,44 @@ fn bench_call_times_set_up_through_a_relay() -> TestResult {
     }
     Ok(())
 }
+
+/// Needs the `device` feature (on by default): without it `sotto call`
+/// refuses to run without --input at all.
+#[cfg(feature = "device")]
+#[test]
+fn a_microphone_that_cannot_open_ends_the_call_with_a_clear_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let relay = Relay::start(&dir.path().join("relay"), 0)?;
+    let (alice, bob) = two_accounts(dir.path(), &relay)?;
+    let hello = speech_wav(dir.path(), "hello.wav", "Hello?", 1.0)?;
+    let input = path(&hello)?.to_owned();
+    let answering = std::thread::spawn(move || {
+        bob.run(&[
+            "--json",
+            "answer",
+            "--timeout",
+            "60",
+            "--stay",
+            "--input",
+            &input,
+            "--output",
+            "/dev/null",
+        ])
+        .map_err(|e| e.to_string())
+    });
+    // No --input: the microphone of a device that does not exist.
+    let caller = alice.run(&[
+        "--json",
+        "call",
+        "Bob",
+        "--device",
+        "alsa:sotto_no_such_device",
+        "--output",
+        "/dev/null",
+    ])?;
+    let _ = answering.join().map_err(|_| "answer thread panicked")??;
+    assert_eq!(caller.code(), 12, "{}", caller.stderr);
+    let error: Value = serde_json::from_str(caller.stderr.lines().last().ok_or("no error")?)?;
+    assert_eq!(error["error"]["kind"], "audio_device", "{}", caller.stderr);
+    relay.stop()
+}
