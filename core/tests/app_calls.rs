@@ -365,3 +365,26 @@ async fn audio_that_cannot_open_ends_the_call_on_both_sides() -> Result<()> {
     relay.stop().await;
     Ok(())
 }
+
+/// The bindings will hold `Calls` on other threads and run its futures on
+/// a multi-threaded runtime.
+#[tokio::test]
+async fn calls_and_their_futures_can_cross_threads() -> Result<()> {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let dir = tempfile::tempdir()?;
+    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
+    let connection = connect(&alice)?;
+    let calls = connection.calls();
+    send_sync(&calls);
+    let contact = sotto_core::store::ContactId::from_string("00".into());
+    let silence = CallAudio::new(BufferSource::new(Vec::new()), RecordingSink::new());
+    send(&silence);
+    send(&calls.place(&contact, silence));
+    send(&calls.status());
+    send(&calls.hang_up());
+    connection.close().await;
+    relay.stop().await;
+    Ok(())
+}
