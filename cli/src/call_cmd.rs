@@ -423,7 +423,7 @@ impl<'a> Session<'a> {
 
     /// Follows the call until it ends, hanging up on Ctrl-C, at
     /// `--duration`, or after the `--input` file.
-    async fn run(&mut self, call_id: CallId, args: &AudioArgs) -> Result<Ended, Failure> {
+    async fn run(&mut self, mut call_id: CallId, args: &AudioArgs) -> Result<Ended, Failure> {
         let interrupted = tokio::signal::ctrl_c();
         tokio::pin!(interrupted);
         let mut hang_up_at: Option<Instant> = None;
@@ -450,6 +450,13 @@ impl<'a> Session<'a> {
                     };
                     let Event::Call(event) = event else { continue };
                     self.print(&event);
+                    // Glare (both dialled at once) leaves one call on both
+                    // phones, which may be the other side's: follow it.
+                    if let CallEvent::State(state) = &event {
+                        if let Some(call) = state.active_call() {
+                            call_id = call.call_id;
+                        }
+                    }
                     match event {
                         CallEvent::MediaStarted { call_id: id, .. } if id == call_id => {
                             self.connected_at = Some(Instant::now());

@@ -388,3 +388,46 @@ async fn calls_and_their_futures_can_cross_threads() -> Result<()> {
     relay.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn when_both_dial_at_once_one_call_connects_on_both_sides() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
+    let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
+    let (bob_for_alice, alice_for_bob) = befriend(&alice, &bob)?;
+    let (mut alice_conn, mut bob_conn) = (connect(&alice)?, connect(&bob)?);
+    let silence = || CallAudio::new(BufferSource::new(Vec::new()), RecordingSink::new());
+    // A session each way first, so that neither offer waits on a bundle.
+    alice.send_text(&bob_for_alice, "call me").await?;
+    bob.send_text(&alice_for_bob, "calling").await?;
+    let (alice_calls, bob_calls) = (alice_conn.calls(), bob_conn.calls());
+    let (alice_id, bob_id) = tokio::join!(
+        alice_calls.place(&bob_for_alice, silence()),
+        bob_calls.place(&alice_for_bob, silence()),
+    );
+    let survivor = alice_id?.min(bob_id?);
+    let (mut alice_seen, mut bob_seen) = (Vec::new(), Vec::new());
+    let connected = |e: &CallEvent| is_state(e, |s| matches!(s, CallState::Connected { .. }));
+    let alice_connected = call_event(&mut alice_conn, &mut alice_seen, connected).await?;
+    let bob_connected = call_event(&mut bob_conn, &mut bob_seen, connected).await?;
+    for event in [alice_connected, bob_connected] {
+        let CallEvent::State(CallState::Connected { call, .. }) = event else {
+            unreachable!("filtered above");
+        };
+        assert_eq!(
+            call.call_id, survivor,
+            "the smaller call id survives on both"
+        );
+    }
+    assert_eq!(sas_of(&alice_seen), sas_of(&bob_seen));
+    assert!(sas_of(&alice_seen).is_some());
+    alice_conn.calls().hang_up().await?;
+    let is_ended = |e: &CallEvent| ended_reason(e).is_some();
+    let bob_end = call_event(&mut bob_conn, &mut bob_seen, is_ended).await?;
+    assert_eq!(ended_reason(&bob_end), Some(EndReason::HungUpThere));
+    alice_conn.close().await;
+    bob_conn.close().await;
+    relay.stop().await;
+    Ok(())
+}
