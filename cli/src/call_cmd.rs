@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use sotto_core::app::{
     Account, BoxedSink, BoxedSource, CallAudio, CallEvent, Calls, Connection, Event, RecordingSink,
 };
-use sotto_core::call::{CallId, CallState, EndReason, MediaStatus, PathKind};
+use sotto_core::call::{CallId, CallState, EndReason, MediaStatus, PathKind, PathPolicy};
 use sotto_voice::audio::wav::{write_wav, WavSource};
 use sotto_voice::audio::{FrameSource, SAMPLE_RATE};
 use tokio::sync::Notify;
@@ -34,7 +34,7 @@ const INPUT_TAIL: Duration = Duration::from_secs(1);
 /// How long the command waits, at most, for the hangup signal to go out.
 const DRAIN_LIMIT: Duration = Duration::from_secs(15);
 
-/// Where the call's audio comes from and goes.
+/// Where the call's audio comes from and goes, and how long it lasts.
 #[derive(Args)]
 pub struct AudioArgs {
     /// Talk from this WAV file (any rate, mono or stereo) instead of the
@@ -55,6 +55,10 @@ pub struct AudioArgs {
     /// as `alsa:default` or `alsa:plughw:1,0` [default: the system's]
     #[arg(long, value_name = "ID")]
     device: Option<String>,
+    /// Send the media through the relay's TURN server only, so the other
+    /// side never learns this computer's address (the relay must run TURN)
+    #[arg(long)]
+    relay_only: bool,
 }
 
 /// `sotto call`.
@@ -89,6 +93,7 @@ pub fn call(global: &Global, args: CallArgs) -> Result<(), Failure> {
     runtime.block_on(async {
         let connection = account.connect(runtime.handle())?;
         let calls = connection.calls();
+        calls.set_path_policy(path_policy(&args.audio))?;
         out.progress(&format!("Calling {}…", contact.name));
         let placed = calls.place(&contact.id, audio.call_audio).await;
         let mut session = Session::new(&account, connection, calls, out, audio.ended);
@@ -113,6 +118,7 @@ pub fn answer(global: &Global, args: AnswerArgs) -> Result<(), Failure> {
     runtime.block_on(async {
         let connection = account.connect(runtime.handle())?;
         let calls = connection.calls();
+        calls.set_path_policy(path_policy(&args.audio))?;
         let mut session = Session::new(&account, connection, calls, out, audio.ended);
         out.progress("Waiting for a call; Ctrl-C stops.");
         let deadline =
@@ -132,6 +138,14 @@ pub fn answer(global: &Global, args: AnswerArgs) -> Result<(), Failure> {
         audio.recording.save()?;
         ended.verdict(args.decline, &audio.device_error)
     })
+}
+
+fn path_policy(args: &AudioArgs) -> PathPolicy {
+    if args.relay_only {
+        PathPolicy::RelayOnly
+    } else {
+        PathPolicy::All
+    }
 }
 
 /// The audio of this call, and what the command keeps of it.

@@ -97,6 +97,48 @@ fn a_call_carries_speech_both_ways_and_both_see_the_same_words() -> TestResult {
 }
 
 #[test]
+fn a_relay_only_call_goes_through_the_relays_turn_server() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let relay = Relay::start_with_turn(&dir.path().join("relay"))?;
+    let (alice, bob) = two_accounts(dir.path(), &relay)?;
+    let says = speech_wav(dir.path(), "says.wav", "Through the relay, please.", 1.5)?;
+    let heard = dir.path().join("heard.wav");
+    let (input, output) = (path(&says)?.to_owned(), path(&heard)?.to_owned());
+    let answering = std::thread::spawn(move || {
+        bob.run(&[
+            "--json",
+            "answer",
+            "--timeout",
+            "60",
+            "--stay",
+            "--input",
+            &input,
+            "--output",
+            &output,
+        ])
+        .map_err(|e| e.to_string())
+    });
+    let caller = alice.run(&[
+        "--json",
+        "call",
+        "Bob",
+        "--relay-only",
+        "--input",
+        path(&says)?,
+        "--output",
+        "/dev/null",
+    ])?;
+    let answerer = answering.join().map_err(|_| "answer thread panicked")??;
+    let caller = caller.ok()?.json_lines()?;
+    let answerer = answerer.ok()?.json_lines()?;
+    assert_eq!(of_type(&caller, "media")[0]["path"], "relayed");
+    assert_eq!(of_type(&answerer, "media")[0]["path"], "relayed");
+    let by_bob = heard_correlation(&says, &heard)?;
+    assert!(by_bob > 0.6, "Bob heard Alice through TURN: {by_bob}");
+    relay.stop()
+}
+
+#[test]
 fn a_declined_call_exits_12_for_the_caller() -> TestResult {
     let dir = tempfile::tempdir()?;
     let relay = Relay::start(&dir.path().join("relay"), 0)?;

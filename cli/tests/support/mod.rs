@@ -122,11 +122,29 @@ pub struct Relay {
 impl Relay {
     /// Starts a relay keeping its data under `data_dir` on `port` (0: any).
     pub fn start(data_dir: &Path, port: u16) -> TestResult<Self> {
+        Self::start_with(data_dir, port, &[])
+    }
+
+    /// Starts a relay with the embedded TURN server on loopback (loopback
+    /// peers allowed, as on any single machine).
+    pub fn start_with_turn(data_dir: &Path) -> TestResult<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let config = data_dir.join("relay.toml");
+        std::fs::write(
+            &config,
+            "[turn]\nenabled = true\nlisten = \"127.0.0.1:0\"\nallow_loopback_peers = true\n",
+        )?;
+        let config = config.to_str().ok_or("path")?.to_owned();
+        Self::start_with(data_dir, 0, &["--config", &config])
+    }
+
+    fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> TestResult<Self> {
         let listen = format!("127.0.0.1:{port}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sotto"))
             .arg("--data-dir")
             .arg(data_dir)
             .args(["relay", "serve", "--listen", &listen])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
