@@ -126,9 +126,18 @@ impl CallAudio {
 /// A sink that keeps what it plays out, readable while the call runs and
 /// after it ended (clones share the recording): for tests, the demo, and
 /// clients that save what was heard.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct RecordingSink {
     samples: Arc<Mutex<Vec<i16>>>,
+}
+
+impl std::fmt::Debug for RecordingSink {
+    // What was said stays out of logs: only how much.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordingSink")
+            .field("samples", &self.len())
+            .finish()
+    }
 }
 
 impl RecordingSink {
