@@ -37,6 +37,36 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 300, value_name = "SECS")]
         timeout: u64,
     },
+    /// Call set-up through a relay in this process: dialling to ringing,
+    /// to connected, to the first decoded audio on each side
+    #[command(
+        after_help = "Examples:\n  sotto bench call\n  sotto bench call --calls 50 --relay-only --json"
+    )]
+    Call {
+        /// Calls, one after another
+        #[arg(long, default_value_t = 20)]
+        calls: usize,
+        /// Media through the relay's TURN server instead of direct UDP
+        #[arg(long)]
+        relay_only: bool,
+    },
+}
+
+/// Runs `sotto bench call`.
+fn bench_call(global: &Global, calls: usize, relay_only: bool) -> Result<(), Failure> {
+    if calls == 0 {
+        return Err(Failure::input("no calls to time", "pass --calls 1 or more"));
+    }
+    runtime()?
+        .block_on(crate::bench_call::run(calls, relay_only, global.output()))
+        .map_err(|e| {
+            Failure::new(
+                code::INTERNAL,
+                "bench_failed",
+                format!("bench call failed: {e}"),
+                "",
+            )
+        })
 }
 
 /// The soft limit on open files, from `/proc/self/limits` (Linux).
@@ -48,12 +78,15 @@ fn open_file_limit() -> Option<usize> {
 
 /// Runs `sotto bench …`.
 pub fn bench(global: &Global, command: BenchCommand) -> Result<(), Failure> {
-    let BenchCommand::Relay {
-        clients,
-        senders,
-        messages,
-        timeout,
-    } = command;
+    let (clients, senders, messages, timeout) = match command {
+        BenchCommand::Relay {
+            clients,
+            senders,
+            messages,
+            timeout,
+        } => (clients, senders, messages, timeout),
+        BenchCommand::Call { calls, relay_only } => return bench_call(global, calls, relay_only),
+    };
     if clients == 0 || senders == 0 || messages < senders {
         return Err(Failure::input(
             "the benchmark needs clients, senders, and at least one message per sender",

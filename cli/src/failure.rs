@@ -29,6 +29,9 @@ pub mod code {
     pub const NETWORK: u8 = 10;
     /// `--timeout` ran out before what was asked for happened.
     pub const TIMEOUT: u8 = 11;
+    /// A call did not happen: declined, busy, not answered, or no media
+    /// path.
+    pub const CALL: u8 = 12;
 }
 
 /// A failed command.

@@ -11,9 +11,13 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod account_cmd;
+mod bench_call;
 mod bench_cmd;
+mod call_cmd;
+mod call_quality;
 mod contact_cmd;
 mod demo;
+mod demo_call;
 mod demo_relay;
 mod demo_sms;
 mod failure;
@@ -35,12 +39,14 @@ Examples:
   sotto listen                               print texts as they arrive (Ctrl-C stops)
   sotto chat Alice                           talk interactively
   sotto verify Alice                         compare safety numbers, then mark verified
+  sotto call Alice                           an encrypted call (microphone and speaker)
+  sotto answer                               wait for a call and answer it
   sotto demo                                 the whole system on this machine, checked
 
 The passphrase comes from a prompt, SOTTO_PASSPHRASE, or --key-file; never
 from an argument. `docs/cli.md` lists exit codes and JSON shapes.";
 
-/// Sotto: end-to-end encrypted texts on the Signal protocol, through a relay
+/// Sotto: end-to-end encrypted texts and calls on the Signal protocol, through a relay
 /// that never learns who talks to whom.
 #[derive(Parser)]
 #[command(name = "sotto", version, after_help = EXAMPLES)]
@@ -131,6 +137,17 @@ enum Command {
         after_help = "Compare the 60 digits (or scan the code) with the ones on your contact's\nscreen, in person or over a call you trust. If they match, the contact's\nidentity key is theirs.\n\nExample:\n  sotto verify Alice"
     )]
     Verify(contact_cmd::VerifyArgs),
+    /// Calls a contact: shows the authentication string, talks until
+    /// someone hangs up
+    #[command(
+        after_help = "Examples:\n  sotto call Alice                     microphone and speaker\n  sotto call Alice --input speech.wav --output heard.wav\n  sotto call Alice --duration 60 --json\n\nRead the two-word authentication string aloud: the other side must see the\nsame words. Ctrl-C hangs up. Exit 12 if the call did not happen (declined,\nbusy, no answer, no media path)."
+    )]
+    Call(call_cmd::CallArgs),
+    /// Waits for a call and answers (or declines) it
+    #[command(
+        after_help = "Examples:\n  sotto answer\n  sotto answer --timeout 60 --input reply.wav --output heard.wav\n  sotto answer --decline"
+    )]
+    Answer(call_cmd::AnswerArgs),
     /// Accepts a contact's new identity key and shows the texts held under it
     Trust(contact_cmd::TrustArgs),
     /// Runs a relay
@@ -182,6 +199,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Messages(args) => messaging_cmd::messages(&global, args),
         Command::Verify(args) => contact_cmd::verify(&global, args),
         Command::Trust(args) => contact_cmd::trust(&global, args),
+        Command::Call(args) => call_cmd::call(&global, args),
+        Command::Answer(args) => call_cmd::answer(&global, args),
         Command::Relay(command) => relay_cmd::relay(&global, command),
         Command::Bench(command) => bench_cmd::bench(&global, command),
         Command::Demo => demo::run().map_err(|e| {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::{json, Value};
-use sotto_core::app::{Account, Connection, ErrorKind, Event};
+use sotto_core::app::{Account, CallEvent, Connection, ErrorKind, Event};
+use sotto_core::call::CallState;
 use sotto_core::store::ContactId;
 use tokio::time::Instant;
 
@@ -162,6 +163,15 @@ impl<'a> Live<'a> {
                     "(received {what}, which this version cannot handle yet)"
                 ));
                 json!({"type": "unsupported", "contact": contact.as_str(), "what": what})
+            }
+            // Calls are for `sotto call` and `sotto answer`; this connection
+            // lets a call ring out, and says so.
+            Event::Call(CallEvent::State(CallState::IncomingRinging { call, .. })) => {
+                let name = self.name(&call.peer);
+                self.out.progress(&format!(
+                    "({name} is calling; calls are taken by `sotto answer`, not here)"
+                ));
+                json!({"type": "incoming_call", "contact": call.peer.as_str()})
             }
             Event::Dropped(error) => {
                 self.out.progress(&format!(

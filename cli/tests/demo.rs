@@ -21,6 +21,10 @@ fn demo_runs_and_every_check_passes() {
     assert!(stdout.contains("both phones hold a Signal session, set up over SMS only"));
     assert!(stdout.contains("Dave decrypted exactly what Carol sent"));
     assert!(stdout.contains("no SMS on the line shows the text"));
+    assert!(stdout.contains("both phones show the same authentication string"));
+    assert!(stdout.contains("Bob heard Alice's words"));
+    assert!(stdout.contains("Alice heard Bob's words"));
+    assert!(stdout.contains("Alice hung up; the call ended on both phones"));
     assert!(stdout.trim_end().ends_with("All checks passed."));
 }
 

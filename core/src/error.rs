@@ -110,6 +110,12 @@ pub enum Error {
     NotGroupMember,
     /// a group has at most 256 members
     TooManyMembers,
+    /// no call is in a state that allows this (nothing is ringing to answer, or there is no call to hang up)
+    NoSuchCall,
+    /// another call is in progress; hang it up first
+    CallInProgress,
+    /// the connection to the relay was closed; connect again
+    ConnectionClosed,
 }
 
 impl From<SignalProtocolError> for Error {

@@ -122,11 +122,29 @@ pub struct Relay {
 impl Relay {
     /// Starts a relay keeping its data under `data_dir` on `port` (0: any).
     pub fn start(data_dir: &Path, port: u16) -> TestResult<Self> {
+        Self::start_with(data_dir, port, &[])
+    }
+
+    /// Starts a relay with the embedded TURN server on loopback (loopback
+    /// peers allowed, as on any single machine).
+    pub fn start_with_turn(data_dir: &Path) -> TestResult<Self> {
+        std::fs::create_dir_all(data_dir)?;
+        let config = data_dir.join("relay.toml");
+        std::fs::write(
+            &config,
+            "[turn]\nenabled = true\nlisten = \"127.0.0.1:0\"\nallow_loopback_peers = true\n",
+        )?;
+        let config = config.to_str().ok_or("path")?.to_owned();
+        Self::start_with(data_dir, 0, &["--config", &config])
+    }
+
+    fn start_with(data_dir: &Path, port: u16, extra: &[&str]) -> TestResult<Self> {
         let listen = format!("127.0.0.1:{port}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sotto"))
             .arg("--data-dir")
             .arg(data_dir)
             .args(["relay", "serve", "--listen", &listen])
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -218,4 +236,67 @@ impl Account {
         assert_eq!(value["registered"], true, "registered with the relay");
         Ok(value["invite"].as_str().ok_or("no invite")?.to_owned())
     }
+}
+
+/// `text` spoken into a WAV file in `dir` by espeak-ng (installed by
+/// `scripts/setup.sh`), or, without it, `seconds` of the synthetic
+/// speech-like signal.
+pub fn speech_wav(dir: &Path, name: &str, text: &str, seconds: f64) -> TestResult<PathBuf> {
+    let path = dir.join(name);
+    let spoken = Command::new("espeak-ng")
+        .args(["-v", "en-us", "-s", "150", "-w"])
+        .arg(&path)
+        .arg(text)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !spoken {
+        eprintln!("espeak-ng not available: using the synthetic speech-like signal");
+        let samples = sotto_voice::audio::synth::SpeechLikeSource::generate(seconds, 7);
+        sotto_voice::audio::wav::write_wav(&path, &samples, 48_000)?;
+    }
+    Ok(path)
+}
+
+/// Mean over half-second segments of the sent speech (skipping pauses) of
+/// the best normalised correlation with the received audio at any lag up
+/// to half a second, computed at 8 kHz: near 1 when the speech came
+/// through, near 0 for silence or other audio. (As in the core's test
+/// support; the two crates' tests share no code.)
+pub fn heard_correlation(sent: &Path, received: &Path) -> TestResult<f64> {
+    use sotto_voice::audio::resample::resample_i16;
+    use sotto_voice::audio::wav::read_wav_48k_mono;
+    let down = |x: &[i16]| -> Vec<f64> {
+        resample_i16(x, 48_000, 8_000)
+            .iter()
+            .map(|&s| f64::from(s))
+            .collect()
+    };
+    let (a, b) = (
+        down(&read_wav_48k_mono(sent)?),
+        down(&read_wav_48k_mono(received)?),
+    );
+    let seg = 4000;
+    let mut scores = Vec::new();
+    for start in (0..a.len().saturating_sub(seg)).step_by(seg) {
+        let x = &a[start..start + seg];
+        let xx: f64 = x.iter().map(|v| v * v).sum();
+        if xx / (seg as f64) < 2_500.0 {
+            continue; // a pause (espeak-ng speaks quietly: a low floor)
+        }
+        let mut best = f64::MIN;
+        for lag in 0..4000 {
+            let Some(y) = b.get(start + lag..start + lag + seg) else {
+                break;
+            };
+            let (mut xy, mut yy) = (0.0, 0.0);
+            for (p, q) in x.iter().zip(y) {
+                xy += p * q;
+                yy += q * q;
+            }
+            best = best.max(xy / (xx.sqrt() * yy.sqrt()).max(1e-9));
+        }
+        scores.push(best);
+    }
+    Ok(scores.iter().sum::<f64>() / scores.len().max(1) as f64)
 }

@@ -1,6 +1,7 @@
 //! An account's live connection to its relay: the relay agent
-//! (`relay::agent::run`) plus a task that turns the agent's reports into
-//! [`Event`]s for the client and sends delivery receipts for texts received.
+//! (`relay::agent::run`), a task that turns the agent's reports into
+//! [`Event`]s for the client and sends delivery receipts for texts
+//! received, and the call shell (`call_shell.rs`) that call signals go to.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -8,6 +9,8 @@ use std::time::SystemTime;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use super::call_shell::{CallShell, IncomingSignal};
+use super::calls::{CallEvent, Calls};
 use super::Shared;
 use crate::error::Error;
 use crate::groups::GroupChange;
@@ -72,7 +75,9 @@ pub enum Event {
         /// Seconds; 0 turns it off.
         seconds: u32,
     },
-    /// Content this version cannot act on yet (call signalling, for one).
+    /// Something happened to a call (see [`Connection::calls`]).
+    Call(CallEvent),
+    /// Content this version cannot act on.
     Unsupported {
         /// Who sent it.
         contact: ContactId,
@@ -97,6 +102,8 @@ pub struct Connection {
     stop: watch::Sender<bool>,
     agent: Option<JoinHandle<()>>,
     pump: Option<JoinHandle<()>>,
+    calls: Calls,
+    call_shell: Option<JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -111,11 +118,20 @@ impl Connection {
         self.events.recv().await
     }
 
-    /// Stops the connection and waits for its tasks. Envelopes still queued
+    /// The calls of this connection: place, answer, hang up. Their events
+    /// come on [`Connection::next_event`] as [`Event::Call`].
+    pub fn calls(&self) -> Calls {
+        self.calls.clone()
+    }
+
+    /// Stops the connection and waits for its tasks. A call in progress is
+    /// hung up (its hangup signal goes with the next connection if the
+    /// relay agent has stopped before sending it). Envelopes still queued
     /// stay in the store for the next connection.
     pub async fn close(mut self) {
         let _ = self.stop.send(true);
-        for task in [self.agent.take(), self.pump.take()].into_iter().flatten() {
+        let tasks = [self.call_shell.take(), self.agent.take(), self.pump.take()];
+        for task in tasks.into_iter().flatten() {
             let _ = task.await;
         }
     }
@@ -150,12 +166,25 @@ pub(super) fn start(shared: Arc<Shared>, runtime: &tokio::runtime::Handle) -> Co
                 .store(false, std::sync::atomic::Ordering::Release);
         })
     };
-    let pump = runtime.spawn(pump(shared, agent_reports, events_tx));
+    let (signals_tx, signals) = mpsc::unbounded_channel();
+    let (commands_tx, commands) = mpsc::unbounded_channel();
+    let call_shell = runtime.spawn(CallShell::new(shared.clone(), events_tx.clone()).run(
+        commands,
+        signals,
+        stop.subscribe(),
+    ));
+    let calls = Calls {
+        shared: shared.clone(),
+        commands: commands_tx,
+    };
+    let pump = runtime.spawn(pump(shared, agent_reports, events_tx, signals_tx));
     Connection {
         events,
         stop,
         agent: Some(agent),
         pump: Some(pump),
+        calls,
+        call_shell: Some(call_shell),
     }
 }
 
@@ -164,13 +193,14 @@ async fn pump(
     shared: Arc<Shared>,
     mut reports: mpsc::UnboundedReceiver<AgentEvent>,
     events: mpsc::UnboundedSender<Event>,
+    signals: mpsc::UnboundedSender<IncomingSignal>,
 ) {
     while let Some(report) = reports.recv().await {
         let event = match report {
             AgentEvent::Connected => Some(Event::Connected),
             // The agent's I/O is its sockets: an I/O error is the network's.
             AgentEvent::Disconnected(error) => Some(Event::Disconnected(super::unreachable(error))),
-            AgentEvent::Received(received) => on_received(&shared, received),
+            AgentEvent::Received(received) => on_received(&shared, received, &signals),
             AgentEvent::Dropped(error) => Some(Event::Dropped(error)),
             AgentEvent::Sent(message_id) => Some(Event::Sent { message_id }),
             AgentEvent::SendFailed(message_id, error) => {
@@ -184,7 +214,11 @@ async fn pump(
     }
 }
 
-fn on_received(shared: &Shared, received: SealedReceived) -> Option<Event> {
+fn on_received(
+    shared: &Shared,
+    received: SealedReceived,
+    signals: &mpsc::UnboundedSender<IncomingSignal>,
+) -> Option<Event> {
     let SealedReceived {
         contact,
         new_contact,
@@ -214,12 +248,14 @@ fn on_received(shared: &Shared, received: SealedReceived) -> Option<Event> {
         Received::ExpirationTimerChanged(seconds) => {
             Some(Event::ExpirationTimerChanged { contact, seconds })
         }
-        // Calls and SMS handshakes belong to drivers this facade does not
-        // run yet (the call controller, the SMS endpoint).
-        Received::CallSignal(_) => Some(Event::Unsupported {
-            contact,
-            what: "call signalling",
-        }),
+        // The call shell reports what the signal does to the call.
+        Received::CallSignal(signal) => {
+            // Gone only once the connection stops, and then so is the call.
+            let _ = signals.send((contact, signal));
+            None
+        }
+        // SMS handshakes belong to the SMS endpoint, which this facade
+        // does not run.
         Received::ContactHandshake(_) => None,
         Received::HeldForUntrustedIdentity => Some(Event::IdentityChanged { contact }),
         Received::GroupText(message) => Some(Event::GroupMessage { message }),

@@ -57,13 +57,16 @@ impl Error {
             | Error::NoIdentityChange
             | Error::UnknownGroup
             | Error::NotGroupMember
-            | Error::TooManyMembers => ErrorKind::InvalidInput,
+            | Error::TooManyMembers
+            | Error::NoSuchCall
+            | Error::CallInProgress => ErrorKind::InvalidInput,
             Error::UnknownContact => ErrorKind::UnknownContact,
             Error::UntrustedIdentity => ErrorKind::UntrustedIdentity,
             Error::ProxyFailed
             | Error::CertificateMismatch
             | Error::RelayUnreachable
             | Error::RelayTimeout
+            | Error::ConnectionClosed
             | Error::RelayProtocol(_) => ErrorKind::Network,
             Error::RelayRefused(_) => ErrorKind::RelayRefused,
             Error::NoRelay | Error::OtherRelay | Error::NoSession => ErrorKind::NotDeliverable,

@@ -7,13 +7,15 @@
 //!
 //! It owns the wiring between the store, the protocol functions and the
 //! relay agent; it owns no protocol logic of its own and knows nothing of
-//! terminals, prompts or output formats. Calls and the SMS path are not here
-//! yet; they join as `Account` methods and `Event` variants.
+//! terminals, prompts or output formats. Calls run on the connection
+//! ([`Connection::calls`], [`CallEvent`]); the SMS path is not here yet.
 //!
 //! Threading: an `Account` is `Send + Sync`; the store sits behind a mutex
 //! shared with the relay agent. Network operations are `async` and need a
 //! Tokio runtime, which the caller owns.
 
+mod call_shell;
+mod calls;
 mod connection;
 mod contact_invite;
 mod error_kind;
@@ -28,6 +30,7 @@ use libsignal_protocol::IdentityKey;
 use tokio::sync::Notify;
 use zeroize::Zeroizing;
 
+pub use calls::{BoxedSink, BoxedSource, CallAudio, CallEvent, CallStatus, Calls, RecordingSink};
 pub use connection::{Connection, Event};
 pub use contact_invite::ContactInvite;
 pub use error_kind::ErrorKind;
@@ -464,34 +467,7 @@ impl Account {
     }
 
     async fn ensure_session(&self, contact: &ContactId) -> Result<()> {
-        let (record, identity) = {
-            let store = self.shared.store();
-            if session::has_session(&*store, contact, SystemTime::now())? {
-                return Ok(());
-            }
-            let record = store.contact(contact)?.ok_or(Error::UnknownContact)?;
-            let identity = store.identity_record(contact)?.ok_or(Error::NoSession)?.key;
-            (record, identity)
-        };
-        let settings = self.settings();
-        match record.relay {
-            None => return Err(Error::NoRelay),
-            Some(relay) if relay != settings.relay => return Err(Error::OtherRelay),
-            Some(_) => {}
-        }
-        let bundle = open_relay(&settings, None)
-            .await?
-            .fetch_bundle(&identity)
-            .await?;
-        // The bundle's identity must be the trusted one: libsignal refuses
-        // it with `UntrustedIdentity` otherwise.
-        session::start_session(
-            &mut *self.shared.store(),
-            contact,
-            &bundle,
-            SystemTime::now(),
-            &mut rand::rng(),
-        )
+        ensure_session(&self.shared, contact).await
     }
 
     /// Marks received texts as read: sends the contact a read receipt if
@@ -567,6 +543,39 @@ impl Account {
         }
         Ok(connection::start(self.shared.clone(), runtime))
     }
+}
+
+/// Starts the session with `contact` if there is none, from the prekey
+/// bundle its relay (ours) hands out.
+async fn ensure_session(shared: &Shared, contact: &ContactId) -> Result<()> {
+    let (record, identity) = {
+        let store = shared.store();
+        if session::has_session(&*store, contact, SystemTime::now())? {
+            return Ok(());
+        }
+        let record = store.contact(contact)?.ok_or(Error::UnknownContact)?;
+        let identity = store.identity_record(contact)?.ok_or(Error::NoSession)?.key;
+        (record, identity)
+    };
+    let settings = shared.settings();
+    match record.relay {
+        None => return Err(Error::NoRelay),
+        Some(relay) if relay != settings.relay => return Err(Error::OtherRelay),
+        Some(_) => {}
+    }
+    let bundle = open_relay(&settings, None)
+        .await?
+        .fetch_bundle(&identity)
+        .await?;
+    // The bundle's identity must be the trusted one: libsignal refuses
+    // it with `UntrustedIdentity` otherwise.
+    session::start_session(
+        &mut *shared.store(),
+        contact,
+        &bundle,
+        SystemTime::now(),
+        &mut rand::rng(),
+    )
 }
 
 /// Opens a connection to the account's relay, directly or through its

@@ -2,6 +2,7 @@
 //! session between them, built through the public API only.
 #![allow(dead_code)]
 
+pub mod app_relay;
 pub mod call_shell;
 pub mod sms_network;
 pub mod speech;
