@@ -54,6 +54,8 @@ impl Error {
             | Error::InvalidName
             | Error::InvalidSafetyCode
             | Error::MessageTooLong
+            | Error::InvalidPhoneNumber
+            | Error::UnknownMessage
             | Error::NoIdentityChange => ErrorKind::InvalidInput,
             Error::UnknownContact => ErrorKind::UnknownContact,
             Error::UntrustedIdentity => ErrorKind::UntrustedIdentity,
@@ -63,7 +65,9 @@ impl Error {
             | Error::RelayTimeout
             | Error::RelayProtocol(_) => ErrorKind::Network,
             Error::RelayRefused(_) => ErrorKind::RelayRefused,
-            Error::NoRelay | Error::OtherRelay | Error::NoSession => ErrorKind::NotDeliverable,
+            Error::NoRelay | Error::OtherRelay | Error::NoSession | Error::NoRoute(_) => {
+                ErrorKind::NotDeliverable
+            }
             _ => ErrorKind::Internal,
         }
     }

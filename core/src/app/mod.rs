@@ -16,8 +16,10 @@
 
 mod connection;
 mod contact_invite;
+mod conversation;
 mod error_kind;
 mod settings;
+mod sms;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,6 +33,10 @@ pub use connection::{Connection, Event};
 pub use contact_invite::ContactInvite;
 pub use error_kind::ErrorKind;
 pub use settings::AppSettings;
+pub use sms::{
+    NumberConversation, QueuedSms, SentText, SmsReceived, SmsSettings, SmsStatus, SmsTick,
+    DEFAULT_REGION,
+};
 
 use crate::error::{Error, Result};
 use crate::message::{MessageId, ReceiptKind};
@@ -123,6 +129,8 @@ pub(crate) struct Shared {
     /// Whether a relay agent runs: two would both flush the outbox and send
     /// its envelopes twice.
     pub(crate) connected: std::sync::atomic::AtomicBool,
+    /// Whether the relay connection is logged in now (routes texts).
+    pub(crate) online: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -147,6 +155,7 @@ pub struct Account {
     shared: Arc<Shared>,
     identity: IdentityKey,
     data_dir: PathBuf,
+    sms: sms::SmsBridge,
 }
 
 impl std::fmt::Debug for Account {
@@ -263,9 +272,11 @@ impl Account {
                 settings: Mutex::new(settings),
                 outbox_changed: Arc::new(Notify::new()),
                 connected: std::sync::atomic::AtomicBool::new(false),
+                online: std::sync::atomic::AtomicBool::new(false),
             }),
             identity,
             data_dir: data_dir.to_owned(),
+            sms: sms::SmsBridge::default(),
         })
     }
 

@@ -32,6 +32,7 @@ pub use memory::InMemStore;
 pub use plain_sms::{
     Attachment, HeldSmsPart, NewPlainMessage, PlainMessage, PlainState, PlainThread,
 };
+pub(crate) use sqlcipher::sms_queue::{NewQueuedSms, QueueState, QueuedSmsRow};
 pub use sqlcipher::{SqlCipherStore, DEFAULT_CACHE_KIB};
 
 /// A contact's local, opaque id. It is also the name of the contact's

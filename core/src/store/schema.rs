@@ -149,6 +149,32 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE app_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     "#,
+    // Version 6 (the app's SMS bridge, `app::sms`): SMS waiting for the radio
+    // and for its sent/delivered reports, so that a killed app process loses
+    // none. Rows of one `batch` carry one payload (or one plain SMS);
+    // `sms_queue_texts` names the encrypted texts a batch carries, whose
+    // delivery state follows the batch. `data_port` is NULL for a text SMS.
+    // `state`: 0 queued, 1 handed to the app, 2 sent, 3 delivered, 4 failed.
+    r#"
+    CREATE TABLE sms_queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        batch INTEGER NOT NULL,
+        phone TEXT NOT NULL,
+        data_port INTEGER,
+        body BLOB NOT NULL,
+        encrypted INTEGER NOT NULL,
+        plain_message INTEGER,
+        state INTEGER NOT NULL,
+        queued_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sms_queue_by_batch ON sms_queue (batch);
+    CREATE TABLE sms_queue_texts (
+        batch INTEGER NOT NULL,
+        contact TEXT NOT NULL,
+        message_id BLOB NOT NULL
+    );
+    CREATE INDEX sms_queue_texts_by_batch ON sms_queue_texts (batch);
+    "#,
 ];
 
 /// The schema version this build writes.

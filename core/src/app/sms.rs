@@ -1,0 +1,684 @@
+//! The SMS bridge of the application facade: how a phone app that is the
+//! default SMS app hands SMS to the core and takes SMS from it.
+//!
+//! - In: every SMS the phone receives goes to [`Account::sms_received`] (or
+//!   [`Account::sms_data_received`] for a data SMS on
+//!   [`crate::sms::segment::DATA_PORT`]). The core says what it was: a plain
+//!   SMS stored in its number's thread, a decrypted Sotto text stored in the
+//!   contact's conversation, a handshake, or a part still waiting for the
+//!   rest. Ciphertext is never stored or shown as a plain message.
+//! - Out: whatever the core wants on the air (encrypted parts, handshake
+//!   legs and replies, resend requests, plain texts) waits in a queue in the
+//!   encrypted store. The app takes it with [`Account::take_outgoing_sms`]
+//!   and reports each SMS back by id with [`Account::report_sms_status`].
+//!   A text's state follows its SMS: sent when all its parts are sent,
+//!   delivered when the carrier reported all of them delivered.
+//! - Sending: [`Account::send_text_routed`] and
+//!   [`Account::send_text_to_number`] choose relay, encrypted SMS or plain
+//!   SMS with [`choose_route`] and the user's [`TransportPolicy`].
+//!
+//! What survives the app process being killed: the queue (rows handed out
+//! but never reported are queued again on the next open, so an SMS may go
+//! twice but is never lost; a repeated Sotto part is dropped by the
+//! receiver's reassembly), the parts of unfinished incoming messages (the
+//! endpoint keeps them in the store) and the sessions. The endpoint's
+//! in-memory state (our handshake legs waiting for an answer, the cache
+//! answering resend requests) does not; see [`crate::sms::endpoint`].
+//!
+//! It owns the wiring between [`SmsEndpoint`], the plain-SMS model and the
+//! queue; the protocol is in [`crate::sms`].
+
+use std::sync::atomic::Ordering;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use super::Account;
+use crate::error::{Error, Result};
+use crate::message::MessageId;
+use crate::messaging::{Outgoing, Received};
+use crate::millis;
+use crate::sms::plain;
+use crate::sms::route::route_facts;
+use crate::sms::{
+    choose_route, PhoneNumber, Route, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step,
+    TransportPolicy,
+};
+use crate::store::{
+    in_transaction, ContactId, DeliveryState, NewQueuedSms, PlainMessage, PlainState, PlainThread,
+    QueueState, QueuedSmsRow, SottoStore, SqlCipherStore, StoredMessage,
+};
+
+const NEVER_ENCRYPTED_SMS: &str = "sms_never_encrypted";
+const SMS_ONLY: &str = "sms_only";
+const REGION: &str = "sms_region";
+const DATA_SMS: &str = "sms_data";
+
+/// The region assumed for numbers without a country code until the app
+/// sets the SIM's ([`SmsSettings::region`]).
+pub const DEFAULT_REGION: &str = "US";
+
+/// How long a sent SMS waits for its delivery report before the queue
+/// forgets it (not every carrier sends reports).
+const DELIVERY_REPORT_WAIT: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// The user's SMS settings, kept in the store beside [`super::AppSettings`]
+/// (keys `sms_never_encrypted`, `sms_only`, `sms_region`, `sms_data`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SmsSettings {
+    /// "Never send encrypted texts by SMS" and "SMS only".
+    pub policy: TransportPolicy,
+    /// The ISO 3166 region (such as `"DE"`) of numbers written without a
+    /// country code: the SIM's country.
+    pub region: String,
+    /// Send Sotto payloads as data SMS instead of text SMS.
+    pub data_sms: bool,
+}
+
+impl Default for SmsSettings {
+    fn default() -> Self {
+        Self {
+            policy: TransportPolicy::default(),
+            region: DEFAULT_REGION.to_owned(),
+            data_sms: false,
+        }
+    }
+}
+
+impl SmsSettings {
+    fn load(store: &SqlCipherStore) -> Result<Self> {
+        let flag = |key: &str| -> Result<bool> {
+            match store.app_setting(key)?.as_deref() {
+                None | Some("false") => Ok(false),
+                Some("true") => Ok(true),
+                Some(_) => Err(Error::CorruptStore),
+            }
+        };
+        Ok(Self {
+            policy: TransportPolicy {
+                never_encrypted_sms: flag(NEVER_ENCRYPTED_SMS)?,
+                sms_only: flag(SMS_ONLY)?,
+            },
+            region: store
+                .app_setting(REGION)?
+                .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+            data_sms: flag(DATA_SMS)?,
+        })
+    }
+
+    fn save(&self, store: &mut SqlCipherStore) -> Result<()> {
+        let text = |flag: bool| if flag { "true" } else { "false" };
+        store.save_app_setting(NEVER_ENCRYPTED_SMS, text(self.policy.never_encrypted_sms))?;
+        store.save_app_setting(SMS_ONLY, text(self.policy.sms_only))?;
+        store.save_app_setting(REGION, &self.region)?;
+        store.save_app_setting(DATA_SMS, text(self.data_sms))
+    }
+}
+
+/// What became of an SMS from [`Account::take_outgoing_sms`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmsStatus {
+    /// The radio sent it.
+    Sent,
+    /// The carrier reported it delivered.
+    Delivered,
+    /// The radio could not send it.
+    Failed,
+}
+
+/// One SMS for the app to send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct QueuedSms {
+    /// Report its fate with this id ([`Account::report_sms_status`]).
+    pub id: i64,
+    /// The recipient.
+    pub to: PhoneNumber,
+    /// What to send. A plain text may be longer than one SMS: the app sends
+    /// it as a multipart SMS. A Sotto part always fits one SMS.
+    pub body: SmsBody,
+    /// Sotto ciphertext (never shown to the user) rather than a plain text.
+    pub encrypted: bool,
+}
+
+impl std::fmt::Debug for QueuedSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedSms")
+            .field("id", &self.id)
+            .field("body", &self.body)
+            .field("encrypted", &self.encrypted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an incoming SMS turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SmsReceived {
+    /// An ordinary SMS, stored in the plain thread of `phone`.
+    Plain {
+        /// The sender, normalised: the thread.
+        phone: PhoneNumber,
+        /// Its row in the plain-SMS model.
+        id: i64,
+    },
+    /// A Sotto text, decrypted and stored in the contact's conversation.
+    Text {
+        /// Who sent it.
+        contact: ContactId,
+        /// The text as stored.
+        message: StoredMessage,
+    },
+    /// A Sotto discovery handshake from (or answered by) this contact.
+    Handshake {
+        /// The contact (created if the number was unknown).
+        contact: ContactId,
+        /// Sessions both ways: encrypted texts can flow.
+        session_ready: bool,
+    },
+    /// The contact presented a new identity key; the message waits,
+    /// undecrypted, until the user accepts it
+    /// ([`Account::accept_new_identity`]).
+    IdentityChanged {
+        /// Who.
+        contact: ContactId,
+    },
+    /// Sotto content with nothing to show (a receipt, a timer change, a
+    /// message already received).
+    Control,
+    /// A part of a Sotto message whose other parts have not arrived yet, or
+    /// a request to send parts again (answered through the queue).
+    PartOfEncrypted,
+    /// A Sotto SMS that was damaged on the way or cannot be decrypted. It
+    /// is not shown; the sender is asked to send it again where possible.
+    Unusable,
+}
+
+impl SmsReceived {
+    /// Which of two outcomes of one SMS the app should hear about.
+    fn rank(&self) -> u8 {
+        match self {
+            SmsReceived::Text { .. } => 7,
+            SmsReceived::IdentityChanged { .. } => 6,
+            SmsReceived::Handshake { .. } => 5,
+            SmsReceived::Plain { .. } => 4,
+            SmsReceived::Unusable => 3,
+            SmsReceived::Control => 2,
+            SmsReceived::PartOfEncrypted => 1,
+        }
+    }
+}
+
+/// Where a conversation with a phone number lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NumberConversation {
+    /// The number belongs to a Sotto contact: their conversation.
+    Contact(ContactId),
+    /// Nobody on Sotto has it: the plain-SMS thread of the number.
+    Plain(PhoneNumber),
+}
+
+/// How a text was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SentText {
+    /// Encrypted and stored in the contact's conversation; it went or goes
+    /// by `route` ([`Route::Relay`], [`Route::RelayWhenOnline`] or
+    /// [`Route::EncryptedSms`]).
+    Encrypted {
+        /// The way it travels.
+        route: Route,
+        /// Its id in the conversation.
+        message_id: MessageId,
+    },
+    /// A plain SMS, stored in the number's thread and marked unencrypted.
+    Plain {
+        /// Its row in the plain-SMS model.
+        id: i64,
+    },
+}
+
+/// What [`Account::sms_tick`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SmsTick {
+    /// Incoming Sotto messages that gave up waiting for missing parts.
+    pub incomplete: usize,
+    /// Handshakes we started that were never answered.
+    pub handshakes_unanswered: usize,
+}
+
+/// The account's SMS endpoint, made and restored on first use.
+#[derive(Default)]
+pub(crate) struct SmsBridge {
+    endpoint: Mutex<Option<SmsEndpoint>>,
+}
+
+impl Account {
+    /// The SMS settings.
+    pub fn sms_settings(&self) -> Result<SmsSettings> {
+        SmsSettings::load(&self.shared.store())
+    }
+
+    /// Saves the SMS settings. A change of the data-SMS choice takes effect
+    /// at the next open of the account.
+    pub fn save_sms_settings(&self, settings: &SmsSettings) -> Result<()> {
+        // Refuse a region the number parser does not know, now rather than
+        // at the first SMS.
+        if PhoneNumber::parse("+12125550123", &settings.region).is_err() {
+            return Err(Error::InvalidPhoneNumber);
+        }
+        in_transaction(&mut *self.shared.store(), |store| settings.save(store))
+    }
+
+    /// Normalises a number as the user or the phone wrote it, with the
+    /// region of the SMS settings.
+    pub fn parse_phone(&self, number: &str) -> Result<PhoneNumber> {
+        PhoneNumber::parse(number, &self.sms_settings()?.region)
+    }
+
+    /// Locks the endpoint, making it on first use: restores unfinished
+    /// incoming messages from the store and queues again the SMS handed out
+    /// before a restart but never reported.
+    fn endpoint(&self) -> Result<MutexGuard<'_, Option<SmsEndpoint>>> {
+        let mut guard = self
+            .sms
+            .endpoint
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if guard.is_none() {
+            let mut store = self.shared.store();
+            let settings = SmsSettings::load(&store)?;
+            let mut endpoint = SmsEndpoint::new(SmsConfig {
+                own_relay: Some(self.settings().relay),
+                data_sms: settings.data_sms,
+                ..SmsConfig::default()
+            });
+            in_transaction(&mut *store, |store| store.sms_queue_requeue_handed_out())?;
+            let step = endpoint.restore(&mut *store, &mut rand::rng())?;
+            queue_step(&mut store, &step, SystemTime::now())?;
+            *guard = Some(endpoint);
+        }
+        Ok(guard)
+    }
+
+    /// Hands in a text SMS the phone received from `sender` (the address as
+    /// the carrier gave it; for a long plain SMS, the joined text).
+    pub fn sms_received(&self, sender: &str, body: &str) -> Result<SmsReceived> {
+        let from = self.parse_phone(sender)?;
+        self.with_endpoint(|endpoint, store, now| {
+            endpoint.receive_text(store, &from, body, now, &mut rand::rng())
+        })
+    }
+
+    /// Hands in a data SMS the phone received on Sotto's port.
+    pub fn sms_data_received(&self, sender: &str, data: &[u8]) -> Result<SmsReceived> {
+        let from = self.parse_phone(sender)?;
+        self.with_endpoint(|endpoint, store, now| {
+            endpoint.receive_data(store, &from, data, now, &mut rand::rng())
+        })
+    }
+
+    fn with_endpoint(
+        &self,
+        work: impl FnOnce(&mut SmsEndpoint, &mut SqlCipherStore, SystemTime) -> Result<Step>,
+    ) -> Result<SmsReceived> {
+        let mut guard = self.endpoint()?;
+        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+        let now = SystemTime::now();
+        let mut store = self.shared.store();
+        let step = work(endpoint, &mut store, now)?;
+        queue_step(&mut store, &step, now)?;
+        Ok(summarise(&step))
+    }
+
+    /// Drives the SMS timeouts: asks for missing parts, gives up on
+    /// messages that stay incomplete, sends unanswered handshakes again, and
+    /// forgets sent SMS whose delivery report never came. Call it now and
+    /// then (a minute is plenty), then take the outgoing SMS.
+    pub fn sms_tick(&self) -> Result<SmsTick> {
+        let mut guard = self.endpoint()?;
+        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+        let now = SystemTime::now();
+        let mut store = self.shared.store();
+        let step = endpoint.tick(&mut *store, now)?;
+        queue_step(&mut store, &step, now)?;
+        let before = millis(now).saturating_sub(DELIVERY_REPORT_WAIT.as_millis() as u64);
+        in_transaction(&mut *store, |store| store.sms_queue_prune(before))?;
+        let mut tick = SmsTick::default();
+        for event in &step.events {
+            match event {
+                SmsEvent::Incomplete { expiry, .. }
+                    if *expiry != crate::sms::Expiry::ResendRequested =>
+                {
+                    tick.incomplete += 1
+                }
+                SmsEvent::HandshakeUnanswered { .. } => tick.handshakes_unanswered += 1,
+                _ => {}
+            }
+        }
+        Ok(tick)
+    }
+
+    /// Takes the SMS waiting to be sent, oldest first, and marks them handed
+    /// out: a second call does not return them again. Report each with
+    /// [`Account::report_sms_status`].
+    pub fn take_outgoing_sms(&self) -> Result<Vec<QueuedSms>> {
+        // Through the endpoint, so SMS held from before a restart are queued
+        // again first.
+        let _endpoint = self.endpoint()?;
+        in_transaction(&mut *self.shared.store(), |store| {
+            let rows = store.sms_queue_in_state(QueueState::Queued)?;
+            let mut taken = Vec::with_capacity(rows.len());
+            for row in rows {
+                store.sms_queue_set_state(row.id, QueueState::HandedOut)?;
+                taken.push(to_queued_sms(row)?);
+            }
+            Ok(taken)
+        })
+    }
+
+    /// How many SMS wait to be taken or reported.
+    pub fn waiting_sms(&self) -> Result<usize> {
+        self.shared.store().sms_queue_waiting()
+    }
+
+    /// Records what became of SMS `id`. A plain SMS takes the state; a text
+    /// sent as encrypted SMS becomes sent once all its parts are sent and
+    /// delivered once all are delivered. A failed SMS is not sent again on
+    /// its own: a plain one shows as failed, an encrypted text stays
+    /// pending. Unknown or forgotten ids are refused with
+    /// [`Error::UnknownMessage`]; a report that would move backwards is ignored.
+    pub fn report_sms_status(&self, id: i64, status: SmsStatus) -> Result<()> {
+        in_transaction(&mut *self.shared.store(), |store| {
+            let row = store.sms_queue_row(id)?.ok_or(Error::UnknownMessage)?;
+            let state = match status {
+                SmsStatus::Sent => QueueState::Sent,
+                SmsStatus::Delivered => QueueState::Delivered,
+                SmsStatus::Failed => QueueState::Failed,
+            };
+            // Failed and delivered are final; sent only moves forward.
+            if row.state >= state || row.state >= QueueState::Delivered {
+                return Ok(());
+            }
+            store.sms_queue_set_state(id, state)?;
+            if let Some(plain_id) = row.plain_message {
+                store.set_plain_state(
+                    plain_id,
+                    match status {
+                        SmsStatus::Sent => PlainState::Sent,
+                        SmsStatus::Delivered => PlainState::Delivered,
+                        SmsStatus::Failed => PlainState::Failed,
+                    },
+                )?;
+            }
+            let states = store.sms_queue_batch_states(row.batch)?;
+            let all = |wanted: &[QueueState]| states.iter().all(|s| wanted.contains(s));
+            let advance = if all(&[QueueState::Delivered]) {
+                Some(DeliveryState::Delivered)
+            } else if all(&[QueueState::Sent, QueueState::Delivered]) {
+                Some(DeliveryState::Sent)
+            } else {
+                None
+            };
+            if let Some(advance) = advance {
+                for (contact, message_id) in store.sms_queue_texts(row.batch)? {
+                    store.advance_delivery_state(&contact, &message_id, advance)?;
+                }
+            }
+            let finished = all(&[QueueState::Delivered, QueueState::Failed]);
+            if finished {
+                store.sms_queue_remove_batch(row.batch)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Starts the Sotto discovery handshake with `number` by SMS: the
+    /// contact (named `name` if new) gets our identity, a prekey bundle and
+    /// our relay. Its SMS wait in the queue; [`SmsReceived::Handshake`] with
+    /// `session_ready` tells when the answer came.
+    pub fn start_sms_handshake(&self, number: &str, name: &str) -> Result<ContactId> {
+        let name = super::check_name(name)?;
+        let to = self.parse_phone(number)?;
+        let mut guard = self.endpoint()?;
+        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+        let now = SystemTime::now();
+        let mut store = self.shared.store();
+        let (contact, step) =
+            endpoint.start_handshake(&mut *store, &to, &name, now, &mut rand::rng())?;
+        queue_step(&mut store, &step, now)?;
+        Ok(contact)
+    }
+
+    /// The conversation with `number`: the Sotto contact who has it, or
+    /// its plain-SMS thread.
+    pub fn conversation_for_number(&self, number: &str) -> Result<NumberConversation> {
+        let phone = self.parse_phone(number)?;
+        Ok(match self.shared.store().contact_by_phone(&phone)? {
+            Some(contact) => NumberConversation::Contact(contact),
+            None => NumberConversation::Plain(phone),
+        })
+    }
+
+    /// The phone numbers known for a contact.
+    pub fn contact_phones(&self, contact: &ContactId) -> Result<Vec<PhoneNumber>> {
+        self.shared.store().phones_of(contact)
+    }
+
+    /// Sends a text to `number`: encrypted to the Sotto contact who has it
+    /// ([`Account::send_text_routed`]), else as a plain SMS.
+    pub async fn send_text_to_number(&self, number: &str, text: &str) -> Result<SentText> {
+        match self.conversation_for_number(number)? {
+            NumberConversation::Contact(contact) => self.send_text_routed(&contact, text).await,
+            NumberConversation::Plain(phone) => self.send_plain_sms(&phone, text),
+        }
+    }
+
+    /// Sends a text to a contact by the route [`choose_route`] picks: the
+    /// relay when the contact has one and the relay connection is up,
+    /// encrypted SMS when we have their number, the relay later when
+    /// neither works now, all within the user's [`TransportPolicy`]. A
+    /// contact on Sotto is never downgraded to plain SMS here.
+    pub async fn send_text_routed(&self, contact: &ContactId, text: &str) -> Result<SentText> {
+        let route = self.route_to(contact)?;
+        let message_id = match route {
+            Route::Relay | Route::RelayWhenOnline => self.send_text(contact, text).await?,
+            Route::EncryptedSms => {
+                let mut guard = self.endpoint()?;
+                let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+                let now = SystemTime::now();
+                let mut store = self.shared.store();
+                let step = endpoint.send_text(&mut *store, contact, text, now, &mut rand::rng())?;
+                let texts = queue_step(&mut store, &step, now)?;
+                texts
+                    .into_iter()
+                    .next()
+                    .ok_or(Error::NoRoute("the text was not queued"))?
+            }
+            Route::PlainSms | Route::PlainMms => {
+                let phone = self
+                    .contact_phones(contact)?
+                    .into_iter()
+                    .next()
+                    .ok_or(Error::NoRoute("no phone number for a plain SMS"))?;
+                return self.send_plain_sms(&phone, text);
+            }
+        };
+        Ok(SentText::Encrypted { route, message_id })
+    }
+
+    /// The route a text to `contact` would take now.
+    pub fn route_to(&self, contact: &ContactId) -> Result<Route> {
+        let data_up = self.shared.online.load(Ordering::Acquire);
+        let (mut facts, policy) = {
+            let store = self.shared.store();
+            (
+                route_facts(&*store, contact, data_up)?,
+                SmsSettings::load(&store)?.policy,
+            )
+        };
+        // A relay other than ours cannot be reached yet (no federation).
+        if facts.has_relay && self.contact(contact)?.reach != super::Reach::OurRelay {
+            facts.has_relay = false;
+        }
+        choose_route(&facts, &policy)
+    }
+
+    /// Stores a plain SMS to `phone` and queues it.
+    pub fn send_plain_sms(&self, phone: &PhoneNumber, text: &str) -> Result<SentText> {
+        let now = SystemTime::now();
+        let mut store = self.shared.store();
+        let outgoing = plain::send_sms(&mut *store, phone, text, now)?;
+        in_transaction(&mut *store, |store| {
+            let batch = store.sms_queue_new_batch()?;
+            store.sms_queue_push(&NewQueuedSms {
+                batch,
+                to: phone,
+                data_port: None,
+                body: text.as_bytes(),
+                encrypted: false,
+                plain_message: Some(outgoing.id),
+                at_ms: millis(now),
+            })
+        })?;
+        Ok(SentText::Plain { id: outgoing.id })
+    }
+
+    /// Every plain-SMS thread, most recent first.
+    pub fn plain_threads(&self) -> Result<Vec<PlainThread>> {
+        self.shared.store().plain_threads()
+    }
+
+    /// One page of a plain thread, newest first (paged as
+    /// [`Account::messages`]).
+    pub fn plain_messages(
+        &self,
+        phone: &PhoneNumber,
+        limit: usize,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<PlainMessage>> {
+        self.shared.store().plain_messages(phone, limit, before_ms)
+    }
+
+    /// Sends an envelope already queued by the messaging layer (a timer
+    /// change, say) to `contact` by encrypted SMS instead of the relay.
+    pub(crate) fn carry_by_sms(&self, contact: &ContactId, outgoing: &Outgoing) -> Result<()> {
+        let phone = self
+            .contact_phones(contact)?
+            .into_iter()
+            .next()
+            .ok_or(Error::NoRoute("the contact has no phone number"))?;
+        let mut guard = self.endpoint()?;
+        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+        let now = SystemTime::now();
+        let mut step = Step::default();
+        endpoint.send_outgoing(&phone, outgoing, now, &mut step)?;
+        queue_step(&mut self.shared.store(), &step, now).map(drop)
+    }
+}
+
+/// Queues what a step wants sent, in one transaction: its SMS as one batch,
+/// and the outbox entries they carry taken out of the relay's outbox (so the
+/// relay does not send them too), their texts following the batch's state.
+/// Returns the ids of the messages the batch carries.
+fn queue_step(store: &mut SqlCipherStore, step: &Step, now: SystemTime) -> Result<Vec<MessageId>> {
+    if step.outgoing.is_empty() {
+        return Ok(Vec::new());
+    }
+    in_transaction(store, |store| {
+        let batch = store.sms_queue_new_batch()?;
+        let mut texts = Vec::new();
+        for outbox_id in &step.outbox_ids {
+            if let Some(entry) = store.take_outbox(*outbox_id)? {
+                store.sms_queue_add_text(batch, &entry.contact, &entry.message_id)?;
+                texts.push(entry.message_id);
+            }
+        }
+        for sms in &step.outgoing {
+            let (data_port, body) = match &sms.body {
+                SmsBody::Text(text) => (None, text.as_bytes()),
+                SmsBody::Data { port, bytes } => (Some(*port), bytes.as_slice()),
+            };
+            store.sms_queue_push(&NewQueuedSms {
+                batch,
+                to: &sms.to,
+                data_port,
+                body,
+                encrypted: true,
+                plain_message: None,
+                at_ms: millis(now),
+            })?;
+        }
+        Ok(texts)
+    })
+}
+
+fn to_queued_sms(row: QueuedSmsRow) -> Result<QueuedSms> {
+    let body = match row.data_port {
+        Some(port) => SmsBody::Data {
+            port,
+            bytes: row.body,
+        },
+        None => SmsBody::Text(String::from_utf8(row.body).map_err(|_| Error::CorruptStore)?),
+    };
+    Ok(QueuedSms {
+        id: row.id,
+        to: row.to,
+        body,
+        encrypted: row.encrypted,
+    })
+}
+
+/// The one outcome of an SMS the app hears about.
+fn summarise(step: &Step) -> SmsReceived {
+    let mut best = SmsReceived::PartOfEncrypted;
+    let mut ready = Vec::new();
+    for event in &step.events {
+        let outcome = match event {
+            SmsEvent::Plain { from, id } => SmsReceived::Plain {
+                phone: from.clone(),
+                id: *id,
+            },
+            SmsEvent::Received { contact, received } => match received {
+                Received::Text(message) => SmsReceived::Text {
+                    contact: contact.clone(),
+                    message: message.clone(),
+                },
+                Received::HeldForUntrustedIdentity => SmsReceived::IdentityChanged {
+                    contact: contact.clone(),
+                },
+                Received::ContactHandshake(_) => SmsReceived::Handshake {
+                    contact: contact.clone(),
+                    session_ready: false,
+                },
+                Received::Receipt { .. }
+                | Received::ExpirationTimerChanged(_)
+                | Received::CallSignal(_)
+                | Received::Duplicate => SmsReceived::Control,
+            },
+            SmsEvent::HandshakeAnswered { contact, .. } => SmsReceived::Handshake {
+                contact: contact.clone(),
+                session_ready: false,
+            },
+            SmsEvent::SessionReady { contact } => {
+                ready.push(contact.clone());
+                SmsReceived::Handshake {
+                    contact: contact.clone(),
+                    session_ready: true,
+                }
+            }
+            SmsEvent::Damaged { .. } | SmsEvent::Failed { .. } => SmsReceived::Unusable,
+            SmsEvent::Incomplete { .. } => SmsReceived::PartOfEncrypted,
+            SmsEvent::HelloWaiting { .. } | SmsEvent::HandshakeUnanswered { .. } => {
+                SmsReceived::Control
+            }
+        };
+        if outcome.rank() > best.rank() {
+            best = outcome;
+        }
+    }
+    if let SmsReceived::Handshake {
+        contact,
+        session_ready,
+    } = &mut best
+    {
+        *session_ready = ready.contains(contact);
+    }
+    best
+}
