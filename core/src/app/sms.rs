@@ -373,6 +373,11 @@ impl Account {
         })
     }
 
+    /// How many SMS wait to be taken (not yet handed out).
+    pub fn sms_to_take(&self) -> Result<usize> {
+        self.shared.store().sms_queue_count(QueueState::Queued)
+    }
+
     /// How many SMS wait to be taken or reported.
     pub fn waiting_sms(&self) -> Result<usize> {
         self.shared.store().sms_queue_waiting()

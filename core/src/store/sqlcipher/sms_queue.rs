@@ -270,6 +270,15 @@ impl SqlCipherStore {
         Ok(removed)
     }
 
+    /// How many rows are in `state`.
+    pub(crate) fn sms_queue_count(&self, state: QueueState) -> Result<usize> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM sms_queue WHERE state = ?1")?
+            .query_row([state.code()], |row| row.get(0))?;
+        Ok(usize::try_from(count).unwrap_or(0))
+    }
+
     /// How many rows wait for the app to take them or report them.
     pub(crate) fn sms_queue_waiting(&self) -> Result<usize> {
         let count: i64 = self

@@ -1,0 +1,611 @@
+//! The SMS bridge and the per-conversation calls of the exported
+//! `Account` (a second `#[uniffi::export]` block, so the SMS surface reads
+//! apart from the relay one): incoming SMS in, queued SMS out with status
+//! reports, sending by route, plain threads, SMS settings, the timer, trust
+//! and the proxy. The work is in `sotto_core::app` (its `sms` module); this
+//! file only converts and publishes events.
+
+use std::sync::Arc;
+
+use sotto_core::app::{self, SentText as CoreSent, SmsReceived, SmsSettings as CoreSettings};
+use sotto_core::sms::{Route, SmsBody, TransportPolicy};
+use sotto_core::store::{ContactId, Direction, PlainState as CoreState};
+
+use crate::account::Account;
+use crate::account_core::message_id_text;
+use crate::error::{Result, SottoError};
+use crate::events::AccountEvent;
+use crate::records::Message;
+
+/// What an incoming SMS turned out to be.
+#[derive(Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum IncomingSms {
+    /// An ordinary SMS, stored in the plain thread of `phone` (E.164 or a
+    /// short code). The app may also write it to the platform's provider.
+    Plain {
+        /// The thread: the sender's normalised number.
+        phone: String,
+        /// Its id in the plain thread.
+        plain_id: i64,
+    },
+    /// A Sotto text, decrypted and stored in the contact's conversation
+    /// (`MessageReceived` is published too). Never write the SMS anywhere:
+    /// it was ciphertext.
+    Encrypted {
+        /// The text as stored.
+        message: Message,
+    },
+    /// A Sotto discovery handshake from or with the contact.
+    Handshake {
+        /// The contact (created for an unknown number).
+        contact_id: String,
+        /// Both sides have sessions: encrypted texts can flow.
+        session_ready: bool,
+    },
+    /// The contact's identity key changed: the message is held until
+    /// `trustNewIdentity` (`IdentityChanged` is published too).
+    IdentityChanged {
+        /// Who.
+        contact_id: String,
+    },
+    /// A part of a Sotto message still waiting for its other parts, or a
+    /// request to send parts again (answered through the outgoing queue).
+    PartOfEncrypted,
+    /// Sotto content with nothing to show (a receipt, a timer change, a
+    /// repeat).
+    Control,
+    /// A Sotto SMS damaged on the way or undecryptable; never shown.
+    Unusable,
+}
+
+impl std::fmt::Debug for IncomingSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IncomingSms::Plain { .. } => "IncomingSms::Plain",
+            IncomingSms::Encrypted { .. } => "IncomingSms::Encrypted",
+            IncomingSms::Handshake { .. } => "IncomingSms::Handshake",
+            IncomingSms::IdentityChanged { .. } => "IncomingSms::IdentityChanged",
+            IncomingSms::PartOfEncrypted => "IncomingSms::PartOfEncrypted",
+            IncomingSms::Control => "IncomingSms::Control",
+            IncomingSms::Unusable => "IncomingSms::Unusable",
+        })
+    }
+}
+
+/// What an outgoing SMS carries.
+#[derive(Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum SmsContent {
+    /// A text SMS. A plain text may need several SMS (send it as one
+    /// multipart SMS); a Sotto part always fits one 160-character SMS.
+    Text {
+        /// The text.
+        text: String,
+    },
+    /// A data SMS to an application port.
+    Data {
+        /// The destination port.
+        port: u16,
+        /// The user data.
+        bytes: Vec<u8>,
+    },
+}
+
+/// One SMS for the app to send; report its fate with `reportSmsStatus`.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OutgoingSms {
+    /// The id to report with.
+    pub id: i64,
+    /// The recipient's number (E.164 or a short code).
+    pub destination: String,
+    /// What to send.
+    pub content: SmsContent,
+    /// Sotto ciphertext: never shown, never written to the platform's
+    /// provider as a message.
+    pub encrypted: bool,
+}
+
+impl std::fmt::Debug for OutgoingSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingSms")
+            .field("id", &self.id)
+            .field("encrypted", &self.encrypted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the radio or the carrier reported for an SMS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum SmsStatus {
+    /// The radio sent it.
+    Sent,
+    /// The carrier's status report says it was delivered.
+    Delivered,
+    /// It could not be sent.
+    Failed,
+}
+
+/// The way a text travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum TextRoute {
+    /// Sealed through the relay now.
+    Relay,
+    /// Through the relay once data is back.
+    RelayWhenOnline,
+    /// Signal ciphertext in SMS.
+    EncryptedSms,
+    /// Plain, unencrypted SMS.
+    PlainSms,
+}
+
+/// How a text was sent.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum SentText {
+    /// End-to-end encrypted, stored in the contact's conversation.
+    Encrypted {
+        /// The way it travels.
+        route: TextRoute,
+        /// Its message id.
+        message_id: String,
+    },
+    /// A plain SMS, stored in the number's plain thread.
+    Plain {
+        /// Its id in the plain thread.
+        plain_id: i64,
+    },
+}
+
+/// Where the conversation with a phone number lives.
+#[derive(Clone, PartialEq, Eq, uniffi::Enum)]
+pub enum NumberConversation {
+    /// A Sotto contact has the number: their conversation.
+    Contact {
+        /// The contact.
+        contact_id: String,
+    },
+    /// Nobody on Sotto has it: the plain thread of the number.
+    Plain {
+        /// The normalised number: the thread.
+        phone: String,
+    },
+}
+
+impl std::fmt::Debug for NumberConversation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NumberConversation::Contact { .. } => "NumberConversation::Contact",
+            NumberConversation::Plain { .. } => "NumberConversation::Plain",
+        })
+    }
+}
+
+/// How far a plain SMS got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum PlainState {
+    /// Waiting for the radio.
+    Pending,
+    /// Sent.
+    Sent,
+    /// Delivered (a carrier status report).
+    Delivered,
+    /// Sending failed.
+    Failed,
+    /// Received.
+    Received,
+}
+
+/// One plain SMS or MMS of a thread (never encrypted on the air).
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PlainMessage {
+    /// Its id in the thread.
+    pub id: i64,
+    /// The thread's number.
+    pub phone: String,
+    /// Whether this phone sent it.
+    pub outgoing: bool,
+    /// The text.
+    pub body: String,
+    /// SMS segments it took.
+    pub parts: u32,
+    /// When (ms since the epoch); the cursor for the next page.
+    pub at_ms: u64,
+    /// How far it got.
+    pub state: PlainState,
+    /// MMS attachments it has.
+    pub attachment_count: u32,
+}
+
+impl std::fmt::Debug for PlainMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainMessage")
+            .field("id", &self.id)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One plain thread in the list of threads.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PlainThread {
+    /// The number (E.164, a short code or a sender name).
+    pub phone: String,
+    /// Its newest message's time (ms since the epoch).
+    pub last_at_ms: u64,
+    /// How many messages it holds.
+    pub messages: u32,
+}
+
+impl std::fmt::Debug for PlainThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlainThread")
+            .field("messages", &self.messages)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The user's SMS settings.
+#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SmsSettings {
+    /// "Never send encrypted texts by SMS".
+    pub never_encrypted_sms: bool,
+    /// "SMS only": never use the relay for texts.
+    pub sms_only: bool,
+    /// ISO 3166 region of numbers without a country code (the SIM's).
+    pub region: String,
+    /// Send Sotto payloads as data SMS (to port 6284) instead of text SMS.
+    pub data_sms: bool,
+}
+
+/// What `smsTick` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct SmsTickReport {
+    /// Incoming Sotto messages given up for missing parts.
+    pub incomplete: u32,
+    /// Handshakes we started that were never answered.
+    pub handshakes_unanswered: u32,
+}
+
+#[uniffi::export]
+impl Account {
+    /// Hands in a text SMS the phone received (`sender` as the carrier
+    /// gave it; a long SMS as the joined text). Then take the SMS the core
+    /// wants sent (`OutgoingSmsWaiting` says when there are some).
+    ///
+    /// Throws `InvalidInput` for a sender address that is no number, short
+    /// code or sender name (the SMS is not stored).
+    pub fn sms_received(&self, sender: String, body: String) -> Result<IncomingSms> {
+        let app = self.core.app()?;
+        let received = app.sms_received(&sender, &body)?;
+        Ok(self.after_sms(&app, received))
+    }
+
+    /// Hands in a data SMS received on Sotto's port (6284).
+    pub fn sms_data_received(&self, sender: String, data: Vec<u8>) -> Result<IncomingSms> {
+        let app = self.core.app()?;
+        let received = app.sms_data_received(&sender, &data)?;
+        Ok(self.after_sms(&app, received))
+    }
+
+    /// Takes the SMS waiting to be sent, oldest first; each is handed out
+    /// once. Report each with `reportSmsStatus`. SMS handed out but never
+    /// reported come again after the account is reopened (a killed app may
+    /// not have sent them).
+    pub fn take_outgoing_sms(&self) -> Result<Vec<OutgoingSms>> {
+        let taken = self.core.app()?.take_outgoing_sms()?;
+        Ok(taken
+            .into_iter()
+            .map(|sms| OutgoingSms {
+                id: sms.id,
+                destination: sms.to.as_str().to_owned(),
+                content: match sms.body {
+                    SmsBody::Text(text) => SmsContent::Text { text },
+                    SmsBody::Data { port, bytes } => SmsContent::Data { port, bytes },
+                },
+                encrypted: sms.encrypted,
+            })
+            .collect())
+    }
+
+    /// How many SMS wait to be taken or reported.
+    pub fn waiting_sms(&self) -> Result<u32> {
+        Ok(u32::try_from(self.core.app()?.waiting_sms()?).unwrap_or(u32::MAX))
+    }
+
+    /// Reports what became of an SMS from `takeOutgoingSms`. A plain SMS
+    /// takes the state; an encrypted text is sent when all its parts are,
+    /// delivered when all are (published as `DeliveryStateChanged` by the
+    /// app's next reload). Throws `UnknownMessage` for an id the queue no
+    /// longer holds (its batch was delivered or failed).
+    pub fn report_sms_status(&self, id: i64, status: SmsStatus) -> Result<()> {
+        let status = match status {
+            SmsStatus::Sent => app::SmsStatus::Sent,
+            SmsStatus::Delivered => app::SmsStatus::Delivered,
+            SmsStatus::Failed => app::SmsStatus::Failed,
+        };
+        Ok(self.core.app()?.report_sms_status(id, status)?)
+    }
+
+    /// Drives SMS timeouts (resend requests, incomplete messages,
+    /// handshake retries); call it now and then (a minute is plenty), then
+    /// take the outgoing SMS.
+    pub fn sms_tick(&self) -> Result<SmsTickReport> {
+        let app = self.core.app()?;
+        let tick = app.sms_tick()?;
+        self.announce_waiting_sms(&app);
+        Ok(SmsTickReport {
+            incomplete: u32::try_from(tick.incomplete).unwrap_or(u32::MAX),
+            handshakes_unanswered: u32::try_from(tick.handshakes_unanswered).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Starts the Sotto discovery handshake with `number` by SMS (our
+    /// identity, a prekey bundle and our relay, about 16 SMS); returns the
+    /// contact, made and named `name` if new. `IncomingSms.Handshake` with
+    /// `sessionReady` tells when it completed.
+    pub fn start_sms_handshake(&self, number: String, name: String) -> Result<String> {
+        let app = self.core.app()?;
+        let contact = app.start_sms_handshake(&number, &name)?;
+        self.announce_waiting_sms(&app);
+        Ok(contact.as_str().to_owned())
+    }
+
+    /// The conversation with a phone number: the Sotto contact who has it,
+    /// or its plain thread. Throws `InvalidInput` for no valid number.
+    pub fn conversation_for_number(&self, number: String) -> Result<NumberConversation> {
+        Ok(match self.core.app()?.conversation_for_number(&number)? {
+            app::NumberConversation::Contact(contact) => NumberConversation::Contact {
+                contact_id: contact.as_str().to_owned(),
+            },
+            app::NumberConversation::Plain(phone) => NumberConversation::Plain {
+                phone: phone.as_str().to_owned(),
+            },
+        })
+    }
+
+    /// Sends a text to a contact by the best route now: the relay when
+    /// the contact has ours and it is connected, encrypted SMS when we have
+    /// their number, the relay later otherwise, within the SMS settings.
+    /// A Sotto contact is never sent plain SMS.
+    ///
+    /// Throws `NotDeliverable` when no route is allowed, `UntrustedIdentity`
+    /// when the contact's key changed (trust it first), `NoSession` when
+    /// neither side has a session yet, `CalledFromCallback` from a listener.
+    pub fn send_text_routed(&self, contact_id: String, text: String) -> Result<SentText> {
+        let app = self.core.app()?;
+        let contact = ContactId::from_string(contact_id);
+        let sent = self
+            .runtime
+            .block_on(async { app.send_text_routed(&contact, &text).await })??;
+        self.announce_waiting_sms(&app);
+        Ok(sent_text(sent))
+    }
+
+    /// Sends a text to a phone number: encrypted to the Sotto contact who
+    /// has it (as `sendTextRouted`), otherwise a plain SMS.
+    pub fn send_text_to_number(&self, number: String, text: String) -> Result<SentText> {
+        let app = self.core.app()?;
+        let sent = self
+            .runtime
+            .block_on(async { app.send_text_to_number(&number, &text).await })??;
+        self.announce_waiting_sms(&app);
+        Ok(sent_text(sent))
+    }
+
+    /// Every plain thread, most recent first.
+    pub fn plain_threads(&self) -> Result<Vec<PlainThread>> {
+        Ok(self
+            .core
+            .app()?
+            .plain_threads()?
+            .into_iter()
+            .map(|thread| PlainThread {
+                phone: thread.phone.as_str().to_owned(),
+                last_at_ms: thread.last_at_ms,
+                messages: thread.messages,
+            })
+            .collect())
+    }
+
+    /// One page of a plain thread: the newest `limit` messages before
+    /// `before_ms` (null: the newest), newest first.
+    pub fn plain_messages(
+        &self,
+        phone: String,
+        limit: u32,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<PlainMessage>> {
+        let app = self.core.app()?;
+        let phone = app.parse_phone(&phone)?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(app
+            .plain_messages(&phone, limit, before_ms)?
+            .into_iter()
+            .map(|m| PlainMessage {
+                id: m.id,
+                phone: m.phone.as_str().to_owned(),
+                outgoing: m.direction == Direction::Outgoing,
+                body: m.body,
+                parts: m.parts,
+                at_ms: m.at_ms,
+                state: plain_state(m.state),
+                attachment_count: m.attachment_count,
+            })
+            .collect())
+    }
+
+    /// The SMS settings.
+    pub fn sms_settings(&self) -> Result<SmsSettings> {
+        let settings = self.core.app()?.sms_settings()?;
+        Ok(SmsSettings {
+            never_encrypted_sms: settings.policy.never_encrypted_sms,
+            sms_only: settings.policy.sms_only,
+            region: settings.region,
+            data_sms: settings.data_sms,
+        })
+    }
+
+    /// Saves the SMS settings (data SMS takes effect when the account is
+    /// next opened). Throws `InvalidInput` for an unknown region.
+    pub fn set_sms_settings(&self, settings: SmsSettings) -> Result<()> {
+        Ok(self.core.app()?.save_sms_settings(&CoreSettings {
+            policy: TransportPolicy {
+                never_encrypted_sms: settings.never_encrypted_sms,
+                sms_only: settings.sms_only,
+            },
+            region: settings.region,
+            data_sms: settings.data_sms,
+        })?)
+    }
+
+    /// Sets the disappearing-messages timer of a conversation in seconds
+    /// (0 turns it off) and tells the contact, by the route a text would
+    /// take. Throws `NotDeliverable` for a contact not on Sotto.
+    pub fn set_disappearing_timer(&self, contact_id: String, seconds: u32) -> Result<()> {
+        let app = self.core.app()?;
+        let contact = ContactId::from_string(contact_id);
+        self.runtime
+            .block_on(async { app.set_disappearing_timer(&contact, seconds).await })??;
+        self.announce_waiting_sms(&app);
+        Ok(())
+    }
+
+    /// Trusts the new identity key a contact presented (after
+    /// `IdentityChanged`, once the user looked at the new safety number)
+    /// and decrypts the texts held for it; returns them, oldest first
+    /// (each is also published as `MessageReceived`). The new key is not
+    /// verified. Throws `InvalidInput` when no change is waiting.
+    pub fn trust_new_identity(&self, contact_id: String) -> Result<Vec<Message>> {
+        let app = self.core.app()?;
+        let contact = ContactId::from_string(contact_id);
+        let mut released = Vec::new();
+        for result in app.accept_new_identity(&contact)? {
+            match result {
+                Ok(sotto_core::messaging::Received::Text(message)) => {
+                    let message = Message::from(message);
+                    self.core.events().emit(AccountEvent::MessageReceived {
+                        message: message.clone(),
+                        new_contact: false,
+                    });
+                    released.push(message);
+                }
+                Ok(_) => {}
+                // One held envelope that cannot be read is dropped; the
+                // others are still released.
+                Err(error) => {
+                    tracing::warn!(%error, "a held message could not be decrypted");
+                }
+            }
+        }
+        Ok(released)
+    }
+
+    /// Takes back the verified mark of a contact (the safety number must be
+    /// compared again).
+    pub fn clear_contact_verified(&self, contact_id: String) -> Result<()> {
+        let contact = ContactId::from_string(contact_id);
+        Ok(self.core.app()?.clear_verified(&contact)?)
+    }
+
+    /// The SOCKS5 proxy the relay is reached through (`host:port` of Tor or
+    /// Orbot, such as `127.0.0.1:9050`), or null for a direct connection.
+    pub fn socks5_proxy(&self) -> Result<Option<String>> {
+        Ok(self
+            .core
+            .app()?
+            .settings()
+            .socks5
+            .map(|proxy| proxy.to_string()))
+    }
+
+    /// Sets (or with null clears) the SOCKS5 proxy; it applies from the
+    /// next `connect`. Throws `InvalidInput` unless it is an IP address and
+    /// port.
+    pub fn set_socks5_proxy(&self, proxy: Option<String>) -> Result<()> {
+        let app = self.core.app()?;
+        let socks5 = proxy
+            .map(|text| {
+                text.trim().parse().map_err(|_| {
+                    SottoError::InvalidInput("the proxy must be an IP address and a port")
+                })
+            })
+            .transpose()?;
+        let mut settings = app.settings();
+        settings.socks5 = socks5;
+        Ok(app.save_settings(settings)?)
+    }
+}
+
+impl Account {
+    /// Publishes what the app should hear about an incoming SMS, and the
+    /// SMS it made waiting.
+    fn after_sms(&self, app: &Arc<app::Account>, received: SmsReceived) -> IncomingSms {
+        let incoming = match received {
+            SmsReceived::Plain { phone, id } => IncomingSms::Plain {
+                phone: phone.as_str().to_owned(),
+                plain_id: id,
+            },
+            SmsReceived::Text { message, .. } => {
+                let message = Message::from(message);
+                self.core.events().emit(AccountEvent::MessageReceived {
+                    message: message.clone(),
+                    new_contact: false,
+                });
+                IncomingSms::Encrypted { message }
+            }
+            SmsReceived::Handshake {
+                contact,
+                session_ready,
+            } => IncomingSms::Handshake {
+                contact_id: contact.as_str().to_owned(),
+                session_ready,
+            },
+            SmsReceived::IdentityChanged { contact } => {
+                let contact_id = contact.as_str().to_owned();
+                self.core.events().emit(AccountEvent::IdentityChanged {
+                    contact_id: contact_id.clone(),
+                });
+                IncomingSms::IdentityChanged { contact_id }
+            }
+            SmsReceived::PartOfEncrypted => IncomingSms::PartOfEncrypted,
+            SmsReceived::Control => IncomingSms::Control,
+            SmsReceived::Unusable => IncomingSms::Unusable,
+        };
+        self.announce_waiting_sms(app);
+        incoming
+    }
+
+    /// Publishes `OutgoingSmsWaiting` when SMS wait to be taken.
+    fn announce_waiting_sms(&self, app: &app::Account) {
+        match app.sms_to_take() {
+            Ok(0) => {}
+            Ok(count) => self.core.events().emit(AccountEvent::OutgoingSmsWaiting {
+                count: u32::try_from(count).unwrap_or(u32::MAX),
+            }),
+            Err(error) => tracing::warn!(%error, "could not count the waiting SMS"),
+        }
+    }
+}
+
+fn sent_text(sent: CoreSent) -> SentText {
+    match sent {
+        CoreSent::Encrypted { route, message_id } => SentText::Encrypted {
+            route: match route {
+                Route::Relay => TextRoute::Relay,
+                Route::RelayWhenOnline => TextRoute::RelayWhenOnline,
+                Route::EncryptedSms => TextRoute::EncryptedSms,
+                Route::PlainSms | Route::PlainMms => TextRoute::PlainSms,
+            },
+            message_id: message_id_text(&message_id),
+        },
+        CoreSent::Plain { id } => SentText::Plain { plain_id: id },
+    }
+}
+
+fn plain_state(state: CoreState) -> PlainState {
+    match state {
+        CoreState::Pending => PlainState::Pending,
+        CoreState::Sent => PlainState::Sent,
+        CoreState::Delivered => PlainState::Delivered,
+        CoreState::Failed => PlainState::Failed,
+        CoreState::Received => PlainState::Received,
+    }
+}
