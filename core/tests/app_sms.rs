@@ -401,3 +401,67 @@ fn a_restart_in_the_middle_loses_neither_queue_nor_parts() -> Result<()> {
     assert_eq!(alice.account.waiting_sms()?, 0);
     Ok(())
 }
+
+#[test]
+fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay)?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &relay)?,
+        number: BOB,
+    };
+    let (bob_at_alice, _) = after_handshake(&alice, &bob)?;
+
+    // Bob's phone is wiped: a new account on the same number.
+    drop(bob);
+    let bob = Phone {
+        account: create(&dir.path().join("bob-again"), 3, &relay)?,
+        number: BOB,
+    };
+    // Alice says hello again; the new Bob answers, and then writes.
+    alice.account.start_sms_handshake(BOB, "Bob")?;
+    let at_bob = carry(&alice, &bob, |_| {})?;
+    let alice_at_new_bob = at_bob
+        .iter()
+        .find_map(|o| match o {
+            SmsReceived::Handshake { contact, .. } => Some(contact.clone()),
+            _ => None,
+        })
+        .expect("the new Bob answered the hello");
+    bob.account
+        .send_text_routed_blocking(&alice_at_new_bob, "New phone, same Bob")?;
+    let mut at_alice = carry(&bob, &alice, |_| {})?;
+    at_alice.extend(carry(&bob, &alice, |_| {})?);
+    assert!(at_alice.contains(&SmsReceived::IdentityChanged {
+        contact: bob_at_alice.clone()
+    }));
+    assert!(texts(&at_alice).is_empty(), "held, not shown");
+    assert!(alice.account.contact(&bob_at_alice)?.identity_changed);
+
+    // Nothing goes to the old key meanwhile.
+    assert!(matches!(
+        alice.account.send_text_routed_blocking(&bob_at_alice, "Is that you?"),
+        Err(Error::UntrustedIdentity)
+    ));
+
+    // Trusting releases the held text, and texts flow to the new key.
+    let released = alice.account.accept_new_identity(&bob_at_alice)?;
+    let released: Vec<_> = released
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(sotto_core::messaging::Received::Text(m)) => Some(m.body),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(released, ["New phone, same Bob"]);
+    alice
+        .account
+        .send_text_routed_blocking(&bob_at_alice, "Welcome back")?;
+    let at_bob = carry(&alice, &bob, |_| {})?;
+    assert_eq!(texts(&at_bob), ["Welcome back"]);
+    Ok(())
+}

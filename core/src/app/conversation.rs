@@ -7,15 +7,27 @@ use std::time::SystemTime;
 use super::Account;
 use crate::error::{Error, Result};
 use crate::history;
+use crate::session;
 use crate::sms::Route;
 use crate::store::{in_transaction, ContactId, SottoStore};
 
 impl Account {
+    /// [`Error::UntrustedIdentity`] while the contact's new identity key
+    /// waits for the user ([`Account::accept_new_identity`]): a text now
+    /// would go to the old key, whose owner may be gone.
+    pub(crate) fn refuse_if_identity_changed(&self, contact: &ContactId) -> Result<()> {
+        match session::offered_identity(&*self.shared.store(), contact)? {
+            Some(_) => Err(Error::UntrustedIdentity),
+            None => Ok(()),
+        }
+    }
+
     /// Sets the conversation's disappearing-messages timer in seconds (0
     /// turns it off) and tells the contact, by the relay or by encrypted
     /// SMS as a text would go. Texts stored from now on disappear `seconds`
     /// after they were stored.
     pub async fn set_disappearing_timer(&self, contact: &ContactId, seconds: u32) -> Result<()> {
+        self.refuse_if_identity_changed(contact)?;
         let route = self.route_to(contact)?;
         if matches!(route, Route::Relay | Route::RelayWhenOnline) {
             self.ensure_session(contact).await?;

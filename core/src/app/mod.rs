@@ -461,6 +461,7 @@ impl Account {
     /// [`Connection`] sends it at once and reports [`Event::Sent`], otherwise
     /// it goes with the next connection.
     pub async fn send_text(&self, contact: &ContactId, text: &str) -> Result<MessageId> {
+        self.refuse_if_identity_changed(contact)?;
         self.ensure_session(contact).await?;
         let outgoing = messaging::send_text(
             &mut *self.shared.store(),

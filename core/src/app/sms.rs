@@ -481,6 +481,7 @@ impl Account {
     /// neither works now, all within the user's [`TransportPolicy`]. A
     /// contact on Sotto is never downgraded to plain SMS here.
     pub async fn send_text_routed(&self, contact: &ContactId, text: &str) -> Result<SentText> {
+        self.refuse_if_identity_changed(contact)?;
         let route = self.route_to(contact)?;
         let message_id = match route {
             Route::Relay | Route::RelayWhenOnline => self.send_text(contact, text).await?,
