@@ -498,6 +498,31 @@ impl Account {
         Ok(released)
     }
 
+    /// How many received texts of the conversation are unread (since the
+    /// last `markConversationRead`).
+    pub fn unread_count(&self, contact_id: String) -> Result<u32> {
+        let contact = ContactId::from_string(contact_id);
+        let count = self.core.app()?.unread_count(&contact)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// Marks the whole conversation read: its unread count drops to 0 and
+    /// the contact gets a read receipt if read receipts are on. Returns how
+    /// many texts were unread.
+    pub fn mark_conversation_read(&self, contact_id: String) -> Result<u32> {
+        let contact = ContactId::from_string(contact_id);
+        let count = self.core.app()?.mark_conversation_read(&contact)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// How many texts from the contact wait, undecrypted, for
+    /// `trustNewIdentity`.
+    pub fn held_message_count(&self, contact_id: String) -> Result<u32> {
+        let contact = ContactId::from_string(contact_id);
+        let count = self.core.app()?.held_message_count(&contact)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
     /// Takes back the verified mark of a contact (the safety number must be
     /// compared again).
     pub fn clear_contact_verified(&self, contact_id: String) -> Result<()> {

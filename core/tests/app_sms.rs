@@ -178,6 +178,10 @@ fn encrypted_texts_cross_the_carrier_after_an_sms_handshake() -> Result<()> {
     let received = bob.account.messages(&alice_at_bob, 10, None)?;
     assert_eq!(received.len(), 1, "stored once");
     assert_eq!(received[0].direction, Direction::Incoming);
+    assert_eq!(bob.account.unread_count(&alice_at_bob)?, 1);
+    assert_eq!(bob.account.mark_conversation_read(&alice_at_bob)?, 1);
+    assert_eq!(bob.account.unread_count(&alice_at_bob)?, 0);
+    assert_eq!(bob.account.mark_conversation_read(&alice_at_bob)?, 0);
 
     // All parts delivered: the text is delivered.
     let mine = alice.account.messages(&bob_at_alice, 10, None)?;
@@ -441,10 +445,14 @@ fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
     }));
     assert!(texts(&at_alice).is_empty(), "held, not shown");
     assert!(alice.account.contact(&bob_at_alice)?.identity_changed);
+    assert!(alice.account.held_message_count(&bob_at_alice)? >= 2);
+    assert_eq!(alice.account.unread_count(&bob_at_alice)?, 0);
 
     // Nothing goes to the old key meanwhile.
     assert!(matches!(
-        alice.account.send_text_routed_blocking(&bob_at_alice, "Is that you?"),
+        alice
+            .account
+            .send_text_routed_blocking(&bob_at_alice, "Is that you?"),
         Err(Error::UntrustedIdentity)
     ));
 
@@ -458,6 +466,8 @@ fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
         })
         .collect();
     assert_eq!(released, ["New phone, same Bob"]);
+    assert_eq!(alice.account.held_message_count(&bob_at_alice)?, 0);
+    assert_eq!(alice.account.unread_count(&bob_at_alice)?, 1);
     alice
         .account
         .send_text_routed_blocking(&bob_at_alice, "Welcome back")?;

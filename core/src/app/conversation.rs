@@ -70,4 +70,36 @@ impl Account {
             store.set_identity_verified(contact, false)
         })
     }
+
+    /// How many received texts of the conversation the user has not read
+    /// ([`Account::mark_conversation_read`]).
+    pub fn unread_count(&self, contact: &ContactId) -> Result<usize> {
+        let store = self.shared.store();
+        if store.contact(contact)?.is_none() {
+            return Err(Error::UnknownContact);
+        }
+        store.unread_count(contact)
+    }
+
+    /// How many texts from the contact wait, undecrypted, for the user to
+    /// accept their new identity key ([`Account::accept_new_identity`]).
+    pub fn held_message_count(&self, contact: &ContactId) -> Result<usize> {
+        Ok(self.shared.store().held_envelopes(contact)?.len())
+    }
+
+    /// Marks every text of the conversation read: unread counts drop to 0,
+    /// and the contact gets a read receipt for the texts that were unread
+    /// if read receipts are on. Returns how many were unread.
+    pub fn mark_conversation_read(&self, contact: &ContactId) -> Result<usize> {
+        let unread = {
+            let mut store = self.shared.store();
+            if store.contact(contact)?.is_none() {
+                return Err(Error::UnknownContact);
+            }
+            in_transaction(&mut *store, |store| store.mark_all_read(contact))?
+        };
+        let count = unread.len();
+        self.mark_read(contact, unread)?;
+        Ok(count)
+    }
 }

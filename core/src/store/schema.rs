@@ -155,6 +155,8 @@ const MIGRATIONS: &[&str] = &[
     // `sms_queue_texts` names the encrypted texts a batch carries, whose
     // delivery state follows the batch. `data_port` is NULL for a text SMS.
     // `state`: 0 queued, 1 handed to the app, 2 sent, 3 delivered, 4 failed.
+    // `read_marks` keeps, per conversation, the newest `messages` row the
+    // user has seen, for unread counts.
     r#"
     CREATE TABLE sms_queue (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -174,6 +176,10 @@ const MIGRATIONS: &[&str] = &[
         message_id BLOB NOT NULL
     );
     CREATE INDEX sms_queue_texts_by_batch ON sms_queue_texts (batch);
+    CREATE TABLE read_marks (
+        contact TEXT PRIMARY KEY,
+        read_up_to INTEGER NOT NULL
+    ) WITHOUT ROWID;
     "#,
 ];
 

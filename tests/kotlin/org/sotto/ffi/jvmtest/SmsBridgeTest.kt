@@ -124,6 +124,9 @@ class SmsBridgeTest {
                     assertEquals(listOf(text), atBob.map { it.message.body })
                     assertEquals(aliceAtBob, atBob.single().message.contactId)
                     assertEquals(1, bob.messages(aliceAtBob, 10u, null).size, "stored once")
+                    assertEquals(1u, bob.unreadCount(aliceAtBob))
+                    assertEquals(1u, bob.markConversationRead(aliceAtBob))
+                    assertEquals(0u, bob.unreadCount(aliceAtBob))
 
                     val mine = alice.messages(bobAtAlice, 10u, null).single { it.id == sent.messageId }
                     assertEquals(DeliveryState.DELIVERED, mine.state)
@@ -198,11 +201,17 @@ class SmsBridgeTest {
                         .first()
                     assertEquals(bobAtAlice, changed.contactId)
                     assertTrue(alice.messages(bobAtAlice, 10u, null).isEmpty(), "held, not shown")
+                    assertTrue(alice.heldMessageCount(bobAtAlice) >= 2u)
 
                     expectThrows<SottoException.UntrustedIdentity> { alice.sendTextRouted(bobAtAlice, "Is that you?") }
 
                     val released = alice.trustNewIdentity(bobAtAlice)
                     assertEquals(listOf("New phone, same Bob"), released.map { it.body })
+                    assertEquals(0u, alice.heldMessageCount(bobAtAlice))
+                    val again = generateSequence { events.next() }
+                        .filterIsInstance<AccountEvent.MessageReceived>()
+                        .first()
+                    assertEquals("New phone, same Bob", again.message.body)
                     alice.sendTextRouted(bobAtAlice, "Welcome back")
                     carrier.carry(ALICE)
                     val atBob = carrier.take(BOB).filterIsInstance<IncomingSms.Encrypted>()
