@@ -51,8 +51,8 @@ pub enum IncomingSms {
     /// A part of a Sotto message still waiting for its other parts, or a
     /// request to send parts again (answered through the outgoing queue).
     PartOfEncrypted,
-    /// Sotto content with nothing to show (a receipt, a timer change, a
-    /// repeat).
+    /// Sotto content with nothing to show (a receipt, a repeat, or a timer
+    /// change, which is published as `DisappearingTimerChanged`).
     Control,
     /// A Sotto SMS damaged on the way or undecryptable; never shown.
     Unusable,
@@ -312,16 +312,23 @@ impl Account {
 
     /// Reports what became of an SMS from `takeOutgoingSms`. A plain SMS
     /// takes the state; an encrypted text is sent when all its parts are,
-    /// delivered when all are (published as `DeliveryStateChanged` by the
-    /// app's next reload). Throws `UnknownMessage` for an id the queue no
-    /// longer holds (its batch was delivered or failed).
+    /// delivered when all are, each published as `DeliveryStateChanged`.
+    /// Throws `UnknownMessage` for an id the queue no longer holds (its
+    /// batch was delivered or failed).
     pub fn report_sms_status(&self, id: i64, status: SmsStatus) -> Result<()> {
         let status = match status {
             SmsStatus::Sent => app::SmsStatus::Sent,
             SmsStatus::Delivered => app::SmsStatus::Delivered,
             SmsStatus::Failed => app::SmsStatus::Failed,
         };
-        Ok(self.core.app()?.report_sms_status(id, status)?)
+        for moved in self.core.app()?.report_sms_status(id, status)? {
+            self.core.events().emit(AccountEvent::DeliveryStateChanged {
+                contact_id: moved.contact.as_str().to_owned(),
+                state: moved.state.into(),
+                message_ids: vec![message_id_text(&moved.message_id)],
+            });
+        }
+        Ok(())
     }
 
     /// Drives SMS timeouts (resend requests, incomplete messages,
@@ -589,6 +596,15 @@ impl Account {
                     contact_id: contact_id.clone(),
                 });
                 IncomingSms::IdentityChanged { contact_id }
+            }
+            SmsReceived::TimerChanged { contact, seconds } => {
+                self.core
+                    .events()
+                    .emit(AccountEvent::DisappearingTimerChanged {
+                        contact_id: contact.as_str().to_owned(),
+                        seconds,
+                    });
+                IncomingSms::Control
             }
             SmsReceived::PartOfEncrypted => IncomingSms::PartOfEncrypted,
             SmsReceived::Control => IncomingSms::Control,

@@ -392,16 +392,21 @@ fn a_restart_in_the_middle_loses_neither_queue_nor_parts() -> Result<()> {
         taken.iter().map(|s| s.id).collect::<Vec<_>>()
     );
     let mut at_bob = Vec::new();
+    let mut progress = Vec::new();
     for sms in &again {
         let SmsBody::Text(text) = &sms.body else {
             panic!("text SMS");
         };
         at_bob.push(bob.account.sms_received(ALICE, text)?);
-        alice.account.report_sms_status(sms.id, SmsStatus::Sent)?;
+        progress.extend(alice.account.report_sms_status(sms.id, SmsStatus::Sent)?);
     }
     assert_eq!(texts(&at_bob), ["Did you get this?"]);
     let mine = alice.account.messages(&bob_at_alice, 10, None)?;
     assert_eq!(mine[0].state, DeliveryState::Sent);
+    // Sent once its last part is: one report of progress, for that text.
+    assert_eq!(progress.len(), 1);
+    assert_eq!(progress[0].message_id, mine[0].id);
+    assert_eq!(progress[0].state, DeliveryState::Sent);
     assert_eq!(alice.account.waiting_sms()?, 0);
     Ok(())
 }

@@ -35,7 +35,7 @@ pub use error_kind::ErrorKind;
 pub use settings::AppSettings;
 pub use sms::{
     NumberConversation, QueuedSms, SentText, SmsReceived, SmsSettings, SmsStatus, SmsTick,
-    DEFAULT_REGION,
+    TextProgress, DEFAULT_REGION,
 };
 
 use crate::error::{Error, Result};

@@ -180,8 +180,15 @@ pub enum SmsReceived {
         /// Who.
         contact: ContactId,
     },
-    /// Sotto content with nothing to show (a receipt, a timer change, a
-    /// message already received).
+    /// The contact set the disappearing-messages timer.
+    TimerChanged {
+        /// Who.
+        contact: ContactId,
+        /// Seconds; 0 turns it off.
+        seconds: u32,
+    },
+    /// Sotto content with nothing to show (a receipt, a message already
+    /// received).
     Control,
     /// A part of a Sotto message whose other parts have not arrived yet, or
     /// a request to send parts again (answered through the queue).
@@ -199,6 +206,7 @@ impl SmsReceived {
             SmsReceived::IdentityChanged { .. } => 6,
             SmsReceived::Handshake { .. } => 5,
             SmsReceived::Plain { .. } => 4,
+            SmsReceived::TimerChanged { .. } => 3,
             SmsReceived::Unusable => 3,
             SmsReceived::Control => 2,
             SmsReceived::PartOfEncrypted => 1,
@@ -232,6 +240,17 @@ pub enum SentText {
         /// Its row in the plain-SMS model.
         id: i64,
     },
+}
+
+/// An encrypted text whose state an SMS status report moved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextProgress {
+    /// The conversation.
+    pub contact: ContactId,
+    /// The text.
+    pub message_id: MessageId,
+    /// The state it reached (sent or delivered).
+    pub state: DeliveryState,
 }
 
 /// What [`Account::sms_tick`] found.
@@ -389,7 +408,10 @@ impl Account {
     /// its own: a plain one shows as failed, an encrypted text stays
     /// pending. Unknown or forgotten ids are refused with
     /// [`Error::UnknownMessage`]; a report that would move backwards is ignored.
-    pub fn report_sms_status(&self, id: i64, status: SmsStatus) -> Result<()> {
+    ///
+    /// Returns the encrypted texts whose state this report moved, with the
+    /// state they reached.
+    pub fn report_sms_status(&self, id: i64, status: SmsStatus) -> Result<Vec<TextProgress>> {
         in_transaction(&mut *self.shared.store(), |store| {
             let row = store.sms_queue_row(id)?.ok_or(Error::UnknownMessage)?;
             let state = match status {
@@ -399,7 +421,7 @@ impl Account {
             };
             // Failed and delivered are final; sent only moves forward.
             if row.state >= state || row.state >= QueueState::Delivered {
-                return Ok(());
+                return Ok(Vec::new());
             }
             store.sms_queue_set_state(id, state)?;
             if let Some(plain_id) = row.plain_message {
@@ -421,16 +443,23 @@ impl Account {
             } else {
                 None
             };
-            if let Some(advance) = advance {
+            let mut moved = Vec::new();
+            if let Some(state) = advance {
                 for (contact, message_id) in store.sms_queue_texts(row.batch)? {
-                    store.advance_delivery_state(&contact, &message_id, advance)?;
+                    if store.advance_delivery_state(&contact, &message_id, state)? {
+                        moved.push(TextProgress {
+                            contact,
+                            message_id,
+                            state,
+                        });
+                    }
                 }
             }
             let finished = all(&[QueueState::Delivered, QueueState::Failed]);
             if finished {
                 store.sms_queue_remove_batch(row.batch)?;
             }
-            Ok(())
+            Ok(moved)
         })
     }
 
@@ -653,10 +682,13 @@ fn summarise(step: &Step) -> SmsReceived {
                     contact: contact.clone(),
                     session_ready: false,
                 },
-                Received::Receipt { .. }
-                | Received::ExpirationTimerChanged(_)
-                | Received::CallSignal(_)
-                | Received::Duplicate => SmsReceived::Control,
+                Received::ExpirationTimerChanged(seconds) => SmsReceived::TimerChanged {
+                    contact: contact.clone(),
+                    seconds: *seconds,
+                },
+                Received::Receipt { .. } | Received::CallSignal(_) | Received::Duplicate => {
+                    SmsReceived::Control
+                }
             },
             SmsEvent::HandshakeAnswered { contact, .. } => SmsReceived::Handshake {
                 contact: contact.clone(),

@@ -130,6 +130,10 @@ class SmsBridgeTest {
 
                     val mine = alice.messages(bobAtAlice, 10u, null).single { it.id == sent.messageId }
                     assertEquals(DeliveryState.DELIVERED, mine.state)
+                    val delivered = generateSequence { aliceEvents.next() }
+                        .filterIsInstance<AccountEvent.DeliveryStateChanged>()
+                        .first { it.state == DeliveryState.DELIVERED && sent.messageId in it.messageIds }
+                    assertEquals(bobAtAlice, delivered.contactId)
 
                     // Bob answers by Alice's number, written the national way.
                     val reply = bob.sendTextToNumber("030 901820", "On my way") as SentText.Encrypted
@@ -230,11 +234,19 @@ class SmsBridgeTest {
                     attach(BOB, bob)
                 }
                 val (bobAtAlice, aliceAtBob) = handshake(carrier, alice)
-                alice.setDisappearingTimer(bobAtAlice, 3600u)
-                assertEquals(3600u, alice.disappearingTimer(bobAtAlice))
-                carrier.carry(ALICE)
-                assertTrue(IncomingSms.Control in carrier.take(BOB))
-                assertEquals(3600u, bob.disappearingTimer(aliceAtBob), "the contact follows")
+                val bobEvents = QueueListener()
+                bob.subscribe(bobEvents).use {
+                    alice.setDisappearingTimer(bobAtAlice, 3600u)
+                    assertEquals(3600u, alice.disappearingTimer(bobAtAlice))
+                    carrier.carry(ALICE)
+                    assertTrue(IncomingSms.Control in carrier.take(BOB))
+                    assertEquals(3600u, bob.disappearingTimer(aliceAtBob), "the contact follows")
+                    val changed = generateSequence { bobEvents.next() }
+                        .filterIsInstance<AccountEvent.DisappearingTimerChanged>()
+                        .first()
+                    assertEquals(aliceAtBob, changed.contactId)
+                    assertEquals(3600u, changed.seconds)
+                }
 
                 alice.markContactVerified(bobAtAlice)
                 assertTrue(alice.contacts().single { it.id == bobAtAlice }.verified)
