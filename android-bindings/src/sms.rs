@@ -305,6 +305,16 @@ impl Account {
             .collect())
     }
 
+    /// Queues again every SMS reported failed (when the phone has service
+    /// again, or the user taps "retry"); plain ones go back to pending.
+    /// Returns how many; `OutgoingSmsWaiting` follows.
+    pub fn retry_failed_sms(&self) -> Result<u32> {
+        let app = self.core.app()?;
+        let count = app.retry_failed_sms()?;
+        self.announce_waiting_sms(&app);
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
     /// How many SMS wait to be taken or reported.
     pub fn waiting_sms(&self) -> Result<u32> {
         Ok(u32::try_from(self.core.app()?.waiting_sms()?).unwrap_or(u32::MAX))
@@ -313,8 +323,9 @@ impl Account {
     /// Reports what became of an SMS from `takeOutgoingSms`. A plain SMS
     /// takes the state; an encrypted text is sent when all its parts are,
     /// delivered when all are, each published as `DeliveryStateChanged`.
-    /// Throws `UnknownMessage` for an id the queue no longer holds (its
-    /// batch was delivered or failed).
+    /// A failed SMS waits for `retryFailedSms`. Throws `UnknownMessage` for
+    /// an id the queue no longer holds (its batch was delivered, or it was
+    /// forgotten days later by `smsTick`).
     pub fn report_sms_status(&self, id: i64, status: SmsStatus) -> Result<()> {
         let status = match status {
             SmsStatus::Sent => app::SmsStatus::Sent,

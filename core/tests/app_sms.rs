@@ -313,6 +313,18 @@ fn plain_sms_thread_by_number_and_follow_status_reports() -> Result<()> {
     let queued = bob.take_outgoing_sms()?;
     bob.report_sms_status(queued[0].id, SmsStatus::Failed)?;
     assert_eq!(state_of(failing)?, PlainState::Failed);
+    assert!(
+        bob.take_outgoing_sms()?.is_empty(),
+        "not sent again on its own"
+    );
+    // Service is back: retried, the same SMS goes again.
+    assert_eq!(bob.retry_failed_sms()?, 1);
+    assert_eq!(state_of(failing)?, PlainState::Pending);
+    let again = bob.take_outgoing_sms()?;
+    assert_eq!(again, queued);
+    bob.report_sms_status(again[0].id, SmsStatus::Sent)?;
+    assert_eq!(state_of(failing)?, PlainState::Sent);
+    assert_eq!(bob.retry_failed_sms()?, 0);
 
     // A sender the number parser cannot read is refused, not stored.
     assert!(matches!(

@@ -405,9 +405,11 @@ impl Account {
     /// Records what became of SMS `id`. A plain SMS takes the state; a text
     /// sent as encrypted SMS becomes sent once all its parts are sent and
     /// delivered once all are delivered. A failed SMS is not sent again on
-    /// its own: a plain one shows as failed, an encrypted text stays
-    /// pending. Unknown or forgotten ids are refused with
-    /// [`Error::UnknownMessage`]; a report that would move backwards is ignored.
+    /// its own (a plain one shows as failed, an encrypted text stays
+    /// pending) until [`Account::retry_failed_sms`]. Unknown or forgotten
+    /// ids (a batch all delivered, or pruned by [`Account::sms_tick`]) are
+    /// refused with [`Error::UnknownMessage`]; a report that would move
+    /// backwards is ignored.
     ///
     /// Returns the encrypted texts whose state this report moved, with the
     /// state they reached.
@@ -455,11 +457,27 @@ impl Account {
                     }
                 }
             }
-            let finished = all(&[QueueState::Delivered, QueueState::Failed]);
-            if finished {
+            // Failed rows stay for `retry_failed_sms` (or the pruning).
+            if all(&[QueueState::Delivered]) {
                 store.sms_queue_remove_batch(row.batch)?;
             }
             Ok(moved)
+        })
+    }
+
+    /// Queues again every SMS reported failed (say, once the phone has
+    /// service again, or when the user taps "retry"); their plain messages
+    /// go back to pending. Returns how many.
+    pub fn retry_failed_sms(&self) -> Result<usize> {
+        in_transaction(&mut *self.shared.store(), |store| {
+            let failed = store.sms_queue_in_state(QueueState::Failed)?;
+            for row in &failed {
+                store.sms_queue_set_state(row.id, QueueState::Queued)?;
+                if let Some(plain_id) = row.plain_message {
+                    store.set_plain_state(plain_id, PlainState::Pending)?;
+                }
+            }
+            Ok(failed.len())
         })
     }
 

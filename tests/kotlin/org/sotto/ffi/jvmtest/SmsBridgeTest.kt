@@ -172,9 +172,18 @@ class SmsBridgeTest {
             bob.reportSmsStatus(queued.id, SmsStatus.DELIVERED)
             assertEquals(PlainState.DELIVERED, state())
 
+            val failing = bob.sendTextToNumber(ALICE, "Again?") as SentText.Plain
+            val lost = bob.takeOutgoingSms().single()
+            bob.reportSmsStatus(lost.id, SmsStatus.FAILED)
+            fun failingState() = bob.plainMessages(ALICE, 10u, null).single { it.id == failing.plainId }.state
+            assertEquals(PlainState.FAILED, failingState())
+            assertEquals(1u, bob.retryFailedSms())
+            assertEquals(PlainState.PENDING, failingState())
+            assertEquals(lost.id, bob.takeOutgoingSms().single().id)
+
             val thread = bob.plainThreads().single()
             assertEquals(ALICE, thread.phone)
-            assertEquals(2u, thread.messages)
+            assertEquals(3u, thread.messages)
             expectThrows<SottoException.InvalidInput> { bob.smsReceived("+", "x") }
             expectThrows<SottoException.UnknownMessage> { bob.reportSmsStatus(queued.id, SmsStatus.FAILED) }
         }
