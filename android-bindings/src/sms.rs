@@ -255,6 +255,63 @@ pub struct SmsSettings {
     pub data_sms: bool,
 }
 
+/// One part of an MMS, kept as a blob in the encrypted store.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct MmsAttachment {
+    /// Its MIME type as the MMS declared it (`image/jpeg`, …).
+    pub mime: String,
+    /// Its bytes.
+    pub data: Vec<u8>,
+}
+
+impl std::fmt::Debug for MmsAttachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MmsAttachment({}, {} bytes)", self.mime, self.data.len())
+    }
+}
+
+/// One message of the phone's existing SMS/MMS history, as the platform's
+/// providers report it.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct HistoryItem {
+    /// The provider's id (`sms:<id>` or `mms:<id>`): importing twice
+    /// stores it once.
+    pub external_id: String,
+    /// The other party's address as the provider has it.
+    pub address: String,
+    /// Whether this phone sent it.
+    pub outgoing: bool,
+    /// The text.
+    pub body: String,
+    /// When (ms since the epoch).
+    pub at_ms: u64,
+    /// Its state (`RECEIVED` for the inbox).
+    pub state: PlainState,
+    /// MMS parts (empty for an SMS).
+    pub attachments: Vec<MmsAttachment>,
+}
+
+impl std::fmt::Debug for HistoryItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HistoryItem")
+            .field("outgoing", &self.outgoing)
+            .field("attachments", &self.attachments.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a history import did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
+pub struct ImportReport {
+    /// Messages stored.
+    pub imported: u32,
+    /// Messages stored by an earlier import (same provider id).
+    pub already_there: u32,
+    /// Messages skipped: their address is no number, short code or sender
+    /// name.
+    pub unreadable_address: u32,
+}
+
 /// What `smsTick` found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Record)]
 pub struct SmsTickReport {
@@ -406,6 +463,67 @@ impl Account {
             .block_on(async { app.send_text_to_number(&number, &text).await })??;
         self.announce_waiting_sms(&app);
         Ok(sent_text(sent))
+    }
+
+    /// Hands in an MMS the phone received and downloaded: its text and its
+    /// parts, stored in the sender's plain thread (`IncomingSms.Plain`).
+    /// Throws `InvalidInput` for an MMS over 4 MiB or a sender that is no
+    /// number.
+    pub fn mms_received(
+        &self,
+        sender: String,
+        text: String,
+        attachments: Vec<MmsAttachment>,
+    ) -> Result<IncomingSms> {
+        let attachments = attachments.into_iter().map(core_attachment).collect();
+        let (phone, id) = self.core.app()?.mms_received(&sender, &text, attachments)?;
+        Ok(IncomingSms::Plain {
+            phone: phone.as_str().to_owned(),
+            plain_id: id,
+        })
+    }
+
+    /// The attachments of a plain message (an MMS), in order.
+    pub fn plain_attachments(&self, plain_id: i64) -> Result<Vec<MmsAttachment>> {
+        Ok(self
+            .core
+            .app()?
+            .plain_attachments(plain_id)?
+            .into_iter()
+            .map(|a| MmsAttachment {
+                mime: a.mime,
+                data: a.data,
+            })
+            .collect())
+    }
+
+    /// Imports a batch of the phone's SMS/MMS history into the plain
+    /// threads, in one transaction (call it with batches of a few hundred).
+    /// Safe to repeat.
+    pub fn import_sms_history(&self, items: Vec<HistoryItem>) -> Result<ImportReport> {
+        let items: Vec<_> = items
+            .into_iter()
+            .map(|item| sotto_core::sms::plain::HistoryItem {
+                external_id: item.external_id,
+                address: item.address,
+                direction: if item.outgoing {
+                    Direction::Outgoing
+                } else {
+                    Direction::Incoming
+                },
+                body: item.body,
+                at_ms: item.at_ms,
+                state: core_plain_state(item.state),
+                attachments: item.attachments.into_iter().map(core_attachment).collect(),
+            })
+            .collect();
+        let report = self.core.app()?.import_sms_history(&items)?;
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(ImportReport {
+            imported: count(report.imported),
+            already_there: count(report.already_there),
+            unreadable_address: count(report.unreadable_address),
+        })
     }
 
     /// Every plain thread, most recent first.
@@ -649,6 +767,23 @@ fn sent_text(sent: CoreSent) -> SentText {
             message_id: message_id_text(&message_id),
         },
         CoreSent::Plain { id } => SentText::Plain { plain_id: id },
+    }
+}
+
+fn core_attachment(attachment: MmsAttachment) -> sotto_core::store::Attachment {
+    sotto_core::store::Attachment {
+        mime: attachment.mime,
+        data: attachment.data,
+    }
+}
+
+fn core_plain_state(state: PlainState) -> CoreState {
+    match state {
+        PlainState::Pending => CoreState::Pending,
+        PlainState::Sent => CoreState::Sent,
+        PlainState::Delivered => CoreState::Delivered,
+        PlainState::Failed => CoreState::Failed,
+        PlainState::Received => CoreState::Received,
     }
 }
 

@@ -11,8 +11,9 @@ use sotto_core::app::{
     Account, NumberConversation, QueuedSms, SentText, SmsReceived, SmsSettings, SmsStatus, StoreKey,
 };
 use sotto_core::relay::invite::RelayInvite;
+use sotto_core::sms::plain::HistoryItem;
 use sotto_core::sms::{PhoneNumber, Route, SmsBody, TransportPolicy};
-use sotto_core::store::{ContactId, DatabaseKey, DeliveryState, Direction, PlainState};
+use sotto_core::store::{Attachment, ContactId, DatabaseKey, DeliveryState, Direction, PlainState};
 use sotto_core::{Error, Result};
 
 const ALICE: &str = "+4930901820";
@@ -325,6 +326,45 @@ fn plain_sms_thread_by_number_and_follow_status_reports() -> Result<()> {
     bob.report_sms_status(again[0].id, SmsStatus::Sent)?;
     assert_eq!(state_of(failing)?, PlainState::Sent);
     assert_eq!(bob.retry_failed_sms()?, 0);
+
+    // An MMS joins the thread, its parts kept as blobs.
+    let picture = Attachment {
+        mime: "image/png".into(),
+        data: vec![0x89, b'P', b'N', b'G'],
+    };
+    let (mms_thread, mms) = bob.mms_received("030 901820", "Look!", vec![picture.clone()])?;
+    assert_eq!(mms_thread, thread);
+    assert_eq!(bob.plain_attachments(mms)?, [picture]);
+
+    // The phone's old history joins the same thread, once.
+    let history = [
+        HistoryItem {
+            external_id: "sms:17".into(),
+            address: "030 901820".into(),
+            direction: Direction::Incoming,
+            body: "From last year".into(),
+            at_ms: 1_000,
+            state: PlainState::Received,
+            attachments: Vec::new(),
+        },
+        HistoryItem {
+            external_id: "sms:18".into(),
+            address: "???".into(),
+            direction: Direction::Incoming,
+            body: "No sender".into(),
+            at_ms: 2_000,
+            state: PlainState::Received,
+            attachments: Vec::new(),
+        },
+    ];
+    let report = bob.import_sms_history(&history)?;
+    assert_eq!((report.imported, report.unreadable_address), (1, 1));
+    assert_eq!(bob.import_sms_history(&history)?.already_there, 1);
+    let oldest = bob.plain_messages(&thread, 100, None)?;
+    assert_eq!(
+        oldest.last().map(|m| m.body.as_str()),
+        Some("From last year")
+    );
 
     // A sender the number parser cannot read is refused, not stored.
     assert!(matches!(

@@ -37,15 +37,15 @@ use crate::error::{Error, Result};
 use crate::message::MessageId;
 use crate::messaging::{Outgoing, Received};
 use crate::millis;
-use crate::sms::plain;
+use crate::sms::plain::{self, HistoryItem, ImportReport};
 use crate::sms::route::route_facts;
 use crate::sms::{
     choose_route, PhoneNumber, Route, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step,
     TransportPolicy,
 };
 use crate::store::{
-    in_transaction, ContactId, DeliveryState, NewQueuedSms, PlainMessage, PlainState, PlainThread,
-    QueueState, QueuedSmsRow, SottoStore, SqlCipherStore, StoredMessage,
+    in_transaction, Attachment, ContactId, DeliveryState, NewQueuedSms, PlainMessage, PlainState,
+    PlainThread, QueueState, QueuedSmsRow, SottoStore, SqlCipherStore, StoredMessage,
 };
 
 const NEVER_ENCRYPTED_SMS: &str = "sms_never_encrypted";
@@ -607,6 +607,39 @@ impl Account {
         before_ms: Option<u64>,
     ) -> Result<Vec<PlainMessage>> {
         self.shared.store().plain_messages(phone, limit, before_ms)
+    }
+
+    /// Hands in an MMS the phone received and downloaded (its text and its
+    /// parts): stored in the plain thread of the sender, attachments as
+    /// blobs in the encrypted store. Returns the thread and the row.
+    pub fn mms_received(
+        &self,
+        sender: &str,
+        text: &str,
+        attachments: Vec<Attachment>,
+    ) -> Result<(PhoneNumber, i64)> {
+        let from = self.parse_phone(sender)?;
+        let id = plain::receive_mms(
+            &mut *self.shared.store(),
+            &from,
+            text,
+            attachments,
+            SystemTime::now(),
+        )?;
+        Ok((from, id))
+    }
+
+    /// The attachments of a plain message (an MMS), in order.
+    pub fn plain_attachments(&self, id: i64) -> Result<Vec<Attachment>> {
+        self.shared.store().plain_attachments(id)
+    }
+
+    /// Imports a batch of the phone's SMS/MMS history into the plain
+    /// threads, national numbers read with the SMS region. Safe to repeat:
+    /// what was imported before (by the provider's id) is skipped.
+    pub fn import_sms_history(&self, items: &[HistoryItem]) -> Result<ImportReport> {
+        let region = self.sms_settings()?.region;
+        plain::import_history(&mut *self.shared.store(), items, &region)
     }
 
     /// Sends an envelope already queued by the messaging layer (a timer

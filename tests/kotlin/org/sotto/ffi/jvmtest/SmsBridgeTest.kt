@@ -10,7 +10,9 @@ import org.junit.jupiter.api.io.TempDir
 import org.sotto.ffi.Account
 import org.sotto.ffi.AccountEvent
 import org.sotto.ffi.DeliveryState
+import org.sotto.ffi.HistoryItem
 import org.sotto.ffi.IncomingSms
+import org.sotto.ffi.MmsAttachment
 import org.sotto.ffi.NumberConversation
 import org.sotto.ffi.OutgoingSms
 import org.sotto.ffi.PlainState
@@ -181,9 +183,19 @@ class SmsBridgeTest {
             assertEquals(PlainState.PENDING, failingState())
             assertEquals(lost.id, bob.takeOutgoingSms().single().id)
 
+            val mms = bob.mmsReceived("030 901820", "Look!", listOf(MmsAttachment("image/png", byteArrayOf(1, 2, 3))))
+                as IncomingSms.Plain
+            val part = bob.plainAttachments(mms.plainId).single()
+            assertEquals("image/png", part.mime)
+            assertTrue(part.data.contentEquals(byteArrayOf(1, 2, 3)))
+
+            val old = HistoryItem("sms:17", "030 901820", false, "From last year", 1000uL, PlainState.RECEIVED, emptyList())
+            assertEquals(1u, bob.importSmsHistory(listOf(old)).imported)
+            assertEquals(1u, bob.importSmsHistory(listOf(old)).alreadyThere, "imported once")
+
             val thread = bob.plainThreads().single()
             assertEquals(ALICE, thread.phone)
-            assertEquals(3u, thread.messages)
+            assertEquals(5u, thread.messages)
             expectThrows<SottoException.InvalidInput> { bob.smsReceived("+", "x") }
             expectThrows<SottoException.UnknownMessage> { bob.reportSmsStatus(queued.id, SmsStatus.FAILED) }
         }
