@@ -379,7 +379,7 @@ fn a_restart_in_the_middle_loses_neither_queue_nor_parts() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let relay = relay();
     let (alice_dir, bob_dir) = (dir.path().join("alice"), dir.path().join("bob"));
-    let alice = Phone {
+    let mut alice = Phone {
         account: create(&alice_dir, 1, &relay)?,
         number: ALICE,
     };
@@ -423,6 +423,13 @@ fn a_restart_in_the_middle_loses_neither_queue_nor_parts() -> Result<()> {
     for sms in &hello {
         alice.account.report_sms_status(sms.id, SmsStatus::Sent)?;
     }
+    // Alice's app dies too while her hello waits for its answer: the
+    // answer still completes the handshake she started.
+    drop(alice);
+    alice = Phone {
+        account: Account::open(&alice_dir, &key(1))?,
+        number: ALICE,
+    };
     let (at_alice, _) = settle(&alice, &bob)?;
     assert_eq!(handshake_ready(&at_alice), Some(bob_at_alice.clone()));
 

@@ -21,9 +21,9 @@
 //! but never reported are queued again on the next open, so an SMS may go
 //! twice but is never lost; a repeated Sotto part is dropped by the
 //! receiver's reassembly), the parts of unfinished incoming messages (the
-//! endpoint keeps them in the store) and the sessions. The endpoint's
-//! in-memory state (our handshake legs waiting for an answer, the cache
-//! answering resend requests) does not; see [`crate::sms::endpoint`].
+//! endpoint keeps them in the store), our handshake legs waiting for an
+//! answer, and the sessions. The cache answering resend requests for texts
+//! sent before the restart does not; see [`crate::sms::endpoint`].
 //!
 //! It owns the wiring between [`SmsEndpoint`], the plain-SMS model and the
 //! queue; the protocol is in [`crate::sms`].
@@ -40,7 +40,7 @@ use crate::millis;
 use crate::sms::plain::{self, HistoryItem, ImportReport};
 use crate::sms::route::route_facts;
 use crate::sms::{
-    choose_route, PhoneNumber, Route, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step,
+    choose_route, LegKind, PhoneNumber, Route, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step,
     TransportPolicy,
 };
 use crate::store::{
@@ -309,6 +309,7 @@ impl Account {
                 ..SmsConfig::default()
             });
             in_transaction(&mut *store, |store| store.sms_queue_requeue_handed_out())?;
+            endpoint.restore_legs(store.sms_legs()?);
             let step = endpoint.restore(&mut *store, &mut rand::rng())?;
             queue_step(&mut store, &step, SystemTime::now())?;
             *guard = Some(endpoint);
@@ -343,6 +344,7 @@ impl Account {
         let mut store = self.shared.store();
         let step = work(endpoint, &mut store, now)?;
         queue_step(&mut store, &step, now)?;
+        keep_legs(&mut store, endpoint)?;
         Ok(summarise(&step))
     }
 
@@ -357,6 +359,7 @@ impl Account {
         let mut store = self.shared.store();
         let step = endpoint.tick(&mut *store, now)?;
         queue_step(&mut store, &step, now)?;
+        keep_legs(&mut store, endpoint)?;
         let before = millis(now).saturating_sub(DELIVERY_REPORT_WAIT.as_millis() as u64);
         in_transaction(&mut *store, |store| store.sms_queue_prune(before))?;
         let mut tick = SmsTick::default();
@@ -495,6 +498,7 @@ impl Account {
         let (contact, step) =
             endpoint.start_handshake(&mut *store, &to, &name, now, &mut rand::rng())?;
         queue_step(&mut store, &step, now)?;
+        keep_legs(&mut store, endpoint)?;
         Ok(contact)
     }
 
@@ -693,6 +697,18 @@ fn queue_step(store: &mut SqlCipherStore, step: &Step, now: SystemTime) -> Resul
         }
         Ok(texts)
     })
+}
+
+/// Keeps the endpoint's waiting handshake legs in the store when they
+/// changed, so a restart neither forgets to send a hello again nor misses
+/// that its answer made the session ready.
+fn keep_legs(store: &mut SqlCipherStore, endpoint: &SmsEndpoint) -> Result<()> {
+    let mut legs = endpoint.waiting_legs();
+    legs.sort_by_key(|leg| (leg.to.clone(), leg.kind == LegKind::Answer));
+    if store.sms_legs()? == legs {
+        return Ok(());
+    }
+    in_transaction(store, |store| store.replace_sms_legs(&legs))
 }
 
 fn to_queued_sms(row: QueuedSmsRow) -> Result<QueuedSms> {

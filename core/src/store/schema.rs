@@ -155,7 +155,8 @@ const MIGRATIONS: &[&str] = &[
     // `sms_queue_texts` names the encrypted texts a batch carries, whose
     // delivery state follows the batch. `data_port` is NULL for a text SMS.
     // `state`: 0 queued, 1 handed to the app, 2 sent, 3 delivered, 4 failed.
-    // `read_marks` keeps, per conversation, the newest `messages` row the
+    // `sms_legs` keeps the SMS handshake legs waiting for the other side
+    // (kind 0: our hello, 1: our answer). `read_marks` keeps, per conversation, the newest `messages` row the
     // user has seen, for unread counts.
     r#"
     CREATE TABLE sms_queue (
@@ -176,6 +177,15 @@ const MIGRATIONS: &[&str] = &[
         message_id BLOB NOT NULL
     );
     CREATE INDEX sms_queue_texts_by_batch ON sms_queue_texts (batch);
+    CREATE TABLE sms_legs (
+        phone TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        contact TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        sent_at_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        PRIMARY KEY (phone, kind)
+    ) WITHOUT ROWID;
     CREATE TABLE read_marks (
         contact TEXT PRIMARY KEY,
         read_up_to INTEGER NOT NULL

@@ -13,6 +13,7 @@ use super::SqlCipherStore;
 use crate::error::{Error, Result};
 use crate::message::MessageId;
 use crate::sms::phone::PhoneNumber;
+use crate::sms::{LegKind, WaitingLeg};
 use crate::store::ContactId;
 
 /// How far one queued SMS has got.
@@ -126,6 +127,66 @@ fn finish(parts: QueuedSmsRowParts, state: i64) -> Result<QueuedSmsRow> {
 }
 
 impl SqlCipherStore {
+    /// The SMS handshake legs kept across restarts.
+    pub(crate) fn sms_legs(&self) -> Result<Vec<WaitingLeg>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT phone, kind, contact, payload, sent_at_ms, attempts FROM sms_legs
+             ORDER BY phone, kind",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, String>(2)?,
+                row.get::<_, Vec<u8>>(3)?,
+                row.get::<_, u64>(4)?,
+                row.get::<_, u8>(5)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (phone, kind, contact, payload, sent_at_ms, attempts) = row?;
+            Ok(WaitingLeg {
+                kind: match kind {
+                    0 => LegKind::Hello,
+                    1 => LegKind::Answer,
+                    _ => return Err(Error::CorruptStore),
+                },
+                to: PhoneNumber::from_stored(phone).map_err(|_| Error::CorruptStore)?,
+                contact: ContactId::from_string(contact),
+                payload,
+                sent_at_ms,
+                attempts,
+            })
+        })
+        .collect()
+    }
+
+    /// Replaces the kept SMS handshake legs with `legs`.
+    pub(crate) fn replace_sms_legs(&mut self, legs: &[WaitingLeg]) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM sms_legs")?
+            .execute([])?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO sms_legs (phone, kind, contact, payload, sent_at_ms, attempts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for leg in legs {
+            let kind = match leg.kind {
+                LegKind::Hello => 0,
+                LegKind::Answer => 1,
+            };
+            insert.execute(params![
+                leg.to.as_str(),
+                kind,
+                leg.contact.as_str(),
+                leg.payload,
+                leg.sent_at_ms,
+                leg.attempts
+            ])?;
+        }
+        Ok(())
+    }
+
     /// A batch number no queued row uses.
     pub(crate) fn sms_queue_new_batch(&self) -> Result<i64> {
         Ok(self
