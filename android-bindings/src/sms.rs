@@ -436,6 +436,28 @@ impl Account {
         })
     }
 
+    /// Records a phone number (E.164, or national in the SMS region) for a
+    /// contact, such as one added by invite: texts may then go by encrypted
+    /// SMS, and SMS from the number reach the contact's conversation.
+    /// Throws `InvalidInput` for a short code or no number,
+    /// `UnknownContact` for a stale id.
+    pub fn link_contact_phone(&self, contact_id: String, number: String) -> Result<()> {
+        let contact = ContactId::from_string(contact_id);
+        Ok(self.core.app()?.link_contact_phone(&contact, &number)?)
+    }
+
+    /// The phone numbers known for a contact (E.164).
+    pub fn contact_phones(&self, contact_id: String) -> Result<Vec<String>> {
+        let contact = ContactId::from_string(contact_id);
+        Ok(self
+            .core
+            .app()?
+            .contact_phones(&contact)?
+            .iter()
+            .map(|phone| phone.as_str().to_owned())
+            .collect())
+    }
+
     /// Sends a text to a contact by the best route now: the relay when
     /// the contact has ours and it is connected, encrypted SMS when we have
     /// their number, the relay later otherwise, within the SMS settings.

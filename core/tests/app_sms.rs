@@ -255,6 +255,29 @@ fn the_never_encrypted_sms_policy_keeps_texts_off_sms() -> Result<()> {
 }
 
 #[test]
+fn a_contact_added_by_invite_gets_encrypted_sms_once_its_number_is_known() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let alice = create(&dir.path().join("alice"), 1, &relay)?;
+    let bob = create(&dir.path().join("bob"), 2, &relay)?;
+    let bob_at_alice = alice.add_contact(&bob.contact_invite(), "Bob")?;
+    // Same relay, but not connected: the text would wait for data.
+    assert_eq!(alice.route_to(&bob_at_alice)?, Route::RelayWhenOnline);
+    assert!(matches!(
+        alice.link_contact_phone(&bob_at_alice, "12345"),
+        Err(Error::InvalidPhoneNumber)
+    ));
+    alice.link_contact_phone(&bob_at_alice, "040 123456")?;
+    assert_eq!(alice.route_to(&bob_at_alice)?, Route::EncryptedSms);
+    assert_eq!(
+        alice.conversation_for_number(BOB)?,
+        NumberConversation::Contact(bob_at_alice.clone())
+    );
+    assert_eq!(alice.contact_phones(&bob_at_alice)?[0].as_str(), BOB);
+    Ok(())
+}
+
+#[test]
 fn plain_sms_thread_by_number_and_follow_status_reports() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let bob = create(&dir.path().join("bob"), 2, &relay())?;

@@ -512,6 +512,23 @@ impl Account {
         })
     }
 
+    /// Records `number` (E.164) as the phone number of a contact, such as
+    /// one added by invite, so that texts can go by encrypted SMS when the
+    /// relay is out of reach, and SMS from the number reach the contact's
+    /// conversation. A number that was another contact's moves to this one.
+    pub fn link_contact_phone(&self, contact: &ContactId, number: &str) -> Result<()> {
+        let phone = self.parse_phone(number)?;
+        if !phone.is_e164() {
+            return Err(Error::InvalidPhoneNumber);
+        }
+        in_transaction(&mut *self.shared.store(), |store| {
+            if store.contact(contact)?.is_none() {
+                return Err(Error::UnknownContact);
+            }
+            store.link_phone(&phone, contact)
+        })
+    }
+
     /// The phone numbers known for a contact.
     pub fn contact_phones(&self, contact: &ContactId) -> Result<Vec<PhoneNumber>> {
         self.shared.store().phones_of(contact)
