@@ -7,8 +7,9 @@
 //!
 //! It owns the wiring between the store, the protocol functions and the
 //! relay agent; it owns no protocol logic of its own and knows nothing of
-//! terminals, prompts or output formats. Calls and the SMS path are not here
-//! yet; they join as `Account` methods and `Event` variants.
+//! terminals, prompts or output formats. The SMS bridge (incoming SMS, the
+//! outgoing queue, routed sending, plain threads) is in `sms`; calls are not
+//! here yet.
 //!
 //! Threading: an `Account` is `Send + Sync`; the store sits behind a mutex
 //! shared with the relay agent. Network operations are `async` and need a

@@ -13,9 +13,11 @@
 //!   and reports each SMS back by id with [`Account::report_sms_status`].
 //!   A text's state follows its SMS: sent when all its parts are sent,
 //!   delivered when the carrier reported all of them delivered.
-//! - Sending: [`Account::send_text_routed`] and
+//! - Sending (`routing`): [`Account::send_text_routed`] and
 //!   [`Account::send_text_to_number`] choose relay, encrypted SMS or plain
-//!   SMS with [`choose_route`] and the user's [`TransportPolicy`].
+//!   SMS with [`crate::sms::choose_route`] and the user's
+//!   [`crate::sms::TransportPolicy`] (`settings`).
+//! - Plain threads, received MMS and the history import: `plain_threads`.
 //!
 //! What survives the app process being killed: the queue (rows handed out
 //! but never reported are queued again on the next open, so an SMS may go
@@ -28,91 +30,30 @@
 //! It owns the wiring between [`SmsEndpoint`], the plain-SMS model and the
 //! queue; the protocol is in [`crate::sms`].
 
-use std::sync::atomic::Ordering;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
+
+mod plain_threads;
+mod routing;
+mod settings;
+
+pub use routing::{NumberConversation, SentText};
+pub use settings::{SmsSettings, DEFAULT_REGION};
 
 use super::Account;
 use crate::error::{Error, Result};
 use crate::message::MessageId;
-use crate::messaging::{Outgoing, Received};
+use crate::messaging::Received;
 use crate::millis;
-use crate::sms::plain::{self, HistoryItem, ImportReport};
-use crate::sms::route::route_facts;
-use crate::sms::{
-    choose_route, LegKind, PhoneNumber, Route, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step,
-    TransportPolicy,
-};
+use crate::sms::{LegKind, PhoneNumber, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step};
 use crate::store::{
-    in_transaction, Attachment, ContactId, DeliveryState, NewQueuedSms, PlainMessage, PlainState,
-    PlainThread, QueueState, QueuedSmsRow, SottoStore, SqlCipherStore, StoredMessage,
+    in_transaction, ContactId, DeliveryState, NewQueuedSms, PlainState, QueueState, QueuedSmsRow,
+    SottoStore, SqlCipherStore, StoredMessage,
 };
-
-const NEVER_ENCRYPTED_SMS: &str = "sms_never_encrypted";
-const SMS_ONLY: &str = "sms_only";
-const REGION: &str = "sms_region";
-const DATA_SMS: &str = "sms_data";
-
-/// The region assumed for numbers without a country code until the app
-/// sets the SIM's ([`SmsSettings::region`]).
-pub const DEFAULT_REGION: &str = "US";
 
 /// How long a sent SMS waits for its delivery report before the queue
 /// forgets it (not every carrier sends reports).
 const DELIVERY_REPORT_WAIT: Duration = Duration::from_secs(3 * 24 * 3600);
-
-/// The user's SMS settings, kept in the store beside [`super::AppSettings`]
-/// (keys `sms_never_encrypted`, `sms_only`, `sms_region`, `sms_data`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SmsSettings {
-    /// "Never send encrypted texts by SMS" and "SMS only".
-    pub policy: TransportPolicy,
-    /// The ISO 3166 region (such as `"DE"`) of numbers written without a
-    /// country code: the SIM's country.
-    pub region: String,
-    /// Send Sotto payloads as data SMS instead of text SMS.
-    pub data_sms: bool,
-}
-
-impl Default for SmsSettings {
-    fn default() -> Self {
-        Self {
-            policy: TransportPolicy::default(),
-            region: DEFAULT_REGION.to_owned(),
-            data_sms: false,
-        }
-    }
-}
-
-impl SmsSettings {
-    fn load(store: &SqlCipherStore) -> Result<Self> {
-        let flag = |key: &str| -> Result<bool> {
-            match store.app_setting(key)?.as_deref() {
-                None | Some("false") => Ok(false),
-                Some("true") => Ok(true),
-                Some(_) => Err(Error::CorruptStore),
-            }
-        };
-        Ok(Self {
-            policy: TransportPolicy {
-                never_encrypted_sms: flag(NEVER_ENCRYPTED_SMS)?,
-                sms_only: flag(SMS_ONLY)?,
-            },
-            region: store
-                .app_setting(REGION)?
-                .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
-            data_sms: flag(DATA_SMS)?,
-        })
-    }
-
-    fn save(&self, store: &mut SqlCipherStore) -> Result<()> {
-        let text = |flag: bool| if flag { "true" } else { "false" };
-        store.save_app_setting(NEVER_ENCRYPTED_SMS, text(self.policy.never_encrypted_sms))?;
-        store.save_app_setting(SMS_ONLY, text(self.policy.sms_only))?;
-        store.save_app_setting(REGION, &self.region)?;
-        store.save_app_setting(DATA_SMS, text(self.data_sms))
-    }
-}
 
 /// What became of an SMS from [`Account::take_outgoing_sms`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,34 +155,6 @@ impl SmsReceived {
     }
 }
 
-/// Where a conversation with a phone number lives.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum NumberConversation {
-    /// The number belongs to a Sotto contact: their conversation.
-    Contact(ContactId),
-    /// Nobody on Sotto has it: the plain-SMS thread of the number.
-    Plain(PhoneNumber),
-}
-
-/// How a text was sent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SentText {
-    /// Encrypted and stored in the contact's conversation; it went or goes
-    /// by `route` ([`Route::Relay`], [`Route::RelayWhenOnline`] or
-    /// [`Route::EncryptedSms`]).
-    Encrypted {
-        /// The way it travels.
-        route: Route,
-        /// Its id in the conversation.
-        message_id: MessageId,
-    },
-    /// A plain SMS, stored in the number's thread and marked unencrypted.
-    Plain {
-        /// Its row in the plain-SMS model.
-        id: i64,
-    },
-}
-
 /// An encrypted text whose state an SMS status report moved.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TextProgress {
@@ -269,28 +182,6 @@ pub(crate) struct SmsBridge {
 }
 
 impl Account {
-    /// The SMS settings.
-    pub fn sms_settings(&self) -> Result<SmsSettings> {
-        SmsSettings::load(&self.shared.store())
-    }
-
-    /// Saves the SMS settings. A change of the data-SMS choice takes effect
-    /// at the next open of the account.
-    pub fn save_sms_settings(&self, settings: &SmsSettings) -> Result<()> {
-        // Refuse a region the number parser does not know, now rather than
-        // at the first SMS.
-        if PhoneNumber::parse("+12125550123", &settings.region).is_err() {
-            return Err(Error::InvalidPhoneNumber);
-        }
-        in_transaction(&mut *self.shared.store(), |store| settings.save(store))
-    }
-
-    /// Normalises a number as the user or the phone wrote it, with the
-    /// region of the SMS settings.
-    pub fn parse_phone(&self, number: &str) -> Result<PhoneNumber> {
-        PhoneNumber::parse(number, &self.sms_settings()?.region)
-    }
-
     /// Locks the endpoint, making it on first use: restores unfinished
     /// incoming messages from the store and queues again the SMS handed out
     /// before a restart but never reported.
@@ -500,183 +391,6 @@ impl Account {
         queue_step(&mut store, &step, now)?;
         keep_legs(&mut store, endpoint)?;
         Ok(contact)
-    }
-
-    /// The conversation with `number`: the Sotto contact who has it, or
-    /// its plain-SMS thread.
-    pub fn conversation_for_number(&self, number: &str) -> Result<NumberConversation> {
-        let phone = self.parse_phone(number)?;
-        Ok(match self.shared.store().contact_by_phone(&phone)? {
-            Some(contact) => NumberConversation::Contact(contact),
-            None => NumberConversation::Plain(phone),
-        })
-    }
-
-    /// Records `number` (E.164) as the phone number of a contact, such as
-    /// one added by invite, so that texts can go by encrypted SMS when the
-    /// relay is out of reach, and SMS from the number reach the contact's
-    /// conversation. A number that was another contact's moves to this one.
-    pub fn link_contact_phone(&self, contact: &ContactId, number: &str) -> Result<()> {
-        let phone = self.parse_phone(number)?;
-        if !phone.is_e164() {
-            return Err(Error::InvalidPhoneNumber);
-        }
-        in_transaction(&mut *self.shared.store(), |store| {
-            if store.contact(contact)?.is_none() {
-                return Err(Error::UnknownContact);
-            }
-            store.link_phone(&phone, contact)
-        })
-    }
-
-    /// The phone numbers known for a contact.
-    pub fn contact_phones(&self, contact: &ContactId) -> Result<Vec<PhoneNumber>> {
-        self.shared.store().phones_of(contact)
-    }
-
-    /// Sends a text to `number`: encrypted to the Sotto contact who has it
-    /// ([`Account::send_text_routed`]), else as a plain SMS.
-    pub async fn send_text_to_number(&self, number: &str, text: &str) -> Result<SentText> {
-        match self.conversation_for_number(number)? {
-            NumberConversation::Contact(contact) => self.send_text_routed(&contact, text).await,
-            NumberConversation::Plain(phone) => self.send_plain_sms(&phone, text),
-        }
-    }
-
-    /// Sends a text to a contact by the route [`choose_route`] picks: the
-    /// relay when the contact has one and the relay connection is up,
-    /// encrypted SMS when we have their number, the relay later when
-    /// neither works now, all within the user's [`TransportPolicy`]. A
-    /// contact on Sotto is never downgraded to plain SMS here.
-    pub async fn send_text_routed(&self, contact: &ContactId, text: &str) -> Result<SentText> {
-        self.refuse_if_identity_changed(contact)?;
-        let route = self.route_to(contact)?;
-        let message_id = match route {
-            Route::Relay | Route::RelayWhenOnline => self.send_text(contact, text).await?,
-            Route::EncryptedSms => {
-                let mut guard = self.endpoint()?;
-                let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
-                let now = SystemTime::now();
-                let mut store = self.shared.store();
-                let step = endpoint.send_text(&mut *store, contact, text, now, &mut rand::rng())?;
-                let texts = queue_step(&mut store, &step, now)?;
-                texts
-                    .into_iter()
-                    .next()
-                    .ok_or(Error::NoRoute("the text was not queued"))?
-            }
-            Route::PlainSms | Route::PlainMms => {
-                let phone = self
-                    .contact_phones(contact)?
-                    .into_iter()
-                    .next()
-                    .ok_or(Error::NoRoute("no phone number for a plain SMS"))?;
-                return self.send_plain_sms(&phone, text);
-            }
-        };
-        Ok(SentText::Encrypted { route, message_id })
-    }
-
-    /// The route a text to `contact` would take now.
-    pub fn route_to(&self, contact: &ContactId) -> Result<Route> {
-        let data_up = self.shared.online.load(Ordering::Acquire);
-        let (mut facts, policy) = {
-            let store = self.shared.store();
-            (
-                route_facts(&*store, contact, data_up)?,
-                SmsSettings::load(&store)?.policy,
-            )
-        };
-        // A relay other than ours cannot be reached yet (no federation).
-        if facts.has_relay && self.contact(contact)?.reach != super::Reach::OurRelay {
-            facts.has_relay = false;
-        }
-        choose_route(&facts, &policy)
-    }
-
-    /// Stores a plain SMS to `phone` and queues it.
-    pub fn send_plain_sms(&self, phone: &PhoneNumber, text: &str) -> Result<SentText> {
-        let now = SystemTime::now();
-        let mut store = self.shared.store();
-        let outgoing = plain::send_sms(&mut *store, phone, text, now)?;
-        in_transaction(&mut *store, |store| {
-            let batch = store.sms_queue_new_batch()?;
-            store.sms_queue_push(&NewQueuedSms {
-                batch,
-                to: phone,
-                data_port: None,
-                body: text.as_bytes(),
-                encrypted: false,
-                plain_message: Some(outgoing.id),
-                at_ms: millis(now),
-            })
-        })?;
-        Ok(SentText::Plain { id: outgoing.id })
-    }
-
-    /// Every plain-SMS thread, most recent first.
-    pub fn plain_threads(&self) -> Result<Vec<PlainThread>> {
-        self.shared.store().plain_threads()
-    }
-
-    /// One page of a plain thread, newest first (paged as
-    /// [`Account::messages`]).
-    pub fn plain_messages(
-        &self,
-        phone: &PhoneNumber,
-        limit: usize,
-        before_ms: Option<u64>,
-    ) -> Result<Vec<PlainMessage>> {
-        self.shared.store().plain_messages(phone, limit, before_ms)
-    }
-
-    /// Hands in an MMS the phone received and downloaded (its text and its
-    /// parts): stored in the plain thread of the sender, attachments as
-    /// blobs in the encrypted store. Returns the thread and the row.
-    pub fn mms_received(
-        &self,
-        sender: &str,
-        text: &str,
-        attachments: Vec<Attachment>,
-    ) -> Result<(PhoneNumber, i64)> {
-        let from = self.parse_phone(sender)?;
-        let id = plain::receive_mms(
-            &mut *self.shared.store(),
-            &from,
-            text,
-            attachments,
-            SystemTime::now(),
-        )?;
-        Ok((from, id))
-    }
-
-    /// The attachments of a plain message (an MMS), in order.
-    pub fn plain_attachments(&self, id: i64) -> Result<Vec<Attachment>> {
-        self.shared.store().plain_attachments(id)
-    }
-
-    /// Imports a batch of the phone's SMS/MMS history into the plain
-    /// threads, national numbers read with the SMS region. Safe to repeat:
-    /// what was imported before (by the provider's id) is skipped.
-    pub fn import_sms_history(&self, items: &[HistoryItem]) -> Result<ImportReport> {
-        let region = self.sms_settings()?.region;
-        plain::import_history(&mut *self.shared.store(), items, &region)
-    }
-
-    /// Sends an envelope already queued by the messaging layer (a timer
-    /// change, say) to `contact` by encrypted SMS instead of the relay.
-    pub(crate) fn carry_by_sms(&self, contact: &ContactId, outgoing: &Outgoing) -> Result<()> {
-        let phone = self
-            .contact_phones(contact)?
-            .into_iter()
-            .next()
-            .ok_or(Error::NoRoute("the contact has no phone number"))?;
-        let mut guard = self.endpoint()?;
-        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
-        let now = SystemTime::now();
-        let mut step = Step::default();
-        endpoint.send_outgoing(&phone, outgoing, now, &mut step)?;
-        queue_step(&mut self.shared.store(), &step, now).map(drop)
     }
 }
 
