@@ -15,7 +15,8 @@
 //!   messages);
 //! - [`sms`]: the SMS bridge (incoming SMS, the outgoing queue, routed
 //!   sending, plain threads) and the per-conversation calls (timer, trust,
-//!   proxy), as a second exported block of `Account`;
+//!   proxy), as a second exported block of `Account`, and [`sms_records`]
+//!   its plain values;
 //! - `relay_link`: the relay connection, run on the account's runtime, and
 //!   its events.
 //!
@@ -34,6 +35,7 @@ pub mod records;
 mod relay_link;
 mod runtime;
 pub mod sms;
+pub mod sms_records;
 
 pub use account::Account;
 pub use error::SottoError;
