@@ -28,11 +28,11 @@ use crate::runtime::OwnedRuntime;
 /// and the store is released so it can be opened again.
 #[derive(uniffi::Object)]
 pub struct Account {
-    core: Arc<AccountCore>,
+    pub(crate) core: Arc<AccountCore>,
     maintenance: Option<AbortHandle>,
     relay: Mutex<Option<RelayLink>>,
     // Dropped last: the runtime ends the tasks above.
-    runtime: OwnedRuntime,
+    pub(crate) runtime: OwnedRuntime,
 }
 
 impl std::fmt::Debug for Account {

@@ -214,8 +214,8 @@ impl AccountCore {
         self.with_store(|store| history::set_keep_no_history(store, &contact, keep_no_history))
     }
 
-    /// Rotates and replenishes prekeys, deletes expired messages, and
-    /// publishes what changed.
+    /// Rotates and replenishes prekeys, deletes expired messages, drives
+    /// the SMS timeouts (`Account::sms_tick`), and publishes what changed.
     pub(crate) fn maintain(&self) -> Result<MaintenanceReport> {
         let report = self.with_store(|store| {
             let now = SystemTime::now();
@@ -243,6 +243,14 @@ impl AccountCore {
         if report.messages_expired > 0 {
             self.events.emit(AccountEvent::MessagesExpired {
                 count: report.messages_expired,
+            });
+        }
+        let app = self.app()?;
+        app.sms_tick()?;
+        let to_take = app.sms_to_take()?;
+        if to_take > 0 {
+            self.events.emit(AccountEvent::OutgoingSmsWaiting {
+                count: u32::try_from(to_take).unwrap_or(u32::MAX),
             });
         }
         Ok(report)

@@ -101,6 +101,9 @@ impl From<CoreError> for SottoError {
                 "the prekey bundle is malformed or its signatures do not verify",
             ),
             E::MessageTooLong => SottoError::InvalidInput("the message is too long"),
+            E::InvalidPhoneNumber => SottoError::InvalidInput("the phone number is not valid"),
+            E::MalformedSms(why) => SottoError::InvalidInput(why),
+            E::NoRoute(why) => SottoError::NotDeliverable(why),
             E::MalformedEnvelope(why) | E::Undecryptable(why) | E::MalformedContent(why) => {
                 SottoError::Undecryptable(why)
             }
@@ -205,6 +208,14 @@ mod tests {
         ));
         assert!(matches!(
             SottoError::from(CoreError::InvalidSafetyCode),
+            SottoError::InvalidInput(_)
+        ));
+        assert!(matches!(
+            SottoError::from(CoreError::NoRoute("the contact is not on Sotto")),
+            SottoError::NotDeliverable("the contact is not on Sotto")
+        ));
+        assert!(matches!(
+            SottoError::from(CoreError::InvalidPhoneNumber),
             SottoError::InvalidInput(_)
         ));
         assert!(matches!(

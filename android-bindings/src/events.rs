@@ -100,6 +100,11 @@ pub enum AccountEvent {
         /// How many were deleted.
         count: u32,
     },
+    /// SMS wait to be sent: take them with `takeOutgoingSms`.
+    OutgoingSmsWaiting {
+        /// How many wait to be taken.
+        count: u32,
+    },
     /// The listener was too slow and missed `count` events; reload whatever
     /// is on screen.
     EventsMissed {

@@ -13,6 +13,10 @@
 //! - [`error`]: `SottoError` and the one mapping from the core's errors;
 //! - [`records`]: the plain values (options, safety numbers, contacts,
 //!   messages);
+//! - [`sms`]: the SMS bridge (incoming SMS, the outgoing queue, routed
+//!   sending, plain threads) and the per-conversation calls (timer, trust,
+//!   proxy), as a second exported block of `Account`, and [`sms_records`]
+//!   its plain values;
 //! - `relay_link`: the relay connection, run on the account's runtime, and
 //!   its events.
 //!
@@ -30,6 +34,8 @@ pub mod events;
 pub mod records;
 mod relay_link;
 mod runtime;
+pub mod sms;
+pub mod sms_records;
 
 pub use account::Account;
 pub use error::SottoError;

@@ -162,6 +162,9 @@ pub(super) fn start(shared: Arc<Shared>, runtime: &tokio::runtime::Handle) -> Co
             )
             .await;
             shared
+                .online
+                .store(false, std::sync::atomic::Ordering::Release);
+            shared
                 .connected
                 .store(false, std::sync::atomic::Ordering::Release);
         })
@@ -196,6 +199,12 @@ async fn pump(
     signals: mpsc::UnboundedSender<IncomingSignal>,
 ) {
     while let Some(report) = reports.recv().await {
+        let online = matches!(report, AgentEvent::Connected);
+        if online || matches!(report, AgentEvent::Disconnected(_)) {
+            shared
+                .online
+                .store(online, std::sync::atomic::Ordering::Release);
+        }
         let event = match report {
             AgentEvent::Connected => Some(Event::Connected),
             // The agent's I/O is its sockets: an I/O error is the network's.

@@ -59,7 +59,9 @@ impl Error {
             | Error::NotGroupMember
             | Error::TooManyMembers
             | Error::NoSuchCall
-            | Error::CallInProgress => ErrorKind::InvalidInput,
+            | Error::CallInProgress
+            | Error::InvalidPhoneNumber
+            | Error::UnknownMessage => ErrorKind::InvalidInput,
             Error::UnknownContact => ErrorKind::UnknownContact,
             Error::UntrustedIdentity => ErrorKind::UntrustedIdentity,
             Error::ProxyFailed
@@ -69,7 +71,9 @@ impl Error {
             | Error::ConnectionClosed
             | Error::RelayProtocol(_) => ErrorKind::Network,
             Error::RelayRefused(_) => ErrorKind::RelayRefused,
-            Error::NoRelay | Error::OtherRelay | Error::NoSession => ErrorKind::NotDeliverable,
+            Error::NoRelay | Error::OtherRelay | Error::NoSession | Error::NoRoute(_) => {
+                ErrorKind::NotDeliverable
+            }
             _ => ErrorKind::Internal,
         }
     }

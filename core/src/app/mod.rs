@@ -8,7 +8,8 @@
 //! It owns the wiring between the store, the protocol functions and the
 //! relay agent; it owns no protocol logic of its own and knows nothing of
 //! terminals, prompts or output formats. Calls run on the connection
-//! ([`Connection::calls`], [`CallEvent`]); the SMS path is not here yet.
+//! ([`Connection::calls`], [`CallEvent`]); the SMS bridge (incoming SMS, the
+//! outgoing queue, routed sending, plain threads) is in `sms`.
 //!
 //! Threading: an `Account` is `Send + Sync`; the store sits behind a mutex
 //! shared with the relay agent. Network operations are `async` and need a
@@ -18,9 +19,11 @@ mod call_shell;
 mod calls;
 mod connection;
 mod contact_invite;
+mod conversation;
 mod error_kind;
 mod groups;
 mod settings;
+mod sms;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,6 +38,10 @@ pub use connection::{Connection, Event};
 pub use contact_invite::ContactInvite;
 pub use error_kind::ErrorKind;
 pub use settings::AppSettings;
+pub use sms::{
+    NumberConversation, QueuedSms, SentText, SmsReceived, SmsSettings, SmsStatus, SmsTick,
+    TextProgress, DEFAULT_REGION,
+};
 
 use crate::error::{Error, Result};
 use crate::message::{MessageId, ReceiptKind};
@@ -127,6 +134,8 @@ pub(crate) struct Shared {
     /// Whether a relay agent runs: two would both flush the outbox and send
     /// its envelopes twice.
     pub(crate) connected: std::sync::atomic::AtomicBool,
+    /// Whether the relay connection is logged in now (routes texts).
+    pub(crate) online: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -151,6 +160,7 @@ pub struct Account {
     shared: Arc<Shared>,
     identity: IdentityKey,
     data_dir: PathBuf,
+    sms: sms::SmsBridge,
 }
 
 impl std::fmt::Debug for Account {
@@ -267,9 +277,11 @@ impl Account {
                 settings: Mutex::new(settings),
                 outbox_changed: Arc::new(Notify::new()),
                 connected: std::sync::atomic::AtomicBool::new(false),
+                online: std::sync::atomic::AtomicBool::new(false),
             }),
             identity,
             data_dir: data_dir.to_owned(),
+            sms: sms::SmsBridge::default(),
         })
     }
 
@@ -454,6 +466,7 @@ impl Account {
     /// [`Connection`] sends it at once and reports [`Event::Sent`], otherwise
     /// it goes with the next connection.
     pub async fn send_text(&self, contact: &ContactId, text: &str) -> Result<MessageId> {
+        self.refuse_if_identity_changed(contact)?;
         self.ensure_session(contact).await?;
         let outgoing = messaging::send_text(
             &mut *self.shared.store(),

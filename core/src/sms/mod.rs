@@ -28,7 +28,9 @@ pub mod reassembly;
 pub mod route;
 pub mod segment;
 
-pub use endpoint::{OutgoingSms, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step};
+pub use endpoint::{
+    LegKind, OutgoingSms, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step, WaitingLeg,
+};
 pub use frame::SmsFrame;
 pub use phone::PhoneNumber;
 pub use reassembly::{Expiry, Incomplete, Offer, Reassembler, ReassemblyLimits};

@@ -36,6 +36,7 @@ pub use plain_sms::{
     Attachment, HeldSmsPart, NewPlainMessage, PlainMessage, PlainState, PlainThread,
 };
 pub use sms_sent::SentSms;
+pub(crate) use sqlcipher::sms_queue::{NewQueuedSms, QueueState, QueuedSmsRow};
 pub use sqlcipher::{SqlCipherStore, DEFAULT_CACHE_KIB};
 
 /// A contact's local, opaque id. It is also the name of the contact's

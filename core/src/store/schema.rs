@@ -149,11 +149,49 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE TABLE app_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     "#,
-    // MERGE NOTE: this is the groups migration. The `smsffi` branch adds its
-    // own version 6; when both are merged this one must come after it (as
-    // version 7) — migrations are only ever appended.
-    //
-    // Version 6 (groups, issue 4 item 5): groups, their members (with
+    // Version 6 (the app's SMS bridge, `app::sms`): SMS waiting for the radio
+    // and for its sent/delivered reports, so that a killed app process loses
+    // none. Rows of one `batch` carry one payload (or one plain SMS);
+    // `sms_queue_texts` names the encrypted texts a batch carries, whose
+    // delivery state follows the batch. `data_port` is NULL for a text SMS.
+    // `state`: 0 queued, 1 handed to the app, 2 sent, 3 delivered, 4 failed.
+    // `sms_legs` keeps the SMS handshake legs waiting for the other side
+    // (kind 0: our hello, 1: our answer). `read_marks` keeps, per conversation, the newest `messages` row the
+    // user has seen, for unread counts.
+    r#"
+    CREATE TABLE sms_queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        batch INTEGER NOT NULL,
+        phone TEXT NOT NULL,
+        data_port INTEGER,
+        body BLOB NOT NULL,
+        encrypted INTEGER NOT NULL,
+        plain_message INTEGER,
+        state INTEGER NOT NULL,
+        queued_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX sms_queue_by_batch ON sms_queue (batch);
+    CREATE TABLE sms_queue_texts (
+        batch INTEGER NOT NULL,
+        contact TEXT NOT NULL,
+        message_id BLOB NOT NULL
+    );
+    CREATE INDEX sms_queue_texts_by_batch ON sms_queue_texts (batch);
+    CREATE TABLE sms_legs (
+        phone TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        contact TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        sent_at_ms INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        PRIMARY KEY (phone, kind)
+    ) WITHOUT ROWID;
+    CREATE TABLE read_marks (
+        contact TEXT PRIMARY KEY,
+        read_up_to INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
+    // Version 7 (groups, issue 4 item 5): groups, their members (with
     // whether each has our sender key for the group's current
     // distribution), and group texts. `sender` is '' for our own texts.
     // `held_group_texts` keeps texts that arrived before the group state
@@ -195,10 +233,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX held_group_texts_by_group ON held_group_texts (group_id);
     CREATE INDEX held_group_texts_by_sender ON held_group_texts (sender);
     "#,
-    // MERGE NOTE: after the `smsffi` branch's version 6 and the groups
-    // migration above, this becomes version 8.
-    //
-    // Version 7 (SMS): payloads sent by encrypted SMS, kept (bounded by the
+    // Version 8 (SMS): payloads sent by encrypted SMS, kept (bounded by the
     // endpoint's cache size and age) to answer resend requests after a
     // restart. `contact`/`message_id` name the 1:1 text a payload carries.
     r#"

@@ -31,6 +31,9 @@ use crate::message::{Envelope, MessageId};
 use crate::relay::invite::RelayInvite;
 use crate::sms::phone::PhoneNumber;
 
+pub(crate) mod read_marks;
+pub(crate) mod sms_queue;
+
 type SignalResult<T> = std::result::Result<T, SignalProtocolError>;
 
 /// The default page cache of a store, in KiB.

@@ -251,9 +251,83 @@ impl SmsEndpoint {
         );
     }
 
+    /// The handshake legs waiting for the other side, to keep across a
+    /// restart ([`SmsEndpoint::restore_legs`]): without them a hello is not
+    /// sent again, and its answer does not report the session ready.
+    pub fn waiting_legs(&self) -> Vec<WaitingLeg> {
+        let legs = |kind: LegKind, map: &BTreeMap<PhoneNumber, PendingHello>| {
+            map.iter()
+                .map(|(to, leg)| WaitingLeg {
+                    kind,
+                    to: to.clone(),
+                    contact: leg.contact.clone(),
+                    payload: leg.payload.clone(),
+                    sent_at_ms: leg.sent_at_ms,
+                    attempts: leg.attempts,
+                })
+                .collect::<Vec<_>>()
+        };
+        let mut all = legs(LegKind::Hello, &self.hellos);
+        all.extend(legs(LegKind::Answer, &self.unconfirmed));
+        all
+    }
+
+    /// Puts back the legs [`SmsEndpoint::waiting_legs`] returned before a
+    /// restart (on a fresh endpoint, before anything else).
+    pub fn restore_legs(&mut self, legs: impl IntoIterator<Item = WaitingLeg>) {
+        for leg in legs {
+            let pending = PendingHello {
+                contact: leg.contact,
+                payload: leg.payload,
+                sent_at_ms: leg.sent_at_ms,
+                attempts: leg.attempts,
+            };
+            match leg.kind {
+                LegKind::Hello => self.hellos.insert(leg.to, pending),
+                LegKind::Answer => self.unconfirmed.insert(leg.to, pending),
+            };
+        }
+    }
+
     /// The contact a pending hello to `to` was for, if one is pending.
     pub fn pending_handshake(&self, to: &PhoneNumber) -> Option<&ContactId> {
         self.hellos.get(to).map(|h| &h.contact)
+    }
+}
+
+/// Which handshake leg waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegKind {
+    /// Our hello, waiting for its answer.
+    Hello,
+    /// Our answer to their hello, waiting for their side of the handshake.
+    Answer,
+}
+
+/// A handshake leg waiting for the other side (see
+/// [`SmsEndpoint::waiting_legs`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct WaitingLeg {
+    /// Which leg.
+    pub kind: LegKind,
+    /// The number it went to.
+    pub to: PhoneNumber,
+    /// The contact of that number.
+    pub contact: ContactId,
+    /// The payload, to send again.
+    pub payload: Vec<u8>,
+    /// When it was last sent (ms since the epoch).
+    pub sent_at_ms: u64,
+    /// How many times it was sent.
+    pub attempts: u8,
+}
+
+impl std::fmt::Debug for WaitingLeg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaitingLeg")
+            .field("kind", &self.kind)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
     }
 }
 

@@ -30,6 +30,8 @@ use rand::{CryptoRng, Rng};
 mod legs;
 mod outgoing;
 
+pub use legs::{LegKind, WaitingLeg};
+
 use super::frame::SmsFrame;
 use super::handshake;
 use super::phone::PhoneNumber;

@@ -1,0 +1,481 @@
+//! The SMS bridge and the per-conversation calls of the exported
+//! `Account` (a second `#[uniffi::export]` block, so the SMS surface reads
+//! apart from the relay one): incoming SMS in, queued SMS out with status
+//! reports, sending by route, plain threads, SMS settings, the timer, trust
+//! and the proxy. The work is in `sotto_core::app` (its `sms` module); this
+//! file only converts (the records are in `sms_records`) and publishes
+//! events.
+
+use std::sync::Arc;
+
+use sotto_core::app::{self, SmsReceived, SmsSettings as CoreSettings};
+use sotto_core::sms::{SmsBody, TransportPolicy};
+use sotto_core::store::{ContactId, Direction};
+
+use crate::account::Account;
+use crate::account_core::message_id_text;
+use crate::error::{Result, SottoError};
+use crate::events::AccountEvent;
+use crate::records::Message;
+use crate::sms_records::{
+    core_attachment, core_plain_state, plain_state, sent_text, HistoryItem, ImportReport,
+    IncomingSms, MmsAttachment, NumberConversation, OutgoingSms, PlainMessage, PlainThread,
+    SentText, SmsContent, SmsSettings, SmsStatus, SmsTickReport,
+};
+
+#[uniffi::export]
+impl Account {
+    /// Hands in a text SMS the phone received (`sender` as the carrier
+    /// gave it; a long SMS as the joined text). Then take the SMS the core
+    /// wants sent (`OutgoingSmsWaiting` says when there are some).
+    ///
+    /// Throws `InvalidInput` for a sender address that is no number, short
+    /// code or sender name (the SMS is not stored).
+    pub fn sms_received(&self, sender: String, body: String) -> Result<IncomingSms> {
+        let app = self.core.app()?;
+        let received = app.sms_received(&sender, &body)?;
+        Ok(self.after_sms(&app, received))
+    }
+
+    /// Hands in a data SMS received on Sotto's port (6284).
+    pub fn sms_data_received(&self, sender: String, data: Vec<u8>) -> Result<IncomingSms> {
+        let app = self.core.app()?;
+        let received = app.sms_data_received(&sender, &data)?;
+        Ok(self.after_sms(&app, received))
+    }
+
+    /// Takes the SMS waiting to be sent, oldest first; each is handed out
+    /// once. Report each with `reportSmsStatus`. SMS handed out but never
+    /// reported come again after the account is reopened (a killed app may
+    /// not have sent them).
+    pub fn take_outgoing_sms(&self) -> Result<Vec<OutgoingSms>> {
+        let taken = self.core.app()?.take_outgoing_sms()?;
+        Ok(taken
+            .into_iter()
+            .map(|sms| OutgoingSms {
+                id: sms.id,
+                destination: sms.to.as_str().to_owned(),
+                content: match sms.body {
+                    SmsBody::Text(text) => SmsContent::Text { text },
+                    SmsBody::Data { port, bytes } => SmsContent::Data { port, bytes },
+                },
+                encrypted: sms.encrypted,
+            })
+            .collect())
+    }
+
+    /// Queues again every SMS reported failed (when the phone has service
+    /// again, or the user taps "retry"); plain ones go back to pending.
+    /// Returns how many; `OutgoingSmsWaiting` follows.
+    pub fn retry_failed_sms(&self) -> Result<u32> {
+        let app = self.core.app()?;
+        let count = app.retry_failed_sms()?;
+        self.announce_waiting_sms(&app);
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// How many SMS wait to be taken or reported.
+    pub fn waiting_sms(&self) -> Result<u32> {
+        Ok(u32::try_from(self.core.app()?.waiting_sms()?).unwrap_or(u32::MAX))
+    }
+
+    /// Reports what became of an SMS from `takeOutgoingSms`. A plain SMS
+    /// takes the state; an encrypted text is sent when all its parts are,
+    /// delivered when all are, each published as `DeliveryStateChanged`.
+    /// A failed SMS waits for `retryFailedSms`. Throws `UnknownMessage` for
+    /// an id the queue no longer holds (its batch was delivered, or it was
+    /// forgotten days later by `smsTick`).
+    pub fn report_sms_status(&self, id: i64, status: SmsStatus) -> Result<()> {
+        let status = match status {
+            SmsStatus::Sent => app::SmsStatus::Sent,
+            SmsStatus::Delivered => app::SmsStatus::Delivered,
+            SmsStatus::Failed => app::SmsStatus::Failed,
+        };
+        for moved in self.core.app()?.report_sms_status(id, status)? {
+            self.core.events().emit(AccountEvent::DeliveryStateChanged {
+                contact_id: moved.contact.as_str().to_owned(),
+                state: moved.state.into(),
+                message_ids: vec![message_id_text(&moved.message_id)],
+            });
+        }
+        Ok(())
+    }
+
+    /// Drives SMS timeouts (resend requests, incomplete messages,
+    /// handshake retries); call it now and then (a minute is plenty), then
+    /// take the outgoing SMS.
+    pub fn sms_tick(&self) -> Result<SmsTickReport> {
+        let app = self.core.app()?;
+        let tick = app.sms_tick()?;
+        self.announce_waiting_sms(&app);
+        Ok(SmsTickReport {
+            incomplete: u32::try_from(tick.incomplete).unwrap_or(u32::MAX),
+            handshakes_unanswered: u32::try_from(tick.handshakes_unanswered).unwrap_or(u32::MAX),
+        })
+    }
+
+    /// Starts the Sotto discovery handshake with `number` by SMS (our
+    /// identity, a prekey bundle and our relay, about 16 SMS); returns the
+    /// contact, made and named `name` if new. `IncomingSms.Handshake` with
+    /// `sessionReady` tells when it completed.
+    pub fn start_sms_handshake(&self, number: String, name: String) -> Result<String> {
+        let app = self.core.app()?;
+        let contact = app.start_sms_handshake(&number, &name)?;
+        self.announce_waiting_sms(&app);
+        Ok(contact.as_str().to_owned())
+    }
+
+    /// The conversation with a phone number: the Sotto contact who has it,
+    /// or its plain thread. Throws `InvalidInput` for no valid number.
+    pub fn conversation_for_number(&self, number: String) -> Result<NumberConversation> {
+        Ok(match self.core.app()?.conversation_for_number(&number)? {
+            app::NumberConversation::Contact(contact) => NumberConversation::Contact {
+                contact_id: contact.as_str().to_owned(),
+            },
+            app::NumberConversation::Plain(phone) => NumberConversation::Plain {
+                phone: phone.as_str().to_owned(),
+            },
+        })
+    }
+
+    /// Records a phone number (E.164, or national in the SMS region) for a
+    /// contact, such as one added by invite: texts may then go by encrypted
+    /// SMS, and SMS from the number reach the contact's conversation.
+    /// Throws `InvalidInput` for a short code or no number,
+    /// `UnknownContact` for a stale id.
+    pub fn link_contact_phone(&self, contact_id: String, number: String) -> Result<()> {
+        let contact = ContactId::from_string(contact_id);
+        Ok(self.core.app()?.link_contact_phone(&contact, &number)?)
+    }
+
+    /// The phone numbers known for a contact (E.164).
+    pub fn contact_phones(&self, contact_id: String) -> Result<Vec<String>> {
+        let contact = ContactId::from_string(contact_id);
+        Ok(self
+            .core
+            .app()?
+            .contact_phones(&contact)?
+            .iter()
+            .map(|phone| phone.as_str().to_owned())
+            .collect())
+    }
+
+    /// Sends a text to a contact by the best route now: the relay when
+    /// the contact has ours and it is connected, encrypted SMS when we have
+    /// their number, the relay later otherwise, within the SMS settings.
+    /// A Sotto contact is never sent plain SMS.
+    ///
+    /// Throws `NotDeliverable` when no route is allowed, `UntrustedIdentity`
+    /// when the contact's key changed (trust it first), `NoSession` when
+    /// neither side has a session yet, `CalledFromCallback` from a listener.
+    pub fn send_text_routed(&self, contact_id: String, text: String) -> Result<SentText> {
+        let app = self.core.app()?;
+        let contact = ContactId::from_string(contact_id);
+        let sent = self
+            .runtime
+            .block_on(async { app.send_text_routed(&contact, &text).await })??;
+        self.announce_waiting_sms(&app);
+        Ok(sent_text(sent))
+    }
+
+    /// Sends a text to a phone number: encrypted to the Sotto contact who
+    /// has it (as `sendTextRouted`), otherwise a plain SMS.
+    pub fn send_text_to_number(&self, number: String, text: String) -> Result<SentText> {
+        let app = self.core.app()?;
+        let sent = self
+            .runtime
+            .block_on(async { app.send_text_to_number(&number, &text).await })??;
+        self.announce_waiting_sms(&app);
+        Ok(sent_text(sent))
+    }
+
+    /// Hands in an MMS the phone received and downloaded: its text and its
+    /// parts, stored in the sender's plain thread (`IncomingSms.Plain`).
+    /// Throws `InvalidInput` for an MMS over 4 MiB or a sender that is no
+    /// number.
+    pub fn mms_received(
+        &self,
+        sender: String,
+        text: String,
+        attachments: Vec<MmsAttachment>,
+    ) -> Result<IncomingSms> {
+        let attachments = attachments.into_iter().map(core_attachment).collect();
+        let (phone, id) = self.core.app()?.mms_received(&sender, &text, attachments)?;
+        Ok(IncomingSms::Plain {
+            phone: phone.as_str().to_owned(),
+            plain_id: id,
+        })
+    }
+
+    /// The attachments of a plain message (an MMS), in order.
+    pub fn plain_attachments(&self, plain_id: i64) -> Result<Vec<MmsAttachment>> {
+        Ok(self
+            .core
+            .app()?
+            .plain_attachments(plain_id)?
+            .into_iter()
+            .map(|a| MmsAttachment {
+                mime: a.mime,
+                data: a.data,
+            })
+            .collect())
+    }
+
+    /// Imports a batch of the phone's SMS/MMS history into the plain
+    /// threads, in one transaction (call it with batches of a few hundred).
+    /// Safe to repeat.
+    pub fn import_sms_history(&self, items: Vec<HistoryItem>) -> Result<ImportReport> {
+        let items: Vec<_> = items
+            .into_iter()
+            .map(|item| sotto_core::sms::plain::HistoryItem {
+                external_id: item.external_id,
+                address: item.address,
+                direction: if item.outgoing {
+                    Direction::Outgoing
+                } else {
+                    Direction::Incoming
+                },
+                body: item.body,
+                at_ms: item.at_ms,
+                state: core_plain_state(item.state),
+                attachments: item.attachments.into_iter().map(core_attachment).collect(),
+            })
+            .collect();
+        let report = self.core.app()?.import_sms_history(&items)?;
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(ImportReport {
+            imported: count(report.imported),
+            already_there: count(report.already_there),
+            unreadable_address: count(report.unreadable_address),
+        })
+    }
+
+    /// Every plain thread, most recent first.
+    pub fn plain_threads(&self) -> Result<Vec<PlainThread>> {
+        Ok(self
+            .core
+            .app()?
+            .plain_threads()?
+            .into_iter()
+            .map(|thread| PlainThread {
+                phone: thread.phone.as_str().to_owned(),
+                last_at_ms: thread.last_at_ms,
+                messages: thread.messages,
+            })
+            .collect())
+    }
+
+    /// One page of a plain thread: the newest `limit` messages before
+    /// `before_ms` (null: the newest), newest first.
+    pub fn plain_messages(
+        &self,
+        phone: String,
+        limit: u32,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<PlainMessage>> {
+        let app = self.core.app()?;
+        let phone = app.parse_phone(&phone)?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(app
+            .plain_messages(&phone, limit, before_ms)?
+            .into_iter()
+            .map(|m| PlainMessage {
+                id: m.id,
+                phone: m.phone.as_str().to_owned(),
+                outgoing: m.direction == Direction::Outgoing,
+                body: m.body,
+                parts: m.parts,
+                at_ms: m.at_ms,
+                state: plain_state(m.state),
+                attachment_count: m.attachment_count,
+            })
+            .collect())
+    }
+
+    /// The SMS settings.
+    pub fn sms_settings(&self) -> Result<SmsSettings> {
+        let settings = self.core.app()?.sms_settings()?;
+        Ok(SmsSettings {
+            never_encrypted_sms: settings.policy.never_encrypted_sms,
+            sms_only: settings.policy.sms_only,
+            region: settings.region,
+            data_sms: settings.data_sms,
+        })
+    }
+
+    /// Saves the SMS settings (data SMS takes effect when the account is
+    /// next opened). Throws `InvalidInput` for an unknown region.
+    pub fn set_sms_settings(&self, settings: SmsSettings) -> Result<()> {
+        Ok(self.core.app()?.save_sms_settings(&CoreSettings {
+            policy: TransportPolicy {
+                never_encrypted_sms: settings.never_encrypted_sms,
+                sms_only: settings.sms_only,
+            },
+            region: settings.region,
+            data_sms: settings.data_sms,
+        })?)
+    }
+
+    /// Sets the disappearing-messages timer of a conversation in seconds
+    /// (0 turns it off) and tells the contact, by the route a text would
+    /// take. Throws `NotDeliverable` for a contact not on Sotto.
+    pub fn set_disappearing_timer(&self, contact_id: String, seconds: u32) -> Result<()> {
+        let app = self.core.app()?;
+        let contact = ContactId::from_string(contact_id);
+        self.runtime
+            .block_on(async { app.set_disappearing_timer(&contact, seconds).await })??;
+        self.announce_waiting_sms(&app);
+        Ok(())
+    }
+
+    /// Trusts the new identity key a contact presented (after
+    /// `IdentityChanged`, once the user looked at the new safety number)
+    /// and decrypts the texts held for it; returns them, oldest first
+    /// (each is also published as `MessageReceived`). The new key is not
+    /// verified. Throws `InvalidInput` when no change is waiting.
+    pub fn trust_new_identity(&self, contact_id: String) -> Result<Vec<Message>> {
+        let app = self.core.app()?;
+        let contact = ContactId::from_string(contact_id);
+        let mut released = Vec::new();
+        for result in app.accept_new_identity(&contact)? {
+            match result {
+                Ok(sotto_core::messaging::Received::Text(message)) => {
+                    let message = Message::from(message);
+                    self.core.events().emit(AccountEvent::MessageReceived {
+                        message: message.clone(),
+                        new_contact: false,
+                    });
+                    released.push(message);
+                }
+                Ok(_) => {}
+                // One held envelope that cannot be read is dropped; the
+                // others are still released.
+                Err(error) => {
+                    tracing::warn!(%error, "a held message could not be decrypted");
+                }
+            }
+        }
+        Ok(released)
+    }
+
+    /// How many received texts of the conversation are unread (since the
+    /// last `markConversationRead`).
+    pub fn unread_count(&self, contact_id: String) -> Result<u32> {
+        let contact = ContactId::from_string(contact_id);
+        let count = self.core.app()?.unread_count(&contact)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// Marks the whole conversation read: its unread count drops to 0 and
+    /// the contact gets a read receipt if read receipts are on. Returns how
+    /// many texts were unread.
+    pub fn mark_conversation_read(&self, contact_id: String) -> Result<u32> {
+        let contact = ContactId::from_string(contact_id);
+        let count = self.core.app()?.mark_conversation_read(&contact)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// How many texts from the contact wait, undecrypted, for
+    /// `trustNewIdentity`.
+    pub fn held_message_count(&self, contact_id: String) -> Result<u32> {
+        let contact = ContactId::from_string(contact_id);
+        let count = self.core.app()?.held_message_count(&contact)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
+    }
+
+    /// Takes back the verified mark of a contact (the safety number must be
+    /// compared again).
+    pub fn clear_contact_verified(&self, contact_id: String) -> Result<()> {
+        let contact = ContactId::from_string(contact_id);
+        Ok(self.core.app()?.clear_verified(&contact)?)
+    }
+
+    /// The SOCKS5 proxy the relay is reached through (`host:port` of Tor or
+    /// Orbot, such as `127.0.0.1:9050`), or null for a direct connection.
+    pub fn socks5_proxy(&self) -> Result<Option<String>> {
+        Ok(self
+            .core
+            .app()?
+            .settings()
+            .socks5
+            .map(|proxy| proxy.to_string()))
+    }
+
+    /// Sets (or with null clears) the SOCKS5 proxy; it applies from the
+    /// next `connect`. Throws `InvalidInput` unless it is an IP address and
+    /// port.
+    pub fn set_socks5_proxy(&self, proxy: Option<String>) -> Result<()> {
+        let app = self.core.app()?;
+        let socks5 = proxy
+            .map(|text| {
+                text.trim().parse().map_err(|_| {
+                    SottoError::InvalidInput("the proxy must be an IP address and a port")
+                })
+            })
+            .transpose()?;
+        let mut settings = app.settings();
+        settings.socks5 = socks5;
+        Ok(app.save_settings(settings)?)
+    }
+}
+
+impl Account {
+    /// Publishes what the app should hear about an incoming SMS, and the
+    /// SMS it made waiting.
+    fn after_sms(&self, app: &Arc<app::Account>, received: SmsReceived) -> IncomingSms {
+        let incoming = match received {
+            SmsReceived::Plain { phone, id } => IncomingSms::Plain {
+                phone: phone.as_str().to_owned(),
+                plain_id: id,
+            },
+            SmsReceived::Text { message, .. } => {
+                let message = Message::from(message);
+                self.core.events().emit(AccountEvent::MessageReceived {
+                    message: message.clone(),
+                    new_contact: false,
+                });
+                IncomingSms::Encrypted { message }
+            }
+            SmsReceived::Handshake {
+                contact,
+                session_ready,
+            } => IncomingSms::Handshake {
+                contact_id: contact.as_str().to_owned(),
+                session_ready,
+            },
+            SmsReceived::IdentityChanged { contact } => {
+                let contact_id = contact.as_str().to_owned();
+                self.core.events().emit(AccountEvent::IdentityChanged {
+                    contact_id: contact_id.clone(),
+                });
+                IncomingSms::IdentityChanged { contact_id }
+            }
+            SmsReceived::TimerChanged { contact, seconds } => {
+                self.core
+                    .events()
+                    .emit(AccountEvent::DisappearingTimerChanged {
+                        contact_id: contact.as_str().to_owned(),
+                        seconds,
+                    });
+                IncomingSms::Control
+            }
+            SmsReceived::GroupText { .. } | SmsReceived::GroupChanged { .. } => IncomingSms::Group,
+            SmsReceived::PartOfEncrypted => IncomingSms::PartOfEncrypted,
+            SmsReceived::Control => IncomingSms::Control,
+            SmsReceived::Unusable => IncomingSms::Unusable,
+        };
+        self.announce_waiting_sms(app);
+        incoming
+    }
+
+    /// Publishes `OutgoingSmsWaiting` when SMS wait to be taken.
+    fn announce_waiting_sms(&self, app: &app::Account) {
+        match app.sms_to_take() {
+            Ok(0) => {}
+            Ok(count) => self.core.events().emit(AccountEvent::OutgoingSmsWaiting {
+                count: u32::try_from(count).unwrap_or(u32::MAX),
+            }),
+            Err(error) => tracing::warn!(%error, "could not count the waiting SMS"),
+        }
+    }
+}

@@ -1,0 +1,539 @@
+//! The SMS bridge of the application facade: how a phone app that is the
+//! default SMS app hands SMS to the core and takes SMS from it.
+//!
+//! - In: every SMS the phone receives goes to [`Account::sms_received`] (or
+//!   [`Account::sms_data_received`] for a data SMS on
+//!   [`crate::sms::segment::DATA_PORT`]). The core says what it was: a plain
+//!   SMS stored in its number's thread, a decrypted Sotto text stored in the
+//!   contact's conversation, a handshake, or a part still waiting for the
+//!   rest. Ciphertext is never stored or shown as a plain message.
+//! - Out: whatever the core wants on the air (encrypted parts, handshake
+//!   legs and replies, resend requests, plain texts) waits in a queue in the
+//!   encrypted store. The app takes it with [`Account::take_outgoing_sms`]
+//!   and reports each SMS back by id with [`Account::report_sms_status`].
+//!   A text's state follows its SMS: sent when all its parts are sent,
+//!   delivered when the carrier reported all of them delivered.
+//! - Sending (`routing`): [`Account::send_text_routed`] and
+//!   [`Account::send_text_to_number`] choose relay, encrypted SMS or plain
+//!   SMS with [`crate::sms::choose_route`] and the user's
+//!   [`crate::sms::TransportPolicy`] (`settings`).
+//! - Plain threads, received MMS and the history import: `plain_threads`.
+//!
+//! What survives the app process being killed: the queue (rows handed out
+//! but never reported are queued again on the next open, so an SMS may go
+//! twice but is never lost; a repeated Sotto part is dropped by the
+//! receiver's reassembly), the parts of unfinished incoming messages (the
+//! endpoint keeps them in the store), our handshake legs waiting for an
+//! answer, and the sessions. The cache answering resend requests for texts
+//! sent before the restart does not; see [`crate::sms::endpoint`].
+//!
+//! It owns the wiring between [`SmsEndpoint`], the plain-SMS model and the
+//! queue; the protocol is in [`crate::sms`].
+
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+mod plain_threads;
+mod routing;
+mod settings;
+
+pub use routing::{NumberConversation, SentText};
+pub use settings::{SmsSettings, DEFAULT_REGION};
+
+use super::Account;
+use crate::error::{Error, Result};
+use crate::message::MessageId;
+use crate::messaging::Received;
+use crate::millis;
+use crate::sms::{LegKind, PhoneNumber, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step};
+use crate::store::{
+    in_transaction, ContactId, DeliveryState, GroupId, GroupMessage, NewQueuedSms, PlainState,
+    QueueState, QueuedSmsRow, SottoStore, SqlCipherStore, StoredMessage,
+};
+
+/// How long a sent SMS waits for its delivery report before the queue
+/// forgets it (not every carrier sends reports).
+const DELIVERY_REPORT_WAIT: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// What became of an SMS from [`Account::take_outgoing_sms`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmsStatus {
+    /// The radio sent it.
+    Sent,
+    /// The carrier reported it delivered.
+    Delivered,
+    /// The radio could not send it.
+    Failed,
+}
+
+/// One SMS for the app to send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct QueuedSms {
+    /// Report its fate with this id ([`Account::report_sms_status`]).
+    pub id: i64,
+    /// The recipient.
+    pub to: PhoneNumber,
+    /// What to send. A plain text may be longer than one SMS: the app sends
+    /// it as a multipart SMS. A Sotto part always fits one SMS.
+    pub body: SmsBody,
+    /// Sotto ciphertext (never shown to the user) rather than a plain text.
+    pub encrypted: bool,
+}
+
+impl std::fmt::Debug for QueuedSms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuedSms")
+            .field("id", &self.id)
+            .field("body", &self.body)
+            .field("encrypted", &self.encrypted)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an incoming SMS turned out to be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SmsReceived {
+    /// An ordinary SMS, stored in the plain thread of `phone`.
+    Plain {
+        /// The sender, normalised: the thread.
+        phone: PhoneNumber,
+        /// Its row in the plain-SMS model.
+        id: i64,
+    },
+    /// A Sotto text, decrypted and stored in the contact's conversation.
+    Text {
+        /// Who sent it.
+        contact: ContactId,
+        /// The text as stored.
+        message: StoredMessage,
+    },
+    /// A Sotto discovery handshake from (or answered by) this contact.
+    Handshake {
+        /// The contact (created if the number was unknown).
+        contact: ContactId,
+        /// Sessions both ways: encrypted texts can flow.
+        session_ready: bool,
+    },
+    /// The contact presented a new identity key; the message waits,
+    /// undecrypted, until the user accepts it
+    /// ([`Account::accept_new_identity`]).
+    IdentityChanged {
+        /// Who.
+        contact: ContactId,
+    },
+    /// The contact set the disappearing-messages timer.
+    TimerChanged {
+        /// Who.
+        contact: ContactId,
+        /// Seconds; 0 turns it off.
+        seconds: u32,
+    },
+    /// A group text, filed in its group (a member reachable only by SMS
+    /// gets group texts 1:1, with the group id inside).
+    GroupText {
+        /// The text as stored in the group.
+        message: GroupMessage,
+    },
+    /// A group's state changed (or a text for it is held until it does).
+    GroupChanged {
+        /// The group.
+        group: GroupId,
+    },
+    /// Sotto content with nothing to show (a receipt, a message already
+    /// received).
+    Control,
+    /// A part of a Sotto message whose other parts have not arrived yet, or
+    /// a request to send parts again (answered through the queue).
+    PartOfEncrypted,
+    /// A Sotto SMS that was damaged on the way or cannot be decrypted. It
+    /// is not shown; the sender is asked to send it again where possible.
+    Unusable,
+}
+
+impl SmsReceived {
+    /// Which of two outcomes of one SMS the app should hear about.
+    fn rank(&self) -> u8 {
+        match self {
+            SmsReceived::Text { .. } | SmsReceived::GroupText { .. } => 7,
+            SmsReceived::IdentityChanged { .. } => 6,
+            SmsReceived::Handshake { .. } => 5,
+            SmsReceived::Plain { .. } => 4,
+            SmsReceived::TimerChanged { .. } | SmsReceived::GroupChanged { .. } => 3,
+            SmsReceived::Unusable => 3,
+            SmsReceived::Control => 2,
+            SmsReceived::PartOfEncrypted => 1,
+        }
+    }
+}
+
+/// An encrypted text whose state an SMS status report moved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextProgress {
+    /// The conversation.
+    pub contact: ContactId,
+    /// The text.
+    pub message_id: MessageId,
+    /// The state it reached (sent or delivered).
+    pub state: DeliveryState,
+}
+
+/// What [`Account::sms_tick`] found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SmsTick {
+    /// Incoming Sotto messages that gave up waiting for missing parts.
+    pub incomplete: usize,
+    /// Handshakes we started that were never answered.
+    pub handshakes_unanswered: usize,
+}
+
+/// The account's SMS endpoint, made and restored on first use.
+#[derive(Default)]
+pub(crate) struct SmsBridge {
+    endpoint: Mutex<Option<SmsEndpoint>>,
+}
+
+impl Account {
+    /// Locks the endpoint, making it on first use: restores unfinished
+    /// incoming messages from the store and queues again the SMS handed out
+    /// before a restart but never reported.
+    fn endpoint(&self) -> Result<MutexGuard<'_, Option<SmsEndpoint>>> {
+        let mut guard = self
+            .sms
+            .endpoint
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if guard.is_none() {
+            let mut store = self.shared.store();
+            let settings = SmsSettings::load(&store)?;
+            let mut endpoint = SmsEndpoint::new(SmsConfig {
+                own_relay: Some(self.settings().relay),
+                data_sms: settings.data_sms,
+                ..SmsConfig::default()
+            });
+            in_transaction(&mut *store, |store| store.sms_queue_requeue_handed_out())?;
+            endpoint.restore_legs(store.sms_legs()?);
+            let step = endpoint.restore(&mut *store, &mut rand::rng())?;
+            queue_step(&mut store, &step, SystemTime::now())?;
+            *guard = Some(endpoint);
+        }
+        Ok(guard)
+    }
+
+    /// Hands in a text SMS the phone received from `sender` (the address as
+    /// the carrier gave it; for a long plain SMS, the joined text).
+    pub fn sms_received(&self, sender: &str, body: &str) -> Result<SmsReceived> {
+        let from = self.parse_phone(sender)?;
+        self.with_endpoint(|endpoint, store, now| {
+            endpoint.receive_text(store, &from, body, now, &mut rand::rng())
+        })
+    }
+
+    /// Hands in a data SMS the phone received on Sotto's port.
+    pub fn sms_data_received(&self, sender: &str, data: &[u8]) -> Result<SmsReceived> {
+        let from = self.parse_phone(sender)?;
+        self.with_endpoint(|endpoint, store, now| {
+            endpoint.receive_data(store, &from, data, now, &mut rand::rng())
+        })
+    }
+
+    fn with_endpoint(
+        &self,
+        work: impl FnOnce(&mut SmsEndpoint, &mut SqlCipherStore, SystemTime) -> Result<Step>,
+    ) -> Result<SmsReceived> {
+        let mut guard = self.endpoint()?;
+        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+        let now = SystemTime::now();
+        let mut store = self.shared.store();
+        let step = work(endpoint, &mut store, now)?;
+        queue_step(&mut store, &step, now)?;
+        keep_legs(&mut store, endpoint)?;
+        Ok(summarise(&step))
+    }
+
+    /// Drives the SMS timeouts: asks for missing parts, gives up on
+    /// messages that stay incomplete, sends unanswered handshakes again, and
+    /// forgets sent SMS whose delivery report never came. Call it now and
+    /// then (a minute is plenty), then take the outgoing SMS.
+    pub fn sms_tick(&self) -> Result<SmsTick> {
+        let mut guard = self.endpoint()?;
+        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+        let now = SystemTime::now();
+        let mut store = self.shared.store();
+        let step = endpoint.tick(&mut *store, now)?;
+        queue_step(&mut store, &step, now)?;
+        keep_legs(&mut store, endpoint)?;
+        let before = millis(now).saturating_sub(DELIVERY_REPORT_WAIT.as_millis() as u64);
+        in_transaction(&mut *store, |store| store.sms_queue_prune(before))?;
+        let mut tick = SmsTick::default();
+        for event in &step.events {
+            match event {
+                SmsEvent::Incomplete { expiry, .. }
+                    if *expiry != crate::sms::Expiry::ResendRequested =>
+                {
+                    tick.incomplete += 1
+                }
+                SmsEvent::HandshakeUnanswered { .. } => tick.handshakes_unanswered += 1,
+                _ => {}
+            }
+        }
+        Ok(tick)
+    }
+
+    /// Takes the SMS waiting to be sent, oldest first, and marks them handed
+    /// out: a second call does not return them again. Report each with
+    /// [`Account::report_sms_status`].
+    pub fn take_outgoing_sms(&self) -> Result<Vec<QueuedSms>> {
+        // Through the endpoint, so SMS held from before a restart are queued
+        // again first.
+        let _endpoint = self.endpoint()?;
+        in_transaction(&mut *self.shared.store(), |store| {
+            let rows = store.sms_queue_in_state(QueueState::Queued)?;
+            let mut taken = Vec::with_capacity(rows.len());
+            for row in rows {
+                store.sms_queue_set_state(row.id, QueueState::HandedOut)?;
+                taken.push(to_queued_sms(row)?);
+            }
+            Ok(taken)
+        })
+    }
+
+    /// How many SMS wait to be taken (not yet handed out).
+    pub fn sms_to_take(&self) -> Result<usize> {
+        self.shared.store().sms_queue_count(QueueState::Queued)
+    }
+
+    /// How many SMS wait to be taken or reported.
+    pub fn waiting_sms(&self) -> Result<usize> {
+        self.shared.store().sms_queue_waiting()
+    }
+
+    /// Records what became of SMS `id`. A plain SMS takes the state; a text
+    /// sent as encrypted SMS becomes sent once all its parts are sent and
+    /// delivered once all are delivered. A failed SMS is not sent again on
+    /// its own (a plain one shows as failed, an encrypted text stays
+    /// pending) until [`Account::retry_failed_sms`]. Unknown or forgotten
+    /// ids (a batch all delivered, or pruned by [`Account::sms_tick`]) are
+    /// refused with [`Error::UnknownMessage`]; a report that would move
+    /// backwards is ignored.
+    ///
+    /// Returns the encrypted texts whose state this report moved, with the
+    /// state they reached.
+    pub fn report_sms_status(&self, id: i64, status: SmsStatus) -> Result<Vec<TextProgress>> {
+        in_transaction(&mut *self.shared.store(), |store| {
+            let row = store.sms_queue_row(id)?.ok_or(Error::UnknownMessage)?;
+            let state = match status {
+                SmsStatus::Sent => QueueState::Sent,
+                SmsStatus::Delivered => QueueState::Delivered,
+                SmsStatus::Failed => QueueState::Failed,
+            };
+            // Failed and delivered are final; sent only moves forward.
+            if row.state >= state || row.state >= QueueState::Delivered {
+                return Ok(Vec::new());
+            }
+            store.sms_queue_set_state(id, state)?;
+            if let Some(plain_id) = row.plain_message {
+                store.set_plain_state(
+                    plain_id,
+                    match status {
+                        SmsStatus::Sent => PlainState::Sent,
+                        SmsStatus::Delivered => PlainState::Delivered,
+                        SmsStatus::Failed => PlainState::Failed,
+                    },
+                )?;
+            }
+            let states = store.sms_queue_batch_states(row.batch)?;
+            let all = |wanted: &[QueueState]| states.iter().all(|s| wanted.contains(s));
+            let advance = if all(&[QueueState::Delivered]) {
+                Some(DeliveryState::Delivered)
+            } else if all(&[QueueState::Sent, QueueState::Delivered]) {
+                Some(DeliveryState::Sent)
+            } else {
+                None
+            };
+            let mut moved = Vec::new();
+            if let Some(state) = advance {
+                for (contact, message_id) in store.sms_queue_texts(row.batch)? {
+                    if store.advance_delivery_state(&contact, &message_id, state)? {
+                        moved.push(TextProgress {
+                            contact,
+                            message_id,
+                            state,
+                        });
+                    }
+                }
+            }
+            // Failed rows stay for `retry_failed_sms` (or the pruning).
+            if all(&[QueueState::Delivered]) {
+                store.sms_queue_remove_batch(row.batch)?;
+            }
+            Ok(moved)
+        })
+    }
+
+    /// Queues again every SMS reported failed (say, once the phone has
+    /// service again, or when the user taps "retry"); their plain messages
+    /// go back to pending. Returns how many.
+    pub fn retry_failed_sms(&self) -> Result<usize> {
+        in_transaction(&mut *self.shared.store(), |store| {
+            let failed = store.sms_queue_in_state(QueueState::Failed)?;
+            for row in &failed {
+                store.sms_queue_set_state(row.id, QueueState::Queued)?;
+                if let Some(plain_id) = row.plain_message {
+                    store.set_plain_state(plain_id, PlainState::Pending)?;
+                }
+            }
+            Ok(failed.len())
+        })
+    }
+
+    /// Starts the Sotto discovery handshake with `number` by SMS: the
+    /// contact (named `name` if new) gets our identity, a prekey bundle and
+    /// our relay. Its SMS wait in the queue; [`SmsReceived::Handshake`] with
+    /// `session_ready` tells when the answer came.
+    pub fn start_sms_handshake(&self, number: &str, name: &str) -> Result<ContactId> {
+        let name = super::check_name(name)?;
+        let to = self.parse_phone(number)?;
+        let mut guard = self.endpoint()?;
+        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+        let now = SystemTime::now();
+        let mut store = self.shared.store();
+        let (contact, step) =
+            endpoint.start_handshake(&mut *store, &to, &name, now, &mut rand::rng())?;
+        queue_step(&mut store, &step, now)?;
+        keep_legs(&mut store, endpoint)?;
+        Ok(contact)
+    }
+}
+
+/// Queues what a step wants sent, in one transaction: its SMS as one batch,
+/// and the outbox entries they carry taken out of the relay's outbox (so the
+/// relay does not send them too), their texts following the batch's state.
+/// Returns the ids of the messages the batch carries.
+fn queue_step(store: &mut SqlCipherStore, step: &Step, now: SystemTime) -> Result<Vec<MessageId>> {
+    if step.outgoing.is_empty() {
+        return Ok(Vec::new());
+    }
+    in_transaction(store, |store| {
+        let batch = store.sms_queue_new_batch()?;
+        let mut texts = Vec::new();
+        for outbox_id in &step.outbox_ids {
+            if let Some(entry) = store.take_outbox(*outbox_id)? {
+                store.sms_queue_add_text(batch, &entry.contact, &entry.message_id)?;
+                texts.push(entry.message_id);
+            }
+        }
+        for sms in &step.outgoing {
+            let (data_port, body) = match &sms.body {
+                SmsBody::Text(text) => (None, text.as_bytes()),
+                SmsBody::Data { port, bytes } => (Some(*port), bytes.as_slice()),
+            };
+            store.sms_queue_push(&NewQueuedSms {
+                batch,
+                to: &sms.to,
+                data_port,
+                body,
+                encrypted: true,
+                plain_message: None,
+                at_ms: millis(now),
+            })?;
+        }
+        Ok(texts)
+    })
+}
+
+/// Keeps the endpoint's waiting handshake legs in the store when they
+/// changed, so a restart neither forgets to send a hello again nor misses
+/// that its answer made the session ready.
+fn keep_legs(store: &mut SqlCipherStore, endpoint: &SmsEndpoint) -> Result<()> {
+    let mut legs = endpoint.waiting_legs();
+    legs.sort_by_key(|leg| (leg.to.clone(), leg.kind == LegKind::Answer));
+    if store.sms_legs()? == legs {
+        return Ok(());
+    }
+    in_transaction(store, |store| store.replace_sms_legs(&legs))
+}
+
+fn to_queued_sms(row: QueuedSmsRow) -> Result<QueuedSms> {
+    let body = match row.data_port {
+        Some(port) => SmsBody::Data {
+            port,
+            bytes: row.body,
+        },
+        None => SmsBody::Text(String::from_utf8(row.body).map_err(|_| Error::CorruptStore)?),
+    };
+    Ok(QueuedSms {
+        id: row.id,
+        to: row.to,
+        body,
+        encrypted: row.encrypted,
+    })
+}
+
+/// The one outcome of an SMS the app hears about.
+fn summarise(step: &Step) -> SmsReceived {
+    let mut best = SmsReceived::PartOfEncrypted;
+    let mut ready = Vec::new();
+    for event in &step.events {
+        let outcome = match event {
+            SmsEvent::Plain { from, id } => SmsReceived::Plain {
+                phone: from.clone(),
+                id: *id,
+            },
+            SmsEvent::Received { contact, received } => match received {
+                Received::Text(message) => SmsReceived::Text {
+                    contact: contact.clone(),
+                    message: message.clone(),
+                },
+                Received::HeldForUntrustedIdentity => SmsReceived::IdentityChanged {
+                    contact: contact.clone(),
+                },
+                Received::ContactHandshake(_) => SmsReceived::Handshake {
+                    contact: contact.clone(),
+                    session_ready: false,
+                },
+                Received::ExpirationTimerChanged(seconds) => SmsReceived::TimerChanged {
+                    contact: contact.clone(),
+                    seconds: *seconds,
+                },
+                Received::GroupText(message) => SmsReceived::GroupText {
+                    message: message.clone(),
+                },
+                Received::GroupChanged(change) => SmsReceived::GroupChanged {
+                    group: change.group,
+                },
+                Received::GroupTextHeld { group } => SmsReceived::GroupChanged { group: *group },
+                Received::Receipt { .. }
+                | Received::CallSignal(_)
+                | Received::GroupSenderKey { .. }
+                | Received::Duplicate => SmsReceived::Control,
+            },
+            SmsEvent::HandshakeAnswered { contact, .. } => SmsReceived::Handshake {
+                contact: contact.clone(),
+                session_ready: false,
+            },
+            SmsEvent::SessionReady { contact } => {
+                ready.push(contact.clone());
+                SmsReceived::Handshake {
+                    contact: contact.clone(),
+                    session_ready: true,
+                }
+            }
+            SmsEvent::Damaged { .. } | SmsEvent::Failed { .. } => SmsReceived::Unusable,
+            SmsEvent::Incomplete { .. } => SmsReceived::PartOfEncrypted,
+            SmsEvent::HelloWaiting { .. } | SmsEvent::HandshakeUnanswered { .. } => {
+                SmsReceived::Control
+            }
+        };
+        if outcome.rank() > best.rank() {
+            best = outcome;
+        }
+    }
+    if let SmsReceived::Handshake {
+        contact,
+        session_ready,
+    } = &mut best
+    {
+        *session_ready = ready.contains(contact);
+    }
+    best
+}

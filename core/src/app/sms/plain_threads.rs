@@ -1,0 +1,63 @@
+//! The plain-SMS threads as the app facade offers them: pages of a
+//! thread, received MMS with their parts, and importing the phone's
+//! existing SMS/MMS history. Every plain message crossed the network
+//! unencrypted, and the model says so.
+
+use std::time::SystemTime;
+
+use super::super::Account;
+use crate::error::Result;
+use crate::sms::plain::{self, HistoryItem, ImportReport};
+use crate::sms::PhoneNumber;
+use crate::store::{Attachment, PlainMessage, PlainThread, SottoStore};
+
+impl Account {
+    /// Every plain-SMS thread, most recent first.
+    pub fn plain_threads(&self) -> Result<Vec<PlainThread>> {
+        self.shared.store().plain_threads()
+    }
+
+    /// One page of a plain thread, newest first (paged as
+    /// [`Account::messages`]).
+    pub fn plain_messages(
+        &self,
+        phone: &PhoneNumber,
+        limit: usize,
+        before_ms: Option<u64>,
+    ) -> Result<Vec<PlainMessage>> {
+        self.shared.store().plain_messages(phone, limit, before_ms)
+    }
+
+    /// Hands in an MMS the phone received and downloaded (its text and its
+    /// parts): stored in the plain thread of the sender, attachments as
+    /// blobs in the encrypted store. Returns the thread and the row.
+    pub fn mms_received(
+        &self,
+        sender: &str,
+        text: &str,
+        attachments: Vec<Attachment>,
+    ) -> Result<(PhoneNumber, i64)> {
+        let from = self.parse_phone(sender)?;
+        let id = plain::receive_mms(
+            &mut *self.shared.store(),
+            &from,
+            text,
+            attachments,
+            SystemTime::now(),
+        )?;
+        Ok((from, id))
+    }
+
+    /// The attachments of a plain message (an MMS), in order.
+    pub fn plain_attachments(&self, id: i64) -> Result<Vec<Attachment>> {
+        self.shared.store().plain_attachments(id)
+    }
+
+    /// Imports a batch of the phone's SMS/MMS history into the plain
+    /// threads, national numbers read with the SMS region. Safe to repeat:
+    /// what was imported before (by the provider's id) is skipped.
+    pub fn import_sms_history(&self, items: &[HistoryItem]) -> Result<ImportReport> {
+        let region = self.sms_settings()?.region;
+        plain::import_history(&mut *self.shared.store(), items, &region)
+    }
+}

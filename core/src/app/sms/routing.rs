@@ -1,0 +1,177 @@
+//! Which way a text goes from the app facade: the conversation of a phone
+//! number, sending to a contact by the route [`choose_route`] picks (relay,
+//! encrypted SMS, relay later), plain SMS to numbers not on Sotto, and
+//! carrying other envelopes (a timer change) by SMS.
+
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use super::super::{Account, Reach};
+use super::{queue_step, SmsSettings};
+use crate::error::{Error, Result};
+use crate::message::MessageId;
+use crate::messaging::Outgoing;
+use crate::millis;
+use crate::sms::plain;
+use crate::sms::route::route_facts;
+use crate::sms::{choose_route, PhoneNumber, Route, Step};
+use crate::store::{in_transaction, ContactId, NewQueuedSms, SottoStore};
+
+/// Where a conversation with a phone number lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NumberConversation {
+    /// The number belongs to a Sotto contact: their conversation.
+    Contact(ContactId),
+    /// Nobody on Sotto has it: the plain-SMS thread of the number.
+    Plain(PhoneNumber),
+}
+
+/// How a text was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SentText {
+    /// Encrypted and stored in the contact's conversation; it went or goes
+    /// by `route` ([`Route::Relay`], [`Route::RelayWhenOnline`] or
+    /// [`Route::EncryptedSms`]).
+    Encrypted {
+        /// The way it travels.
+        route: Route,
+        /// Its id in the conversation.
+        message_id: MessageId,
+    },
+    /// A plain SMS, stored in the number's thread and marked unencrypted.
+    Plain {
+        /// Its row in the plain-SMS model.
+        id: i64,
+    },
+}
+
+impl Account {
+    /// The conversation with `number`: the Sotto contact who has it, or
+    /// its plain-SMS thread.
+    pub fn conversation_for_number(&self, number: &str) -> Result<NumberConversation> {
+        let phone = self.parse_phone(number)?;
+        Ok(match self.shared.store().contact_by_phone(&phone)? {
+            Some(contact) => NumberConversation::Contact(contact),
+            None => NumberConversation::Plain(phone),
+        })
+    }
+
+    /// Records `number` (E.164) as the phone number of a contact, such as
+    /// one added by invite, so that texts can go by encrypted SMS when the
+    /// relay is out of reach, and SMS from the number reach the contact's
+    /// conversation. A number that was another contact's moves to this one.
+    pub fn link_contact_phone(&self, contact: &ContactId, number: &str) -> Result<()> {
+        let phone = self.parse_phone(number)?;
+        if !phone.is_e164() {
+            return Err(Error::InvalidPhoneNumber);
+        }
+        in_transaction(&mut *self.shared.store(), |store| {
+            if store.contact(contact)?.is_none() {
+                return Err(Error::UnknownContact);
+            }
+            store.link_phone(&phone, contact)
+        })
+    }
+
+    /// The phone numbers known for a contact.
+    pub fn contact_phones(&self, contact: &ContactId) -> Result<Vec<PhoneNumber>> {
+        self.shared.store().phones_of(contact)
+    }
+
+    /// Sends a text to `number`: encrypted to the Sotto contact who has it
+    /// ([`Account::send_text_routed`]), else as a plain SMS.
+    pub async fn send_text_to_number(&self, number: &str, text: &str) -> Result<SentText> {
+        match self.conversation_for_number(number)? {
+            NumberConversation::Contact(contact) => self.send_text_routed(&contact, text).await,
+            NumberConversation::Plain(phone) => self.send_plain_sms(&phone, text),
+        }
+    }
+
+    /// Sends a text to a contact by the route [`choose_route`] picks: the
+    /// relay when the contact has one and the relay connection is up,
+    /// encrypted SMS when we have their number, the relay later when
+    /// neither works now, all within the user's [`crate::sms::TransportPolicy`]. A
+    /// contact on Sotto is never downgraded to plain SMS here.
+    pub async fn send_text_routed(&self, contact: &ContactId, text: &str) -> Result<SentText> {
+        self.refuse_if_identity_changed(contact)?;
+        let route = self.route_to(contact)?;
+        let message_id = match route {
+            Route::Relay | Route::RelayWhenOnline => self.send_text(contact, text).await?,
+            Route::EncryptedSms => {
+                let mut guard = self.endpoint()?;
+                let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+                let now = SystemTime::now();
+                let mut store = self.shared.store();
+                let step = endpoint.send_text(&mut *store, contact, text, now, &mut rand::rng())?;
+                let texts = queue_step(&mut store, &step, now)?;
+                texts
+                    .into_iter()
+                    .next()
+                    .ok_or(Error::NoRoute("the text was not queued"))?
+            }
+            Route::PlainSms | Route::PlainMms => {
+                let phone = self
+                    .contact_phones(contact)?
+                    .into_iter()
+                    .next()
+                    .ok_or(Error::NoRoute("no phone number for a plain SMS"))?;
+                return self.send_plain_sms(&phone, text);
+            }
+        };
+        Ok(SentText::Encrypted { route, message_id })
+    }
+
+    /// The route a text to `contact` would take now.
+    pub fn route_to(&self, contact: &ContactId) -> Result<Route> {
+        let data_up = self.shared.online.load(Ordering::Acquire);
+        let (mut facts, policy) = {
+            let store = self.shared.store();
+            (
+                route_facts(&*store, contact, data_up)?,
+                SmsSettings::load(&store)?.policy,
+            )
+        };
+        // A relay other than ours cannot be reached yet (no federation).
+        if facts.has_relay && self.contact(contact)?.reach != Reach::OurRelay {
+            facts.has_relay = false;
+        }
+        choose_route(&facts, &policy)
+    }
+
+    /// Stores a plain SMS to `phone` and queues it.
+    pub fn send_plain_sms(&self, phone: &PhoneNumber, text: &str) -> Result<SentText> {
+        let now = SystemTime::now();
+        let mut store = self.shared.store();
+        let outgoing = plain::send_sms(&mut *store, phone, text, now)?;
+        in_transaction(&mut *store, |store| {
+            let batch = store.sms_queue_new_batch()?;
+            store.sms_queue_push(&NewQueuedSms {
+                batch,
+                to: phone,
+                data_port: None,
+                body: text.as_bytes(),
+                encrypted: false,
+                plain_message: Some(outgoing.id),
+                at_ms: millis(now),
+            })
+        })?;
+        Ok(SentText::Plain { id: outgoing.id })
+    }
+
+    /// Sends an envelope already queued by the messaging layer (a timer
+    /// change, say) to `contact` by encrypted SMS instead of the relay.
+    pub(crate) fn carry_by_sms(&self, contact: &ContactId, outgoing: &Outgoing) -> Result<()> {
+        let phone = self
+            .contact_phones(contact)?
+            .into_iter()
+            .next()
+            .ok_or(Error::NoRoute("the contact has no phone number"))?;
+        let mut guard = self.endpoint()?;
+        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+        let now = SystemTime::now();
+        let mut step = Step::default();
+        let mut store = self.shared.store();
+        endpoint.send_outgoing(&mut *store, &phone, outgoing, now, &mut step)?;
+        queue_step(&mut store, &step, now).map(drop)
+    }
+}

@@ -1,0 +1,564 @@
+//! The application facade's SMS bridge: two accounts exchange a discovery
+//! handshake and encrypted texts over a simulated carrier made of their
+//! outgoing queues, plain SMS thread by number, status reports move states,
+//! and a restart in the middle loses nothing.
+
+mod support;
+
+use std::path::Path;
+
+use sotto_core::app::{
+    Account, NumberConversation, QueuedSms, SentText, SmsReceived, SmsSettings, SmsStatus, StoreKey,
+};
+use sotto_core::relay::invite::RelayInvite;
+use sotto_core::sms::plain::HistoryItem;
+use sotto_core::sms::{PhoneNumber, Route, SmsBody, TransportPolicy};
+use sotto_core::store::{Attachment, ContactId, DatabaseKey, DeliveryState, Direction, PlainState};
+use sotto_core::{Error, Result};
+
+const ALICE: &str = "+4930901820";
+const BOB: &str = "+4940123456";
+
+fn relay() -> RelayInvite {
+    RelayInvite {
+        host: "127.0.0.1".into(),
+        port: 7443,
+        cert_sha256: [5; 32],
+        trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
+    }
+}
+
+fn key(byte: u8) -> StoreKey {
+    StoreKey::Raw(DatabaseKey::from_bytes([byte; 32]))
+}
+
+fn create(dir: &Path, key_byte: u8, relay: &RelayInvite) -> Result<Account> {
+    let account =
+        Account::create_with_policy(dir, &key(key_byte), relay.clone(), &support::small_policy())?;
+    account.save_sms_settings(&SmsSettings {
+        region: "DE".into(),
+        ..SmsSettings::default()
+    })?;
+    Ok(account)
+}
+
+/// The sending calls are `async` (the relay route needs the network);
+/// these tests take the SMS routes, on a runtime of their own.
+trait SendBlocking {
+    fn send_text_routed_blocking(&self, contact: &ContactId, text: &str) -> Result<SentText>;
+    fn send_text_to_number_blocking(&self, number: &str, text: &str) -> Result<SentText>;
+}
+
+fn block_on<T>(work: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(work)
+}
+
+impl SendBlocking for Account {
+    fn send_text_routed_blocking(&self, contact: &ContactId, text: &str) -> Result<SentText> {
+        block_on(self.send_text_routed(contact, text))
+    }
+
+    fn send_text_to_number_blocking(&self, number: &str, text: &str) -> Result<SentText> {
+        block_on(self.send_text_to_number(number, text))
+    }
+}
+
+/// One phone: its account and its own number, as the carrier knows it.
+struct Phone {
+    account: Account,
+    number: &'static str,
+}
+
+/// Carries every SMS `from` has queued to `to`, in the order `shuffle`
+/// leaves them, and reports each back to `from` as sent and delivered.
+/// Returns what `to` made of each SMS.
+fn carry(
+    from: &Phone,
+    to: &Phone,
+    shuffle: impl Fn(&mut Vec<QueuedSms>),
+) -> Result<Vec<SmsReceived>> {
+    let mut queued = from.account.take_outgoing_sms()?;
+    let ids: Vec<i64> = queued.iter().map(|sms| sms.id).collect();
+    shuffle(&mut queued);
+    let mut outcomes = Vec::new();
+    for sms in queued {
+        assert_eq!(sms.to.as_str(), to.number, "addressed to the other phone");
+        assert!(sms.encrypted, "only Sotto SMS between these two");
+        let SmsBody::Text(text) = &sms.body else {
+            panic!("text SMS by default");
+        };
+        assert!(text.chars().count() <= 160, "one SMS each");
+        outcomes.push(to.account.sms_received(from.number, text)?);
+    }
+    for id in ids {
+        from.account.report_sms_status(id, SmsStatus::Sent)?;
+        from.account.report_sms_status(id, SmsStatus::Delivered)?;
+    }
+    Ok(outcomes)
+}
+
+/// Carries both ways until neither phone has anything to send; returns
+/// what each side received (`a`'s, then `b`'s).
+fn settle(a: &Phone, b: &Phone) -> Result<(Vec<SmsReceived>, Vec<SmsReceived>)> {
+    let (mut at_a, mut at_b) = (Vec::new(), Vec::new());
+    for _round in 0..8 {
+        if a.account.waiting_sms()? == 0 && b.account.waiting_sms()? == 0 {
+            return Ok((at_a, at_b));
+        }
+        at_b.extend(carry(a, b, |_| {})?);
+        at_a.extend(carry(b, a, |_| {})?);
+    }
+    panic!("the SMS exchange did not settle");
+}
+
+fn handshake_ready(outcomes: &[SmsReceived]) -> Option<ContactId> {
+    outcomes.iter().find_map(|outcome| match outcome {
+        SmsReceived::Handshake {
+            contact,
+            session_ready: true,
+        } => Some(contact.clone()),
+        _ => None,
+    })
+}
+
+fn texts(outcomes: &[SmsReceived]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            SmsReceived::Text { message, .. } => Some(message.body.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Alice and Bob, with sessions made by the SMS handshake; returns how each
+/// knows the other (Alice's contact for Bob, Bob's contact for Alice).
+fn after_handshake(alice: &Phone, bob: &Phone) -> Result<(ContactId, ContactId)> {
+    let bob_at_alice = alice.account.start_sms_handshake(BOB, "Bob")?;
+    let (at_alice, at_bob) = settle(alice, bob)?;
+    assert_eq!(handshake_ready(&at_alice), Some(bob_at_alice.clone()));
+    let alice_at_bob = handshake_ready(&at_bob).expect("Bob's side of the handshake completed");
+    Ok((bob_at_alice, alice_at_bob))
+}
+
+#[test]
+fn encrypted_texts_cross_the_carrier_after_an_sms_handshake() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay)?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &relay)?,
+        number: BOB,
+    };
+    let (bob_at_alice, alice_at_bob) = after_handshake(&alice, &bob)?;
+
+    // No relay connection is up: a text to a contact with a number goes by
+    // encrypted SMS.
+    assert_eq!(alice.account.route_to(&bob_at_alice)?, Route::EncryptedSms);
+    let sent = alice
+        .account
+        .send_text_routed_blocking(&bob_at_alice, "Running late, see you at the station")?;
+    let SentText::Encrypted { route, message_id } = sent else {
+        panic!("a Sotto contact is never sent plain SMS");
+    };
+    assert_eq!(route, Route::EncryptedSms);
+    // The carrier reverses the parts and sends the first one twice.
+    let at_bob = carry(&alice, &bob, |parts| {
+        parts.reverse();
+        let first = parts[0].clone();
+        parts.push(first);
+    })?;
+    assert_eq!(texts(&at_bob), ["Running late, see you at the station"]);
+    let received = bob.account.messages(&alice_at_bob, 10, None)?;
+    assert_eq!(received.len(), 1, "stored once");
+    assert_eq!(received[0].direction, Direction::Incoming);
+    assert_eq!(bob.account.unread_count(&alice_at_bob)?, 1);
+    assert_eq!(bob.account.mark_conversation_read(&alice_at_bob)?, 1);
+    assert_eq!(bob.account.unread_count(&alice_at_bob)?, 0);
+    assert_eq!(bob.account.mark_conversation_read(&alice_at_bob)?, 0);
+
+    // All parts delivered: the text is delivered.
+    let mine = alice.account.messages(&bob_at_alice, 10, None)?;
+    let mine = mine.iter().find(|m| m.id == message_id).expect("stored");
+    assert_eq!(mine.state, DeliveryState::Delivered);
+
+    // Bob answers by his number.
+    let answer = bob
+        .account
+        .send_text_to_number_blocking("030 901820", "On my way")?;
+    assert!(matches!(
+        answer,
+        SentText::Encrypted {
+            route: Route::EncryptedSms,
+            ..
+        }
+    ));
+    let (at_alice, _) = settle(&alice, &bob)?;
+    assert_eq!(texts(&at_alice), ["On my way"]);
+
+    // Ciphertext never reached a plain thread on either side.
+    assert!(alice.account.plain_threads()?.is_empty());
+    assert!(bob.account.plain_threads()?.is_empty());
+    assert_eq!(
+        bob.account.conversation_for_number(ALICE)?,
+        NumberConversation::Contact(alice_at_bob)
+    );
+    Ok(())
+}
+
+#[test]
+fn the_never_encrypted_sms_policy_keeps_texts_off_sms() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay)?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &relay)?,
+        number: BOB,
+    };
+    let (bob_at_alice, _) = after_handshake(&alice, &bob)?;
+    alice.account.save_sms_settings(&SmsSettings {
+        policy: TransportPolicy {
+            never_encrypted_sms: true,
+            sms_only: false,
+        },
+        region: "DE".into(),
+        data_sms: false,
+    })?;
+    // Bob told his relay in the handshake: the text waits for data.
+    assert_eq!(
+        alice.account.route_to(&bob_at_alice)?,
+        Route::RelayWhenOnline
+    );
+    alice.account.save_sms_settings(&SmsSettings {
+        policy: TransportPolicy {
+            never_encrypted_sms: true,
+            sms_only: true,
+        },
+        region: "DE".into(),
+        data_sms: false,
+    })?;
+    assert!(matches!(
+        alice.account.route_to(&bob_at_alice),
+        Err(Error::NoRoute(_))
+    ));
+    Ok(())
+}
+
+#[test]
+fn a_contact_added_by_invite_gets_encrypted_sms_once_its_number_is_known() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let alice = create(&dir.path().join("alice"), 1, &relay)?;
+    let bob = create(&dir.path().join("bob"), 2, &relay)?;
+    let bob_at_alice = alice.add_contact(&bob.contact_invite(), "Bob")?;
+    // Same relay, but not connected: the text would wait for data.
+    assert_eq!(alice.route_to(&bob_at_alice)?, Route::RelayWhenOnline);
+    assert!(matches!(
+        alice.link_contact_phone(&bob_at_alice, "12345"),
+        Err(Error::InvalidPhoneNumber)
+    ));
+    alice.link_contact_phone(&bob_at_alice, "040 123456")?;
+    assert_eq!(alice.route_to(&bob_at_alice)?, Route::EncryptedSms);
+    assert_eq!(
+        alice.conversation_for_number(BOB)?,
+        NumberConversation::Contact(bob_at_alice.clone())
+    );
+    assert_eq!(alice.contact_phones(&bob_at_alice)?[0].as_str(), BOB);
+    Ok(())
+}
+
+#[test]
+fn plain_sms_thread_by_number_and_follow_status_reports() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bob = create(&dir.path().join("bob"), 2, &relay())?;
+
+    // A stranger writes, in the national form: threaded by E.164.
+    let first = bob.sms_received("030 901820", "Are we still on for Friday?")?;
+    let second = bob.sms_received("+49 30 901820", "Text me back")?;
+    let thread = PhoneNumber::parse(ALICE, "DE")?;
+    assert!(matches!(&first, SmsReceived::Plain { phone, .. } if *phone == thread));
+    assert!(matches!(&second, SmsReceived::Plain { phone, .. } if *phone == thread));
+    let threads = bob.plain_threads()?;
+    assert_eq!(threads.len(), 1);
+    assert_eq!(threads[0].messages, 2);
+    assert_eq!(
+        bob.conversation_for_number("+4930901820")?,
+        NumberConversation::Plain(thread.clone())
+    );
+
+    // A text that merely looks like Sotto's prefix stays a plain text.
+    let lookalike = bob.sms_received("+4930901820", "~S hello")?;
+    assert!(matches!(
+        lookalike,
+        SmsReceived::Plain { .. } | SmsReceived::Unusable
+    ));
+
+    // Bob answers: a plain SMS, since nobody on Sotto has the number.
+    let long_text = "Yes! ".repeat(50);
+    let sent = bob.send_text_to_number_blocking("030 901820", &long_text)?;
+    let SentText::Plain { id } = sent else {
+        panic!("a number not on Sotto gets plain SMS");
+    };
+    let queued = bob.take_outgoing_sms()?;
+    assert_eq!(queued.len(), 1, "a long plain text is one multipart SMS");
+    assert!(!queued[0].encrypted);
+    assert_eq!(queued[0].body, SmsBody::Text(long_text.clone()));
+    assert!(bob.take_outgoing_sms()?.is_empty(), "taken once");
+
+    let state_of = |id: i64| -> Result<PlainState> {
+        let messages = bob.plain_messages(&thread, 10, None)?;
+        Ok(messages.iter().find(|m| m.id == id).expect("stored").state)
+    };
+    assert_eq!(state_of(id)?, PlainState::Pending);
+    bob.report_sms_status(queued[0].id, SmsStatus::Sent)?;
+    assert_eq!(state_of(id)?, PlainState::Sent);
+    bob.report_sms_status(queued[0].id, SmsStatus::Delivered)?;
+    assert_eq!(state_of(id)?, PlainState::Delivered);
+    // Delivered is final; the row is gone and a stale report is refused.
+    assert!(matches!(
+        bob.report_sms_status(queued[0].id, SmsStatus::Failed),
+        Err(Error::UnknownMessage)
+    ));
+    assert_eq!(state_of(id)?, PlainState::Delivered);
+
+    let SentText::Plain { id: failing } = bob.send_text_to_number_blocking(ALICE, "Again?")? else {
+        panic!("plain");
+    };
+    let queued = bob.take_outgoing_sms()?;
+    bob.report_sms_status(queued[0].id, SmsStatus::Failed)?;
+    assert_eq!(state_of(failing)?, PlainState::Failed);
+    assert!(
+        bob.take_outgoing_sms()?.is_empty(),
+        "not sent again on its own"
+    );
+    // Service is back: retried, the same SMS goes again.
+    assert_eq!(bob.retry_failed_sms()?, 1);
+    assert_eq!(state_of(failing)?, PlainState::Pending);
+    let again = bob.take_outgoing_sms()?;
+    assert_eq!(again, queued);
+    bob.report_sms_status(again[0].id, SmsStatus::Sent)?;
+    assert_eq!(state_of(failing)?, PlainState::Sent);
+    assert_eq!(bob.retry_failed_sms()?, 0);
+
+    // An MMS joins the thread, its parts kept as blobs.
+    let picture = Attachment {
+        mime: "image/png".into(),
+        data: vec![0x89, b'P', b'N', b'G'],
+    };
+    let (mms_thread, mms) = bob.mms_received("030 901820", "Look!", vec![picture.clone()])?;
+    assert_eq!(mms_thread, thread);
+    assert_eq!(bob.plain_attachments(mms)?, [picture]);
+
+    // The phone's old history joins the same thread, once.
+    let history = [
+        HistoryItem {
+            external_id: "sms:17".into(),
+            address: "030 901820".into(),
+            direction: Direction::Incoming,
+            body: "From last year".into(),
+            at_ms: 1_000,
+            state: PlainState::Received,
+            attachments: Vec::new(),
+        },
+        HistoryItem {
+            external_id: "sms:18".into(),
+            address: "???".into(),
+            direction: Direction::Incoming,
+            body: "No sender".into(),
+            at_ms: 2_000,
+            state: PlainState::Received,
+            attachments: Vec::new(),
+        },
+    ];
+    let report = bob.import_sms_history(&history)?;
+    assert_eq!((report.imported, report.unreadable_address), (1, 1));
+    assert_eq!(bob.import_sms_history(&history)?.already_there, 1);
+    let oldest = bob.plain_messages(&thread, 100, None)?;
+    assert_eq!(
+        oldest.last().map(|m| m.body.as_str()),
+        Some("From last year")
+    );
+
+    // A sender the number parser cannot read is refused, not stored.
+    assert!(matches!(
+        bob.sms_received("+", "x"),
+        Err(Error::InvalidPhoneNumber)
+    ));
+    Ok(())
+}
+
+#[test]
+fn a_restart_in_the_middle_loses_neither_queue_nor_parts() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let (alice_dir, bob_dir) = (dir.path().join("alice"), dir.path().join("bob"));
+    let mut alice = Phone {
+        account: create(&alice_dir, 1, &relay)?,
+        number: ALICE,
+    };
+    let mut bob = Phone {
+        account: create(&bob_dir, 2, &relay)?,
+        number: BOB,
+    };
+
+    // Alice's hello is many SMS; Bob gets half of them, then his app dies.
+    let bob_at_alice = alice.account.start_sms_handshake(BOB, "Bob")?;
+    let hello = alice.account.take_outgoing_sms()?;
+    assert!(hello.len() > 4, "a hello carries a whole prekey bundle");
+    let half = hello.len() / 2;
+    for sms in &hello[..half] {
+        let SmsBody::Text(text) = &sms.body else {
+            panic!("text SMS");
+        };
+        assert_eq!(
+            bob.account.sms_received(ALICE, text)?,
+            SmsReceived::PartOfEncrypted
+        );
+    }
+    drop(bob);
+    bob = Phone {
+        account: Account::open(&bob_dir, &key(2))?,
+        number: BOB,
+    };
+    let mut outcomes = Vec::new();
+    for sms in &hello[half..] {
+        let SmsBody::Text(text) = &sms.body else {
+            panic!("text SMS");
+        };
+        outcomes.push(bob.account.sms_received(ALICE, text)?);
+    }
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, SmsReceived::Handshake { .. })),
+        "the hello completed from parts held across the restart"
+    );
+    for sms in &hello {
+        alice.account.report_sms_status(sms.id, SmsStatus::Sent)?;
+    }
+    // Alice's app dies too while her hello waits for its answer: the
+    // answer still completes the handshake she started.
+    drop(alice);
+    alice = Phone {
+        account: Account::open(&alice_dir, &key(1))?,
+        number: ALICE,
+    };
+    let (at_alice, _) = settle(&alice, &bob)?;
+    assert_eq!(handshake_ready(&at_alice), Some(bob_at_alice.clone()));
+
+    // Alice queues a text and her app takes it, then dies before sending.
+    alice
+        .account
+        .send_text_routed_blocking(&bob_at_alice, "Did you get this?")?;
+    let taken = alice.account.take_outgoing_sms()?;
+    assert!(!taken.is_empty());
+    drop(alice);
+    let alice = Phone {
+        account: Account::open(&alice_dir, &key(1))?,
+        number: ALICE,
+    };
+    // Never reported: queued again, and it still arrives once.
+    let again = alice.account.take_outgoing_sms()?;
+    assert_eq!(
+        again.iter().map(|s| s.id).collect::<Vec<_>>(),
+        taken.iter().map(|s| s.id).collect::<Vec<_>>()
+    );
+    let mut at_bob = Vec::new();
+    let mut progress = Vec::new();
+    for sms in &again {
+        let SmsBody::Text(text) = &sms.body else {
+            panic!("text SMS");
+        };
+        at_bob.push(bob.account.sms_received(ALICE, text)?);
+        progress.extend(alice.account.report_sms_status(sms.id, SmsStatus::Sent)?);
+    }
+    assert_eq!(texts(&at_bob), ["Did you get this?"]);
+    let mine = alice.account.messages(&bob_at_alice, 10, None)?;
+    assert_eq!(mine[0].state, DeliveryState::Sent);
+    // Sent once its last part is: one report of progress, for that text.
+    assert_eq!(progress.len(), 1);
+    assert_eq!(progress[0].message_id, mine[0].id);
+    assert_eq!(progress[0].state, DeliveryState::Sent);
+    assert_eq!(alice.account.waiting_sms()?, 0);
+    Ok(())
+}
+
+#[test]
+fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay)?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &relay)?,
+        number: BOB,
+    };
+    let (bob_at_alice, _) = after_handshake(&alice, &bob)?;
+
+    // Bob's phone is wiped: a new account on the same number.
+    drop(bob);
+    let bob = Phone {
+        account: create(&dir.path().join("bob-again"), 3, &relay)?,
+        number: BOB,
+    };
+    // Alice says hello again; the new Bob answers, and then writes.
+    alice.account.start_sms_handshake(BOB, "Bob")?;
+    let at_bob = carry(&alice, &bob, |_| {})?;
+    let alice_at_new_bob = at_bob
+        .iter()
+        .find_map(|o| match o {
+            SmsReceived::Handshake { contact, .. } => Some(contact.clone()),
+            _ => None,
+        })
+        .expect("the new Bob answered the hello");
+    bob.account
+        .send_text_routed_blocking(&alice_at_new_bob, "New phone, same Bob")?;
+    let mut at_alice = carry(&bob, &alice, |_| {})?;
+    at_alice.extend(carry(&bob, &alice, |_| {})?);
+    assert!(at_alice.contains(&SmsReceived::IdentityChanged {
+        contact: bob_at_alice.clone()
+    }));
+    assert!(texts(&at_alice).is_empty(), "held, not shown");
+    assert!(alice.account.contact(&bob_at_alice)?.identity_changed);
+    assert!(alice.account.held_message_count(&bob_at_alice)? >= 2);
+    assert_eq!(alice.account.unread_count(&bob_at_alice)?, 0);
+
+    // Nothing goes to the old key meanwhile.
+    assert!(matches!(
+        alice
+            .account
+            .send_text_routed_blocking(&bob_at_alice, "Is that you?"),
+        Err(Error::UntrustedIdentity)
+    ));
+
+    // Trusting releases the held text, and texts flow to the new key.
+    let released = alice.account.accept_new_identity(&bob_at_alice)?;
+    let released: Vec<_> = released
+        .into_iter()
+        .filter_map(|r| match r {
+            Ok(sotto_core::messaging::Received::Text(m)) => Some(m.body),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(released, ["New phone, same Bob"]);
+    assert_eq!(alice.account.held_message_count(&bob_at_alice)?, 0);
+    assert_eq!(alice.account.unread_count(&bob_at_alice)?, 1);
+    alice
+        .account
+        .send_text_routed_blocking(&bob_at_alice, "Welcome back")?;
+    let at_bob = carry(&alice, &bob, |_| {})?;
+    assert_eq!(texts(&at_bob), ["Welcome back"]);
+    Ok(())
+}
