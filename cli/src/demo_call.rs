@@ -5,7 +5,6 @@
 //! the other said; every claim printed is checked.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -14,8 +13,8 @@ use sotto_core::call::{CallState, EndReason, MediaStatus, PathKind, Sas};
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::store::DatabaseKey;
 use sotto_relay::config::RelayConfig;
+use sotto_voice::audio::speech;
 use sotto_voice::audio::synth::SpeechLikeSource;
-use sotto_voice::audio::wav::read_wav_48k_mono;
 use sotto_voice::audio::BufferSource;
 
 use crate::call_quality::{self, Pesq};
@@ -43,8 +42,8 @@ pub async fn run(dir: &Path) -> DemoResult<()> {
             "Alice",
             "Hello Bob, this call is encrypted. Read me the two words.",
             1,
-        )?,
-        speech(dir, "Bob", "Loud and clear, Alice.", 2)?,
+        ),
+        speech(dir, "Bob", "Loud and clear, Alice.", 2),
     );
     let (heard_by_alice, heard_by_bob) = (RecordingSink::new(), RecordingSink::new());
     let mut alice_conn = alice.connect(&tokio::runtime::Handle::current())?;
@@ -230,35 +229,17 @@ pub(crate) async fn account(dir: &Path, name: &str, relay: &RelayInvite) -> Demo
 
 /// `text` spoken by espeak-ng at 48 kHz, brought to a normal level; a
 /// generated speech-like signal if espeak-ng is missing (and it says so).
-fn speech(dir: &Path, who: &str, text: &str, seed: u64) -> DemoResult<Vec<i16>> {
+fn speech(dir: &Path, who: &str, text: &str, seed: u64) -> Vec<i16> {
     let wav = dir.join(format!("{}-says.wav", who.to_lowercase()));
-    let spoken = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "160", "-w"])
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !spoken {
+    let Some(samples) = speech::espeak(text, &wav) else {
         println!("  (espeak-ng is not installed: {who} talks with a generated speech-like signal)");
-        return Ok(SpeechLikeSource::generate(2.5, seed));
-    }
-    let samples = read_wav_48k_mono(&wav)?;
-    let peak = samples
-        .iter()
-        .map(|s| s.unsigned_abs())
-        .max()
-        .unwrap_or(1)
-        .max(1);
-    let gain = 20_000.0 / f64::from(peak);
+        return SpeechLikeSource::generate(2.5, seed);
+    };
     println!(
         "  {who} says \"{text}\" ({:.1} s, espeak-ng)",
         samples.len() as f64 / 48_000.0
     );
-    Ok(samples
-        .iter()
-        .map(|&s| (f64::from(s) * gain) as i16)
-        .collect())
+    samples
 }
 
 /// Call events up to and including the first that `wanted` accepts.

@@ -258,45 +258,14 @@ pub fn speech_wav(dir: &Path, name: &str, text: &str, seconds: f64) -> TestResul
     Ok(path)
 }
 
-/// Mean over half-second segments of the sent speech (skipping pauses) of
-/// the best normalised correlation with the received audio at any lag up
-/// to half a second, computed at 8 kHz: near 1 when the speech came
-/// through, near 0 for silence or other audio. (As in the core's test
-/// support; the two crates' tests share no code.)
+/// How closely the speech in the WAV `received` follows the WAV `sent`,
+/// with up to half a second of delay (see
+/// `sotto_voice::audio::speech::compare`): near 1 when the speech came
+/// through, near 0 for silence or other audio. `sent` is brought to speech
+/// level first, as espeak-ng writes it quietly.
 pub fn heard_correlation(sent: &Path, received: &Path) -> TestResult<f64> {
-    use sotto_voice::audio::resample::resample_i16;
+    use sotto_voice::audio::speech::{compare, normalise};
     use sotto_voice::audio::wav::read_wav_48k_mono;
-    let down = |x: &[i16]| -> Vec<f64> {
-        resample_i16(x, 48_000, 8_000)
-            .iter()
-            .map(|&s| f64::from(s))
-            .collect()
-    };
-    let (a, b) = (
-        down(&read_wav_48k_mono(sent)?),
-        down(&read_wav_48k_mono(received)?),
-    );
-    let seg = 4000;
-    let mut scores = Vec::new();
-    for start in (0..a.len().saturating_sub(seg)).step_by(seg) {
-        let x = &a[start..start + seg];
-        let xx: f64 = x.iter().map(|v| v * v).sum();
-        if xx / (seg as f64) < 2_500.0 {
-            continue; // a pause (espeak-ng speaks quietly: a low floor)
-        }
-        let mut best = f64::MIN;
-        for lag in 0..4000 {
-            let Some(y) = b.get(start + lag..start + lag + seg) else {
-                break;
-            };
-            let (mut xy, mut yy) = (0.0, 0.0);
-            for (p, q) in x.iter().zip(y) {
-                xy += p * q;
-                yy += q * q;
-            }
-            best = best.max(xy / (xx.sqrt() * yy.sqrt()).max(1e-9));
-        }
-        scores.push(best);
-    }
-    Ok(scores.iter().sum::<f64>() / scores.len().max(1) as f64)
+    let said = normalise(&read_wav_48k_mono(sent)?);
+    Ok(compare(&said, &read_wav_48k_mono(received)?, 24_000).correlation)
 }

@@ -4,6 +4,8 @@
 //! - [`wav`]: WAV files in and out (`hound`), with rate and channel conversion;
 //! - [`synth`]: a deterministic speech-like test signal;
 //! - [`resample`]: the sample-rate converter both use;
+//! - [`speech`]: espeak-ng speech and how closely heard audio follows it
+//!   (for tests, benchmarks and the demo);
 //! - `device` (feature `device`): capture and playback through `cpal`.
 //!
 //! Echo: nothing here cancels acoustic echo. See `docs/voice.md`.
@@ -11,6 +13,7 @@
 #[cfg(feature = "device")]
 pub mod device;
 pub mod resample;
+pub mod speech;
 pub mod synth;
 pub mod wav;
 

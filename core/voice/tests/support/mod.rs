@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sotto_voice::audio::resample::resample_i16;
@@ -52,32 +51,10 @@ pub fn session_pair(
 /// Speech at 48 kHz: espeak-ng when installed (scripts/setup.sh installs
 /// it), the synthetic speech-like signal otherwise.
 pub fn speech(text: &str, dir: &Path) -> Vec<i16> {
-    let wav = dir.join("speech.wav");
-    let spoken = Command::new("espeak-ng")
-        .args(["-v", "en-us", "-s", "150", "-w"])
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if spoken {
-        if let Ok(samples) = sotto_voice::audio::wav::read_wav_48k_mono(&wav) {
-            // espeak speaks quietly; bring it to a normal level.
-            let peak = samples
-                .iter()
-                .map(|s| s.unsigned_abs())
-                .max()
-                .unwrap_or(1)
-                .max(1);
-            let gain = 20_000.0 / f64::from(peak);
-            return samples
-                .iter()
-                .map(|&s| (f64::from(s) * gain) as i16)
-                .collect();
-        }
-    }
-    eprintln!("espeak-ng not available: using the synthetic speech-like signal");
-    SpeechLikeSource::generate(3.0, 11)
+    sotto_voice::audio::speech::espeak(text, &dir.join("speech.wav")).unwrap_or_else(|| {
+        eprintln!("espeak-ng not available: using the synthetic speech-like signal");
+        SpeechLikeSource::generate(3.0, 11)
+    })
 }
 
 pub fn scratch_dir(name: &str) -> std::path::PathBuf {
@@ -120,43 +97,10 @@ pub fn best_correlation(sent: &[i16], received: &[i16], max_lag: usize) -> (f64,
     best
 }
 
-/// Mean over half-second segments of the sent speech (skipping quiet ones)
-/// of the best normalised correlation with the received audio at any lag
-/// in 0..max_lag samples. Unlike one global lag, this tolerates the small
-/// timeline shifts an adaptive jitter buffer makes. Computed at 8 kHz.
+/// How closely `received` follows `sent`, each half second at its own lag
+/// in 0..max_lag samples (see `sotto_voice::audio::speech::compare`).
 pub fn segmental_correlation(sent: &[i16], received: &[i16], max_lag: usize) -> f64 {
-    let a: Vec<f64> = resample_i16(sent, 48_000, 8_000)
-        .iter()
-        .map(|&s| f64::from(s))
-        .collect();
-    let b: Vec<f64> = resample_i16(received, 48_000, 8_000)
-        .iter()
-        .map(|&s| f64::from(s))
-        .collect();
-    let seg = 4000;
-    let lags = max_lag / 6;
-    let mut scores = Vec::new();
-    for start in (0..a.len().saturating_sub(seg)).step_by(seg) {
-        let x = &a[start..start + seg];
-        let xx: f64 = x.iter().map(|v| v * v).sum();
-        if xx / (seg as f64) < 250_000.0 {
-            continue; // quieter than about -36 dBFS: a pause
-        }
-        let mut best = f64::MIN;
-        for lag in 0..lags {
-            let Some(y) = b.get(start + lag..start + lag + seg) else {
-                break;
-            };
-            let (mut xy, mut yy) = (0.0, 0.0);
-            for (p, q) in x.iter().zip(y) {
-                xy += p * q;
-                yy += q * q;
-            }
-            best = best.max(xy / (xx.sqrt() * yy.sqrt()).max(1e-9));
-        }
-        scores.push(best);
-    }
-    scores.iter().sum::<f64>() / scores.len().max(1) as f64
+    sotto_voice::audio::speech::compare(sent, received, max_lag).correlation
 }
 
 /// Segmental SNR-like figure: signal-to-error ratio in dB after aligning
