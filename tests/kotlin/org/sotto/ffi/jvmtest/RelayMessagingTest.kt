@@ -82,6 +82,21 @@ class EventLog : AccountListener {
             matches(event)?.let { return it }
         }
     }
+
+    /**
+     * The events from now on, all of them kept, up to the first after
+     * which `done` holds for the list: for events whose order among
+     * themselves is not part of the contract. Bounded like [await].
+     */
+    fun collectUntil(what: String, done: (List<AccountEvent>) -> Boolean): List<AccountEvent> {
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60)
+        val seen = mutableListOf<AccountEvent>()
+        while (!done(seen)) {
+            val left = deadline - System.nanoTime()
+            seen += events.poll(maxOf(left, 0), TimeUnit.NANOSECONDS) ?: fail("no $what arrived")
+        }
+        return seen
+    }
 }
 
 /** Two accounts in one JVM talk through a real relay, end to end encrypted. */
