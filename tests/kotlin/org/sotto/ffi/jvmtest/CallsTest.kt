@@ -89,7 +89,8 @@ fun blocksWithTone(samples: ShortArray, hz: Double, other: Double): Int {
 
 /**
  * Encrypted calls between two accounts in one JVM through a real
- * `sotto-relay` on loopback, with WAV files as microphone and speaker.
+ * `sotto-relay` on loopback (with its TURN server), with WAV files as
+ * microphone and speaker.
  */
 class CallsTest {
     @TempDir
@@ -98,7 +99,7 @@ class CallsTest {
 
     @BeforeEach
     fun startRelay() {
-        relay = RelayProcess(dir.resolve("relay"))
+        relay = RelayProcess(dir.resolve("relay"), turn = true)
     }
 
     @AfterEach
@@ -122,7 +123,7 @@ class CallsTest {
         val aliceAtBob: String,
     )
 
-    private fun withPair(test: (Pair) -> Unit) {
+    private fun withPair(beforeConnect: (Account) -> Unit = {}, test: (Pair) -> Unit) {
         create("alice").use { alice ->
             create("bob").use { bob ->
                 val aliceEvents = EventLog()
@@ -133,6 +134,7 @@ class CallsTest {
                         bob.register()
                         val bobAtAlice = alice.addContact(bob.contactInvite(), "Bob")
                         val aliceAtBob = bob.addContact(alice.contactInvite(), "Alice")
+                        beforeConnect(alice)
                         alice.connect()
                         bob.connect()
                         aliceEvents.await("Connected for Alice") { it as? AccountEvent.Connected }
@@ -240,6 +242,31 @@ class CallsTest {
         assertTrue(aliceGotTone >= 20, "Alice heard Bob's tone in $aliceGotTone blocks of 50 ms")
         assertEquals(0, blocksWithTone(bobHeard, bobTone, aliceTone), "Bob heard his own tone")
     }
+
+    @Test
+    fun `with relay-only calls set before connecting, media goes through the relay's TURN server`() =
+        withPair(beforeConnect = { it.setRelayOnlyCalls(true) }) { p ->
+            val aliceAudio = files("alice", aliceTone)
+            val callId = p.alice.placeCall(p.bobAtAlice, aliceAudio)
+            p.bobEvents.await("the incoming call at Bob") {
+                (it as? AccountEvent.CallStateChanged)?.takeIf { e -> e.phase == CallPhase.INCOMING_RINGING }
+            }
+            val bobAudio = files("bob", bobTone)
+            p.bob.answerCall(bobAudio)
+            val aliceMedia = p.aliceEvents.await("media at Alice") { it as? AccountEvent.CallMediaStarted }
+            val bobMedia = p.bobEvents.await("media at Bob") { it as? AccountEvent.CallMediaStarted }
+            assertEquals(callId, aliceMedia.callId)
+            assertEquals(CallPath.RELAYED, aliceMedia.path)
+            assertEquals(CallPath.RELAYED, bobMedia.path)
+            awaitDecodedFrames(p.bob, 50uL)
+            assertEquals(CallPath.RELAYED, p.alice.callStatus().path)
+            p.bob.hangUpCall()
+            val aliceEnd = p.aliceEvents.await("the end of the call at Alice") { it as? AccountEvent.CallEnded }
+            assertEquals(CallEndReason.HUNG_UP_THERE, aliceEnd.reason)
+            assertEquals(0uL, aliceEnd.stats?.packetsRejected)
+            val heard = readWav(Path.of(bobAudio.outputWav))
+            assertTrue(blocksWithTone(heard, aliceTone, bobTone) >= 10, "Bob heard Alice through TURN")
+        }
 
     @Test
     fun `a declined call ends both sides and leaves the audio files alone`() = withPair { p ->

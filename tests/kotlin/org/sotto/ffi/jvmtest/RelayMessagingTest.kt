@@ -23,16 +23,24 @@ import org.sotto.ffi.SottoException
  * A real `sotto-relay` process on loopback, started for the test. Its path
  * comes from the system property `sotto.relay.bin` (set by
  * `scripts/kotlin-test.sh`, which builds it). It prints its invite and
- * writes it to `invite.txt` in its data directory once it listens.
+ * writes it to `invite.txt` in its data directory once it listens. With
+ * `turn`, its embedded TURN server runs too, on loopback, relaying to
+ * loopback peers (which a real deployment refuses).
  */
-class RelayProcess(dataDir: Path) : AutoCloseable {
+class RelayProcess(dataDir: Path, turn: Boolean = false) : AutoCloseable {
     private val process: Process
     val invite: String
 
     init {
         val binary = System.getProperty("sotto.relay.bin") ?: fail("the system property sotto.relay.bin is not set")
         Files.createDirectories(dataDir)
-        process = ProcessBuilder(binary, "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString())
+        val command = mutableListOf(binary, "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString())
+        if (turn) {
+            val config = dataDir.resolve("relay.toml")
+            Files.writeString(config, "[turn]\nenabled = true\nlisten = \"127.0.0.1:0\"\nallow_loopback_peers = true\n")
+            command += listOf("--config", config.toString())
+        }
+        process = ProcessBuilder(command)
             .redirectErrorStream(true)
             .redirectOutput(dataDir.resolve("relay.log").toFile())
             .start()
