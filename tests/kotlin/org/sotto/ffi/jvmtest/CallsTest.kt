@@ -148,9 +148,9 @@ class CallsTest {
         }
     }
 
-    private fun files(name: String, hz: Double): CallAudioSpec.Files {
+    private fun files(name: String, hz: Double, seconds: Double = 4.0): CallAudioSpec.Files {
         val input = dir.resolve("$name-says.wav")
-        writeTone(input, hz, seconds = 4.0)
+        writeTone(input, hz, seconds)
         return CallAudioSpec.Files(input.toString(), dir.resolve("$name-heard.wav").toString())
     }
 
@@ -267,6 +267,56 @@ class CallsTest {
             val heard = readWav(Path.of(bobAudio.outputWav))
             assertTrue(blocksWithTone(heard, aliceTone, bobTone) >= 10, "Bob heard Alice through TURN")
         }
+
+    /** Frames `account`'s call has played out so far (decoded, rebuilt or concealed). */
+    private fun playedFrames(account: Account): ULong =
+        account.callStatus().stats?.let { it.framesDecoded + it.framesRecovered + it.framesConcealed } ?: 0uL
+
+    /** Waits until `account`'s call has played out `frames` more frames than `from`. */
+    private fun awaitPlayed(account: Account, from: ULong, frames: ULong) {
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60)
+        while (playedFrames(account) < from + frames) {
+            if (System.nanoTime() > deadline) fail<Unit>("the call stopped playing out")
+            Thread.sleep(50)
+        }
+    }
+
+    @Test
+    fun `mute silences the microphone and a speaker gain of zero silences the speaker`() = withPair { p ->
+        val aliceAudio = files("alice", aliceTone, seconds = 10.0)
+        val bobAudio = files("bob", bobTone, seconds = 10.0)
+        p.alice.placeCall(p.bobAtAlice, aliceAudio)
+        p.bobEvents.await("the incoming call at Bob") {
+            (it as? AccountEvent.CallStateChanged)?.takeIf { e -> e.phase == CallPhase.INCOMING_RINGING }
+        }
+        p.bob.answerCall(bobAudio)
+        awaitDecodedFrames(p.alice, 50uL)
+        awaitDecodedFrames(p.bob, 50uL)
+
+        // Bob mutes his microphone and turns his speaker off; both tones go on.
+        p.bob.setCallMuted(true)
+        p.bob.setSpeakerGain(0.0f)
+        val bobStatus = p.bob.callStatus()
+        assertTrue(bobStatus.muted)
+        assertEquals(0.0f, bobStatus.speakerGain)
+        assertFalse(p.alice.callStatus().muted, "mute is per phone")
+        // A second of playout on both sides, well past the jitter buffer.
+        awaitPlayed(p.alice, playedFrames(p.alice), 50uL)
+        awaitPlayed(p.bob, playedFrames(p.bob), 50uL)
+        p.alice.hangUpCall()
+        p.aliceEvents.await("the end of the call at Alice") { it as? AccountEvent.CallEnded }
+        p.bobEvents.await("the end of the call at Bob") { it as? AccountEvent.CallEnded }
+
+        val tail = RATE / 2
+        val aliceHeard = readWav(Path.of(aliceAudio.outputWav))
+        assertTrue(blocksWithTone(aliceHeard, bobTone, aliceTone) >= 10, "Alice heard Bob before he muted")
+        val bobInTail = toneAmplitude(aliceHeard, aliceHeard.size - tail, tail, bobTone)
+        assertTrue(bobInTail < 0.01 * Short.MAX_VALUE, "Bob is muted, yet Alice hears his tone at $bobInTail")
+        val bobHeard = readWav(Path.of(bobAudio.outputWav))
+        assertTrue(blocksWithTone(bobHeard, aliceTone, bobTone) >= 10, "Bob heard Alice before his speaker went off")
+        val loudestInTail = bobHeard.copyOfRange(bobHeard.size - tail, bobHeard.size).maxOf { kotlin.math.abs(it.toInt()) }
+        assertTrue(loudestInTail <= 1, "Bob's speaker is off, yet it played $loudestInTail")
+    }
 
     @Test
     fun `a declined call ends both sides and leaves the audio files alone`() = withPair { p ->
