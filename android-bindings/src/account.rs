@@ -20,7 +20,9 @@ use zeroize::Zeroizing;
 use crate::account_core::{passphrase_key, raw_key, AccountCore};
 use crate::error::{Result, SottoError};
 use crate::events::{AccountListener, Subscription};
-use crate::records::{AccountOptions, ContactSummary, MaintenanceReport, Message, SafetyNumber};
+use crate::records::{
+    AccountOptions, ContactSummary, ConversationSummary, MaintenanceReport, Message, SafetyNumber,
+};
 use crate::relay_link::RelayLink;
 use crate::runtime::OwnedRuntime;
 
@@ -270,6 +272,14 @@ impl Account {
     /// Every contact, by name.
     pub fn contacts(&self) -> Result<Vec<ContactSummary>> {
         self.core.contacts()
+    }
+
+    /// Every conversation with a contact, with its newest text, unread and
+    /// held counts: the conversation list in one call. Most recent first;
+    /// contacts without texts come last, by name. (Plain SMS threads are
+    /// `plainThreads`.)
+    pub fn conversations(&self) -> Result<Vec<ConversationSummary>> {
+        self.core.conversations()
     }
 
     /// The disappearing-messages timer of the conversation with a contact,

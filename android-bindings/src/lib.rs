@@ -48,7 +48,8 @@ pub use call_records::{CallAudioSpec, CallEndReason, CallPath, CallPhase, CallSt
 pub use error::SottoError;
 pub use events::{AccountEvent, AccountListener, ListenerError, Subscription};
 pub use records::{
-    AccountOptions, ContactSummary, DeliveryState, MaintenanceReport, Message, SafetyNumber,
+    AccountOptions, ContactSummary, ConversationSummary, DeliveryState, MaintenanceReport, Message,
+    SafetyNumber,
 };
 
 uniffi::setup_scaffolding!();

@@ -193,6 +193,16 @@ class RelayMessagingTest {
         val second = alice.messages(bobAtAlice, 1u, first.storedAtMs).single()
         assertEquals(listOf(reply, hello), listOf(first.id, second.id))
 
+        // The conversation list in one call: Alice has not read Bob's reply yet.
+        val conversation = alice.conversations().single()
+        assertEquals(bobAtAlice, conversation.contact.id)
+        assertEquals("Bob", conversation.contact.name)
+        assertEquals(reply, conversation.lastMessage?.id)
+        assertEquals(1u, conversation.unreadCount)
+        assertEquals(0u, conversation.heldMessageCount)
+        assertEquals(1u, alice.markConversationRead(bobAtAlice))
+        assertEquals(0u, alice.conversations().single().unreadCount)
+
         alice.disconnect()
         bob.disconnect()
         assertFalse(alice.isConnected())

@@ -8,7 +8,7 @@ import org.sotto.ffi.AccountOptions
 import org.sotto.ffi.CallAudioSpec
 import org.sotto.ffi.CallEndReason
 import org.sotto.ffi.CallPhase
-import org.sotto.ffi.ContactSummary
+import org.sotto.ffi.ConversationSummary
 import org.sotto.ffi.Message
 import org.sotto.ffi.NumberConversation
 import org.sotto.ffi.PlainMessage
@@ -160,8 +160,9 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         return conversationId
     }
 
-    private fun contactRecord(c: ContactSummary): ConversationRecord {
-        val held = account.heldMessageCount(c.id).toInt()
+    private fun contactRecord(summary: ConversationSummary): ConversationRecord {
+        val c = summary.contact
+        val held = summary.heldMessageCount.toInt()
         return ConversationRecord(
             id = c.id,
             title = c.name,
@@ -171,8 +172,8 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
                 c.verified -> IdentityState.VERIFIED
                 else -> IdentityState.UNVERIFIED
             },
-            lastMessage = account.messages(c.id, 1u, null).firstOrNull()?.let(::message),
-            unreadCount = account.unreadCount(c.id).toInt(),
+            lastMessage = summary.lastMessage?.let(::message),
+            unreadCount = summary.unreadCount.toInt(),
             disappearingSeconds = c.disappearingTimerSecs.toLong(),
             heldForIdentityChange = held,
             keepsNoHistory = c.keepNoHistory,
@@ -191,15 +192,17 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         heldForIdentityChange = 0,
     )
 
+    /** Sotto conversations and plain threads, most recent first; conversations without messages last. */
     override fun conversations(): List<ConversationRecord> = call {
-        account.contacts().map(::contactRecord) + account.plainThreads().map { plainRecord(it.phone) }
+        val all = account.conversations().map(::contactRecord) + account.plainThreads().map { plainRecord(it.phone) }
+        all.sortedByDescending { it.lastMessage?.storedAtMillis ?: Long.MIN_VALUE }
     }
 
     override fun conversation(conversationId: String): ConversationRecord = call {
         if (isPlain(conversationId)) {
             plainRecord(phoneOf(conversationId))
         } else {
-            account.contacts().firstOrNull { it.id == conversationId }?.let(::contactRecord)
+            account.conversations().firstOrNull { it.contact.id == conversationId }?.let(::contactRecord)
                 ?: throw CoreException.InvalidInput("unknown conversation")
         }
     }
