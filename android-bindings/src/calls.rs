@@ -130,7 +130,7 @@ fn call_audio(spec: CallAudioSpec) -> Result<CallAudio> {
             };
             if !directory.is_dir() || output.is_dir() {
                 return Err(SottoError::InvalidInput(
-                    "the output WAV file's directory does not exist",
+                    "the output WAV path is not a file in an existing directory",
                 ));
             }
             Ok(CallAudio::opened_by(move || {
