@@ -9,3 +9,6 @@ SOTTO_SETUP_DONE=1 scripts/kotlin-test.sh
 # The Android app's :logic tests (kotlinc + JUnit 5) and the aapt2 link of its
 # manifest and resources; setup already ran.
 SOTTO_SETUP_DONE=1 scripts/android-check.sh
+# The app's BindingsAdapter.kt type-checked against the bindings kotlin-test.sh
+# generated and the :logic jar android-check.sh just built.
+SOTTO_SETUP_DONE=1 scripts/android-adapter-check.sh

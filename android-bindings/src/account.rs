@@ -6,10 +6,12 @@
 //! them from a background dispatcher, never from the main thread.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use sotto_core::app::StoreKey;
+use sotto_core::app::{Calls, StoreKey};
+use sotto_core::call::PathPolicy;
 use sotto_core::store::ContactId;
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
@@ -18,7 +20,9 @@ use zeroize::Zeroizing;
 use crate::account_core::{passphrase_key, raw_key, AccountCore};
 use crate::error::{Result, SottoError};
 use crate::events::{AccountListener, Subscription};
-use crate::records::{AccountOptions, ContactSummary, MaintenanceReport, Message, SafetyNumber};
+use crate::records::{
+    AccountOptions, ContactSummary, ConversationSummary, MaintenanceReport, Message, SafetyNumber,
+};
 use crate::relay_link::RelayLink;
 use crate::runtime::OwnedRuntime;
 
@@ -31,6 +35,9 @@ pub struct Account {
     pub(crate) core: Arc<AccountCore>,
     maintenance: Option<AbortHandle>,
     relay: Mutex<Option<RelayLink>>,
+    /// Whether calls use relayed media only (`setRelayOnlyCalls`); applied
+    /// to every connection.
+    relay_only_calls: AtomicBool,
     // Dropped last: the runtime ends the tasks above.
     pub(crate) runtime: OwnedRuntime,
 }
@@ -197,6 +204,7 @@ impl Account {
             &self.runtime,
             &app,
             Arc::clone(&self.core),
+            self.call_path_policy(),
         )?);
         Ok(())
     }
@@ -266,6 +274,14 @@ impl Account {
         self.core.contacts()
     }
 
+    /// Every conversation with a contact, with its newest text, unread and
+    /// held counts: the conversation list in one call. Most recent first;
+    /// contacts without texts come last, by name. (Plain SMS threads are
+    /// `plainThreads`.)
+    pub fn conversations(&self) -> Result<Vec<ConversationSummary>> {
+        self.core.conversations()
+    }
+
     /// The disappearing-messages timer of the conversation with a contact,
     /// in seconds (0: messages stay).
     pub fn disappearing_timer(&self, contact_id: String) -> Result<u32> {
@@ -328,8 +344,43 @@ impl Account {
             core,
             maintenance,
             relay: Mutex::new(None),
+            relay_only_calls: AtomicBool::new(false),
             runtime,
         }))
+    }
+
+    /// The calls of the running relay connection; [`SottoError::NotConnected`]
+    /// without one.
+    pub(crate) fn calls(&self) -> Result<Calls> {
+        match self.lock_relay().as_ref() {
+            Some(link) if link.is_running() => Ok(link.calls().clone()),
+            _ => Err(SottoError::NotConnected),
+        }
+    }
+
+    /// The media paths calls may use, as `setRelayOnlyCalls` last set them.
+    pub(crate) fn call_path_policy(&self) -> PathPolicy {
+        if self.relay_only_calls.load(Ordering::SeqCst) {
+            PathPolicy::RelayOnly
+        } else {
+            PathPolicy::All
+        }
+    }
+
+    /// Records the path policy for later connections and applies it to the
+    /// running one.
+    pub(crate) fn set_call_path_policy(&self, relay_only: bool) -> Result<()> {
+        self.relay_only_calls.store(relay_only, Ordering::SeqCst);
+        let relay = self.lock_relay();
+        match relay.as_ref() {
+            Some(link) if link.is_running() => {
+                // A shell that stopped meanwhile gets the policy with the
+                // next connection.
+                let _ = link.calls().set_path_policy(self.call_path_policy());
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn lock_relay(&self) -> MutexGuard<'_, Option<RelayLink>> {

@@ -8,6 +8,7 @@
 //! a later call (or a background task that still holds this value) gets
 //! [`SottoError::AccountClosed`].
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
@@ -22,7 +23,9 @@ use zeroize::Zeroizing;
 
 use crate::error::{Result, SottoError};
 use crate::events::{AccountEvent, EventHub};
-use crate::records::{ContactSummary, MaintenanceReport, Message, SafetyNumber};
+use crate::records::{
+    ContactSummary, ConversationSummary, MaintenanceReport, Message, SafetyNumber,
+};
 
 /// A raw key handed in as bytes; it must be exactly 32 of them.
 pub(crate) fn raw_key(bytes: Zeroizing<Vec<u8>>) -> Result<StoreKey> {
@@ -197,6 +200,33 @@ impl AccountCore {
             }
             Ok(summaries)
         })
+    }
+
+    /// Every conversation with a contact, with its newest text and counts,
+    /// most recent first (contacts without texts last, by name).
+    pub(crate) fn conversations(&self) -> Result<Vec<ConversationSummary>> {
+        let app = self.app()?;
+        let mut contacts: HashMap<String, ContactSummary> = self
+            .contacts()?
+            .into_iter()
+            .map(|contact| (contact.id.clone(), contact))
+            .collect();
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let mut list = Vec::new();
+        for conversation in app.conversations()? {
+            let id = conversation.contact.id;
+            // A contact added between the two reads comes with the next call.
+            let Some(contact) = contacts.remove(id.as_str()) else {
+                continue;
+            };
+            list.push(ConversationSummary {
+                contact,
+                last_message: conversation.last_message.map(Message::from),
+                unread_count: count(app.unread_count(&id)?),
+                held_message_count: count(app.held_message_count(&id)?),
+            });
+        }
+        Ok(list)
     }
 
     /// The disappearing-messages timer of a conversation, in seconds.

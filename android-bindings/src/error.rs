@@ -49,6 +49,12 @@ pub enum SottoError {
     Undecryptable(&'static str),
     /// the account this object belongs to has been closed
     AccountClosed,
+    /// the account is not connected to its relay; call connect() first
+    NotConnected,
+    /// there is no call to answer, decline or hang up
+    NoSuchCall,
+    /// another call is in progress; hang it up first
+    CallInProgress,
     /// this call waits for the network and cannot be made from inside a listener callback; hand it to another thread
     CalledFromCallback,
     /// internal error in Sotto (a bug); the log has details
@@ -107,6 +113,11 @@ impl From<CoreError> for SottoError {
             E::MalformedEnvelope(why) | E::Undecryptable(why) | E::MalformedContent(why) => {
                 SottoError::Undecryptable(why)
             }
+            E::NoSuchCall => SottoError::NoSuchCall,
+            E::CallInProgress => SottoError::CallInProgress,
+            // The connection's call shell stopped: the account was
+            // disconnected (or is closing) meanwhile.
+            E::ConnectionClosed => SottoError::NotConnected,
             E::InvalidSenderCertificate => {
                 SottoError::Undecryptable("the sender certificate is invalid or expired")
             }
@@ -169,6 +180,9 @@ mod tests {
             (CoreError::NestedTransaction, SottoError::Internal),
             (CoreError::AccountExists, SottoError::AccountExists),
             (CoreError::NoAccount, SottoError::NoAccount),
+            (CoreError::NoSuchCall, SottoError::NoSuchCall),
+            (CoreError::CallInProgress, SottoError::CallInProgress),
+            (CoreError::ConnectionClosed, SottoError::NotConnected),
             (CoreError::RelayUnreachable, SottoError::Network),
             (CoreError::RelayTimeout, SottoError::Network),
             (CoreError::AlreadyConnected, SottoError::Internal),

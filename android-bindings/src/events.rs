@@ -19,6 +19,7 @@ use tokio::runtime::Handle;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::AbortHandle;
 
+use crate::call_records::{CallEndReason, CallPath, CallPhase, CallStats};
 use crate::records::{DeliveryState, Message};
 
 /// How many events may wait for a slow listener before it misses some
@@ -26,9 +27,9 @@ use crate::records::{DeliveryState, Message};
 const EVENT_BACKLOG: usize = 256;
 
 /// Something that happened to an account. More variants come as the
-/// bindings grow (calls, SMS), so Kotlin code should end its `when` with an
-/// `else` branch.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Enum)]
+/// bindings grow, so Kotlin code should end its `when` with an `else`
+/// branch.
+#[derive(Clone, Debug, PartialEq, uniffi::Enum)]
 pub enum AccountEvent {
     /// Logged in to the relay (after `connect`, and after each reconnect).
     Connected,
@@ -104,6 +105,54 @@ pub enum AccountEvent {
     OutgoingSmsWaiting {
         /// How many wait to be taken.
         count: u32,
+    },
+    /// A call changed phase: it rings here (`INCOMING_RINGING`: answer with
+    /// `answerCall`, decline with `rejectCall`) or there
+    /// (`OUTGOING_RINGING`), it connects, or media flows (`CONNECTED`). Its
+    /// end comes as [`AccountEvent::CallEnded`].
+    CallStateChanged {
+        /// The call (32 hex digits).
+        call_id: String,
+        /// The contact on the other end.
+        contact_id: String,
+        /// The new phase (never `IDLE` or `ENDED`).
+        phase: CallPhase,
+    },
+    /// The call's keys are agreed: show these two words for the users to
+    /// read aloud. The same words on both phones mean nobody sits between
+    /// them. Comes before `CONNECTED`.
+    CallSas {
+        /// The call.
+        call_id: String,
+        /// The two words.
+        words: Vec<String>,
+    },
+    /// The call's media started on this path (the audio is open).
+    CallMediaStarted {
+        /// The call.
+        call_id: String,
+        /// Direct or through the relay.
+        path: CallPath,
+    },
+    /// The call ended; its audio is closed (an output WAV file is
+    /// complete).
+    CallEnded {
+        /// The call.
+        call_id: String,
+        /// The contact on the other end.
+        contact_id: String,
+        /// Why.
+        reason: CallEndReason,
+        /// The media's final counters, if media ran.
+        stats: Option<CallStats>,
+    },
+    /// A call was not rung: it came while another was in progress (it was
+    /// answered busy), or its offer was too old.
+    CallMissed {
+        /// Who called.
+        contact_id: String,
+        /// Whether because another call was in progress.
+        while_busy: bool,
     },
     /// The listener was too slow and missed `count` events; reload whatever
     /// is on screen.

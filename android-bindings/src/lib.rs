@@ -17,8 +17,12 @@
 //!   sending, plain threads) and the per-conversation calls (timer, trust,
 //!   proxy), as a second exported block of `Account`, and [`sms_records`]
 //!   its plain values;
+//! - [`calls`]: encrypted calls (place, answer, reject, hang up, mute,
+//!   speaker, status) as a third exported block of `Account`, and
+//!   [`call_records`] their plain values (the audio spec, phases, end
+//!   reasons, stats);
 //! - `relay_link`: the relay connection, run on the account's runtime, and
-//!   its events.
+//!   its events (call events included).
 //!
 //! The Kotlin bindings are generated from the built library by
 //! `scripts/kotlin-test.sh` (uniffi-bindgen in library mode) and never
@@ -29,6 +33,8 @@
 
 pub mod account;
 mod account_core;
+pub mod call_records;
+pub mod calls;
 pub mod error;
 pub mod events;
 pub mod records;
@@ -38,10 +44,12 @@ pub mod sms;
 pub mod sms_records;
 
 pub use account::Account;
+pub use call_records::{CallAudioSpec, CallEndReason, CallPath, CallPhase, CallStats, CallStatus};
 pub use error::SottoError;
 pub use events::{AccountEvent, AccountListener, ListenerError, Subscription};
 pub use records::{
-    AccountOptions, ContactSummary, DeliveryState, MaintenanceReport, Message, SafetyNumber,
+    AccountOptions, ContactSummary, ConversationSummary, DeliveryState, MaintenanceReport, Message,
+    SafetyNumber,
 };
 
 uniffi::setup_scaffolding!();

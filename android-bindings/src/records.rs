@@ -134,6 +134,30 @@ impl From<sotto_core::store::DeliveryState> for DeliveryState {
     }
 }
 
+/// A conversation with a contact as the conversation list shows it.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct ConversationSummary {
+    /// Who it is with.
+    pub contact: ContactSummary,
+    /// The newest stored text, if any.
+    pub last_message: Option<Message>,
+    /// Received texts not read yet.
+    pub unread_count: u32,
+    /// Texts held, undecrypted, until `trustNewIdentity` (more than 0 means
+    /// the contact's identity key changed).
+    pub held_message_count: u32,
+}
+
+impl std::fmt::Debug for ConversationSummary {
+    // Names and texts are the user's data and stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConversationSummary")
+            .field("unread_count", &self.unread_count)
+            .field("held_message_count", &self.held_message_count)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One text of a conversation.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct Message {

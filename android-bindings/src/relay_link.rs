@@ -1,15 +1,18 @@
 //! The account's live relay connection as the bindings run it: the core's
-//! `Connection` (the relay agent, reconnecting with backoff) driven by one
-//! task on the account's runtime, which turns each core [`Event`] into an
-//! [`AccountEvent`] for the listeners.
+//! `Connection` (the relay agent, reconnecting with backoff, and the call
+//! shell) driven by one task on the account's runtime, which turns each
+//! core [`Event`] into an [`AccountEvent`] for the listeners. The
+//! connection's [`Calls`] handle is kept here for the exported call methods.
 
 use std::sync::Arc;
 
-use sotto_core::app::{self, Event};
+use sotto_core::app::{self, CallEvent, Calls, Event};
+use sotto_core::call::{CallState, PathPolicy};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::account_core::{message_id_text, AccountCore};
+use crate::call_records::{call_id_text, sas_words, CallPhase};
 use crate::error::{Result, SottoError};
 use crate::events::AccountEvent;
 use crate::runtime::OwnedRuntime;
@@ -18,16 +21,21 @@ use crate::runtime::OwnedRuntime;
 pub(crate) struct RelayLink {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    calls: Calls,
 }
 
 impl RelayLink {
-    /// Connects `app` to its relay; events go to `core`'s listeners.
+    /// Connects `app` to its relay; events go to `core`'s listeners, and
+    /// calls use the media paths of `policy`.
     pub(crate) fn start(
         runtime: &OwnedRuntime,
         app: &app::Account,
         core: Arc<AccountCore>,
+        policy: PathPolicy,
     ) -> Result<Self> {
         let mut connection = app.connect(runtime.handle())?;
+        let calls = connection.calls();
+        calls.set_path_policy(policy)?;
         let (stop, mut stopped) = oneshot::channel();
         let task = runtime.handle().spawn(async move {
             loop {
@@ -46,7 +54,12 @@ impl RelayLink {
             // Waits for the agent to stop, so that a new connection may start.
             connection.close().await;
         });
-        Ok(Self { stop, task })
+        Ok(Self { stop, task, calls })
+    }
+
+    /// The connection's calls.
+    pub(crate) fn calls(&self) -> &Calls {
+        &self.calls
     }
 
     /// Whether the connection still runs.
@@ -111,6 +124,7 @@ fn account_event(event: Event) -> Option<AccountEvent> {
                 seconds,
             }
         }
+        Event::Call(event) => return call_event(event),
         Event::Dropped(error) => {
             // The core's messages carry no user data.
             tracing::warn!(%error, "a delivery that cannot be processed was dropped");
@@ -118,6 +132,55 @@ fn account_event(event: Event) -> Option<AccountEvent> {
         }
         _ => {
             tracing::debug!("an event the bindings do not forward yet");
+            return None;
+        }
+    })
+}
+
+/// The bindings' event for a call event.
+fn call_event(event: CallEvent) -> Option<AccountEvent> {
+    let contact_text = |contact: &sotto_core::store::ContactId| contact.as_str().to_owned();
+    Some(match event {
+        CallEvent::State(state) => {
+            let (call, phase) = match &state {
+                CallState::OutgoingRinging { call, .. } => (call, CallPhase::OutgoingRinging),
+                CallState::IncomingRinging { call, .. } => (call, CallPhase::IncomingRinging),
+                CallState::Connecting { call, .. } => (call, CallPhase::Connecting),
+                CallState::Connected { call, .. } => (call, CallPhase::Connected),
+                // The shell reports the end as `CallEvent::Ended`, and never
+                // reports idle.
+                CallState::Idle | CallState::Ended { .. } => return None,
+            };
+            AccountEvent::CallStateChanged {
+                call_id: call_id_text(&call.call_id),
+                contact_id: contact_text(&call.peer),
+                phase,
+            }
+        }
+        CallEvent::Sas { call_id, sas } => AccountEvent::CallSas {
+            call_id: call_id_text(&call_id),
+            words: sas_words(&sas),
+        },
+        CallEvent::MediaStarted { call_id, path } => AccountEvent::CallMediaStarted {
+            call_id: call_id_text(&call_id),
+            path: path.into(),
+        },
+        CallEvent::Ended {
+            call,
+            reason,
+            media,
+        } => AccountEvent::CallEnded {
+            call_id: call_id_text(&call.call_id),
+            contact_id: contact_text(&call.peer),
+            reason: reason.into(),
+            stats: media.as_deref().map(Into::into),
+        },
+        CallEvent::Missed { peer, while_busy } => AccountEvent::CallMissed {
+            contact_id: contact_text(&peer),
+            while_busy,
+        },
+        _ => {
+            tracing::debug!("a call event the bindings do not forward yet");
             return None;
         }
     })
@@ -145,6 +208,44 @@ mod tests {
                 contact_id: "c1".into(),
                 state: DeliveryState::Read,
                 message_ids: vec!["ab".repeat(16)],
+            })
+        );
+    }
+
+    #[test]
+    fn call_events_carry_hex_ids_and_the_contact() {
+        use sotto_core::call::{CallId, CallRef, EndReason};
+
+        use crate::call_records::CallEndReason;
+
+        let call = CallRef {
+            call_id: CallId([0x01; 16]),
+            peer: ContactId::from_string("c2".into()),
+        };
+        let ringing = account_event(Event::Call(CallEvent::State(CallState::IncomingRinging {
+            call: call.clone(),
+            deadline_ms: 0,
+        })));
+        assert_eq!(
+            ringing,
+            Some(AccountEvent::CallStateChanged {
+                call_id: "01".repeat(16),
+                contact_id: "c2".into(),
+                phase: CallPhase::IncomingRinging,
+            })
+        );
+        let ended = account_event(Event::Call(CallEvent::Ended {
+            call,
+            reason: EndReason::BusyThere,
+            media: None,
+        }));
+        assert_eq!(
+            ended,
+            Some(AccountEvent::CallEnded {
+                call_id: "01".repeat(16),
+                contact_id: "c2".into(),
+                reason: CallEndReason::BusyThere,
+                stats: None,
             })
         );
     }

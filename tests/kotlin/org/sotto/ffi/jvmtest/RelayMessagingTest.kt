@@ -23,16 +23,24 @@ import org.sotto.ffi.SottoException
  * A real `sotto-relay` process on loopback, started for the test. Its path
  * comes from the system property `sotto.relay.bin` (set by
  * `scripts/kotlin-test.sh`, which builds it). It prints its invite and
- * writes it to `invite.txt` in its data directory once it listens.
+ * writes it to `invite.txt` in its data directory once it listens. With
+ * `turn`, its embedded TURN server runs too, on loopback, relaying to
+ * loopback peers (which a real deployment refuses).
  */
-class RelayProcess(dataDir: Path) : AutoCloseable {
+class RelayProcess(dataDir: Path, turn: Boolean = false) : AutoCloseable {
     private val process: Process
     val invite: String
 
     init {
         val binary = System.getProperty("sotto.relay.bin") ?: fail("the system property sotto.relay.bin is not set")
         Files.createDirectories(dataDir)
-        process = ProcessBuilder(binary, "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString())
+        val command = mutableListOf(binary, "--listen", "127.0.0.1:0", "--data-dir", dataDir.toString())
+        if (turn) {
+            val config = dataDir.resolve("relay.toml")
+            Files.writeString(config, "[turn]\nenabled = true\nlisten = \"127.0.0.1:0\"\nallow_loopback_peers = true\n")
+            command += listOf("--config", config.toString())
+        }
+        process = ProcessBuilder(command)
             .redirectErrorStream(true)
             .redirectOutput(dataDir.resolve("relay.log").toFile())
             .start()
@@ -81,6 +89,21 @@ class EventLog : AccountListener {
             val event = events.poll(maxOf(left, 0), TimeUnit.NANOSECONDS) ?: fail("no $what arrived")
             matches(event)?.let { return it }
         }
+    }
+
+    /**
+     * The events from now on, all of them kept, up to the first after
+     * which `done` holds for the list: for events whose order among
+     * themselves is not part of the contract. Bounded like [await].
+     */
+    fun collectUntil(what: String, done: (List<AccountEvent>) -> Boolean): List<AccountEvent> {
+        val deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60)
+        val seen = mutableListOf<AccountEvent>()
+        while (!done(seen)) {
+            val left = deadline - System.nanoTime()
+            seen += events.poll(maxOf(left, 0), TimeUnit.NANOSECONDS) ?: fail("no $what arrived")
+        }
+        return seen
     }
 }
 
@@ -169,6 +192,16 @@ class RelayMessagingTest {
         val first = alice.messages(bobAtAlice, 1u, null).single()
         val second = alice.messages(bobAtAlice, 1u, first.storedAtMs).single()
         assertEquals(listOf(reply, hello), listOf(first.id, second.id))
+
+        // The conversation list in one call: Alice has not read Bob's reply yet.
+        val conversation = alice.conversations().single()
+        assertEquals(bobAtAlice, conversation.contact.id)
+        assertEquals("Bob", conversation.contact.name)
+        assertEquals(reply, conversation.lastMessage?.id)
+        assertEquals(1u, conversation.unreadCount)
+        assertEquals(0u, conversation.heldMessageCount)
+        assertEquals(1u, alice.markConversationRead(bobAtAlice))
+        assertEquals(0u, alice.conversations().single().unreadCount)
 
         alice.disconnect()
         bob.disconnect()

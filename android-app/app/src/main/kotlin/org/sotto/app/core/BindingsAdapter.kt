@@ -1,5 +1,22 @@
 package org.sotto.app.core
 
+import java.util.concurrent.ConcurrentHashMap
+import org.sotto.ffi.Account
+import org.sotto.ffi.AccountEvent
+import org.sotto.ffi.AccountListener
+import org.sotto.ffi.AccountOptions
+import org.sotto.ffi.CallAudioSpec
+import org.sotto.ffi.CallEndReason
+import org.sotto.ffi.CallPhase
+import org.sotto.ffi.ConversationSummary
+import org.sotto.ffi.Message
+import org.sotto.ffi.NumberConversation
+import org.sotto.ffi.PlainMessage
+import org.sotto.ffi.PlainState
+import org.sotto.ffi.SentText
+import org.sotto.ffi.SmsContent
+import org.sotto.ffi.SmsStatus
+import org.sotto.ffi.SottoException
 import org.sotto.logic.call.CallEvent
 import org.sotto.logic.call.CallKind
 import org.sotto.logic.call.CallPeer
@@ -20,41 +37,46 @@ import org.sotto.logic.core.SottoCore
 import org.sotto.logic.settings.HostPort
 import org.sotto.logic.settings.ProxySetting
 import org.sotto.logic.sms.MessageSendStatus
-import org.sotto.ffi.Account
-import org.sotto.ffi.AccountEvent
-import org.sotto.ffi.AccountListener
-import org.sotto.ffi.AccountOptions
-import org.sotto.ffi.SottoException
+import org.sotto.ffi.DeliveryState as FfiDeliveryState
+import org.sotto.ffi.IncomingSms as FfiIncomingSms
 
 /**
  * The one place where `:app` touches the generated UniFFI bindings (package
  * `org.sotto.ffi`, set in android-bindings/uniffi.toml, generated into build/
  * by `generateUniffiBindings`). It turns binding types into `:logic` types and
  * `SottoException` into [CoreException]; nothing else in the app imports the
- * bindings. See docs/ffi.md for the API it uses.
+ * bindings. docs/ffi.md describes the API it uses and has the table of how
+ * [SottoCore] maps onto it.
  *
- * **Verified only on a machine with the Android SDK.** This file cannot be
- * compiled where the project's CI runs (no android.jar, no Gradle), and the
- * bindings are still growing (issue 5). It was written against `sotto-ffi`
- * at ffi-branch commit 74b850c:
+ * **What is verified where.** `scripts/android-adapter-check.sh` (part of
+ * `scripts/test.sh`) compiles this file with kotlinc against the Kotlin that
+ * uniffi-bindgen generates from the host build of `sotto-ffi` and against
+ * `:logic`, on the JVM: every binding name and type used here exists. The
+ * calls themselves are exercised by the bindings' own JUnit tests
+ * (tests/kotlin: texts through a relay, the SMS bridge, calls with WAV
+ * files). This file has never run on Android, and the microphone and
+ * speaker path of calls (`CallAudioSpec.Device`, AAudio through cpal) has
+ * never run on a phone.
  *
- * | used here | in sotto-ffi then |
- * |---|---|
- * | `Account.openWithKey`, `contacts`, `contactSafetyNumber`, `verifyContactCode`, `markContactVerified`, `setKeepNoHistory`, `runMaintenance`, `subscribe`/`AccountListener`/`Subscription`, `AccountEvent.MessagesExpired`/`EventsMissed`, every `SottoException` | yes |
- * | `messages`, `unreadCount`, `heldMessageCount`, `conversationForNumber`, `sendText`, `markRead`, `setDisappearingTimer`, `clearContactVerified`, `trustNewIdentity`, the SMS bridge (`smsReceived`, `takeOutgoingSms`, `reportSmsStatus`), relay and proxy control, calls, and the message/call/identity/relay events | listed under "What is still to come" in docs/ffi.md; the names here are placeholders to match to the real ones when they land |
+ * Conversation ids: a Sotto contact's conversation is the contact's id (32
+ * hex digits); a plain SMS thread is [PLAIN_PREFIX] followed by its number
+ * (E.164 or a short code), so the two can never be confused.
  *
- * Until those land, `:app` does not compile; this file is the only one to change.
- * Every method blocks on the store; callers are on a background dispatcher.
+ * Every method blocks on the store or the network; callers are on a
+ * background dispatcher, never on the thread of a [CoreListener] callback.
  */
 class BindingsAdapter private constructor(private val account: Account) : SottoCore {
     companion object {
+        /** The conversation id of a plain SMS thread is this prefix and the number. */
+        const val PLAIN_PREFIX = "sms:"
+
         /**
-         * Opens the store at [path] with the Keystore-unwrapped [key] (32
-         * bytes). The caller wipes [key] afterwards.
+         * Opens the account in the data directory [path] with the
+         * Keystore-unwrapped [key] (32 bytes). The caller wipes [key] afterwards.
          */
         fun open(path: String, key: ByteArray): BindingsAdapter = mapErrors {
-            // Maintenance runs on the core's own timer while the app is open;
-            // WorkManager is not used, so the default interval stays.
+            // Maintenance runs on the core's own timer while the app is open,
+            // and from MaintenanceJobService while it sleeps.
             BindingsAdapter(Account.openWithKey(path, key, AccountOptions()))
         }
 
@@ -70,101 +92,181 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             is SottoException.StoreLocked -> CoreException.StoreInUse()
             is SottoException.StoreUnusable -> CoreException.StoreUnusable()
             is SottoException.Storage -> CoreException.Storage()
-            is SottoException.Network -> CoreException.Network()
+            is SottoException.Network, is SottoException.NotConnected -> CoreException.Network()
             is SottoException.Relay -> CoreException.Relay()
             is SottoException.UntrustedIdentity -> CoreException.UntrustedIdentity()
             is SottoException.NoSession -> CoreException.NoSession()
+            is SottoException.NotDeliverable -> CoreException.NotDeliverable()
             is SottoException.UnknownContact -> CoreException.InvalidInput("unknown contact")
             is SottoException.UnknownMessage -> CoreException.InvalidInput("unknown message")
             is SottoException.InvalidInput -> CoreException.InvalidInput("refused by the core")
             is SottoException.Undecryptable -> CoreException.InvalidInput("undecryptable message")
-            is SottoException.AccountClosed, is SottoException.Internal -> CoreException.Internal()
-            // Variants added to the bindings later land here until they get their own mapping.
-            else -> CoreException.Internal()
+            is SottoException.NoSuchCall -> CoreException.InvalidInput("no such call")
+            is SottoException.CallInProgress -> CoreException.InvalidInput("another call is in progress")
+            is SottoException.NoAccount, is SottoException.AccountExists -> CoreException.StoreUnusable()
+            // A closed account, a network call from a callback thread, a bug.
+            is SottoException.AccountClosed, is SottoException.CalledFromCallback,
+            is SottoException.Internal,
+            -> CoreException.Internal()
         }
+
+        private fun isPlain(conversationId: String) = conversationId.startsWith(PLAIN_PREFIX)
+
+        private fun phoneOf(conversationId: String) = conversationId.removePrefix(PLAIN_PREFIX)
+
+        private fun plainId(phone: String) = PLAIN_PREFIX + phone
+
+        private fun message(m: Message): MessageRecord = MessageRecord(
+            id = m.id,
+            direction = if (m.outgoing) Direction.OUTGOING else Direction.INCOMING,
+            body = m.body,
+            sentAtMillis = m.sentAtMs.toLong(),
+            // The bindings do not say which encrypted route (relay or encrypted
+            // SMS) a text took; both are encrypted, which is what the marker shows.
+            transport = Transport.RELAY,
+            delivery = when (m.state) {
+                FfiDeliveryState.PENDING -> DeliveryState.PENDING
+                FfiDeliveryState.SENT -> DeliveryState.SENT
+                FfiDeliveryState.DELIVERED -> DeliveryState.DELIVERED
+                FfiDeliveryState.READ -> DeliveryState.READ
+                FfiDeliveryState.RECEIVED -> DeliveryState.RECEIVED
+            },
+            expiresAtMillis = m.expiresAtMs?.toLong(),
+            storedAtMillis = m.storedAtMs.toLong(),
+        )
+
+        private fun plainMessage(m: PlainMessage): MessageRecord = MessageRecord(
+            id = m.id.toString(),
+            direction = if (m.outgoing) Direction.OUTGOING else Direction.INCOMING,
+            body = m.body,
+            sentAtMillis = m.atMs.toLong(),
+            transport = if (m.attachmentCount > 0u) Transport.PLAIN_MMS else Transport.PLAIN_SMS,
+            delivery = when (m.state) {
+                PlainState.PENDING -> DeliveryState.PENDING
+                PlainState.SENT -> DeliveryState.SENT
+                PlainState.DELIVERED -> DeliveryState.DELIVERED
+                PlainState.FAILED -> DeliveryState.FAILED
+                PlainState.RECEIVED -> DeliveryState.RECEIVED
+            },
+            expiresAtMillis = null,
+            storedAtMillis = m.atMs.toLong(),
+        )
     }
 
     private inline fun <T> call(block: () -> T): T = mapErrors(block)
 
-    override fun conversations(): List<ConversationRecord> = call {
-        account.contacts().map { c ->
-            ConversationRecord(
-                id = c.id,
-                title = c.name,
-                isSottoContact = true,
-                identity = if (c.verified) IdentityState.VERIFIED else IdentityState.UNVERIFIED,
-                lastMessage = account.messages(c.id, 1u, null).firstOrNull()?.let(::message),
-                unreadCount = account.unreadCount(c.id).toInt(),
-                disappearingSeconds = c.disappearingTimerSecs.toLong(),
-                heldForIdentityChange = account.heldMessageCount(c.id).toInt(),
-                keepsNoHistory = c.keepNoHistory,
-            )
-        }
+    private fun requireContact(conversationId: String): String {
+        if (isPlain(conversationId)) throw CoreException.InvalidInput("not a Sotto conversation")
+        return conversationId
     }
 
-    override fun conversation(conversationId: String): ConversationRecord =
-        conversations().firstOrNull { it.id == conversationId } ?: throw CoreException.InvalidInput("unknown conversation")
-
-    override fun conversationForNumber(number: String, displayName: String?): String = call {
-        account.conversationForNumber(number, displayName)
-    }
-
-    override fun messages(conversationId: String, limit: Int, beforeMessageId: String?): List<MessageRecord> = call {
-        account.messages(conversationId, limit.toUInt(), beforeMessageId).map(::message)
-    }
-
-    private fun message(m: org.sotto.ffi.MessageSummary): MessageRecord = MessageRecord(
-        id = m.id,
-        direction = if (m.outgoing) Direction.OUTGOING else Direction.INCOMING,
-        body = m.body,
-        sentAtMillis = m.sentAtMs.toLong(),
-        transport = when (m.transport) {
-            org.sotto.ffi.MessageTransport.RELAY -> Transport.RELAY
-            org.sotto.ffi.MessageTransport.ENCRYPTED_SMS -> Transport.ENCRYPTED_SMS
-            org.sotto.ffi.MessageTransport.PLAIN_SMS -> Transport.PLAIN_SMS
-            else -> Transport.PLAIN_MMS
-        },
-        delivery = when (m.delivery) {
-            org.sotto.ffi.DeliveryState.PENDING -> DeliveryState.PENDING
-            org.sotto.ffi.DeliveryState.SENT -> DeliveryState.SENT
-            org.sotto.ffi.DeliveryState.DELIVERED -> DeliveryState.DELIVERED
-            org.sotto.ffi.DeliveryState.READ -> DeliveryState.READ
-            org.sotto.ffi.DeliveryState.FAILED -> DeliveryState.FAILED
-            else -> DeliveryState.RECEIVED
-        },
-        expiresAtMillis = m.expiresAtMs?.toLong(),
-    )
-
-    override fun sendText(conversationId: String, body: String, transport: Transport): String = call {
-        account.sendText(
-            conversationId,
-            body,
-            when (transport) {
-                Transport.RELAY -> org.sotto.ffi.MessageTransport.RELAY
-                Transport.ENCRYPTED_SMS -> org.sotto.ffi.MessageTransport.ENCRYPTED_SMS
-                Transport.PLAIN_SMS, Transport.PLAIN_MMS -> org.sotto.ffi.MessageTransport.PLAIN_SMS
+    private fun contactRecord(summary: ConversationSummary): ConversationRecord {
+        val c = summary.contact
+        val held = summary.heldMessageCount.toInt()
+        return ConversationRecord(
+            id = c.id,
+            title = c.name,
+            isSottoContact = true,
+            identity = when {
+                held > 0 -> IdentityState.CHANGED
+                c.verified -> IdentityState.VERIFIED
+                else -> IdentityState.UNVERIFIED
             },
+            lastMessage = summary.lastMessage?.let(::message),
+            unreadCount = summary.unreadCount.toInt(),
+            disappearingSeconds = c.disappearingTimerSecs.toLong(),
+            heldForIdentityChange = held,
+            keepsNoHistory = c.keepNoHistory,
         )
     }
 
-    override fun markRead(conversationId: String) = call { account.markRead(conversationId) }
+    /** A plain thread; the core keeps no names or unread counts for plain numbers. */
+    private fun plainRecord(phone: String): ConversationRecord = ConversationRecord(
+        id = plainId(phone),
+        title = phone,
+        isSottoContact = false,
+        identity = IdentityState.NONE,
+        lastMessage = account.plainMessages(phone, 1u, null).firstOrNull()?.let(::plainMessage),
+        unreadCount = 0,
+        disappearingSeconds = 0,
+        heldForIdentityChange = 0,
+    )
+
+    /** Sotto conversations and plain threads, most recent first; conversations without messages last. */
+    override fun conversations(): List<ConversationRecord> = call {
+        val all = account.conversations().map(::contactRecord) + account.plainThreads().map { plainRecord(it.phone) }
+        all.sortedByDescending { it.lastMessage?.storedAtMillis ?: Long.MIN_VALUE }
+    }
+
+    override fun conversation(conversationId: String): ConversationRecord = call {
+        if (isPlain(conversationId)) {
+            plainRecord(phoneOf(conversationId))
+        } else {
+            account.conversations().firstOrNull { it.contact.id == conversationId }?.let(::contactRecord)
+                ?: throw CoreException.InvalidInput("unknown conversation")
+        }
+    }
+
+    /** [displayName] is not kept: the core names only Sotto contacts, and plain threads show their number. */
+    override fun conversationForNumber(number: String, displayName: String?): String = call {
+        when (val c = account.conversationForNumber(number)) {
+            is NumberConversation.Contact -> c.contactId
+            is NumberConversation.Plain -> plainId(c.phone)
+        }
+    }
+
+    override fun messages(conversationId: String, limit: Int, before: MessageRecord?): List<MessageRecord> = call {
+        val count = limit.coerceAtLeast(0).toUInt()
+        val cursor = before?.storedAtMillis?.toULong()
+        if (isPlain(conversationId)) {
+            account.plainMessages(phoneOf(conversationId), count, cursor).map(::plainMessage)
+        } else {
+            account.messages(conversationId, count, cursor).map(::message)
+        }
+    }
+
+    override fun sendText(conversationId: String, body: String, transport: Transport): String = call {
+        val sent = when {
+            isPlain(conversationId) -> account.sendTextToNumber(phoneOf(conversationId), body)
+            // The user chose plain SMS for this one message after a warning.
+            !transport.encrypted -> {
+                val phone = account.contactPhones(conversationId).firstOrNull()
+                    ?: throw CoreException.NotDeliverable()
+                account.sendTextToNumber(phone, body)
+            }
+            // Relay only: queued until the relay is reachable.
+            transport == Transport.RELAY -> return@call account.sendText(conversationId, body)
+            // Encrypted SMS allowed: the core takes the relay when connected,
+            // else encrypted SMS, within the user's SMS settings.
+            else -> account.sendTextRouted(conversationId, body)
+        }
+        when (sent) {
+            is SentText.Encrypted -> sent.messageId
+            is SentText.Plain -> sent.plainId.toString()
+        }
+    }
+
+    /** Plain threads have no read state in the core. */
+    override fun markRead(conversationId: String) = call {
+        if (!isPlain(conversationId)) account.markConversationRead(conversationId)
+    }
 
     override fun setDisappearingTimer(conversationId: String, seconds: Long) = call {
-        account.setDisappearingTimer(conversationId, seconds.coerceIn(0, UInt.MAX_VALUE.toLong()).toUInt())
+        account.setDisappearingTimer(requireContact(conversationId), seconds.coerceIn(0, UInt.MAX_VALUE.toLong()).toUInt())
     }
 
     override fun setKeepNoHistory(conversationId: String, keepNoHistory: Boolean) = call {
-        account.setKeepNoHistory(conversationId, keepNoHistory)
+        account.setKeepNoHistory(requireContact(conversationId), keepNoHistory)
     }
 
     override fun safetyNumber(conversationId: String): SafetyNumber = call {
-        val n = account.contactSafetyNumber(conversationId)
+        val n = account.contactSafetyNumber(requireContact(conversationId))
         val verified = account.contacts().firstOrNull { it.id == conversationId }?.verified ?: false
         SafetyNumber(n.grouped, n.qrPayload, verified)
     }
 
     override fun checkScannedSafetyNumber(conversationId: String, payload: ByteArray): ScanResult = try {
-        if (account.verifyContactCode(conversationId, payload)) ScanResult.MATCH else ScanResult.MISMATCH
+        if (account.verifyContactCode(requireContact(conversationId), payload)) ScanResult.MATCH else ScanResult.MISMATCH
     } catch (e: SottoException.InvalidInput) {
         ScanResult.NOT_A_SAFETY_NUMBER
     } catch (e: SottoException) {
@@ -172,87 +274,187 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
     }
 
     override fun setVerified(conversationId: String, verified: Boolean) = call {
-        if (verified) account.markContactVerified(conversationId) else account.clearContactVerified(conversationId)
+        val contact = requireContact(conversationId)
+        if (verified) account.markContactVerified(contact) else account.clearContactVerified(contact)
     }
 
-    override fun trustNewIdentity(conversationId: String) = call { account.trustNewIdentity(conversationId) }
+    override fun trustNewIdentity(conversationId: String) = call {
+        // The released texts are also published as MessageReceived events.
+        account.trustNewIdentity(requireContact(conversationId))
+        Unit
+    }
 
+    /** The core stamps the time itself ([receivedAtMillis] is for the Telephony provider row). */
     override fun smsReceived(sender: String, body: String, receivedAtMillis: Long): IncomingSms = call {
-        when (val r = account.smsReceived(sender, body, receivedAtMillis.toULong())) {
-            is org.sotto.ffi.SmsIncoming.Plain -> IncomingSms.Plain(r.contactId)
-            is org.sotto.ffi.SmsIncoming.Encrypted -> IncomingSms.Encrypted(r.contactId)
-            else -> IncomingSms.PartOfEncrypted
+        when (val r = account.smsReceived(sender, body)) {
+            is FfiIncomingSms.Plain -> IncomingSms.Plain(plainId(r.phone))
+            is FfiIncomingSms.Encrypted -> IncomingSms.Encrypted(r.message.contactId)
+            FfiIncomingSms.PartOfEncrypted -> IncomingSms.PartOfEncrypted
+            is FfiIncomingSms.Handshake -> IncomingSms.SottoControl(r.contactId)
+            is FfiIncomingSms.IdentityChanged -> IncomingSms.SottoControl(r.contactId)
+            FfiIncomingSms.Group, FfiIncomingSms.Control, FfiIncomingSms.Unusable -> IncomingSms.SottoControl(null)
         }
     }
 
     override fun takeOutgoingSms(): List<OutgoingSms> = call {
-        account.takeOutgoingSms().map { OutgoingSms(it.id, it.destination, it.body, it.encrypted) }
+        account.takeOutgoingSms().map {
+            when (val content = it.content) {
+                is SmsContent.Text -> OutgoingSms(it.id.toString(), it.destination, content.text, it.encrypted)
+                is SmsContent.Data -> OutgoingSms(
+                    it.id.toString(),
+                    it.destination,
+                    body = "",
+                    encrypted = it.encrypted,
+                    dataPort = content.port.toInt(),
+                    data = content.bytes,
+                )
+            }
+        }
     }
 
     override fun smsSendStatus(id: String, status: MessageSendStatus) = call {
+        val smsId = id.toLongOrNull() ?: throw CoreException.InvalidInput("not an SMS id of the core")
         account.reportSmsStatus(
-            id,
+            smsId,
             when (status) {
-                MessageSendStatus.SENT -> org.sotto.ffi.SmsStatus.SENT
-                MessageSendStatus.DELIVERED -> org.sotto.ffi.SmsStatus.DELIVERED
-                MessageSendStatus.FAILED_RETRYABLE -> org.sotto.ffi.SmsStatus.FAILED_RETRYABLE
-                MessageSendStatus.FAILED, MessageSendStatus.DELIVERY_FAILED -> org.sotto.ffi.SmsStatus.FAILED
+                MessageSendStatus.SENT -> SmsStatus.SENT
+                MessageSendStatus.DELIVERED -> SmsStatus.DELIVERED
+                // The core keeps failed SMS until retryFailedSms (the user's "retry").
+                MessageSendStatus.FAILED_RETRYABLE, MessageSendStatus.FAILED, MessageSendStatus.DELIVERY_FAILED ->
+                    SmsStatus.FAILED
             },
         )
     }
 
+    /**
+     * Applies the proxy and (re)connects. The relay itself comes from the
+     * account's invite: the bindings do not export changing it, so [relay]
+     * only says whether to be connected.
+     */
     override fun applyNetwork(relay: HostPort?, proxy: ProxySetting) = call {
-        account.setProxy(
+        account.setSocks5Proxy(
             when (proxy) {
                 ProxySetting.Direct -> null
                 ProxySetting.Tor -> ProxySetting.TOR_DEFAULT.toString()
                 is ProxySetting.Socks5 -> proxy.endpoint.toString()
             },
         )
-        if (relay == null) account.disconnectRelay() else account.connectRelay()
+        // The proxy applies from the next connection.
+        account.disconnect()
+        if (relay != null) account.connect()
     }
 
-    override fun placeCall(conversationId: String): String = call { account.placeCall(conversationId) }
+    override fun placeCall(conversationId: String): String = call {
+        account.placeCall(requireContact(conversationId), CallAudioSpec.Device)
+    }
 
-    override fun answerCall(callId: String) = call { account.answerCall(callId) }
+    /** The core has one call at a time; [callId] guards against acting on a call that already changed. */
+    private fun currentCall(callId: String, vararg phases: CallPhase): Boolean {
+        val status = account.callStatus()
+        return status.callId == callId && status.phase in phases
+    }
 
-    override fun rejectCall(callId: String) = call { account.rejectCall(callId) }
+    override fun answerCall(callId: String) = call {
+        if (!currentCall(callId, CallPhase.INCOMING_RINGING)) throw CoreException.InvalidInput("the call no longer rings")
+        account.answerCall(CallAudioSpec.Device)
+        Unit
+    }
 
-    override fun hangUp(callId: String) = call { account.hangUp(callId) }
+    override fun rejectCall(callId: String) = call {
+        if (!currentCall(callId, CallPhase.INCOMING_RINGING)) throw CoreException.InvalidInput("the call no longer rings")
+        account.rejectCall()
+    }
 
-    override fun setMuted(callId: String, muted: Boolean) = call { account.setMuted(callId, muted) }
+    override fun hangUp(callId: String) = call {
+        val live = arrayOf(CallPhase.OUTGOING_RINGING, CallPhase.INCOMING_RINGING, CallPhase.CONNECTING, CallPhase.CONNECTED)
+        if (currentCall(callId, *live)) {
+            try {
+                account.hangUpCall()
+            } catch (e: SottoException.NoSuchCall) {
+                // It ended between the check and the hang-up.
+            }
+        }
+    }
+
+    override fun setMuted(callId: String, muted: Boolean) = call {
+        if (account.callStatus().callId == callId) account.setCallMuted(muted)
+    }
 
     override fun runMaintenance() {
         call { account.runMaintenance() }
     }
 
     override fun subscribe(listener: CoreListener): AutoCloseable {
-        val subscription = account.subscribe(object : AccountListener {
-            override fun onEvent(event: AccountEvent) = forward(event, listener)
-        })
+        val forwarder = Forwarder(listener)
+        val subscription = account.subscribe(forwarder)
         return AutoCloseable { subscription.close() }
     }
 
-    /** Maps one binding event; unknown (newer) events are ignored, as the bindings ask. */
-    private fun forward(event: AccountEvent, to: CoreListener) {
-        when (event) {
-            is AccountEvent.MessagesExpired, is AccountEvent.EventsMissed -> to.onConversationChanged(ALL_CONVERSATIONS)
-            is AccountEvent.MessageReceived -> to.onConversationChanged(event.contactId)
-            is AccountEvent.DeliveryChanged -> to.onConversationChanged(event.contactId)
-            is AccountEvent.IdentityChanged -> to.onIdentityChanged(event.contactId)
-            is AccountEvent.RelayConnection -> to.onRelayConnection(event.connected)
-            is AccountEvent.SmsToSend -> to.onOutgoingSms()
-            is AccountEvent.CallIncoming -> to.onCallEvent(
-                CallEvent.IncomingCall(event.callId, CallPeer(event.contactName, null), CallKind.SECURE),
-            )
-            is AccountEvent.CallRinging -> to.onCallEvent(CallEvent.RemoteRinging(event.callId))
-            is AccountEvent.CallAnswered -> to.onCallEvent(CallEvent.RemoteAnswered(event.callId))
-            is AccountEvent.CallConnected -> to.onCallEvent(CallEvent.MediaConnected(event.callId, event.authWords))
-            is AccountEvent.CallEnded -> to.onCallEvent(
-                if (event.busy) CallEvent.RemoteBusy(event.callId) else CallEvent.RemoteHungUp(event.callId),
-            )
-            is AccountEvent.CallFailed -> to.onCallEvent(CallEvent.Failed(event.callId))
-            else -> Unit
+    /**
+     * Maps binding events to [CoreListener] calls. It runs on the bindings'
+     * callback thread, where only store calls may be made (network calls
+     * throw `CalledFromCallback`). Unknown (newer) events are ignored, as the
+     * bindings ask.
+     */
+    private inner class Forwarder(private val to: CoreListener) : AccountListener {
+        /** The authentication words of calls not yet connected, by call id (they come before `CONNECTED`). */
+        private val words = ConcurrentHashMap<String, String>()
+
+        override fun onEvent(event: AccountEvent) {
+            when (event) {
+                is AccountEvent.MessageReceived -> to.onConversationChanged(event.message.contactId)
+                is AccountEvent.DeliveryStateChanged -> to.onConversationChanged(event.contactId)
+                is AccountEvent.DisappearingTimerChanged -> to.onConversationChanged(event.contactId)
+                is AccountEvent.MessageSent, is AccountEvent.SendFailed, is AccountEvent.MessagesExpired,
+                is AccountEvent.EventsMissed,
+                -> to.onConversationChanged(ALL_CONVERSATIONS)
+                is AccountEvent.IdentityChanged -> to.onIdentityChanged(event.contactId)
+                AccountEvent.Connected -> to.onRelayConnection(true)
+                is AccountEvent.Disconnected -> to.onRelayConnection(false)
+                is AccountEvent.OutgoingSmsWaiting -> to.onOutgoingSms()
+                is AccountEvent.CallStateChanged -> callState(event)
+                is AccountEvent.CallSas -> words[event.callId] = event.words.joinToString(" ")
+                is AccountEvent.CallEnded -> callEnded(event)
+                // The core answered a second caller busy, or an offer came too
+                // late to ring; the machine has no event for it (no call log yet).
+                is AccountEvent.CallMissed -> Unit
+                else -> Unit
+            }
+        }
+
+        private fun callState(event: AccountEvent.CallStateChanged) {
+            val id = event.callId
+            when (event.phase) {
+                CallPhase.INCOMING_RINGING -> {
+                    // A store call, allowed on this thread.
+                    val name = runCatching { account.contacts().firstOrNull { it.id == event.contactId }?.name }
+                        .getOrNull() ?: "?"
+                    to.onCallEvent(CallEvent.IncomingCall(id, CallPeer(name, null), CallKind.SECURE))
+                }
+                // The offer is out; the core has no separate "ringing there" signal.
+                CallPhase.OUTGOING_RINGING -> to.onCallEvent(CallEvent.RemoteRinging(id))
+                // For an incoming call the machine is already connecting and ignores it.
+                CallPhase.CONNECTING -> to.onCallEvent(CallEvent.RemoteAnswered(id))
+                // Without words the machine ends the call as not authenticated.
+                CallPhase.CONNECTED -> to.onCallEvent(CallEvent.MediaConnected(id, words[id]))
+                CallPhase.IDLE, CallPhase.ENDED -> Unit
+            }
+        }
+
+        private fun callEnded(event: AccountEvent.CallEnded) {
+            val id = event.callId
+            words.remove(id)
+            val mapped = when (event.reason) {
+                CallEndReason.HUNG_UP_THERE, CallEndReason.DECLINED_THERE, CallEndReason.MISSED ->
+                    CallEvent.RemoteHungUp(id)
+                CallEndReason.BUSY_THERE -> CallEvent.RemoteBusy(id)
+                CallEndReason.NO_ANSWER -> CallEvent.RingTimeout(id)
+                CallEndReason.CONNECT_TIMEOUT, CallEndReason.MEDIA_FAILED -> CallEvent.Failed(id)
+                // The machine ended these itself; this only reaches a machine
+                // that did not (the core hung up as the connection closed).
+                CallEndReason.HUNG_UP_HERE, CallEndReason.DECLINED_HERE -> CallEvent.Failed(id)
+            }
+            to.onCallEvent(mapped)
         }
     }
 

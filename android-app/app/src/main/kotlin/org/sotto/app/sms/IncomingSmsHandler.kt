@@ -57,7 +57,8 @@ class IncomingSmsHandler(private val context: Context, private val graph: AppGra
                 graph.notifications.message(result.conversationId)
             }
             is IncomingSms.Encrypted -> graph.notifications.message(result.conversationId)
-            IncomingSms.PartOfEncrypted -> Unit
+            // Never written to the provider: they were Sotto ciphertext or control data.
+            IncomingSms.PartOfEncrypted, is IncomingSms.SottoControl -> Unit
         }
     }
 

@@ -28,6 +28,12 @@ class SmsSender(private val context: Context) {
     suspend fun sendPending(graph: AppGraph) = withContext(Dispatchers.IO) {
         val core = graph.core.value ?: return@withContext
         for (sms in core.takeOutgoingSms()) {
+            val data = sms.data
+            val port = sms.dataPort
+            if (data != null && port != null) {
+                sendData(sms.id, sms.destination, port, data)
+                continue
+            }
             val row = if (sms.encrypted) null else provider.insertOutgoing(sms.destination, sms.body, System.currentTimeMillis())
             send(sms.id, sms.destination, sms.body, row)
         }
@@ -51,6 +57,19 @@ class SmsSender(private val context: Context) {
             delivered += statusIntent(SmsStatusReceiver.ACTION_DELIVERED, id, i, parts.size)
         }
         manager.sendMultipartTextMessage(destination, null, parts, sent, delivered)
+    }
+
+    /** Sends a data SMS (Sotto ciphertext, never written to the provider) as one part. */
+    private fun sendData(id: String, destination: String, port: Int, data: ByteArray) {
+        trackers[id] = MultipartSendTracker(1)
+        smsManager().sendDataMessage(
+            destination,
+            null,
+            port.toShort(),
+            data,
+            statusIntent(SmsStatusReceiver.ACTION_SENT, id, 0, 1),
+            statusIntent(SmsStatusReceiver.ACTION_DELIVERED, id, 0, 1),
+        )
     }
 
     /** The tracker of message [id], made anew if the process restarted since sending. */

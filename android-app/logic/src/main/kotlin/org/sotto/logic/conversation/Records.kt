@@ -46,7 +46,10 @@ enum class IdentityState {
     CHANGED,
 }
 
-/** One message as the core stores it. */
+/**
+ * One message as the core stores it. [storedAtMillis] is when this phone
+ * stored it: the order of a conversation's pages and their cursor.
+ */
 class MessageRecord(
     val id: String,
     val direction: Direction,
@@ -57,6 +60,7 @@ class MessageRecord(
     val delivery: DeliveryState,
     /** When a disappearing message goes, epoch millis; null if it stays. */
     val expiresAtMillis: Long?,
+    val storedAtMillis: Long = sentAtMillis,
 ) {
     override fun toString(): String = "MessageRecord(id=$id, $direction, $transport, $delivery)"
 }

@@ -34,11 +34,30 @@ sealed interface IncomingSms {
 
     /** One part of an encrypted message whose other parts have not arrived yet. */
     data object PartOfEncrypted : IncomingSms
+
+    /**
+     * A Sotto SMS with no message to show: a discovery handshake, a receipt
+     * or timer change, a held message of a changed identity, a group text
+     * (groups are not in the app yet), or a damaged part. Never written
+     * anywhere; [conversationId] is the conversation it concerns, if any.
+     */
+    data class SottoControl(val conversationId: String?) : IncomingSms
 }
 
-/** An SMS the core wants sent (plain, or a part of encrypted SMS ciphertext). */
-class OutgoingSms(val id: String, val destination: String, val body: String, val encrypted: Boolean) {
-    override fun toString(): String = "OutgoingSms(id=$id, encrypted=$encrypted)"
+/**
+ * An SMS the core wants sent: a text SMS ([body]; plain, or a part of
+ * encrypted SMS ciphertext), or, when the user turned data SMS on, a data
+ * SMS of [data] to [dataPort] ([body] is then empty).
+ */
+class OutgoingSms(
+    val id: String,
+    val destination: String,
+    val body: String,
+    val encrypted: Boolean,
+    val dataPort: Int? = null,
+    val data: ByteArray? = null,
+) {
+    override fun toString(): String = "OutgoingSms(id=$id, encrypted=$encrypted, data=${data != null})"
 }
 
 /** Passed to [CoreListener.onConversationChanged] when any conversation may have changed. */
@@ -91,6 +110,9 @@ sealed class CoreException(message: String) : Exception(message) {
     /** There is no session with the contact yet. */
     class NoSession : CoreException("no session with this contact")
 
+    /** The contact cannot be reached by any allowed route (not on Sotto, no number, SMS-only settings). */
+    class NotDeliverable : CoreException("the contact cannot be reached this way")
+
     /** The input was refused (stale id, malformed scan, bad argument). */
     class InvalidInput(what: String) : CoreException("invalid input: $what")
 
@@ -109,8 +131,11 @@ interface SottoCore : AutoCloseable {
     /** The conversation with the phone number [number], made if there is none (SENDTO, a contact picked). */
     fun conversationForNumber(number: String, displayName: String?): String
 
-    /** The newest [limit] messages before [beforeMessageId] (null: the newest). */
-    fun messages(conversationId: String, limit: Int, beforeMessageId: String?): List<MessageRecord>
+    /**
+     * The newest [limit] messages stored before [before] (a record of the
+     * previous page, normally its last; null: the newest), newest first.
+     */
+    fun messages(conversationId: String, limit: Int, before: MessageRecord?): List<MessageRecord>
 
     /** Sends [body] through [transport]; returns the message id. */
     fun sendText(conversationId: String, body: String, transport: Transport): String
@@ -148,19 +173,23 @@ interface SottoCore : AutoCloseable {
     /** Connects to [relay] (null: disconnect) through [proxy]. */
     fun applyNetwork(relay: HostPort?, proxy: ProxySetting)
 
-    /** Places a secure call to the contact of [conversationId]; returns the call id. */
+    /**
+     * Places a secure call to the contact of [conversationId] with the
+     * phone's microphone and speaker; returns the call id. The core runs one
+     * call at a time and answers a second caller busy on its own.
+     */
     fun placeCall(conversationId: String): String
 
-    /** Answers an incoming secure call. */
+    /** Answers the incoming secure call [callId]; a call that is no longer ringing is an error. */
     fun answerCall(callId: String)
 
-    /** Declines an incoming secure call. */
+    /** Declines the incoming secure call [callId]. */
     fun rejectCall(callId: String)
 
-    /** Hangs up (also answers "busy" to a second caller). */
+    /** Hangs up [callId]; nothing happens when it is not the core's current call (it ended, or was answered busy). */
     fun hangUp(callId: String)
 
-    /** Mutes or unmutes the microphone of a secure call. */
+    /** Mutes or unmutes the microphone of the secure call [callId]. */
     fun setMuted(callId: String, muted: Boolean)
 
     /**
