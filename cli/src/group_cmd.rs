@@ -109,8 +109,8 @@ pub fn group_id(id: &GroupId) -> String {
 const MIN_PREFIX: usize = 4;
 
 /// Finds a group by id, name (ignoring case) or id prefix (at least 4 hex
-/// digits). A name or prefix that fits several groups is refused rather
-/// than guessed.
+/// digits). A query that fits several groups (by name or by prefix) is
+/// refused rather than guessed.
 pub fn resolve_group(account: &Account, query: &str) -> Result<Group, Failure> {
     let query = query.trim();
     let lower = query.to_lowercase();
@@ -118,21 +118,18 @@ pub fn resolve_group(account: &Account, query: &str) -> Result<Group, Failure> {
     if let Some(found) = groups.iter().find(|g| group_id(&g.id) == lower) {
         return Ok(found.clone());
     }
-    let by_name: Vec<&Group> = groups
+    // Every group the query could mean, by name or by id prefix: exactly
+    // one, or the query is refused.
+    let fits: Vec<&Group> = groups
         .iter()
-        .filter(|g| g.name.to_lowercase() == lower)
+        .filter(|g| {
+            g.name.to_lowercase() == lower
+                || (query.len() >= MIN_PREFIX && group_id(&g.id).starts_with(&lower))
+        })
         .collect();
-    let by_prefix: Vec<&Group> = if query.len() >= MIN_PREFIX {
-        groups
-            .iter()
-            .filter(|g| group_id(&g.id).starts_with(&lower))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    match (by_name.as_slice(), by_prefix.as_slice()) {
-        ([one], _) | ([], [one]) => Ok((*one).clone()),
-        ([], []) => Err(unknown_group()),
+    match fits.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(unknown_group()),
         _ => Err(Failure::new(
             code::CONTACT,
             "ambiguous_group",

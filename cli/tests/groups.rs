@@ -193,6 +193,27 @@ fn three_accounts_talk_in_a_group() -> TestResult {
     let refused = carol.run(&["--json", "group", "send", "Climbing", "hello?"])?;
     assert_eq!(refused.code(), 7, "{}", refused.stderr);
 
+    // Alice adds Carol back; Carol is in again and reads what follows.
+    let back = alice
+        .run(&["--json", "group", "add", "Climbing", "Carol"])?
+        .ok()?
+        .json()?;
+    assert_eq!(back["members"].as_array().map(Vec::len), Some(2));
+    alice
+        .run(&["group", "send", "Climbing", "Welcome back"])?
+        .ok()?;
+    let heard = listen(&carol, 1)?;
+    assert!(heard
+        .iter()
+        .any(|e| e["type"] == "group_changed" && e["joined"] == true));
+    assert_eq!(group_texts(&heard)[0].1, "Welcome back");
+    let shown = alice.run(&["groups"])?.ok()?;
+    assert!(
+        shown.stdout.contains("Climbing  (Bob, Carol)"),
+        "{}",
+        shown.stdout
+    );
+
     // Bob leaves; his copy stays, marked inactive.
     let left = bob
         .run(&["--json", "group", "leave", "Climbing"])?
