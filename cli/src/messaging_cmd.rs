@@ -21,7 +21,7 @@ use crate::{open_account, runtime, Global};
 
 /// How long the commands wait, at most, for queued receipts and texts to
 /// go out before they exit (what is left goes with the next connection).
-pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(15);
+const DRAIN_LIMIT: Duration = Duration::from_secs(15);
 
 /// One account's connection with what the commands need around it.
 pub(crate) struct Live<'a> {
