@@ -1,6 +1,7 @@
 //! SMS segments per message over a corpus of real texts, plain and
-//! encrypted, the cost of setting up a session over SMS, and where the
-//! bytes of an encrypted text go.
+//! encrypted, the cost of setting up a session over SMS (each leg's SMS and
+//! payload bytes, and where the bytes of the answer to a hello go), and
+//! where the bytes of an encrypted text go.
 //!
 //! ```text
 //! cargo run --release -p sotto-core --example sms_segments -- <corpus.tsv>
