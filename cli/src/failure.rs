@@ -20,7 +20,7 @@ pub mod code {
     pub const STORAGE: u8 = 6;
     /// Malformed input: an invite, a name, a text, a code.
     pub const INPUT: u8 = 7;
-    /// No such contact, or a name that fits several.
+    /// No such contact or group, or a name that fits several.
     pub const CONTACT: u8 = 8;
     /// A contact's identity key changed and is not trusted yet.
     pub const UNTRUSTED: u8 = 9;
@@ -74,6 +74,14 @@ impl From<&sotto_core::Error> for Failure {
     fn from(error: &sotto_core::Error) -> Self {
         use sotto_core::Error as E;
         let message = error.to_string();
+        if let E::UnknownGroup = error {
+            return Self::new(
+                code::CONTACT,
+                "unknown_group",
+                message,
+                "`sotto groups` lists names and ids",
+            );
+        }
         let (code, kind, hint) = match error.kind() {
             ErrorKind::NoAccount => (
                 code::ACCOUNT,
@@ -110,6 +118,8 @@ impl From<&sotto_core::Error> for Failure {
                     E::InvalidInvite => "copy the relay invite exactly as `sotto relay serve` printed it",
                     E::InvalidName => "give a name of 1 to 100 printable characters",
                     E::NoIdentityChange => "nothing to accept; `sotto verify <contact>` shows the safety number",
+                    E::NotGroupMember => "you left this group or were removed from it; `sotto groups` shows which",
+                    E::TooManyMembers => "a group has at most 256 members, you included",
                     _ => "",
                 },
             ),

@@ -21,6 +21,7 @@ mod demo_call;
 mod demo_relay;
 mod demo_sms;
 mod failure;
+mod group_cmd;
 mod messaging_cmd;
 mod output;
 mod relay_cmd;
@@ -38,6 +39,7 @@ Examples:
   sotto send Alice 'See you at eight'
   sotto listen                               print texts as they arrive (Ctrl-C stops)
   sotto chat Alice                           talk interactively
+  sotto group create Family Alice Bob        a group; then `sotto group send Family '…'`
   sotto verify Alice                         compare safety numbers, then mark verified
   sotto call Alice                           an encrypted call (microphone and speaker)
   sotto answer                               wait for a call and answer it
@@ -128,6 +130,11 @@ enum Command {
     Listen(messaging_cmd::ListenArgs),
     /// Talks with one contact interactively (one line, one text; /quit ends)
     Chat(messaging_cmd::ChatArgs),
+    /// Creates, changes, leaves and sends to group conversations
+    #[command(subcommand)]
+    Group(group_cmd::GroupCommand),
+    /// Lists your groups
+    Groups,
     /// Lists conversations, most recent first, with their newest text
     Conversations,
     /// Shows a conversation's stored texts, newest last
@@ -195,6 +202,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Send(args) => messaging_cmd::send(&global, args),
         Command::Listen(args) => messaging_cmd::listen(&global, args),
         Command::Chat(args) => messaging_cmd::chat(&global, args),
+        Command::Group(command) => group_cmd::group(&global, command),
+        Command::Groups => group_cmd::groups(&global),
         Command::Conversations => messaging_cmd::conversations(&global),
         Command::Messages(args) => messaging_cmd::messages(&global, args),
         Command::Verify(args) => contact_cmd::verify(&global, args),

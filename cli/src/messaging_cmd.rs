@@ -8,12 +8,14 @@ use clap::Args;
 use serde_json::{json, Value};
 use sotto_core::app::{Account, CallEvent, Connection, ErrorKind, Event};
 use sotto_core::call::CallState;
+use sotto_core::groups::GroupChange;
 use sotto_core::store::ContactId;
 use tokio::time::Instant;
 
 use crate::account_cmd::argument_or_stdin;
 use crate::contact_cmd::resolve;
 use crate::failure::{code, Failure};
+use crate::group_cmd::{group_id, group_json, group_message_json, group_message_line};
 use crate::output::{self, contact_json, message_json, message_line, Output};
 use crate::{open_account, runtime, Global};
 
@@ -22,17 +24,17 @@ use crate::{open_account, runtime, Global};
 const DRAIN_LIMIT: Duration = Duration::from_secs(15);
 
 /// One account's connection with what the commands need around it.
-struct Live<'a> {
+pub(crate) struct Live<'a> {
     account: &'a Account,
-    connection: Connection,
+    pub(crate) connection: Connection,
     out: Output,
     names: HashMap<ContactId, String>,
     /// Why the connection last dropped, if it is down.
-    down: Option<Failure>,
+    pub(crate) down: Option<Failure>,
 }
 
 impl<'a> Live<'a> {
-    fn start(
+    pub(crate) fn start(
         account: &'a Account,
         out: Output,
         runtime: &tokio::runtime::Runtime,
@@ -173,6 +175,25 @@ impl<'a> Live<'a> {
                 ));
                 json!({"type": "incoming_call", "contact": call.peer.as_str()})
             }
+            Event::GroupMessage { message } => {
+                let group = self.account.group(&message.group).ok();
+                let group_name = group.as_ref().map_or("?", |g| g.name.as_str());
+                self.out
+                    .text(&group_message_line(self.account, message, group_name));
+                json!({
+                    "type": "group_message",
+                    "group": group.as_ref().map_or_else(
+                        || json!({"id": group_id(&message.group)}),
+                        |g| group_json(self.account, g),
+                    ),
+                    "sender": message.sender.as_ref().map(|s| self.contact_value(s)),
+                    "message": group_message_json(message),
+                })
+            }
+            Event::GroupChanged(change) => {
+                self.print_group_change(change);
+                return;
+            }
             Event::Dropped(error) => {
                 self.out.progress(&format!(
                     "(dropped a delivery that cannot be read: {error})"
@@ -184,9 +205,65 @@ impl<'a> Live<'a> {
         self.out.json_line(&value);
     }
 
+    /// Prints a group change, then the texts it released (texts that came
+    /// before the state that made their senders members).
+    fn print_group_change(&mut self, change: &GroupChange) {
+        let Ok(group) = self.account.group(&change.group) else {
+            return;
+        };
+        let names = |ids: &[ContactId]| {
+            ids.iter()
+                .map(|id| {
+                    self.account
+                        .contact(id)
+                        .map(|c| c.name)
+                        .unwrap_or_else(|_| "?".into())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let name = &group.name;
+        if change.joined {
+            self.out.text(&format!(
+                "(you are in the group {name}, with {})",
+                names(&group.members)
+            ));
+        } else if change.left {
+            self.out
+                .text(&format!("(you were removed from the group {name})"));
+        } else {
+            if !change.added.is_empty() {
+                self.out
+                    .text(&format!("({name}: {} joined)", names(&change.added)));
+            }
+            if !change.removed.is_empty() {
+                self.out
+                    .text(&format!("({name}: {} left)", names(&change.removed)));
+            }
+        }
+        let ids = |ids: &[ContactId]| {
+            ids.iter()
+                .map(|id| id.as_str().to_owned())
+                .collect::<Vec<_>>()
+        };
+        self.out.json_line(&json!({
+            "type": "group_changed",
+            "group": group_json(self.account, &group),
+            "added": ids(&change.added),
+            "removed": ids(&change.removed),
+            "joined": change.joined,
+            "left": change.left,
+        }));
+        for message in &change.released {
+            self.print(&Event::GroupMessage {
+                message: message.clone(),
+            });
+        }
+    }
+
     /// Waits until nothing is queued (texts and receipts went out), printing
     /// events with `print`, until `deadline`. Returns whether it emptied.
-    async fn drain(&mut self, deadline: Instant, print: bool) -> Result<bool, Failure> {
+    pub(crate) async fn drain(&mut self, deadline: Instant, print: bool) -> Result<bool, Failure> {
         loop {
             if self.account.pending_outgoing()? == 0 {
                 return Ok(true);
@@ -200,8 +277,17 @@ impl<'a> Live<'a> {
     }
 }
 
-fn seconds(value: u64) -> Option<Instant> {
+pub(crate) fn seconds(value: u64) -> Option<Instant> {
     (value > 0).then(|| Instant::now() + Duration::from_secs(value))
+}
+
+/// How many texts (1:1 or group) an event brings, for `listen --count`.
+fn texts_in(event: &Event) -> usize {
+    match event {
+        Event::Message { .. } | Event::GroupMessage { .. } => 1,
+        Event::GroupChanged(change) => change.released.len(),
+        _ => 0,
+    }
 }
 
 /// `sotto send`.
@@ -330,9 +416,7 @@ pub fn listen(global: &Global, args: ListenArgs) -> Result<(), Failure> {
                 }
             };
             let Some(event) = event else { break };
-            if matches!(event, Event::Message { .. }) {
-                texts += 1;
-            }
+            texts += texts_in(&event);
             live.print(&event);
         }
         // The delivery receipts for what was printed go out before exiting.

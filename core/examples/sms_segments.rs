@@ -1,6 +1,7 @@
 //! SMS segments per message over a corpus of real texts, plain and
-//! encrypted, the cost of setting up a session over SMS, and where the
-//! bytes of an encrypted text go.
+//! encrypted, the cost of setting up a session over SMS (each leg's SMS and
+//! payload bytes, and where the bytes of the answer to a hello go), and
+//! where the bytes of an encrypted text go.
 //!
 //! ```text
 //! cargo run --release -p sotto-core --example sms_segments -- <corpus.tsv>
@@ -14,24 +15,32 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use libsignal_protocol::SignalMessage;
+use libsignal_protocol::{PreKeySignalMessage, SignalMessage};
 use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use sotto_core::message::{proto, EnvelopeKind};
+use sotto_core::message::{proto, Envelope, EnvelopeKind};
 use sotto_core::messaging;
 use sotto_core::prekeys::{self, PreKeyPolicy};
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::sms::segment::{HEADER_BYTES, PREFIX, TEXT_CHUNK};
 use sotto_core::sms::{
-    gsm7, PhoneNumber, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent, SmsFrame, Step,
+    gsm7, OutgoingSms, PhoneNumber, Segment, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent,
+    SmsFrame, Step, TextSms,
 };
 use sotto_core::store::{ContactId, InMemStore, SottoStore};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// The SMS of each leg of an exchange: (sent by the first phone, count).
-type Legs = Vec<(bool, usize)>;
+/// One leg of an exchange: sent by the first phone, its SMS count, and
+/// its payload (reassembled from the SMS).
+struct Leg {
+    forward: bool,
+    sms: usize,
+    payload: Vec<u8>,
+}
+
+type Legs = Vec<Leg>;
 
 struct Phone {
     number: PhoneNumber,
@@ -85,7 +94,11 @@ fn exchange(first: &mut Phone, second: &mut Phone, step: Step, rng: &mut StdRng)
             }
         }
         if !step.outgoing.is_empty() {
-            legs.push((forward, step.outgoing.len()));
+            legs.push(Leg {
+                forward,
+                sms: step.outgoing.len(),
+                payload: payload(&step.outgoing),
+            });
         }
         for out in step.outgoing {
             let reply = match out.body {
@@ -108,6 +121,22 @@ fn exchange(first: &mut Phone, second: &mut Phone, step: Step, rng: &mut StdRng)
         }
     }
     Ok(legs)
+}
+
+/// The payload the SMS of one leg carry, put back together in part order.
+fn payload(sms: &[OutgoingSms]) -> Vec<u8> {
+    let mut segments: Vec<Segment> = sms
+        .iter()
+        .filter_map(|out| match &out.body {
+            SmsBody::Text(text) => match SmsCodec::parse_text(text) {
+                TextSms::Segment(segment) => Some(segment),
+                _ => None,
+            },
+            SmsBody::Data { bytes, .. } => SmsCodec::parse_data(bytes).ok(),
+        })
+        .collect();
+    segments.sort_by_key(|s| s.index);
+    segments.into_iter().flat_map(|s| s.chunk).collect()
 }
 
 fn relay(host: &str, rng: &mut StdRng) -> RelayInvite {
@@ -136,12 +165,36 @@ fn pair(
     Ok((a, b, legs))
 }
 
-fn describe(legs: &[(bool, usize)]) -> String {
+/// Where the bytes of the answer to a hello go (a PreKey envelope).
+fn dissect_answer(payload: &[u8]) -> Result<()> {
+    let envelope = Envelope::from_bytes(payload)?;
+    let prekey = PreKeySignalMessage::try_from(&envelope.ciphertext[..])?;
+    let kyber = prekey.kyber_ciphertext().map_or(0, |ct| ct.len());
+    let inner = prekey.message();
+    let body = inner.body().len();
+    let spqr = inner.pq_ratchet().len();
+    let signal = inner.serialized().len();
+    let keys = prekey.base_key().serialize().len() + prekey.identity_key().serialize().len();
+    let outer_rest = envelope.ciphertext.len() - kyber - keys - signal;
+    println!("\n== Where the bytes of the answer go (B→A, different relays)");
+    println!("  envelope kind                  1");
+    println!("  ML-KEM-1024 ciphertext      {kyber:>4}  (with its type byte)");
+    println!("  base key + identity key     {keys:>4}  (X25519, with type bytes)");
+    println!("  PreKey message framing      {outer_rest:>4}  (version, registration id, prekey ids, tags, lengths)");
+    println!("  SignalMessage               {signal:>4}  (ciphertext {body}, SPQR {spqr}, ratchet key, counters, MAC 8)");
+    println!("  total                       {:>4}", payload.len());
+    Ok(())
+}
+
+fn describe(legs: &[Leg]) -> String {
     let parts: Vec<String> = legs
         .iter()
-        .map(|(forward, n)| format!("{}{n}", if *forward { "A→B " } else { "B→A " }))
+        .map(|leg| {
+            let way = if leg.forward { "A→B" } else { "B→A" };
+            format!("{way} {} ({} B)", leg.sms, leg.payload.len())
+        })
         .collect();
-    let total: usize = legs.iter().map(|(_, n)| n).sum();
+    let total: usize = legs.iter().map(|leg| leg.sms).sum();
     format!("{total:>3}  ({})", parts.join(", "))
 }
 
@@ -212,10 +265,18 @@ fn main() -> Result<()> {
             true,
         ),
     ];
+    let mut answer = Vec::new();
     for (name, relays, data_sms) in cases {
         let (_, _, legs) = pair(relays, data_sms, &mut rng)?;
         println!("  {name:<28} {}", describe(&legs));
+        if name == "different relays" {
+            answer = legs
+                .get(1)
+                .map(|leg| leg.payload.clone())
+                .unwrap_or_default();
+        }
     }
+    dissect_answer(&answer)?;
 
     let (mut a, mut b, _) = pair((Some(shared.clone()), Some(shared)), false, &mut rng)?;
     let mut plain = [Tally::default(), Tally::default()];
@@ -284,7 +345,7 @@ fn main() -> Result<()> {
     }
     .encode_to_vec()
     .len();
-    let padded = sotto_core::padding::padded_len(content + 1);
+    let padded = sotto_core::padding::padded_plaintext_len(content);
     let envelope = entry.envelope.to_bytes();
     assert_eq!(entry.envelope.kind, EnvelopeKind::Signal);
     let message = SignalMessage::try_from(&entry.envelope.ciphertext[..])?;
@@ -306,12 +367,12 @@ fn main() -> Result<()> {
         content - text.len()
     );
     println!(
-        "  Padmé padding               {:>4}  (+{})",
+        "  Padmé padding               {:>4}  (+{}: the 0x80 marker and zeros)",
         padded,
         padded - content
     );
     println!(
-        "  AES-256-CBC (PKCS#7 block)  {:>4}  (+{})",
+        "  AES-256-CBC (PKCS#7)        {:>4}  (+{}: one PKCS#7 byte fills the last block)",
         ciphertext,
         ciphertext - padded
     );

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use rand::rngs::StdRng;
 use sotto_core::messaging::Received;
+use sotto_core::relay::invite::RelayInvite;
 use sotto_core::sms::{
     PhoneNumber, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent, SmsFrame, Step,
 };
@@ -22,11 +23,22 @@ struct Phone {
 }
 
 fn phone(number: &str, data_sms: bool, rng: &mut StdRng) -> Result<Phone> {
+    phone_on(number, None, data_sms, rng)
+}
+
+/// A phone whose account receives on `relay`.
+fn phone_on(
+    number: &str,
+    relay: Option<RelayInvite>,
+    data_sms: bool,
+    rng: &mut StdRng,
+) -> Result<Phone> {
     Ok(Phone {
         number: PhoneNumber::parse(number, "DE")?,
         store: with_account(InMemStore::new(), rng)?,
         endpoint: SmsEndpoint::new(SmsConfig {
             data_sms,
+            own_relay: relay,
             ..SmsConfig::default()
         }),
         events: Vec::new(),
@@ -145,6 +157,44 @@ fn a_sixty_character_text_takes_at_most_two_texts_after_the_handshake() -> Resul
         );
         exchange(&mut b, &mut a, step, &mut rng)?;
         assert_eq!(last_text(&a.events), Some(text));
+    }
+    Ok(())
+}
+
+/// A relay invite for `host`, with a real trust root key.
+fn relay(host: &str, rng: &mut StdRng) -> RelayInvite {
+    RelayInvite {
+        host: host.into(),
+        port: 7443,
+        cert_sha256: [0x5A; 32],
+        trust_root: libsignal_protocol::KeyPair::generate(rng).public_key,
+    }
+}
+
+#[test]
+fn a_session_and_both_relays_take_at_most_32_sms_on_one_relay_and_33_across() -> Result<()> {
+    let mut rng = rng(9);
+    let shared = relay("relay.example.org", &mut rng);
+    let other = relay("sotto.example.net", &mut rng);
+    // (A's relay, B's relay, SMS budget). Across relays the budget is the
+    // floor of this three-leg handshake (docs/sms-transport.md, "Why 33
+    // across relays"): the answer carries the 1,568-byte ML-KEM ciphertext
+    // and B's relay (16 texts at the least), the third leg A's relay inside
+    // a Signal message (2 texts at the least).
+    let cases = [
+        (Some(shared.clone()), Some(shared.clone()), 32),
+        (None, None, 31),
+        (Some(shared.clone()), None, 32),
+        (Some(shared), Some(other), 33),
+    ];
+    for (relay_a, relay_b, budget) in cases {
+        let mut a = phone_on("+4930901820", relay_a.clone(), false, &mut rng)?;
+        let mut b = phone_on("+4915123456789", relay_b.clone(), false, &mut rng)?;
+        let (b_at_a, a_at_b, sms) = handshake(&mut a, &mut b, &mut rng)?;
+        assert!(sms <= budget, "{sms} SMS, budget {budget}");
+        // Each side knows where the other receives, from inside the session.
+        assert_eq!(a.store.contact(&b_at_a)?.and_then(|c| c.relay), relay_b);
+        assert_eq!(b.store.contact(&a_at_b)?.and_then(|c| c.relay), relay_a);
     }
     Ok(())
 }

@@ -2,10 +2,15 @@
 //! with a Signal session, over nothing but SMS.
 //!
 //! ```text
-//! A → B  Hello            A's prekey bundle (public keys, 1,801 bytes)     15 texts
+//! A → B  Hello            A's prekey bundle (public keys, 1,799 bytes)     15 texts
 //! B → A  PreKey envelope  ContactHandshake { B's relay, wants_reply }   15–16 texts
 //! A → B  Signal envelope  ContactHandshake { A's relay or "same" }        1–2 texts
 //! ```
+//!
+//! 32 SMS on one relay, 33 across relays: the answer with B's relay and the
+//! ML-KEM ciphertext needs 16 texts, the third leg with A's relay 2, and
+//! neither can shrink without weakening (`docs/sms-transport.md`, "Why 33
+//! across relays").
 //!
 //! B starts its session from A's bundle (PQXDH), so B's answer is a PreKey
 //! message that A decrypts with the prekeys it handed out; the third leg
