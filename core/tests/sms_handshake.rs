@@ -522,34 +522,3 @@ fn an_unanswered_hello_is_sent_again_then_given_up() -> Result<()> {
     assert!(a.endpoint.pending_handshake(&silent).is_none());
     Ok(())
 }
-
-#[test]
-fn one_text_fans_out_to_several_contacts_each_in_its_own_session() -> Result<()> {
-    let mut rng = rng(11);
-    let mut a = phone("+4930901820", false, &mut rng)?;
-    let mut b = phone("+4915123456789", false, &mut rng)?;
-    let mut c = phone("+4915123456780", false, &mut rng)?;
-    let (b_at_a, _, _) = handshake(&mut a, &mut b, &mut rng)?;
-    let (c_at_a, _, _) = handshake(&mut a, &mut c, &mut rng)?;
-    let step = a.endpoint.send_text_to_many(
-        &mut a.store,
-        &[b_at_a.clone(), c_at_a.clone()],
-        "dinner at eight?",
-        now(),
-        &mut rng,
-    )?;
-    assert_eq!(step.outbox_ids.len(), 2);
-    let (to_b, to_c): (Vec<_>, Vec<_>) = step.outgoing.into_iter().partition(|o| o.to == b.number);
-    assert!(to_c.iter().all(|o| o.to == c.number));
-    let as_step = |outgoing| Step {
-        outgoing,
-        ..Step::default()
-    };
-    exchange(&mut a, &mut b, as_step(to_b), &mut rng)?;
-    exchange(&mut a, &mut c, as_step(to_c), &mut rng)?;
-    assert_eq!(last_text(&b.events), Some("dinner at eight?"));
-    assert_eq!(last_text(&c.events), Some("dinner at eight?"));
-    assert_eq!(a.store.messages(&b_at_a, 10, None)?.len(), 1);
-    assert_eq!(a.store.messages(&c_at_a, 10, None)?.len(), 1);
-    Ok(())
-}

@@ -26,39 +26,6 @@ impl SmsEndpoint {
         Ok(step)
     }
 
-    /// Sends one text to several contacts over SMS, each encrypted in its
-    /// own session (per-recipient fan-out, as a group message travels by
-    /// SMS), all queued in one store transaction.
-    pub fn send_text_to_many<S: SottoStore>(
-        &mut self,
-        store: &mut S,
-        contacts: &[ContactId],
-        text: &str,
-        now: SystemTime,
-        rng: &mut (impl Rng + CryptoRng),
-    ) -> Result<Step> {
-        let mut phones = Vec::with_capacity(contacts.len());
-        for contact in contacts {
-            let phone = store
-                .phones_of(contact)?
-                .into_iter()
-                .next()
-                .ok_or(Error::NoRoute("a contact has no phone number"))?;
-            phones.push(phone);
-        }
-        let items: Vec<(ContactId, crate::message::Body)> = contacts
-            .iter()
-            .map(|c| (c.clone(), crate::message::Body::Text(text.to_owned())))
-            .collect();
-        let sent = messaging::send_batch(store, &items, now, rng)?;
-        let mut step = Step::default();
-        for ((outgoing, phone), contact) in sent.iter().zip(&phones).zip(contacts) {
-            let text = Some((contact.clone(), outgoing.message_id));
-            self.carry(store, phone, outgoing, text, now, &mut step)?;
-        }
-        Ok(step)
-    }
-
     /// Carries the SMS share of a group text (the per-member 1:1 envelopes
     /// of [`crate::groups::GroupSent::sms`] or
     /// [`crate::groups::fan_out_again`]) to each member's phone. Each copy
