@@ -203,7 +203,9 @@ pub fn group_message_line(account: &Account, message: &GroupMessage, group_name:
 /// A group as one line in `sotto groups`.
 fn group_line(account: &Account, group: &Group) -> String {
     let id = group_id(&group.id);
-    let names: Vec<String> = group.members.iter().map(|m| name_of(account, m)).collect();
+    let mut names: Vec<String> = group.members.iter().map(|m| name_of(account, m)).collect();
+    // Stored order follows the random contact ids; show them alphabetically.
+    names.sort_unstable_by_key(|name| name.to_lowercase());
     let members = if names.is_empty() {
         "no other members".to_owned()
     } else {
