@@ -138,25 +138,34 @@ impl SrtpSender {
 /// receiver's once a packet authenticates: forged packets under made-up
 /// SSRCs leave nothing behind.
 pub struct SrtpReceiver {
-    /// The master keys, kept only until the peer's SSRC is known.
-    keys: Option<SrtpKeys>,
-    context: Context,
-    remote_ssrc: Option<u32>,
+    peer: Peer,
+}
+
+/// What the receiver knows of the peer's stream.
+enum Peer {
+    /// Nothing authenticated yet: the master keys, for trial contexts.
+    Unknown(SrtpKeys),
+    /// The stream's SSRC and the context that has followed it since its
+    /// first authentic packet (the master keys are gone by then).
+    Pinned { ssrc: u32, context: Box<Context> },
 }
 
 impl SrtpReceiver {
     /// A receiver deriving its session keys from the master keys.
     pub fn new(master: &SrtpKeys) -> Result<Self> {
+        // Fail here, not on the first packet, if the keys are refused.
+        context(master, true)?;
         Ok(SrtpReceiver {
-            keys: Some(master.clone()),
-            context: context(master, true)?,
-            remote_ssrc: None,
+            peer: Peer::Unknown(master.clone()),
         })
     }
 
     /// The peer's SSRC, once a packet from it authenticated.
     pub fn remote_ssrc(&self) -> Option<u32> {
-        self.remote_ssrc
+        match self.peer {
+            Peer::Unknown(_) => None,
+            Peer::Pinned { ssrc, .. } => Some(ssrc),
+        }
     }
 
     /// Runs `open` on the pinned context, or, before the peer's SSRC is
@@ -166,19 +175,18 @@ impl SrtpReceiver {
         ssrc: u32,
         open: impl FnOnce(&mut Context) -> Result<Vec<u8>>,
     ) -> Result<Vec<u8>> {
-        match (self.remote_ssrc, &self.keys) {
-            (Some(known), _) if known != ssrc => Err(Error::UnknownSsrc),
-            (None, Some(keys)) => {
+        match &mut self.peer {
+            Peer::Pinned { ssrc: known, .. } if *known != ssrc => Err(Error::UnknownSsrc),
+            Peer::Pinned { context, .. } => open(context),
+            Peer::Unknown(keys) => {
                 let mut trial = context(keys, true)?;
                 let plain = open(&mut trial)?;
-                self.context = trial;
-                self.remote_ssrc = Some(ssrc);
-                // The session keys live on in the context; the master
-                // keys are no longer needed.
-                self.keys = None;
+                self.peer = Peer::Pinned {
+                    ssrc,
+                    context: Box::new(trial),
+                };
                 Ok(plain)
             }
-            _ => open(&mut self.context),
         }
     }
 
