@@ -13,8 +13,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sotto_core::app::{
-    Account, CallAudio, CallEvent, Connection, RecordingSink, SmsReceived, SmsSettings, SmsStatus,
-    StoreKey,
+    Account, CallAudio, CallEvent, Connection, Event, RecordingSink, SmsReceived, SmsSettings,
+    SmsStatus, StoreKey,
 };
 use sotto_core::call::{CallState, EndReason, PathKind, Sas};
 use sotto_core::relay::invite::RelayInvite;
@@ -297,6 +297,74 @@ async fn a_call_signalled_by_sms_connects_directly_with_the_same_sas() -> Result
     assert!(by_bob > 0.6, "Bob heard Alice: correlation {by_bob}");
     assert!(by_alice > 0.6, "Alice heard Bob: correlation {by_alice}");
 
+    alice_conn.close().await;
+    bob_conn.close().await;
+    Ok(())
+}
+
+/// The next call event `wanted` accepts, counting the `SmsWaiting` events
+/// on the way (bounded by [`DEADLINE`]).
+async fn call_event_counting_sms(
+    connection: &mut Connection,
+    sms_waiting: &mut usize,
+    wanted: impl Fn(&CallEvent) -> bool,
+) -> Result<CallEvent> {
+    let wait = async {
+        while let Some(event) = connection.next_event().await {
+            match event {
+                Event::SmsWaiting => *sms_waiting += 1,
+                Event::Call(event) if wanted(&event) => return Ok(event),
+                _ => {}
+            }
+        }
+        Err(Error::ConnectionClosed)
+    };
+    tokio::time::timeout(DEADLINE, wait)
+        .await
+        .map_err(|_| Error::RelayTimeout)?
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_call_declined_by_sms_ends_on_both_phones() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay_down()?;
+    let alice = Arc::new(Phone {
+        account: create(&dir.path().join("alice"), 1, &relay)?,
+        number: ALICE,
+    });
+    let bob = Arc::new(Phone {
+        account: create(&dir.path().join("bob"), 2, &relay)?,
+        number: BOB,
+    });
+    let bob_for_alice = handshake(&alice, &bob)?;
+    let (mut alice_conn, mut bob_conn) = (connect(&alice.account)?, connect(&bob.account)?);
+    let carrier = Carrier::start(alice.clone(), bob.clone());
+    let silence = || CallAudio::new(BufferSource::new(Vec::new()), RecordingSink::new());
+    let (mut alice_sms, mut bob_sms) = (0, 0);
+
+    alice_conn.calls().place(&bob_for_alice, silence()).await?;
+    call_event_counting_sms(&mut bob_conn, &mut bob_sms, |e| {
+        is_state(e, |s| matches!(s, CallState::IncomingRinging { .. }))
+    })
+    .await?;
+    bob_conn.calls().reject().await?;
+    let is_ended = |e: &CallEvent| matches!(e, CallEvent::Ended { .. });
+    let alice_end = call_event_counting_sms(&mut alice_conn, &mut alice_sms, is_ended).await?;
+    let bob_end = call_event_counting_sms(&mut bob_conn, &mut bob_sms, is_ended).await?;
+    let reason = |e: &CallEvent| match e {
+        CallEvent::Ended { reason, .. } => Some(*reason),
+        _ => None,
+    };
+    assert_eq!(reason(&alice_end), Some(EndReason::DeclinedThere));
+    assert_eq!(reason(&bob_end), Some(EndReason::DeclinedHere));
+    // Alice's offer and Bob's reject each told the client to send SMS.
+    assert!(alice_sms >= 1, "the offer was queued as SMS");
+    assert!(bob_sms >= 1, "the reject was queued as SMS");
+
+    let (alice_to_bob, bob_to_alice) = carrier.stop().await?;
+    assert!(alice_to_bob >= 1 && bob_to_alice >= 1, "both ways by SMS");
+    assert_eq!(alice.account.pending_outgoing()?, 0);
+    assert_eq!(bob.account.pending_outgoing()?, 0);
     alice_conn.close().await;
     bob_conn.close().await;
     Ok(())
