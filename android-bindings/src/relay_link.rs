@@ -16,6 +16,7 @@ use crate::call_records::{call_id_text, sas_words, CallPhase};
 use crate::error::{Result, SottoError};
 use crate::events::AccountEvent;
 use crate::runtime::OwnedRuntime;
+use crate::sms::announce_waiting_sms;
 
 /// A running connection; [`RelayLink::stop`] ends it.
 pub(crate) struct RelayLink {
@@ -42,6 +43,11 @@ impl RelayLink {
                 tokio::select! {
                     _ = &mut stopped => break,
                     event = connection.next_event() => match event {
+                        Some(Event::SmsWaiting) => {
+                            if let Ok(app) = core.app() {
+                                announce_waiting_sms(&core, &app);
+                            }
+                        }
                         Some(event) => {
                             if let Some(event) = account_event(event) {
                                 core.events().emit(event);

@@ -13,7 +13,7 @@ use sotto_core::sms::{SmsBody, TransportPolicy};
 use sotto_core::store::{ContactId, Direction};
 
 use crate::account::Account;
-use crate::account_core::message_id_text;
+use crate::account_core::{message_id_text, AccountCore};
 use crate::error::{Result, SottoError};
 use crate::events::AccountEvent;
 use crate::records::Message;
@@ -470,12 +470,19 @@ impl Account {
 
     /// Publishes `OutgoingSmsWaiting` when SMS wait to be taken.
     fn announce_waiting_sms(&self, app: &app::Account) {
-        match app.sms_to_take() {
-            Ok(0) => {}
-            Ok(count) => self.core.events().emit(AccountEvent::OutgoingSmsWaiting {
-                count: u32::try_from(count).unwrap_or(u32::MAX),
-            }),
-            Err(error) => tracing::warn!(%error, "could not count the waiting SMS"),
-        }
+        announce_waiting_sms(&self.core, app);
+    }
+}
+
+/// Publishes `OutgoingSmsWaiting` to `core`'s listeners when SMS wait to be
+/// taken (after an SMS came in, a text was sent, or the connection queued
+/// call signals for a contact reachable only by SMS).
+pub(crate) fn announce_waiting_sms(core: &AccountCore, app: &app::Account) {
+    match app.sms_to_take() {
+        Ok(0) => {}
+        Ok(count) => core.events().emit(AccountEvent::OutgoingSmsWaiting {
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+        }),
+        Err(error) => tracing::warn!(%error, "could not count the waiting SMS"),
     }
 }

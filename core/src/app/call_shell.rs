@@ -8,7 +8,16 @@
 //!   never overtake the candidates that follow it) and a signal queued
 //!   while the relay is briefly away still goes out; stale offers are
 //!   refused by the receiver (older than 60 s).
-//! - Signals come in from the connection's pump.
+//! - Or by encrypted SMS, when that is all there is: the same sealed
+//!   envelope, carried by the SMS bridge instead of the relay. One call's
+//!   signals all take one way, chosen once per call ([`SignalWay`]): by
+//!   SMS if its first signal came by SMS, or if [`route_to`] says
+//!   encrypted SMS when we send its first one (no relay for the contact,
+//!   or ours not logged in). The client hears [`Event::SmsWaiting`] and
+//!   takes the SMS from the queue. Media still needs an IP path (direct
+//!   UDP or TURN): SMS carries only the signalling.
+//! - Signals come in from the connection's pump (relay) and from the SMS
+//!   bridge (SMS), on two inboxes ([`Inboxes`]).
 //! - Candidates are gathered with a [`PathConfig`] whose TURN server comes
 //!   from the relay (`RelayConnection::turn_credentials`, fetched per call
 //!   so they are always fresh); without TURN, a host candidate alone.
@@ -34,6 +43,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::calls::{BoxedSink, BoxedSource, CallAudio, CallEvent, CallStatus, Command};
 use super::connection::Event;
+use super::sms::{carry_by_sms, route_to};
 use super::Shared;
 use crate::call::{
     self, Action, CallController, CallId, CallState, CallTimeouts, LocalCandidates, MediaHandle,
@@ -42,13 +52,39 @@ use crate::call::{
 };
 use crate::error::{Error, Result};
 use crate::relay::client::Login;
+use crate::sms::Route;
 use crate::store::{ContactId, SottoStore};
 
 /// How long gathering (the TURN credentials and allocation) may take.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A signal from the connection's pump.
+/// How long asking the relay for TURN credentials may take: a relay out of
+/// reach (the reason signals go by SMS) must leave time in
+/// [`GATHER_TIMEOUT`] for the host candidate alone.
+const TURN_CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// How many calls' signalling ways are remembered (the call in progress,
+/// and callers answered busy meanwhile).
+const REMEMBERED_WAYS: usize = 8;
+
+/// A signal from the connection's pump or the SMS bridge.
 pub(super) type IncomingSignal = (ContactId, ReceivedSignal);
+
+/// Where the shell's signals come from.
+pub(super) struct Inboxes {
+    /// Received through the relay (the connection's pump).
+    pub(super) relay: mpsc::UnboundedReceiver<IncomingSignal>,
+    /// Received by encrypted SMS (the SMS bridge).
+    pub(super) sms: mpsc::UnboundedReceiver<IncomingSignal>,
+}
+
+/// How one call's signals travel: every signal of a call takes the same
+/// way, so none overtakes another on a faster transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SignalWay {
+    Relay,
+    Sms,
+}
 
 /// What a background task of the shell reports.
 enum Done {
@@ -96,6 +132,8 @@ pub(super) struct CallShell {
     muted: bool,
     speaker_gain: f32,
     policy: PathPolicy,
+    /// The way each recent call's signals travel, newest last.
+    ways: VecDeque<(CallId, SignalWay)>,
 }
 
 fn now_ms() -> u64 {
@@ -121,6 +159,7 @@ impl CallShell {
             muted: false,
             speaker_gain: 1.0,
             policy: PathPolicy::All,
+            ways: VecDeque::new(),
         }
     }
 
@@ -128,7 +167,7 @@ impl CallShell {
     pub(super) async fn run(
         mut self,
         mut commands: mpsc::UnboundedReceiver<Command>,
-        mut signals: mpsc::UnboundedReceiver<IncomingSignal>,
+        mut inboxes: Inboxes,
         mut stop: watch::Receiver<bool>,
     ) {
         loop {
@@ -138,13 +177,11 @@ impl CallShell {
             tokio::select! {
                 () = stopped(&mut stop) => break,
                 Some(command) = commands.recv() => self.command(command).await,
-                Some((from, signal)) = signals.recv() => {
-                    let actions = {
-                        let store = self.shared.store();
-                        self.controller.on_signal(&*store, &from, signal, now_ms(), &mut self.rng)
-                    };
-                    // An error was logged by `perform_result`.
-                    let _ = self.perform_result(actions).await;
+                Some((from, signal)) = inboxes.relay.recv() => {
+                    self.on_signal(from, signal, SignalWay::Relay).await;
+                }
+                Some((from, signal)) = inboxes.sms.recv() => {
+                    self.on_signal(from, signal, SignalWay::Sms).await;
                 }
                 Some(done) = self.done_rx.recv() => self.done(done).await,
                 call_id = media_failed(&mut self.media) => {
@@ -168,6 +205,38 @@ impl CallShell {
             let _ = self.perform_result(actions).await;
         }
         self.release(None).await;
+    }
+
+    /// A signal from `from` that came `way`: the first signal of a call
+    /// fixes the way its answers take.
+    async fn on_signal(&mut self, from: ContactId, signal: ReceivedSignal, way: SignalWay) {
+        self.remember_way(signal.signal.call_id, way);
+        let actions = {
+            let store = self.shared.store();
+            self.controller
+                .on_signal(&*store, &from, signal, now_ms(), &mut self.rng)
+        };
+        // An error was logged by `perform_result`.
+        let _ = self.perform_result(actions).await;
+    }
+
+    /// The way `call_id`'s signals travel, if it is fixed yet.
+    fn way_of(&self, call_id: CallId) -> Option<SignalWay> {
+        self.ways
+            .iter()
+            .find(|(id, _)| *id == call_id)
+            .map(|(_, way)| *way)
+    }
+
+    /// Fixes the way of `call_id`'s signals unless it is fixed already.
+    fn remember_way(&mut self, call_id: CallId, way: SignalWay) {
+        if self.way_of(call_id).is_some() {
+            return;
+        }
+        if self.ways.len() == REMEMBERED_WAYS {
+            self.ways.pop_front();
+        }
+        self.ways.push_back((call_id, way));
     }
 
     async fn command(&mut self, command: Command) {
@@ -394,6 +463,21 @@ impl CallShell {
     }
 
     fn send(&mut self, peer: &ContactId, signal: call::CallSignal) {
+        let call_id = signal.call_id;
+        let way = match self.way_of(call_id) {
+            Some(way) => way,
+            None => {
+                let way = match route_to(&self.shared, peer) {
+                    Ok(Route::EncryptedSms) => SignalWay::Sms,
+                    // The relay now or later; a contact that can be
+                    // reached neither way gets the signal queued for the
+                    // relay, and the call times out.
+                    _ => SignalWay::Relay,
+                };
+                self.remember_way(call_id, way);
+                way
+            }
+        };
         let queued = call::send_signal(
             &mut *self.shared.store(),
             peer,
@@ -401,11 +485,27 @@ impl CallShell {
             SystemTime::now(),
             &mut self.rng,
         );
-        match queued {
-            Ok(_) => self.shared.outbox_changed.notify_one(),
+        let outgoing = match queued {
+            Ok(outgoing) => outgoing,
             // The call times out on the other side, or here.
-            Err(error) => tracing::warn!(%error, "could not queue a call signal"),
+            Err(error) => {
+                tracing::warn!(%error, "could not queue a call signal");
+                return;
+            }
+        };
+        if way == SignalWay::Sms {
+            match carry_by_sms(&self.shared, peer, &outgoing) {
+                Ok(()) => {
+                    // A client that stopped listening does not stop calls.
+                    let _ = self.events.send(Event::SmsWaiting);
+                    return;
+                }
+                // Still in the relay's outbox: it goes when the relay is
+                // back, if the call has not timed out by then.
+                Err(error) => tracing::warn!(%error, "could not send a call signal by SMS"),
+            }
         }
+        self.shared.outbox_changed.notify_one();
     }
 
     fn gather(&self, call_id: CallId) {
@@ -500,7 +600,10 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// The candidates of this side, with TURN when the relay offers it.
 async fn gather(shared: &Shared, policy: PathPolicy) -> Result<(LocalCandidates, PathConfig)> {
     let settings = shared.settings();
-    let turn = match turn_servers(shared).await {
+    let turn = tokio::time::timeout(TURN_CREDENTIALS_TIMEOUT, turn_servers(shared))
+        .await
+        .unwrap_or(Err(Error::RelayTimeout));
+    let turn = match turn {
         Ok(servers) => servers.into_iter().next(),
         Err(error) => {
             // Not every relay runs TURN; a direct path may still do.

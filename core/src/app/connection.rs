@@ -1,7 +1,9 @@
 //! An account's live connection to its relay: the relay agent
 //! (`relay::agent::run`), a task that turns the agent's reports into
 //! [`Event`]s for the client and sends delivery receipts for texts
-//! received, and the call shell (`call_shell.rs`) that call signals go to.
+//! received, and the call shell (`call_shell.rs`) that call signals go to
+//! (those received by relay from the pump, those received by SMS from the
+//! SMS bridge).
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -9,7 +11,7 @@ use std::time::SystemTime;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-use super::call_shell::{CallShell, IncomingSignal};
+use super::call_shell::{CallShell, Inboxes, IncomingSignal};
 use super::calls::{CallEvent, Calls};
 use super::Shared;
 use crate::error::Error;
@@ -77,6 +79,11 @@ pub enum Event {
     },
     /// Something happened to a call (see [`Connection::calls`]).
     Call(CallEvent),
+    /// The call shell queued call signals as encrypted SMS (the contact
+    /// has no relay route now): take them with
+    /// [`Account::take_outgoing_sms`](super::Account::take_outgoing_sms)
+    /// and send them.
+    SmsWaiting,
     /// Content this version cannot act on.
     Unsupported {
         /// Who sent it.
@@ -170,10 +177,18 @@ pub(super) fn start(shared: Arc<Shared>, runtime: &tokio::runtime::Handle) -> Co
         })
     };
     let (signals_tx, signals) = mpsc::unbounded_channel();
+    let (sms_signals_tx, sms_signals) = mpsc::unbounded_channel();
+    *shared
+        .sms_call_signals
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(sms_signals_tx);
     let (commands_tx, commands) = mpsc::unbounded_channel();
     let call_shell = runtime.spawn(CallShell::new(shared.clone(), events_tx.clone()).run(
         commands,
-        signals,
+        Inboxes {
+            relay: signals,
+            sms: sms_signals,
+        },
         stop.subscribe(),
     ));
     let calls = Calls {

@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
 use libsignal_protocol::IdentityKey;
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 use zeroize::Zeroizing;
 
 pub use calls::{BoxedSink, BoxedSource, CallAudio, CallEvent, CallStatus, Calls, RecordingSink};
@@ -136,6 +136,12 @@ pub(crate) struct Shared {
     pub(crate) connected: std::sync::atomic::AtomicBool,
     /// Whether the relay connection is logged in now (routes texts).
     pub(crate) online: std::sync::atomic::AtomicBool,
+    /// The account's SMS endpoint: the facade's SMS bridge and the call
+    /// shell (call signals by SMS) both use it.
+    pub(crate) sms: sms::SmsBridge,
+    /// Where call signals received by SMS go: the running call shell's
+    /// inbox, set by each connection.
+    pub(crate) sms_call_signals: Mutex<Option<mpsc::UnboundedSender<call_shell::IncomingSignal>>>,
 }
 
 impl Shared {
@@ -160,7 +166,6 @@ pub struct Account {
     shared: Arc<Shared>,
     identity: IdentityKey,
     data_dir: PathBuf,
-    sms: sms::SmsBridge,
 }
 
 impl std::fmt::Debug for Account {
@@ -278,10 +283,11 @@ impl Account {
                 outbox_changed: Arc::new(Notify::new()),
                 connected: std::sync::atomic::AtomicBool::new(false),
                 online: std::sync::atomic::AtomicBool::new(false),
+                sms: sms::SmsBridge::default(),
+                sms_call_signals: Mutex::new(None),
             }),
             identity,
             data_dir: data_dir.to_owned(),
-            sms: sms::SmsBridge::default(),
         })
     }
 

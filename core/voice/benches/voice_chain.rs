@@ -89,8 +89,8 @@ fn bench(c: &mut Criterion) {
         })
     });
 
-    let mut tx = SrtpSender::new(&keys(3));
-    let mut rx = SrtpReceiver::new(&keys(3));
+    let mut tx = SrtpSender::new(&keys(3)).expect("sender");
+    let mut rx = SrtpReceiver::new(&keys(3)).expect("receiver");
     let mut seq = 0u16;
     c.bench_function("srtp protect + unprotect (100-byte payload)", |bench| {
         bench.iter(|| {

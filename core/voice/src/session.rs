@@ -219,8 +219,8 @@ impl MediaSession {
         let session = MediaSession {
             encoder,
             jitter: JitterBuffer::new(config.jitter)?,
-            srtp_out: SrtpSender::new(&send),
-            srtp_in: SrtpReceiver::new(&receive),
+            srtp_out: SrtpSender::new(&send)?,
+            srtp_in: SrtpReceiver::new(&receive)?,
             controller,
             policy,
             reception: ReceptionStats::default(),

@@ -37,10 +37,11 @@ mod plain_threads;
 mod routing;
 mod settings;
 
+pub(crate) use routing::{carry_by_sms, route_to};
 pub use routing::{NumberConversation, SentText};
 pub use settings::{SmsSettings, DEFAULT_REGION};
 
-use super::Account;
+use super::{Account, Shared};
 use crate::error::{Error, Result};
 use crate::message::MessageId;
 use crate::messaging::Received;
@@ -192,31 +193,58 @@ pub(crate) struct SmsBridge {
     endpoint: Mutex<Option<SmsEndpoint>>,
 }
 
-impl Account {
-    /// Locks the endpoint, making it on first use: restores unfinished
-    /// incoming messages from the store and queues again the SMS handed out
-    /// before a restart but never reported.
-    fn endpoint(&self) -> Result<MutexGuard<'_, Option<SmsEndpoint>>> {
-        let mut guard = self
-            .sms
-            .endpoint
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if guard.is_none() {
-            let mut store = self.shared.store();
-            let settings = SmsSettings::load(&store)?;
-            let mut endpoint = SmsEndpoint::new(SmsConfig {
-                own_relay: Some(self.settings().relay),
-                data_sms: settings.data_sms,
-                ..SmsConfig::default()
-            });
-            in_transaction(&mut *store, |store| store.sms_queue_requeue_handed_out())?;
-            endpoint.restore_legs(store.sms_legs()?);
-            let step = endpoint.restore(&mut *store, &mut rand::rng())?;
-            queue_step(&mut store, &step, SystemTime::now())?;
-            *guard = Some(endpoint);
+/// Locks the endpoint of `shared`, making it on first use: restores
+/// unfinished incoming messages from the store and queues again the SMS
+/// handed out before a restart but never reported.
+fn endpoint(shared: &Shared) -> Result<MutexGuard<'_, Option<SmsEndpoint>>> {
+    let mut guard = shared
+        .sms
+        .endpoint
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if guard.is_none() {
+        let mut store = shared.store();
+        let settings = SmsSettings::load(&store)?;
+        let mut endpoint = SmsEndpoint::new(SmsConfig {
+            own_relay: Some(shared.settings().relay),
+            data_sms: settings.data_sms,
+            ..SmsConfig::default()
+        });
+        in_transaction(&mut *store, |store| store.sms_queue_requeue_handed_out())?;
+        endpoint.restore_legs(store.sms_legs()?);
+        let step = endpoint.restore(&mut *store, &mut rand::rng())?;
+        queue_step(&mut store, &step, SystemTime::now())?;
+        *guard = Some(endpoint);
+    }
+    Ok(guard)
+}
+
+/// Hands the call signals that came by SMS in `step` to the running call
+/// shell. Without a connection there is no shell to ring, and the signal
+/// is dropped (the caller's offer times out), as it would be on the relay.
+fn forward_call_signals(shared: &Shared, step: &Step) {
+    let inbox = shared
+        .sms_call_signals
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for event in &step.events {
+        if let SmsEvent::Received {
+            contact,
+            received: Received::CallSignal(signal),
+        } = event
+        {
+            match inbox.as_ref() {
+                // A shell that stopped has dropped its inbox: same as none.
+                Some(inbox) => drop(inbox.send((contact.clone(), signal.clone()))),
+                None => tracing::info!("a call signal came by SMS with no connection running"),
+            }
         }
-        Ok(guard)
+    }
+}
+
+impl Account {
+    fn endpoint(&self) -> Result<MutexGuard<'_, Option<SmsEndpoint>>> {
+        endpoint(&self.shared)
     }
 
     /// Hands in a text SMS the phone received from `sender` (the address as
@@ -247,6 +275,8 @@ impl Account {
         let step = work(endpoint, &mut store, now)?;
         queue_step(&mut store, &step, now)?;
         keep_legs(&mut store, endpoint)?;
+        drop(store);
+        forward_call_signals(&self.shared, &step);
         Ok(summarise(&step))
     }
 

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use super::super::{Account, Reach};
+use super::super::{Account, Reach, Shared};
 use super::{queue_step, SmsSettings};
 use crate::error::{Error, Result};
 use crate::message::MessageId;
@@ -123,19 +123,11 @@ impl Account {
 
     /// The route a text to `contact` would take now.
     pub fn route_to(&self, contact: &ContactId) -> Result<Route> {
-        let data_up = self.shared.online.load(Ordering::Acquire);
-        let (mut facts, policy) = {
-            let store = self.shared.store();
-            (
-                route_facts(&*store, contact, data_up)?,
-                SmsSettings::load(&store)?.policy,
-            )
-        };
-        // A relay other than ours cannot be reached yet (no federation).
-        if facts.has_relay && self.contact(contact)?.reach != Reach::OurRelay {
-            facts.has_relay = false;
+        if self.contact(contact)?.reach != Reach::OurRelay {
+            // A relay other than ours cannot be reached yet (no federation).
+            return route_with(&self.shared, contact, false);
         }
-        choose_route(&facts, &policy)
+        route_with(&self.shared, contact, true)
     }
 
     /// Stores a plain SMS to `phone` and queues it.
@@ -161,17 +153,55 @@ impl Account {
     /// Sends an envelope already queued by the messaging layer (a timer
     /// change, say) to `contact` by encrypted SMS instead of the relay.
     pub(crate) fn carry_by_sms(&self, contact: &ContactId, outgoing: &Outgoing) -> Result<()> {
-        let phone = self
-            .contact_phones(contact)?
-            .into_iter()
-            .next()
-            .ok_or(Error::NoRoute("the contact has no phone number"))?;
-        let mut guard = self.endpoint()?;
-        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
-        let now = SystemTime::now();
-        let mut step = Step::default();
-        let mut store = self.shared.store();
-        endpoint.send_outgoing(&mut *store, &phone, outgoing, now, &mut step)?;
-        queue_step(&mut store, &step, now).map(drop)
+        carry_by_sms(&self.shared, contact, outgoing)
     }
+}
+
+/// [`Account::route_to`] for the facade's tasks (the call shell), which
+/// hold the shared state rather than the account.
+pub(crate) fn route_to(shared: &Shared, contact: &ContactId) -> Result<Route> {
+    let our_relay = {
+        let store = shared.store();
+        let stored = store.contact(contact)?.ok_or(Error::UnknownContact)?;
+        stored.relay == Some(shared.settings().relay)
+    };
+    route_with(shared, contact, our_relay)
+}
+
+/// The route to `contact`; `our_relay`: whether their relay is ours (a
+/// relay other than ours cannot be reached yet: no federation).
+fn route_with(shared: &Shared, contact: &ContactId, our_relay: bool) -> Result<Route> {
+    let data_up = shared.online.load(Ordering::Acquire);
+    let (mut facts, policy) = {
+        let store = shared.store();
+        (
+            route_facts(&*store, contact, data_up)?,
+            SmsSettings::load(&store)?.policy,
+        )
+    };
+    if facts.has_relay && !our_relay {
+        facts.has_relay = false;
+    }
+    choose_route(&facts, &policy)
+}
+
+/// [`Account::carry_by_sms`] for the facade's tasks.
+pub(crate) fn carry_by_sms(
+    shared: &Shared,
+    contact: &ContactId,
+    outgoing: &Outgoing,
+) -> Result<()> {
+    let phone = shared
+        .store()
+        .phones_of(contact)?
+        .into_iter()
+        .next()
+        .ok_or(Error::NoRoute("the contact has no phone number"))?;
+    let mut guard = super::endpoint(shared)?;
+    let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+    let now = SystemTime::now();
+    let mut step = Step::default();
+    let mut store = shared.store();
+    endpoint.send_outgoing(&mut *store, &phone, outgoing, now, &mut step)?;
+    queue_step(&mut store, &step, now).map(drop)
 }
