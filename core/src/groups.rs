@@ -86,6 +86,25 @@ pub const MAX_HELD_TEXTS_PER_SENDER: usize = 64;
 /// who was offline).
 pub const HELD_TEXT_LIFETIME_MS: u64 = 24 * 3_600_000;
 
+/// How far one received state may move a known group's revision on. Each
+/// change adds one; a member who missed a few states still catches up,
+/// but no member can jump the revision so far ahead (say to `u64::MAX`)
+/// that no later state could ever be newer, which would freeze the group
+/// against their own removal.
+pub const MAX_REVISION_STEP: u64 = 1024;
+
+/// The highest revision a group we do not know yet may arrive with.
+const MAX_FIRST_REVISION: u64 = 1 << 32;
+
+/// The revision after `group`'s.
+fn next_revision(group: &Group) -> Result<u64> {
+    group
+        .revision
+        .checked_add(1)
+        .filter(|next| *next <= i64::MAX as u64)
+        .ok_or(Error::CorruptStore)
+}
+
 /// Creates a group of `members` (contacts with a session) named `name`,
 /// sends them its state and our sender key, and returns it. `own_relay` is
 /// where this account receives, told to the members.
@@ -151,7 +170,7 @@ where
         if group.members.len() + 1 > MAX_GROUP_MEMBERS {
             return Err(Error::TooManyMembers);
         }
-        group.revision += 1;
+        group.revision = next_revision(&group)?;
         let members = group.members.clone();
         send_update(store, &group, &members, own_relay, now, rng)?;
         distribute_key(store, &mut group, now, rng)?;
@@ -188,7 +207,7 @@ where
             return Err(Error::NotGroupMember);
         }
         group.members.retain(|c| !gone.contains(c));
-        group.revision += 1;
+        group.revision = next_revision(&group)?;
         group.distribution_id = random_distribution(rng);
         group.key_sent_to.clear();
         let mut told = group.members.clone();
@@ -215,7 +234,7 @@ where
 {
     in_transaction(store, |store| {
         let mut group = active_group(store, group)?;
-        group.revision += 1;
+        group.revision = next_revision(&group)?;
         group.distribution_id = random_distribution(rng);
         group.key_sent_to.clear();
         group.active = false;
@@ -536,6 +555,11 @@ where
             // An old or concurrent state: the one we have stays.
             return Ok(Received::Duplicate);
         }
+        if update.revision - group.revision > MAX_REVISION_STEP {
+            return Err(Error::MalformedContent("group revision jumps too far"));
+        }
+    } else if update.revision > MAX_FIRST_REVISION {
+        return Err(Error::MalformedContent("group revision jumps too far"));
     }
     let active = update.members.iter().any(|m| m.identity == own);
     if existing.is_none() && !active {
@@ -565,6 +589,9 @@ where
     members.sort();
     members.dedup();
     let distribution_id = *update.distribution_id.as_bytes();
+    let same_keys = existing
+        .as_ref()
+        .is_some_and(|old| old.distribution_id == distribution_id);
     let (old_members, was_active, key_sent_to) = match existing {
         Some(old) => {
             let kept = if old.distribution_id == distribution_id {
@@ -595,6 +622,13 @@ where
         left: !active && was_active,
         released: Vec::new(),
     };
+    if (!change.removed.is_empty() || change.left) && same_keys {
+        // Removing someone must move the group to new sender keys, or the
+        // removed member could read every later text.
+        return Err(Error::MalformedContent(
+            "members removed without new sender keys",
+        ));
+    }
     let mut change = change;
     for held in store.take_held_group_texts(&update.group)? {
         let member = held.sender.as_ref().is_some_and(|s| members.contains(s));

@@ -685,6 +685,72 @@ fn updates_from_non_members_and_stale_revisions_change_nothing() -> Result<()> {
     Ok(())
 }
 
+#[test]
+fn a_member_can_neither_freeze_the_revision_nor_remove_without_new_keys() -> Result<()> {
+    let mut rng = rng(7);
+    let mut t = trio(&mut rng)?;
+    sessions_with_members(&mut t, &mut rng)?;
+    let before = t.bob.store.group(&t.group)?.expect("group");
+    let bob_at_carol = t.carol.contact_for(&t.bob.identity)?.expect("known");
+    let carol_at_bob = t.bob.contact_for(&t.carol.identity)?.expect("known");
+    let everyone = [t.alice.identity, t.bob.identity, t.carol.identity];
+    let state = |revision, members: &[IdentityKey], distribution: [u8; 16]| {
+        Body::GroupUpdate(GroupUpdate {
+            group: t.group,
+            revision,
+            name: "Climbing".into(),
+            members: members
+                .iter()
+                .map(|identity| GroupMemberInfo {
+                    identity: *identity,
+                    relay: None,
+                })
+                .collect(),
+            distribution_id: uuid::Uuid::from_bytes(distribution),
+        })
+    };
+    let mut carol_sends = |body| -> Result<std::result::Result<Received, Error>> {
+        let out = messaging::send_body(&mut t.carol.store, &bob_at_carol, body, now(), &mut rng)?;
+        Ok(messaging::receive(
+            &mut t.bob.store,
+            &carol_at_bob,
+            &out.envelope.to_bytes(),
+            now(),
+            &mut rng,
+        ))
+    };
+
+    // Carol, a member, jumps the revision to the end of the range: were it
+    // taken, no later state (her removal included) could ever be newer.
+    let frozen = carol_sends(state(u64::MAX >> 1, &everyone, before.distribution_id))?;
+    assert!(
+        matches!(frozen, Err(Error::MalformedContent(_))),
+        "got {frozen:?}"
+    );
+    // Carol removes Alice but keeps the sender keys Alice holds.
+    let without_alice = [t.bob.identity, t.carol.identity];
+    let unrotated = carol_sends(state(
+        before.revision + 1,
+        &without_alice,
+        before.distribution_id,
+    ))?;
+    assert!(
+        matches!(unrotated, Err(Error::MalformedContent(_))),
+        "got {unrotated:?}"
+    );
+    // A small step with new keys is an ordinary change.
+    let rotated = carol_sends(state(before.revision + 2, &without_alice, [9; 16]))?;
+    assert!(
+        matches!(rotated, Ok(Received::GroupChanged(_))),
+        "got {rotated:?}"
+    );
+    // Only that last state was taken.
+    let after = t.bob.store.group(&t.group)?.expect("group");
+    assert_eq!(after.revision, before.revision + 2);
+    assert_eq!(after.distribution_id, [9; 16]);
+    Ok(())
+}
+
 fn phone(n: &str) -> PhoneNumber {
     PhoneNumber::parse(n, "CH").expect("valid number")
 }
