@@ -562,3 +562,42 @@ fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
     assert_eq!(texts(&at_bob), ["Welcome back"]);
     Ok(())
 }
+
+#[test]
+fn a_group_with_a_member_on_another_relay_travels_by_sms() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    // Different relays: neither can reach the other's, so everything of the
+    // group (its state, the sender's key, the text) must go by SMS.
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay())?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &relay())?,
+        number: BOB,
+    };
+    let (bob_at_alice, _) = after_handshake(&alice, &bob)?;
+    let group = block_on(alice.account.create_group("Climbing", &[bob_at_alice]))?;
+    let sent = block_on(alice.account.send_group_text(&group.id, "Wall at six?"))?;
+    assert_eq!(sent.sms.len(), 1, "Bob gets the text in his 1:1 session");
+    assert!(sent.unreached.is_empty());
+    assert_eq!(
+        alice.account.pending_outgoing()?,
+        0,
+        "nothing is left for a relay that does not know Bob"
+    );
+    let (_, at_bob) = settle(&alice, &bob)?;
+    assert!(at_bob
+        .iter()
+        .any(|o| matches!(o, SmsReceived::GroupChanged { group: g } if *g == group.id)));
+    let texts: Vec<&str> = at_bob
+        .iter()
+        .filter_map(|o| match o {
+            SmsReceived::GroupText { message } => Some(message.body.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["Wall at six?"]);
+    assert_eq!(bob.account.group_messages(&group.id, 10, None)?.len(), 1);
+    Ok(())
+}

@@ -5,6 +5,7 @@
 
 use std::time::SystemTime;
 
+use super::sms::carry_outbox_by_sms;
 use super::{Account, Reach};
 use crate::error::{Error, Result};
 use crate::groups::{self, GroupSent};
@@ -27,7 +28,7 @@ impl Account {
             SystemTime::now(),
             &mut rand::rng(),
         )?;
-        self.shared.outbox_changed.notify_one();
+        self.after_group_change()?;
         Ok(group)
     }
 
@@ -58,7 +59,7 @@ impl Account {
             SystemTime::now(),
             &mut rand::rng(),
         )?;
-        self.shared.outbox_changed.notify_one();
+        self.after_group_change()?;
         Ok(group)
     }
 
@@ -79,7 +80,7 @@ impl Account {
             SystemTime::now(),
             &mut rand::rng(),
         )?;
-        self.shared.outbox_changed.notify_one();
+        self.after_group_change()?;
         Ok(group)
     }
 
@@ -93,15 +94,16 @@ impl Account {
             SystemTime::now(),
             &mut rand::rng(),
         )?;
-        self.shared.outbox_changed.notify_one();
+        self.after_group_change()?;
         Ok(group)
     }
 
     /// Sends a text to a group and stores it. Members on this account's
     /// relay get it encrypted once with this account's sender key (sessions
     /// are started first where missing); the others get it in their 1:1
-    /// session, listed in [`GroupSent::sms`] for the SMS path; members no
-    /// session could be started with are listed in
+    /// session ([`GroupSent::sms`]), queued as encrypted SMS when they have
+    /// a phone number (the app takes them with `take_outgoing_sms`); members
+    /// no session could be started with are listed in
     /// [`GroupSent::unreached`].
     pub async fn send_group_text(&self, group: &GroupId, text: &str) -> Result<GroupSent> {
         let by_sms = self.reach_members(group).await?;
@@ -113,8 +115,17 @@ impl Account {
             SystemTime::now(),
             &mut rand::rng(),
         )?;
-        self.shared.outbox_changed.notify_one();
+        self.after_group_change()?;
         Ok(sent)
+    }
+
+    /// Hands what a group operation queued to its transports: by encrypted
+    /// SMS for members not on this account's relay (who have a phone
+    /// number), through the relay agent for the others.
+    fn after_group_change(&self) -> Result<()> {
+        carry_outbox_by_sms(&self.shared)?;
+        self.shared.outbox_changed.notify_one();
+        Ok(())
     }
 
     /// Starts a session with every member on this account's relay that has

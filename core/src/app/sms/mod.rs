@@ -37,7 +37,7 @@ mod plain_threads;
 mod routing;
 mod settings;
 
-pub(crate) use routing::{carry_by_sms, route_to};
+pub(crate) use routing::{carry_by_sms, carry_outbox_by_sms, route_to};
 pub use routing::{NumberConversation, SentText};
 pub use settings::{SmsSettings, DEFAULT_REGION};
 

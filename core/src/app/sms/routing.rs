@@ -205,3 +205,45 @@ pub(crate) fn carry_by_sms(
     endpoint.send_outgoing(&mut *store, &phone, outgoing, now, &mut step)?;
     queue_step(&mut store, &step, now).map(drop)
 }
+
+/// Sends by encrypted SMS what the outbox holds for contacts who are not on
+/// this account's relay but have a phone number: group states, sender keys
+/// and the 1:1 copies of group texts for such members. The relay agent
+/// would only offer them to a relay that does not know the recipient, again
+/// at every flush. Entries for contacts without any route stay where they
+/// are (and fail at the relay, visibly). Returns how many went by SMS.
+pub(crate) fn carry_outbox_by_sms(shared: &Shared) -> Result<usize> {
+    let our_relay = shared.settings().relay;
+    let waiting: Vec<_> = {
+        let store = shared.store();
+        let mut waiting = Vec::new();
+        for entry in store.outbox()? {
+            let Some(contact) = store.contact(&entry.contact)? else {
+                continue;
+            };
+            if contact.relay.as_ref() != Some(&our_relay)
+                && !store.phones_of(&entry.contact)?.is_empty()
+            {
+                waiting.push(entry);
+            }
+        }
+        waiting
+    };
+    let mut carried = 0;
+    for entry in waiting {
+        if !matches!(
+            route_with(shared, &entry.contact, false),
+            Ok(Route::EncryptedSms)
+        ) {
+            continue; // The user's policy keeps Sotto texts off SMS.
+        }
+        let outgoing = Outgoing {
+            outbox_id: entry.id,
+            message_id: entry.message_id,
+            envelope: entry.envelope,
+        };
+        carry_by_sms(shared, &entry.contact, &outgoing)?;
+        carried += 1;
+    }
+    Ok(carried)
+}
