@@ -118,6 +118,9 @@ impl From<CoreError> for SottoError {
             // The connection's call shell stopped: the account was
             // disconnected (or is closing) meanwhile.
             E::ConnectionClosed => SottoError::NotConnected,
+            E::CallsThroughProxy => SottoError::NotDeliverable(
+                "calls do not go through the proxy: turn the proxy off to call",
+            ),
             E::InvalidSenderCertificate => {
                 SottoError::Undecryptable("the sender certificate is invalid or expired")
             }

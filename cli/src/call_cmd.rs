@@ -440,6 +440,7 @@ impl<'a> Session<'a> {
     async fn run(&mut self, mut call_id: CallId, args: &AudioArgs) -> Result<Ended, Failure> {
         let interrupted = tokio::signal::ctrl_c();
         tokio::pin!(interrupted);
+        let mut interrupted_fired = false;
         let mut hang_up_at: Option<Instant> = None;
         let mut hung_up = false;
         let mut watch_input = self.input_end.clone().filter(|_| !args.stay);
@@ -495,7 +496,10 @@ impl<'a> Session<'a> {
                     hung_up = true;
                     self.hang_up().await?;
                 }
-                _ = &mut interrupted => {
+                // Polled until it fires once: a finished `ctrl_c` future
+                // must not be polled again.
+                _ = &mut interrupted, if !interrupted_fired => {
+                    interrupted_fired = true;
                     hung_up = true;
                     self.hang_up().await?;
                 }

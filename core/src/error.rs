@@ -116,6 +116,8 @@ pub enum Error {
     CallInProgress,
     /// the connection to the relay was closed; connect again
     ConnectionClosed,
+    /// calls do not go through the proxy (their media would show this device's address to the relay); turn the proxy off to call
+    CallsThroughProxy,
 }
 
 impl From<SignalProtocolError> for Error {

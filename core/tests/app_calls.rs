@@ -431,3 +431,36 @@ async fn when_both_dial_at_once_one_call_connects_on_both_sides() -> Result<()> 
     relay.stop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_call_is_placed_or_answered_through_a_proxy() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
+    let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
+    let (bob_for_alice, _) = befriend(&alice, &bob)?;
+    // Behind Tor, a call's UDP media would show this device's address.
+    let mut settings = alice.settings();
+    settings.socks5 = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9050)));
+    alice.save_settings(settings)?;
+    let alice_conn = connect(&alice)?;
+    let talk = sotto_voice::audio::synth::SpeechLikeSource::generate(1.0, 5);
+    let placed = alice_conn
+        .calls()
+        .place(&bob_for_alice, talking(&talk, &RecordingSink::new()))
+        .await;
+    assert!(
+        matches!(placed, Err(sotto_core::Error::CallsThroughProxy)),
+        "got {placed:?}"
+    );
+    let answered = alice_conn
+        .calls()
+        .answer(talking(&talk, &RecordingSink::new()))
+        .await;
+    assert!(
+        matches!(answered, Err(sotto_core::Error::CallsThroughProxy)),
+        "got {answered:?}"
+    );
+    alice_conn.close().await;
+    Ok(())
+}

@@ -601,3 +601,38 @@ fn a_group_with_a_member_on_another_relay_travels_by_sms() -> Result<()> {
     assert_eq!(bob.account.group_messages(&group.id, 10, None)?.len(), 1);
     Ok(())
 }
+
+#[test]
+fn a_text_after_the_newest_one_disappeared_still_counts_as_unread() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay)?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &relay)?,
+        number: BOB,
+    };
+    let (bob_at_alice, alice_at_bob) = after_handshake(&alice, &bob)?;
+    block_on(alice.account.set_disappearing_timer(&bob_at_alice, 60))?;
+    alice
+        .account
+        .send_text_routed_blocking(&bob_at_alice, "gone in a minute")?;
+    settle(&alice, &bob)?;
+    assert_eq!(bob.account.unread_count(&alice_at_bob)?, 1);
+    bob.account.mark_conversation_read(&alice_at_bob)?;
+    // An hour on, the text (Bob's newest row) has disappeared; the next
+    // one must not take its id, which the read mark covers.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    let deleted = bob
+        .account
+        .with_store(|store| sotto_core::history::delete_expired(store, later))?;
+    assert_eq!(deleted, 1);
+    alice
+        .account
+        .send_text_routed_blocking(&bob_at_alice, "still unread")?;
+    settle(&alice, &bob)?;
+    assert_eq!(bob.account.unread_count(&alice_at_bob)?, 1);
+    Ok(())
+}

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::Shared;
 use crate::call::{CallId, CallRef, CallState, EndReason, MediaStatus, PathKind, PathPolicy, Sas};
 use crate::error::{Error, Result};
+use crate::session;
 use crate::store::ContactId;
 
 /// Something that happened to a call, reported as
@@ -233,6 +234,11 @@ impl Calls {
     /// watch for [`CallEvent`]s. [`Error::CallInProgress`] if a call is in
     /// progress.
     pub async fn place(&self, contact: &ContactId, audio: CallAudio) -> Result<CallId> {
+        self.refuse_behind_proxy()?;
+        if session::offered_identity(&*self.shared.store(), contact)?.is_some() {
+            // The call's keys would be agreed with the old identity.
+            return Err(Error::UntrustedIdentity);
+        }
         super::ensure_session(&self.shared, contact).await?;
         self.ask(|reply| Command::Place {
             contact: contact.clone(),
@@ -245,7 +251,19 @@ impl Calls {
     /// Answers the ringing call with `audio`. [`Error::NoSuchCall`] if
     /// nothing rings.
     pub async fn answer(&self, audio: CallAudio) -> Result<CallId> {
+        self.refuse_behind_proxy()?;
         self.ask(|reply| Command::Answer { audio, reply }).await?
+    }
+
+    /// [`Error::CallsThroughProxy`] when the account goes through a SOCKS5
+    /// proxy (Tor): a call's media is UDP from this device's own address,
+    /// to TURN on the relay or to the peer, so it would tie the account to
+    /// that address, which the proxy is there to hide.
+    fn refuse_behind_proxy(&self) -> Result<()> {
+        match self.shared.settings().socks5 {
+            Some(_) => Err(Error::CallsThroughProxy),
+            None => Ok(()),
+        }
     }
 
     /// Declines the ringing call. [`Error::NoSuchCall`] if nothing rings.

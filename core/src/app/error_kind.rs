@@ -71,9 +71,11 @@ impl Error {
             | Error::ConnectionClosed
             | Error::RelayProtocol(_) => ErrorKind::Network,
             Error::RelayRefused(_) => ErrorKind::RelayRefused,
-            Error::NoRelay | Error::OtherRelay | Error::NoSession | Error::NoRoute(_) => {
-                ErrorKind::NotDeliverable
-            }
+            Error::NoRelay
+            | Error::OtherRelay
+            | Error::NoSession
+            | Error::NoRoute(_)
+            | Error::CallsThroughProxy => ErrorKind::NotDeliverable,
             _ => ErrorKind::Internal,
         }
     }

@@ -249,6 +249,42 @@ const MIGRATIONS: &[&str] = &[
         refreshes_left INTEGER NOT NULL
     );
     "#,
+    // Version 9: `messages` ids never come back (AUTOINCREMENT). SQLite
+    // otherwise hands out the largest id again once that row is deleted (a
+    // disappearing text, history switched off), and the read marks
+    // (`read_marks.read_up_to`, "everything up to this id was read") would
+    // count a new text as read. The table is rebuilt with the same columns,
+    // rows and indexes; new ids start above every id kept and every read
+    // mark (ids already handed out and deleted may be above both).
+    r#"
+    CREATE TABLE messages_v9 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        message_id BLOB NOT NULL,
+        contact TEXT NOT NULL,
+        direction INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        sent_at_ms INTEGER NOT NULL,
+        stored_at_ms INTEGER NOT NULL,
+        state INTEGER NOT NULL,
+        expires_at_ms INTEGER,
+        UNIQUE (contact, message_id, direction)
+    );
+    INSERT INTO messages_v9
+        SELECT id, message_id, contact, direction, body, sent_at_ms, stored_at_ms,
+               state, expires_at_ms
+        FROM messages;
+    INSERT INTO sqlite_sequence (name, seq)
+        SELECT 'messages_v9', 0
+        WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages_v9');
+    UPDATE sqlite_sequence
+        SET seq = MAX(seq, COALESCE((SELECT MAX(read_up_to) FROM read_marks), 0))
+        WHERE name = 'messages_v9';
+    DROP TABLE messages;
+    ALTER TABLE messages_v9 RENAME TO messages;
+    CREATE INDEX messages_by_time ON messages (contact, stored_at_ms);
+    CREATE INDEX messages_by_expiry ON messages (expires_at_ms)
+        WHERE expires_at_ms IS NOT NULL;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -24,8 +24,8 @@
 //! twice but is never lost; a repeated Sotto part is dropped by the
 //! receiver's reassembly), the parts of unfinished incoming messages (the
 //! endpoint keeps them in the store), our handshake legs waiting for an
-//! answer, and the sessions. The cache answering resend requests for texts
-//! sent before the restart does not; see [`crate::sms::endpoint`].
+//! answer, the cache of sent payloads that answers resend requests, and
+//! the sessions; see [`crate::sms::endpoint`].
 //!
 //! It owns the wiring between [`SmsEndpoint`], the plain-SMS model and the
 //! queue; the protocol is in [`crate::sms`].

@@ -1,7 +1,8 @@
 //! What the user has read, per conversation (schema version 6): the newest
 //! `messages` row seen, so unread counts are one indexed query. Row ids
-//! only grow, so "after the mark" is exact even for texts stored in the
-//! same millisecond. Used by the application facade only, like the SMS
+//! only grow (`AUTOINCREMENT` since schema version 9; before, SQLite could
+//! hand out a deleted largest id again), so "after the mark" is exact even
+//! for texts stored in the same millisecond. Used by the application facade only, like the SMS
 //! queue (see `sms_queue`), hence inherent methods.
 
 use rusqlite::{params, OptionalExtension};

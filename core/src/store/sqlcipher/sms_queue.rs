@@ -314,15 +314,21 @@ impl SqlCipherStore {
 
     /// Forgets batches queued before `before_ms` of which no row waits for
     /// the radio any more (sent ones whose delivery report never came).
+    /// A batch with a failed row stays: it waits for `retry_failed_sms`,
+    /// and its texts (taken out of the relay outbox) exist nowhere else.
     pub(crate) fn sms_queue_prune(&mut self, before_ms: u64) -> Result<usize> {
-        let waiting = [QueueState::Queued.code(), QueueState::HandedOut.code()];
+        let kept = [
+            QueueState::Queued.code(),
+            QueueState::HandedOut.code(),
+            QueueState::Failed.code(),
+        ];
         let removed = self
             .conn
             .prepare_cached(
                 "DELETE FROM sms_queue WHERE queued_at_ms < ?1 AND batch NOT IN
-                 (SELECT batch FROM sms_queue WHERE state IN (?2, ?3))",
+                 (SELECT batch FROM sms_queue WHERE state IN (?2, ?3, ?4))",
             )?
-            .execute(params![before_ms, waiting[0], waiting[1]])?;
+            .execute(params![before_ms, kept[0], kept[1], kept[2]])?;
         self.conn
             .prepare_cached(
                 "DELETE FROM sms_queue_texts WHERE batch NOT IN (SELECT batch FROM sms_queue)",
