@@ -43,7 +43,8 @@ impl std::fmt::Debug for PlainOutgoing {
 }
 
 /// Stores an outgoing plain SMS to `to` as pending and splits it into the
-/// segments the radio sends.
+/// segments the radio sends. One insert, in no transaction of its own, so
+/// that a caller can queue the SMS in the same commit.
 pub fn send_sms<S: SottoStore>(
     store: &mut S,
     to: &PhoneNumber,
@@ -61,7 +62,9 @@ pub fn send_sms<S: SottoStore>(
         attachments: Vec::new(),
         external_id: None,
     };
-    let id = insert(store, &message)?;
+    let id = store
+        .insert_plain_message(&message)?
+        .ok_or(Error::AlreadyStored)?;
     Ok(PlainOutgoing {
         id,
         segments,

@@ -282,9 +282,13 @@ impl Account {
 
     /// Drives the SMS timeouts: asks for missing parts, gives up on
     /// messages that stay incomplete, sends unanswered handshakes again, and
-    /// forgets sent SMS whose delivery report never came. Call it now and
-    /// then (a minute is plenty), then take the outgoing SMS.
+    /// forgets sent SMS whose delivery report never came. It also hands to
+    /// the SMS queue what the relay outbox holds for contacts not on this
+    /// account's relay (left there by a crash between a send's commit and
+    /// its queueing, say). Call it now and then (a minute is plenty), then
+    /// take the outgoing SMS.
     pub fn sms_tick(&self) -> Result<SmsTick> {
+        carry_outbox_by_sms(&self.shared)?;
         let mut guard = self.endpoint()?;
         let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
         let now = SystemTime::now();

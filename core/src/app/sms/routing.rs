@@ -130,12 +130,12 @@ impl Account {
         route_with(&self.shared, contact, true)
     }
 
-    /// Stores a plain SMS to `phone` and queues it.
+    /// Stores a plain SMS to `phone` and queues it, in one commit: a crash
+    /// leaves either both or neither.
     pub fn send_plain_sms(&self, phone: &PhoneNumber, text: &str) -> Result<SentText> {
         let now = SystemTime::now();
-        let mut store = self.shared.store();
-        let outgoing = plain::send_sms(&mut *store, phone, text, now)?;
-        in_transaction(&mut *store, |store| {
+        let id = in_transaction(&mut *self.shared.store(), |store| {
+            let outgoing = plain::send_sms(store, phone, text, now)?;
             let batch = store.sms_queue_new_batch()?;
             store.sms_queue_push(&NewQueuedSms {
                 batch,
@@ -145,9 +145,10 @@ impl Account {
                 encrypted: false,
                 plain_message: Some(outgoing.id),
                 at_ms: millis(now),
-            })
+            })?;
+            Ok(outgoing.id)
         })?;
-        Ok(SentText::Plain { id: outgoing.id })
+        Ok(SentText::Plain { id })
     }
 
     /// Sends an envelope already queued by the messaging layer (a timer
