@@ -1,5 +1,9 @@
 package org.sotto.app.ui
 
+import android.widget.Toast
+import androidx.activity.compose.rememberLauncherForActivityResult
+import androidx.activity.result.PickVisualMediaRequest
+import androidx.activity.result.contract.ActivityResultContracts
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Column
 import androidx.compose.foundation.layout.Row
@@ -11,6 +15,7 @@ import androidx.compose.foundation.lazy.items
 import androidx.compose.material.icons.Icons
 import androidx.compose.material.icons.automirrored.filled.ArrowBack
 import androidx.compose.material.icons.automirrored.filled.Send
+import androidx.compose.material.icons.filled.Add
 import androidx.compose.material.icons.filled.Call
 import androidx.compose.material.icons.filled.Lock
 import androidx.compose.material3.AlertDialog
@@ -39,6 +44,7 @@ import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.res.pluralStringResource
 import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.unit.dp
@@ -47,6 +53,9 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 import org.sotto.app.AppGraph
 import org.sotto.app.R
+import org.sotto.app.core.BindingsAdapter
+import org.sotto.app.sms.MmsPictures
+import org.sotto.app.sms.MmsTransfers
 import org.sotto.app.sms.reachabilityFor
 import org.sotto.logic.call.CallEvent
 import org.sotto.logic.call.CallKind
@@ -95,6 +104,30 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
     var timerMenu by remember { mutableStateOf(false) }
     var askFallback by remember { mutableStateOf<String?>(null) }
     var downgrade by remember { mutableStateOf<String?>(null) }
+    val context = LocalContext.current
+    val plainThread = conversationId.startsWith(BindingsAdapter.PLAIN_PREFIX)
+    // A picture for a plain thread goes as an MMS with the text typed so far.
+    val pickPicture = rememberLauncherForActivityResult(ActivityResultContracts.PickVisualMedia()) { uri ->
+        if (uri == null || !plainThread) return@rememberLauncherForActivityResult
+        val body = text
+        text = ""
+        scope.launch {
+            val sent = withContext(Dispatchers.IO) {
+                val core = graph.core.value ?: return@withContext false
+                val transfers = MmsTransfers(context)
+                // Room for the headers and the text part.
+                val room = transfers.carrierMaxBytes() - 4 * 1024 - body.toByteArray().size
+                val picture = MmsPictures.fit(context, uri, room) ?: return@withContext false
+                runCatching {
+                    transfers.send(core, conversationId.removePrefix(BindingsAdapter.PLAIN_PREFIX), body, listOf(picture))
+                }.isSuccess
+            }
+            if (!sent) {
+                text = body
+                Toast.makeText(context, R.string.mms_attachment_too_large, Toast.LENGTH_LONG).show()
+            }
+        }
+    }
     val state = view ?: return
     val sotto = state.marker == SecurityMarker.ENCRYPTED
     val presentation = remember(relay, settings.smsFallback, sotto) {
@@ -117,6 +150,11 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
                     IconButton(onClick = back) { Icon(Icons.AutoMirrored.Filled.ArrowBack, stringResource(R.string.action_back)) }
                 },
                 actions = {
+                    if (plainThread) {
+                        IconButton(onClick = {
+                            pickPicture.launch(PickVisualMediaRequest(ActivityResultContracts.PickVisualMedia.ImageOnly))
+                        }) { Icon(Icons.Filled.Add, stringResource(R.string.action_attach_picture)) }
+                    }
                     if (sotto) {
                         IconButton(onClick = {
                             // The core sends the offer and names the call; the state machine takes it from there.
