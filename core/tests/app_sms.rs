@@ -419,7 +419,7 @@ fn an_outgoing_mms_joins_the_plain_thread_and_follows_its_reports() -> Result<()
     assert_eq!(mms.body, "The view");
     assert_eq!(mms.state, PlainState::Pending);
     assert!(!mms.encrypted());
-    assert_eq!(bob.plain_attachments(id)?, [picture.clone()]);
+    assert_eq!(bob.plain_attachments(id)?, std::slice::from_ref(&picture));
 
     let state_of = |id: i64| -> Result<PlainState> {
         let messages = bob.plain_messages(&thread, 10, None)?;

@@ -36,7 +36,7 @@ object MmsPictures {
         } catch (e: IOException) {
             null
         } ?: return null
-        if (type in sendAsIs && bytes.size <= maxBytes) return MmsPart(type!!, "image" + extension(type), bytes)
+        if (type != null && type in sendAsIs && bytes.size <= maxBytes) return MmsPart(type, "image" + extension(type), bytes)
 
         val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
         BitmapFactory.decodeByteArray(bytes, 0, bytes.size, bounds)

@@ -38,17 +38,23 @@ class MmsResultReceiver : BroadcastReceiver() {
                     ACTION_SENT -> {
                         file.delete()
                         // Sent only when the MMS centre said Ok in its m-send-conf.
-                        val accepted = ok && sendConf != null &&
+                        val conf = if (ok && sendConf != null) {
                             try {
-                                MmsPdu.parseSendConf(sendConf).accepted
+                                MmsPdu.parseSendConf(sendConf)
                             } catch (e: MmsPduException) {
-                                false
+                                null
                             }
+                        } else {
+                            null
+                        }
+                        val accepted = conf?.accepted == true
                         intent.getStringExtra(EXTRA_PROVIDER_ROW)?.let {
                             TelephonyProviderWriter(context).markMmsSent(Uri.parse(it), accepted)
                         }
                         val id = intent.getStringExtra(EXTRA_MMS_ID)
                         if (id != null) {
+                            // The delivery report will name the MMS by the centre's Message-ID.
+                            if (accepted) conf?.messageId?.let { MmsSentIndex(context).remember(it, id) }
                             graph.coreOrOpen()?.mmsSendStatus(id, if (accepted) MessageSendStatus.SENT else MessageSendStatus.FAILED)
                         }
                     }

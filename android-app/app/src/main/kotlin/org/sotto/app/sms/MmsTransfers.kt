@@ -52,9 +52,10 @@ class MmsTransfers(private val context: Context) {
      * core (or keeps it for the unlock), writes it to the Telephony
      * provider, notifies, and tells the carrier it arrived.
      */
-    fun downloaded(graph: AppGraph, file: File, notificationTransactionId: String?) {
+    suspend fun downloaded(graph: AppGraph, file: File, notificationTransactionId: String?) {
         val pdu = readBounded(file) ?: return graph.notifications.mmsFailed()
-        val core = graph.core.value
+        // A receiver in a cold process opens the core itself when no passphrase is needed.
+        val core = graph.coreOrOpen()
         if (core == null) {
             pendingDir.mkdirs()
             if (!file.renameTo(File(pendingDir, file.name))) file.delete()

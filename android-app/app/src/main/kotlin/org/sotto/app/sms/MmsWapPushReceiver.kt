@@ -7,8 +7,10 @@ import android.provider.Telephony
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import org.sotto.app.sotto
+import org.sotto.logic.mms.MmsDeliveryReport
 import org.sotto.logic.mms.MmsPdu
 import org.sotto.logic.mms.MmsPduException
+import org.sotto.logic.sms.MessageSendStatus
 
 /**
  * The system calls this with `WAP_PUSH_DELIVER` (MIME
@@ -16,8 +18,9 @@ import org.sotto.logic.mms.MmsPduException
  * Sotto is the default SMS app; the role requires the receiver. The push
  * body (`data`) is an `m-notification-ind`: `:logic` reads it and
  * [MmsTransfers] asks the platform to download the MMS; the result comes to
- * [MmsResultReceiver]. Other push PDUs (delivery and read reports) are
- * ignored.
+ * [MmsResultReceiver]. A delivery report (`m-delivery-ind`) moves the MMS
+ * it names (through [MmsSentIndex]) to delivered or failed; other push
+ * PDUs (read reports) are ignored.
  */
 class MmsWapPushReceiver : BroadcastReceiver() {
     override fun onReceive(context: Context, intent: Intent) {
@@ -25,8 +28,11 @@ class MmsWapPushReceiver : BroadcastReceiver() {
         val pdu = intent.getByteArrayExtra("data") ?: return
         val graph = context.sotto
         val notification = try {
-            if (MmsPdu.messageType(pdu) != MmsPdu.NOTIFICATION_IND) return
-            MmsPdu.parseNotification(pdu)
+            when (MmsPdu.messageType(pdu)) {
+                MmsPdu.NOTIFICATION_IND -> MmsPdu.parseNotification(pdu)
+                MmsPdu.DELIVERY_IND -> return deliveryReport(context, MmsPdu.parseDeliveryInd(pdu))
+                else -> return
+            }
         } catch (e: MmsPduException) {
             graph.notifications.mmsFailed()
             return
@@ -35,6 +41,21 @@ class MmsWapPushReceiver : BroadcastReceiver() {
         graph.scope.launch(Dispatchers.IO) {
             try {
                 MmsTransfers(context).download(notification)
+            } finally {
+                pending.finish()
+            }
+        }
+    }
+
+    private fun deliveryReport(context: Context, report: MmsDeliveryReport) {
+        if (!report.delivered && !report.failed) return // deferred, indeterminate: not final
+        val graph = context.sotto
+        val pending = goAsync()
+        graph.scope.launch(Dispatchers.IO) {
+            try {
+                val id = MmsSentIndex(context).take(report.messageId) ?: return@launch
+                val status = if (report.delivered) MessageSendStatus.DELIVERED else MessageSendStatus.DELIVERY_FAILED
+                graph.coreOrOpen()?.mmsSendStatus(id, status)
             } finally {
                 pending.finish()
             }

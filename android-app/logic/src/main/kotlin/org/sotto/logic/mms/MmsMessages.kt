@@ -114,6 +114,25 @@ class MmsSendConf(
     override fun toString(): String = "MmsSendConf(status=$responseStatus)"
 }
 
+/**
+ * An `m-delivery-ind`: what became of an MMS we sent at one recipient,
+ * found by the [messageId] the MMS centre gave in its `m-send-conf`.
+ */
+class MmsDeliveryReport(
+    /** The Message-ID of the MMS. */
+    val messageId: String,
+    /** X-Mms-Status as a code (§7.3.54). */
+    val status: Int,
+) {
+    /** Whether it reached the recipient (Retrieved, or Forwarded on). */
+    val delivered: Boolean get() = status == 0x81 || status == 0x86
+
+    /** Whether it never will (Expired, Rejected, Unrecognised, Unreachable); neither this nor [delivered] means "not yet". */
+    val failed: Boolean get() = status == 0x80 || status == 0x82 || status == 0x84 || status == 0x87
+
+    override fun toString(): String = "MmsDeliveryReport(status=$status)"
+}
+
 /** X-Mms-Status values of an `m-notifyresp-ind` (§7.3.54). */
 enum class MmsStatus(internal val code: Int) {
     /** The message expired before it was fetched. */

@@ -6,7 +6,8 @@ package org.sotto.logic.mms
  * WAP-230-WSP ([WspReader]):
  *
  * - read `m-notification-ind` (the WAP push), `m-retrieve-conf` (the
- *   downloaded MMS) and `m-send-conf` (the answer to a send);
+ *   downloaded MMS), `m-send-conf` (the answer to a send) and
+ *   `m-delivery-ind` (the delivery report, also a WAP push);
  * - write `m-send-req`, `m-notifyresp-ind` and `m-acknowledge-ind`.
  *
  * No published JVM library does this (Android's own codec,
@@ -33,6 +34,7 @@ object MmsPdu {
     const val NOTIFYRESP_IND = 0x83
     const val RETRIEVE_CONF = 0x84
     const val ACKNOWLEDGE_IND = 0x85
+    const val DELIVERY_IND = 0x86
 
     /** X-Mms-Response-Status Ok. */
     const val RESPONSE_OK = 0x80
@@ -148,6 +150,15 @@ object MmsPdu {
         )
     }
 
+    /** Reads an `m-delivery-ind`. */
+    fun parseDeliveryInd(pdu: ByteArray): MmsDeliveryReport {
+        val h = readHeaders(WspReader(checkSize(pdu)), DELIVERY_IND)
+        return MmsDeliveryReport(
+            messageId = h.messageId ?: throw MmsPduException("delivery report without a message id"),
+            status = h.status ?: throw MmsPduException("delivery report without a status"),
+        )
+    }
+
     /**
      * Writes an `m-send-req`: the text as a UTF-8 text/plain part, then the
      * attachments, in an `application/vnd.wap.multipart.mixed` body (no
@@ -235,6 +246,7 @@ object MmsPdu {
         var messageSize: Long? = null
         var expiry: MmsExpiry? = null
         var responseStatus: Int? = null
+        var status: Int? = null
         var contentType: WspContentType? = null
     }
 
@@ -286,6 +298,8 @@ object MmsPdu {
                 EXPIRY -> h.expiry = expiry(value)
                 RESPONSE_STATUS -> h.responseStatus = (value as? WspValue.Short)?.let { it.value or 0x80 }
                     ?: throw MmsPduException("bad response status")
+                STATUS -> h.status = (value as? WspValue.Short)?.let { it.value or 0x80 }
+                    ?: throw MmsPduException("bad status")
                 MMS_VERSION -> Unit
                 else -> Unit // known to the spec, not needed here; skipped by its shape
             }

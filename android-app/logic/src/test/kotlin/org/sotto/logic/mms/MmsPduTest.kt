@@ -212,6 +212,22 @@ class MmsPduTest {
     }
 
     @Test
+    fun `a delivery report names the MMS and what became of it`() {
+        fun report(status: Int) = MmsPdu.parseDeliveryInd(
+            pdu(0x8C, 0x86, 0x8D, 0x92, 0x8B, "0042", 0, 0x97, "+4940123456/TYPE=PLMN", 0, 0x85, 4, 0x65, 0x53, 0xF1, 0x00, 0x95, status),
+        )
+        val delivered = report(0x81)
+        assertEquals("0042", delivered.messageId)
+        assertTrue(delivered.delivered)
+        assertFalse(delivered.failed)
+        assertTrue(report(0x82).failed)
+        val deferred = report(0x83)
+        assertFalse(deferred.delivered || deferred.failed, "deferred is not final")
+        assertThrows(MmsPduException::class.java) { MmsPdu.parseDeliveryInd(pdu(0x8C, 0x86, 0x8D, 0x92, 0x95, 0x81)) }
+        assertThrows(MmsPduException::class.java) { MmsPdu.parseDeliveryInd(notification) }
+    }
+
+    @Test
     fun `long values round trip through the writer and reader`() {
         for (v in listOf(0, 1, 127, 128, 16_383, 16_384, 2_097_151, 2_097_152, Int.MAX_VALUE)) {
             assertEquals(v, WspReader(WspWriter().uintvar(v).toByteArray()).uintvar("v"))
