@@ -160,14 +160,18 @@ object MmsPdu {
     }
 
     /**
-     * Writes an `m-send-req`: the text as a UTF-8 text/plain part, then the
-     * attachments, in an `application/vnd.wap.multipart.mixed` body (no
-     * SMIL: receivers lay the parts out in order).
+     * Writes an `m-send-req`: an `application/vnd.wap.multipart.related`
+     * body whose first part is a SMIL presentation (one slide per
+     * attachment, the text on the first), then the text as a UTF-8
+     * text/plain part, then the attachments, each named by a unique
+     * Content-Location that the SMIL refers to. This is the shape MMS
+     * clients expect (OMA-MMS-CONF); receivers that ignore SMIL show the
+     * parts in order.
      */
     fun encodeSendRequest(request: MmsSendRequest): ByteArray {
         if (request.to.isEmpty()) throw MmsPduException("an MMS needs a recipient")
         if (request.text.isEmpty() && request.attachments.isEmpty()) throw MmsPduException("an MMS needs a text or an attachment")
-        if (request.attachments.size + 1 > MAX_PARTS) throw MmsPduException("too many attachments")
+        if (request.attachments.size + 2 > MAX_PARTS) throw MmsPduException("too many attachments")
         val w = WspWriter()
         startPdu(w, SEND_REQ, request.transactionId)
         w.shortInt(FROM).lengthPrefixed { octet(INSERT_ADDRESS) } // the MMS centre fills in our number
@@ -183,27 +187,63 @@ object MmsPdu {
         w.shortInt(DELIVERY_REPORT).octet(if (request.deliveryReport) YES else NO)
         w.shortInt(READ_REPORT).octet(NO)
         w.shortInt(CONTENT_TYPE)
-        WspContentType("application/vnd.wap.multipart.mixed").writeTo(w)
+        WspContentType("application/vnd.wap.multipart.related", type = SMIL, start = SMIL_ID).writeTo(w)
 
-        val parts = ArrayList<Pair<WspContentType, Pair<String, ByteArray>>>()
+        val media = ArrayList<OutPart>()
+        val used = HashSet<String>()
         if (request.text.isNotEmpty()) {
-            parts += WspContentType("text/plain", charset = WspCharsets.UTF_8) to ("text.txt" to request.text.toByteArray(Charsets.UTF_8))
+            media += OutPart(WspContentType("text/plain", charset = WspCharsets.UTF_8), "text.txt", request.text.toByteArray(Charsets.UTF_8))
+            used += "text.txt"
         }
         request.attachments.forEachIndexed { i, part ->
-            val name = safeName(part.name) ?: "part$i"
-            parts += WspContentType(part.contentType.lowercase(), name = name) to (name to part.data)
+            var name = safeName(part.name) ?: "part$i"
+            if (!used.add(name)) name = "$i-$name".also { used += it }
+            media += OutPart(WspContentType(part.contentType.lowercase(), name = name), name, part.data)
         }
+        val smil = OutPart(WspContentType(SMIL), "smil.xml", smil(media).toByteArray(Charsets.UTF_8))
+        val parts = listOf(smil) + media
         w.uintvar(parts.size)
-        parts.forEachIndexed { i, (type, named) ->
-            val (name, data) = named
+        parts.forEachIndexed { i, part ->
             val headers = WspWriter()
-            type.writeTo(headers)
-            headers.shortInt(PART_CONTENT_LOCATION).text(name)
-            headers.shortInt(PART_CONTENT_ID).octet('"'.code).text("<p$i>")
+            part.type.writeTo(headers)
+            headers.shortInt(PART_CONTENT_LOCATION).text(part.name)
+            headers.shortInt(PART_CONTENT_ID).octet('"'.code).text(if (i == 0) SMIL_ID else "<p$i>")
             val headerBytes = headers.toByteArray()
-            w.uintvar(headerBytes.size).uintvar(data.size).bytes(headerBytes).bytes(data)
+            w.uintvar(headerBytes.size).uintvar(part.data.size).bytes(headerBytes).bytes(part.data)
         }
         return w.toByteArray().also { checkSize(it) }
+    }
+
+    private class OutPart(val type: WspContentType, val name: String, val data: ByteArray)
+
+    private const val SMIL = "application/smil"
+    private const val SMIL_ID = "<smil>"
+
+    /**
+     * The SMIL presentation: an image region above a text region, one
+     * slide per attachment, the text on the first. Names are [safeName]s,
+     * so they need no XML escaping.
+     */
+    private fun smil(parts: List<OutPart>): String {
+        val text = parts.firstOrNull { it.type.mediaType == "text/plain" }
+        val slides = parts.filter { it !== text }.ifEmpty { listOf(null) }
+        val body = slides.mapIndexed { i, part ->
+            val element = part?.let {
+                val tag = when (it.type.mediaType.substringBefore('/')) {
+                    "image" -> "img"
+                    "audio" -> "audio"
+                    "video" -> "video"
+                    else -> "ref"
+                }
+                """<$tag src="${it.name}" region="Image"/>"""
+            } ?: ""
+            val caption = if (i == 0 && text != null) """<text src="${text.name}" region="Text"/>""" else ""
+            """<par dur="5000ms">$element$caption</par>"""
+        }.joinToString("")
+        return "<smil><head><layout><root-layout/>" +
+            """<region id="Image" fit="meet" top="0" left="0" height="80%" width="100%"/>""" +
+            """<region id="Text" top="80%" left="0" height="20%" width="100%" fit="scroll"/>""" +
+            "</layout></head><body>$body</body></smil>"
     }
 
     /** Writes an `m-notifyresp-ind`: the answer to a notification ([status] says what became of it). */
@@ -424,7 +464,7 @@ object MmsPdu {
     private val PHONE = Regex("\\+?[0-9*#]{1,20}")
     private val EMAIL = Regex("[^@\\s/]+@[^@\\s/]+")
 
-    /** A part name safe for a header and a file: printable ASCII without quotes or path separators. */
+    /** A part name safe for a header, a file and the SMIL: printable ASCII without quotes, path separators or markup. */
     private fun safeName(name: String?): String? =
-        name?.filter { it.code in 0x21..0x7E && it != '"' && it != '/' && it != '\\' }?.take(64)?.ifEmpty { null }
+        name?.filter { it.code in 0x21..0x7E && it !in "\"'/\\<>&" }?.take(64)?.ifEmpty { null }
 }

@@ -145,13 +145,45 @@ class MmsPduTest {
             0x89, 1, 0x81, // From: insert-address
             0x97, "+4930901820/TYPE=PLMN", 0,
             0x8A, 0x80, 0x86, 0x80, 0x90, 0x81,
-            0x84, 0xA3, // multipart.mixed
-            2,
+            // multipart.related; type=application/smil; start=<smil>
+            0x84, 27, 0xB3, 0x89, "application/smil", 0, 0x8A, "<smil>", 0,
+            3, // SMIL, text, photo
         )
         assertArrayEquals(headers, bytes.copyOf(headers.size))
-        // The text part: headers length, data length, text/plain; charset=utf-8.
-        val text = pdu(4 + 10 + 7, 2, 3, 0x83, 0x81, 0xEA, 0x8E, "text.txt", 0, 0xC0, 0x22, "<p0>", 0, "Hi")
-        assertArrayEquals(text, bytes.copyOfRange(headers.size, headers.size + text.size))
+        val r = WspReader(bytes, headers.size)
+        fun part(): Pair<ByteArray, ByteArray> {
+            val headersLength = r.uintvar("h")
+            val dataLength = r.uintvar("d")
+            return r.bytes(headersLength, "h") to r.bytes(dataLength, "d")
+        }
+        val (smilHeaders, smil) = part()
+        assertArrayEquals(pdu("application/smil", 0, 0x8E, "smil.xml", 0, 0xC0, 0x22, "<smil>", 0), smilHeaders)
+        val presentation = String(smil, Charsets.UTF_8)
+        assertTrue(presentation.contains("""<par dur="5000ms"><img src="photo.jpg" region="Image"/><text src="text.txt" region="Text"/></par>"""), presentation)
+        val (textHeaders, text) = part()
+        assertArrayEquals(pdu(3, 0x83, 0x81, 0xEA, 0x8E, "text.txt", 0, 0xC0, 0x22, "<p1>", 0), textHeaders)
+        assertArrayEquals(pdu("Hi"), text)
+        val (photoHeaders, data) = part()
+        assertArrayEquals(pdu(12, 0x9E, 0x85, "photo.jpg", 0, 0x8E, "photo.jpg", 0, 0xC0, 0x22, "<p2>", 0), photoHeaders)
+        assertArrayEquals(photo, data)
+        assertTrue(r.atEnd)
+    }
+
+    @Test
+    fun `part names are made safe and unique`() {
+        val request = MmsSendRequest(
+            to = listOf("+4930901820"),
+            text = "",
+            attachments = listOf(
+                MmsPart("image/png", "../x<y>\"&.png", pdu(1)),
+                MmsPart("image/png", "..xy.png", pdu(2)),
+                MmsPart("audio/amr", "\u00e9", pdu(3)),
+            ),
+            transactionId = "t",
+        )
+        val back = MmsPdu.parseMessage(MmsPdu.encodeSendRequest(request), MmsPdu.SEND_REQ)
+        assertEquals(listOf("..xy.png", "1-..xy.png", "part2"), back.attachments.map { it.name })
+        assertEquals("", back.text)
     }
 
     @Test
