@@ -355,6 +355,12 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         Unit
     }
 
+    override fun attachments(conversationId: String, messageId: String): List<MmsPart> = call {
+        val id = messageId.toLongOrNull()
+        if (!isPlain(conversationId) || id == null) return@call emptyList()
+        account.plainAttachments(id).map { MmsPart(it.mime, null, it.data) }
+    }
+
     /**
      * Applies the proxy and (re)connects. The relay itself comes from the
      * account's invite: the bindings do not export changing it, so [relay]

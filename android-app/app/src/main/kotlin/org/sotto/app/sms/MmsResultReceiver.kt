@@ -56,6 +56,7 @@ class MmsResultReceiver : BroadcastReceiver() {
                             // The delivery report will name the MMS by the centre's Message-ID.
                             if (accepted) conf?.messageId?.let { MmsSentIndex(context).remember(it, id) }
                             graph.coreOrOpen()?.mmsSendStatus(id, if (accepted) MessageSendStatus.SENT else MessageSendStatus.FAILED)
+                            graph.conversationChanges.value++
                         }
                     }
                     ACTION_ACKNOWLEDGED -> file.delete()

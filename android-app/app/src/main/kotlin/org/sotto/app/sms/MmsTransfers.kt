@@ -87,6 +87,7 @@ class MmsTransfers(private val context: Context) {
         val text = listOfNotNull(mms.subject?.takeIf { it.isNotBlank() }, mms.text.takeIf { it.isNotEmpty() }).joinToString("\n")
         val result = core.mmsReceived(from, text, mms.attachments)
         provider.insertMms(TelephonyProviderWriter.MmsBox.INBOX, from, mms.to + mms.cc, mms.subject, mms.text, mms.attachments, System.currentTimeMillis())
+        graph.conversationChanges.value++
         if (result is IncomingSms.Plain) graph.notifications.message(result.conversationId)
     }
 

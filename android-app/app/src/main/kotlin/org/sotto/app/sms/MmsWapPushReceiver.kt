@@ -56,6 +56,7 @@ class MmsWapPushReceiver : BroadcastReceiver() {
                 val id = MmsSentIndex(context).take(report.messageId) ?: return@launch
                 val status = if (report.delivered) MessageSendStatus.DELIVERED else MessageSendStatus.DELIVERY_FAILED
                 graph.coreOrOpen()?.mmsSendStatus(id, status)
+                graph.conversationChanges.value++
             } finally {
                 pending.finish()
             }

@@ -1,15 +1,18 @@
 package org.sotto.app.ui
 
+import android.graphics.BitmapFactory
 import android.widget.Toast
 import androidx.activity.compose.rememberLauncherForActivityResult
 import androidx.activity.result.PickVisualMediaRequest
 import androidx.activity.result.contract.ActivityResultContracts
+import androidx.compose.foundation.Image
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Column
 import androidx.compose.foundation.layout.Row
 import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.layout.widthIn
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
 import androidx.compose.material.icons.Icons
@@ -44,6 +47,8 @@ import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.graphics.ImageBitmap
+import androidx.compose.ui.graphics.asImageBitmap
 import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.res.pluralStringResource
 import androidx.compose.ui.res.stringResource
@@ -125,6 +130,8 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
             if (!sent) {
                 text = body
                 Toast.makeText(context, R.string.mms_attachment_too_large, Toast.LENGTH_LONG).show()
+            } else {
+                graph.conversationChanges.value++ // the core published nothing: an MMS is not in the SMS queue
             }
         }
     }
@@ -214,7 +221,9 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
                             Modifier.fillMaxWidth().padding(8.dp),
                             style = MaterialTheme.typography.labelMedium,
                         )
-                        is ConversationItem.Bubble -> Bubble(item)
+                        is ConversationItem.Bubble -> Bubble(item) {
+                            if (item.hasAttachments) MmsParts(graph, conversationId, item.id)
+                        }
                     }
                 }
             }
@@ -275,7 +284,7 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
 }
 
 @Composable
-private fun Bubble(item: ConversationItem.Bubble) {
+private fun Bubble(item: ConversationItem.Bubble, parts: @Composable () -> Unit) {
     val colors = if (item.outgoing) {
         CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.primaryContainer)
     } else {
@@ -284,7 +293,8 @@ private fun Bubble(item: ConversationItem.Bubble) {
     Row(Modifier.fillMaxWidth().padding(horizontal = 8.dp, vertical = 2.dp), horizontalArrangement = if (item.outgoing) Arrangement.End else Arrangement.Start) {
         Card(colors = colors) {
             Column(Modifier.padding(10.dp)) {
-                Text(item.body)
+                parts()
+                if (item.body.isNotEmpty()) Text(item.body)
                 Row(horizontalArrangement = Arrangement.spacedBy(6.dp)) {
                     if (item.marker == SecurityMarker.ENCRYPTED) {
                         Icon(Icons.Filled.Lock, stringResource(R.string.marker_encrypted))
@@ -298,6 +308,33 @@ private fun Bubble(item: ConversationItem.Bubble) {
             }
         }
     }
+}
+
+/** The parts of an MMS: pictures shown (decoded off the main thread, at most about 1024 px), other parts named by type. */
+@Composable
+private fun MmsParts(graph: AppGraph, conversationId: String, messageId: String) {
+    val parts by produceState<List<Pair<String, ImageBitmap?>>>(emptyList(), messageId) {
+        value = withContext(Dispatchers.IO) {
+            val stored = runCatching { graph.core.value?.attachments(conversationId, messageId) }.getOrNull().orEmpty()
+            stored.map { part -> part.contentType to if (part.contentType.startsWith("image/")) preview(part.data) else null }
+        }
+    }
+    for ((type, picture) in parts) {
+        if (picture != null) {
+            Image(picture, stringResource(R.string.mms_picture), Modifier.widthIn(max = 240.dp).padding(bottom = 4.dp))
+        } else {
+            Text(stringResource(R.string.mms_attachment, type), style = MaterialTheme.typography.labelMedium)
+        }
+    }
+}
+
+private fun preview(data: ByteArray): ImageBitmap? {
+    val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
+    BitmapFactory.decodeByteArray(data, 0, data.size, bounds)
+    if (bounds.outWidth <= 0 || bounds.outHeight <= 0) return null
+    var sample = 1
+    while (maxOf(bounds.outWidth, bounds.outHeight) / (sample * 2) >= 1024) sample *= 2
+    return BitmapFactory.decodeByteArray(data, 0, data.size, BitmapFactory.Options().apply { inSampleSize = sample })?.asImageBitmap()
 }
 
 @Composable

@@ -187,6 +187,9 @@ interface SottoCore : AutoCloseable {
     /** Reports what became of an MMS from [sendMms]. */
     fun mmsSendStatus(id: String, status: MessageSendStatus)
 
+    /** The parts of MMS [messageId] in [conversationId], in order; empty for any other message. */
+    fun attachments(conversationId: String, messageId: String): List<MmsPart>
+
     /** Connects to [relay] (null: disconnect) through [proxy]. */
     fun applyNetwork(relay: HostPort?, proxy: ProxySetting)
 
