@@ -60,6 +60,7 @@ object MmsPdu {
     private const val SUBJECT = 0x16
     private const val TO = 0x17
     private const val TRANSACTION_ID = 0x18
+    private const val RETRIEVE_STATUS = 0x19
 
     // Part header codes (WSP Table 39).
     private const val PART_CONTENT_LOCATION = 0x0E
@@ -106,6 +107,8 @@ object MmsPdu {
     internal fun parseMessage(pdu: ByteArray, expected: Int): RetrievedMms {
         val r = WspReader(checkSize(pdu))
         val h = readHeaders(r, expected)
+        // X-Mms-Retrieve-Status (§7.3.50): anything but Ok means the body is no message.
+        h.retrieveStatus?.let { if (it != RESPONSE_OK) throw MmsPduException("the MMS centre could not give the message (status $it)") }
         val contentType = h.contentType ?: throw MmsPduException("MMS without a content type")
         val parts = if (isMultipart(contentType.mediaType)) {
             readMultipart(r)
@@ -287,6 +290,7 @@ object MmsPdu {
         var expiry: MmsExpiry? = null
         var responseStatus: Int? = null
         var status: Int? = null
+        var retrieveStatus: Int? = null
         var contentType: WspContentType? = null
     }
 
@@ -338,6 +342,8 @@ object MmsPdu {
                 EXPIRY -> h.expiry = expiry(value)
                 RESPONSE_STATUS -> h.responseStatus = (value as? WspValue.Short)?.let { it.value or 0x80 }
                     ?: throw MmsPduException("bad response status")
+                RETRIEVE_STATUS -> h.retrieveStatus = (value as? WspValue.Short)?.let { it.value or 0x80 }
+                    ?: throw MmsPduException("bad retrieve status")
                 STATUS -> h.status = (value as? WspValue.Short)?.let { it.value or 0x80 }
                     ?: throw MmsPduException("bad status")
                 MMS_VERSION -> Unit

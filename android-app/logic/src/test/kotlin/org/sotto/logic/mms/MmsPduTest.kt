@@ -117,6 +117,15 @@ class MmsPduTest {
     }
 
     @Test
+    fun `a retrieve-conf that carries the centre's error is refused`() {
+        // X-Mms-Retrieve-Status: Error-permanent-message-not-found (0xE1), with an explanatory text body.
+        val failed = pdu(0x8C, 0x84, 0x98, "tid", 0, 0x8D, 0x92, 0x99, 0xE1, 0x84, 0x83, "Message not found")
+        assertMalformed(failed, "the MMS centre could not give the message (status 225)")
+        val ok = pdu(0x8C, 0x84, 0x8D, 0x92, 0x99, 0x80, 0x84, 0x83, "fine")
+        assertEquals("fine", MmsPdu.parseRetrieveConf(ok).text)
+    }
+
+    @Test
     fun `a nested multipart is counted, not expanded`() {
         val nested = part(pdu(0xA6), pdu(0))
         val m = MmsPdu.parseRetrieveConf(pdu(0x8C, 0x84, 0x8D, 0x92, 0x84, 0xA3, 2, textPart, nested))
