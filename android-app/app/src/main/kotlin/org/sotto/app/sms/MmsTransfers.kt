@@ -8,6 +8,7 @@ import android.os.Build
 import android.telephony.SmsManager
 import androidx.core.content.FileProvider
 import org.sotto.app.AppGraph
+import org.sotto.logic.core.CoreException
 import org.sotto.logic.core.IncomingSms
 import org.sotto.logic.core.SottoCore
 import org.sotto.logic.mms.MmsNotification
@@ -56,23 +57,38 @@ class MmsTransfers(private val context: Context) {
         val pdu = readBounded(file) ?: return graph.notifications.mmsFailed()
         // A receiver in a cold process opens the core itself when no passphrase is needed.
         val core = graph.coreOrOpen()
+        // The carrier may drop its copy once told, so tell it only when ours is safe.
         if (core == null) {
-            pendingDir.mkdirs()
-            if (!file.renameTo(File(pendingDir, file.name))) file.delete()
+            keepForUnlock(file)
             graph.notifications.lockedMessage()
         } else {
+            try {
+                deliver(graph, core, pdu)
+            } catch (e: CoreException) {
+                keepForUnlock(file) // a storage failure: tried again at the next unlock
+                throw e
+            }
             file.delete()
-            deliver(graph, core, pdu)
         }
         acknowledge(pdu, notificationTransactionId)
+    }
+
+    private fun keepForUnlock(file: File) {
+        pendingDir.mkdirs()
+        if (!file.renameTo(File(pendingDir, file.name))) file.delete()
     }
 
     /** Hands the MMS downloaded while locked to the core; call right after unlocking. */
     fun drainPending(graph: AppGraph) {
         val core = graph.core.value ?: return
+        // A file whose delivery throws (storage) stays for the next unlock; the rest go on.
         for (file in pendingDir.listFiles().orEmpty().sortedBy { it.name }) {
-            readBounded(file)?.let { deliver(graph, core, it) }
-            file.delete()
+            try {
+                readBounded(file)?.let { deliver(graph, core, it) }
+                file.delete()
+            } catch (e: CoreException) {
+                continue
+            }
         }
     }
 
@@ -85,7 +101,11 @@ class MmsTransfers(private val context: Context) {
         val from = mms.from ?: return graph.notifications.mmsFailed()
         // Group MMS: the core keeps threads by one number, so the sender's thread gets it.
         val text = listOfNotNull(mms.subject?.takeIf { it.isNotBlank() }, mms.text.takeIf { it.isNotEmpty() }).joinToString("\n")
-        val result = core.mmsReceived(from, text, mms.attachments)
+        val result = try {
+            core.mmsReceived(from, text, mms.attachments)
+        } catch (e: CoreException.InvalidInput) {
+            return graph.notifications.mmsFailed() // over the core's 4 MiB, or no usable sender
+        }
         provider.insertMms(TelephonyProviderWriter.MmsBox.INBOX, from, mms.to + mms.cc, mms.subject, mms.text, mms.attachments, System.currentTimeMillis())
         graph.conversationChanges.value++
         if (result is IncomingSms.Plain) graph.notifications.message(result.conversationId)

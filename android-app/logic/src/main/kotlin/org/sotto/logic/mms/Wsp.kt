@@ -4,13 +4,19 @@ import java.io.ByteArrayOutputStream
 import java.nio.charset.Charset
 import java.nio.charset.CodingErrorAction
 
-/**
+/*
  * The WSP encodings (WAP-230-WSP §8.4, §8.5) that MMS PDUs are made of:
  * Uintvar, Short- and Long-integer, Value-length, Text-string,
- * Encoded-string-value, Content-type with its parameters, and the
- * multipart body. [WspReader] reads them from a bounded buffer and fails
- * with [MmsPduException] on anything that does not fit; [WspWriter] writes
- * them.
+ * Encoded-string-value, Content-type with its parameters (WspContentType),
+ * and the multipart body. WspReader reads them from a bounded buffer and
+ * fails with MmsPduException on anything that does not fit; WspWriter
+ * writes them.
+ */
+
+/**
+ * A PDU that is malformed, truncated, over a bound, or not the kind
+ * expected; or a message the encoder cannot write. The message is a fixed
+ * description with no content from the PDU but numbers of the format.
  */
 class MmsPduException(message: String) : Exception(message)
 
