@@ -134,7 +134,8 @@ class MmsTransfers(private val context: Context) {
     /**
      * Sends an MMS to [number]: stored by the core first (pending), then
      * encoded and handed to the platform. Throws [MmsPduException] for what
-     * cannot be encoded (the core's row is then marked failed).
+     * cannot be encoded, or the platform's exception when it refuses at
+     * once; the core's row is then marked failed.
      */
     fun send(core: SottoCore, number: String, text: String, attachments: List<MmsPart>) {
         val id = core.sendMms(number, text, attachments)
@@ -149,7 +150,15 @@ class MmsTransfers(private val context: Context) {
         val intent = resultIntent(MmsResultReceiver.ACTION_SENT, file)
             .putExtra(MmsResultReceiver.EXTRA_MMS_ID, id)
             .putExtra(MmsResultReceiver.EXTRA_PROVIDER_ROW, row?.toString())
-        smsManager().sendMultimediaMessage(context, uriFor(file), null, null, pending(intent))
+        try {
+            smsManager().sendMultimediaMessage(context, uriFor(file), null, null, pending(intent))
+        } catch (e: RuntimeException) {
+            // The platform refused at once (no SIM, no MMS support): failed, not pending forever.
+            file.delete()
+            core.mmsSendStatus(id, MessageSendStatus.FAILED)
+            row?.let { provider.markMmsSent(it, ok = false) }
+            throw e
+        }
     }
 
     /** The carrier's largest MMS, from its configuration (a common 300 KiB if it says nothing). */

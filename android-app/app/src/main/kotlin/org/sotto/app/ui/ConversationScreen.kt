@@ -117,22 +117,23 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
         val body = text
         text = ""
         scope.launch {
-            val sent = withContext(Dispatchers.IO) {
-                val core = graph.core.value ?: return@withContext false
+            val failure: Int? = withContext(Dispatchers.IO) {
+                val core = graph.core.value ?: return@withContext R.string.mms_not_sent
                 val transfers = MmsTransfers(context)
-                // Room for the headers and the text part.
+                // Room for the headers, the SMIL and the text part.
                 val room = transfers.carrierMaxBytes() - 4 * 1024 - body.toByteArray().size
-                val picture = MmsPictures.fit(context, uri, room) ?: return@withContext false
-                runCatching {
+                val picture = MmsPictures.fit(context, uri, room) ?: return@withContext R.string.mms_attachment_too_large
+                val sent = runCatching {
                     transfers.send(core, conversationId.removePrefix(BindingsAdapter.PLAIN_PREFIX), body, listOf(picture))
                 }.isSuccess
+                if (sent) null else R.string.mms_not_sent
             }
-            if (!sent) {
+            if (failure != null) {
                 text = body
-                Toast.makeText(context, R.string.mms_attachment_too_large, Toast.LENGTH_LONG).show()
-            } else {
-                graph.conversationChanges.value++ // the core published nothing: an MMS is not in the SMS queue
+                Toast.makeText(context, failure, Toast.LENGTH_LONG).show()
             }
+            // The core publishes nothing for an MMS (it is not in the SMS queue): refresh the page.
+            graph.conversationChanges.value++
         }
     }
     val state = view ?: return
