@@ -16,7 +16,6 @@ import org.sotto.logic.mms.MmsPart
 import org.sotto.logic.mms.MmsPdu
 import org.sotto.logic.mms.MmsPduException
 import org.sotto.logic.mms.MmsSendRequest
-import org.sotto.logic.mms.MmsStatus
 import org.sotto.logic.sms.MessageSendStatus
 import java.io.File
 import java.io.IOException
@@ -100,9 +99,8 @@ class MmsTransfers(private val context: Context) {
         }
         val from = mms.from ?: return graph.notifications.mmsFailed()
         // Group MMS: the core keeps threads by one number, so the sender's thread gets it.
-        val text = listOfNotNull(mms.subject?.takeIf { it.isNotBlank() }, mms.text.takeIf { it.isNotEmpty() }).joinToString("\n")
         val result = try {
-            core.mmsReceived(from, text, mms.attachments)
+            core.mmsReceived(from, mms.displayText, mms.attachments)
         } catch (e: CoreException.InvalidInput) {
             return graph.notifications.mmsFailed() // over the core's 4 MiB, or no usable sender
         }
@@ -111,22 +109,14 @@ class MmsTransfers(private val context: Context) {
         if (result is IncomingSms.Plain) graph.notifications.message(result.conversationId)
     }
 
-    /**
-     * The carrier wants to hear that the MMS arrived: an `m-acknowledge-ind`
-     * with the retrieve-conf's transaction id when it has one, otherwise an
-     * `m-notifyresp-ind` for the notification (OMA-MMS-CTR §6.3).
-     */
+    /** Tells the carrier the MMS arrived ([MmsPdu.downloadAnswer] says how). */
     private fun acknowledge(pdu: ByteArray, notificationTransactionId: String?) {
-        val transaction = runCatching { MmsPdu.parseRetrieveConf(pdu).transactionId }.getOrNull()
-        val answer = try {
-            when {
-                transaction != null -> MmsPdu.encodeAcknowledge(transaction)
-                notificationTransactionId != null -> MmsPdu.encodeNotifyResponse(notificationTransactionId, MmsStatus.RETRIEVED)
-                else -> return
-            }
+        val retrieved = try {
+            MmsPdu.parseRetrieveConf(pdu)
         } catch (e: MmsPduException) {
             return
         }
+        val answer = MmsPdu.downloadAnswer(retrieved, notificationTransactionId) ?: return
         val file = newFile("ack").apply { writeBytes(answer) }
         smsManager().sendMultimediaMessage(context, uriFor(file), null, null, pending(resultIntent(MmsResultReceiver.ACTION_ACKNOWLEDGED, file)))
     }

@@ -79,6 +79,10 @@ class RetrievedMms(
     /** Parts left out: nested multiparts (rare, and not shown by other apps either). */
     val skippedParts: Int,
 ) {
+    /** What the conversation shows as its text: the subject (if any) on its own line, then the text. */
+    val displayText: String
+        get() = listOfNotNull(subject?.takeIf { it.isNotBlank() }, text.takeIf { it.isNotEmpty() }).joinToString("\n")
+
     override fun toString(): String =
         "RetrievedMms(to=${to.size}, cc=${cc.size}, text=${text.length} chars, attachments=$attachments, skipped=$skippedParts)"
 }

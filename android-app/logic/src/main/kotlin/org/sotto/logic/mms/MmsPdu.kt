@@ -249,6 +249,24 @@ object MmsPdu {
             "</layout></head><body>$body</body></smil>"
     }
 
+    /**
+     * What to tell the MMS centre once an MMS is downloaded and kept
+     * (OMA-MMS-CTR §6.3): an `m-acknowledge-ind` with the retrieve-conf's
+     * transaction id when it carries one (the centre asked for it),
+     * otherwise an `m-notifyresp-ind` (Retrieved) for the notification's
+     * transaction; null when neither id is known or usable.
+     */
+    fun downloadAnswer(retrieved: RetrievedMms, notificationTransactionId: String?): ByteArray? = try {
+        val fromConf = retrieved.transactionId
+        when {
+            fromConf != null -> encodeAcknowledge(fromConf)
+            notificationTransactionId != null -> encodeNotifyResponse(notificationTransactionId, MmsStatus.RETRIEVED)
+            else -> null
+        }
+    } catch (e: MmsPduException) {
+        null
+    }
+
     /** Writes an `m-notifyresp-ind`: the answer to a notification ([status] says what became of it). */
     fun encodeNotifyResponse(transactionId: String, status: MmsStatus, reportAllowed: Boolean = false): ByteArray {
         val w = WspWriter()

@@ -243,6 +243,40 @@ class MmsPduTest {
     }
 
     @Test
+    fun `after a download the centre gets the answer it asked for`() {
+        val withTransaction = MmsPdu.parseRetrieveConf(retrieveConf)
+        assertArrayEquals(MmsPdu.encodeAcknowledge("tid-5"), MmsPdu.downloadAnswer(withTransaction, "T1234abcd"))
+        val without = MmsPdu.parseRetrieveConf(pdu(0x8C, 0x84, 0x84, 0x83, "x"))
+        assertArrayEquals(MmsPdu.encodeNotifyResponse("T1234abcd", MmsStatus.RETRIEVED), MmsPdu.downloadAnswer(without, "T1234abcd"))
+        assertNull(MmsPdu.downloadAnswer(without, null))
+        assertNull(MmsPdu.downloadAnswer(without, "not printable ✓"), "an id the PDU cannot carry")
+        assertEquals("Holiday\nHallo 👋\nGrüße", withTransaction.displayText)
+        assertEquals("x", without.displayText)
+    }
+
+    @Test
+    fun `random send requests read back as they were written`() {
+        val random = Random(5)
+        // Whole code points (an emoji is two UTF-16 units), NUL included: the text part is data.
+        val alphabet = listOf("a", "b", "X", " ", "0", "9", ".", "!", "\n", "€", "ñ", "✓", "😀", "\u0000")
+        val types = listOf("image/jpeg", "image/png", "audio/amr", "video/3gpp", "text/x-vcard", "application/octet-stream")
+        repeat(300) { round ->
+            val text = List(random.nextInt(0, 40)) { alphabet[random.nextInt(alphabet.size)] }.joinToString("")
+            val attachments = List(random.nextInt(if (text.isEmpty()) 1 else 0, 5)) { i ->
+                MmsPart(types[random.nextInt(types.size)], "f$i.bin", random.nextBytes(random.nextInt(0, 3000)))
+            }
+            val to = List(random.nextInt(1, 4)) { "+49" + (100_000_000 + random.nextInt(900_000_000)) }
+            val subject = if (random.nextBoolean()) "Sub ✓ $round" else null
+            val request = MmsSendRequest(to, text, attachments, subject, transactionId = "r$round")
+            val back = MmsPdu.parseMessage(MmsPdu.encodeSendRequest(request), MmsPdu.SEND_REQ)
+            assertEquals(to, back.to, "round $round")
+            assertEquals(subject, back.subject, "round $round")
+            assertEquals(text, back.text, "round $round")
+            assertEquals(attachments, back.attachments, "round $round")
+        }
+    }
+
+    @Test
     fun `the MMS centre's answer to a send`() {
         val ok = MmsPdu.parseSendConf(pdu(0x8C, 0x81, 0x98, "abc-1", 0, 0x8D, 0x92, 0x92, 0x80, 0x8B, "0042", 0))
         assertTrue(ok.accepted)
