@@ -207,6 +207,39 @@ impl Account {
         })
     }
 
+    /// Stores an MMS the user sends to `number` (text and attachments) in
+    /// the plain thread as pending and returns its `plainId`. The app
+    /// encodes the `m-send-req`, sends it with `SmsManager`, and reports
+    /// the outcome with `reportMmsStatus`; an MMS never enters
+    /// `takeOutgoingSms`. Throws `InvalidInput` for an MMS with neither text
+    /// nor attachments, over 4 MiB, or to no valid number.
+    pub fn send_plain_mms(
+        &self,
+        number: String,
+        text: String,
+        attachments: Vec<MmsAttachment>,
+    ) -> Result<i64> {
+        let attachments = attachments.into_iter().map(core_attachment).collect();
+        let (_, id) = self
+            .core
+            .app()?
+            .send_plain_mms(&number, &text, attachments)?;
+        Ok(id)
+    }
+
+    /// Reports what became of an MMS from `sendPlainMms`: `SENT` (the
+    /// carrier's MMS centre took it), `DELIVERED`, or `FAILED`. Returns
+    /// whether its state changed (states only move forward; false for an id
+    /// that is no outgoing message).
+    pub fn report_mms_status(&self, plain_id: i64, status: SmsStatus) -> Result<bool> {
+        let status = match status {
+            SmsStatus::Sent => app::SmsStatus::Sent,
+            SmsStatus::Delivered => app::SmsStatus::Delivered,
+            SmsStatus::Failed => app::SmsStatus::Failed,
+        };
+        Ok(self.core.app()?.report_mms_status(plain_id, status)?)
+    }
+
     /// The attachments of a plain message (an MMS), in order.
     pub fn plain_attachments(&self, plain_id: i64) -> Result<Vec<MmsAttachment>> {
         Ok(self

@@ -398,6 +398,70 @@ fn plain_sms_thread_by_number_and_follow_status_reports() -> Result<()> {
 }
 
 #[test]
+fn an_outgoing_mms_joins_the_plain_thread_and_follows_its_reports() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bob = create(&dir.path().join("bob"), 2, &relay())?;
+    let thread = PhoneNumber::parse(ALICE, "DE")?;
+    let picture = Attachment {
+        mime: "image/jpeg".into(),
+        data: vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3],
+    };
+
+    let (to, id) = bob.send_plain_mms("030 901820", "The view", vec![picture.clone()])?;
+    assert_eq!(to, thread);
+    assert!(
+        bob.take_outgoing_sms()?.is_empty(),
+        "an MMS never enters the SMS queue"
+    );
+    let stored = bob.plain_messages(&thread, 10, None)?;
+    let mms = stored.iter().find(|m| m.id == id).expect("stored");
+    assert_eq!(mms.direction, Direction::Outgoing);
+    assert_eq!(mms.body, "The view");
+    assert_eq!(mms.state, PlainState::Pending);
+    assert!(!mms.encrypted());
+    assert_eq!(bob.plain_attachments(id)?, std::slice::from_ref(&picture));
+
+    let state_of = |id: i64| -> Result<PlainState> {
+        let messages = bob.plain_messages(&thread, 10, None)?;
+        Ok(messages.iter().find(|m| m.id == id).expect("stored").state)
+    };
+    assert!(bob.report_mms_status(id, SmsStatus::Sent)?);
+    assert_eq!(state_of(id)?, PlainState::Sent);
+    assert!(bob.report_mms_status(id, SmsStatus::Delivered)?);
+    // Delivered is final: a late failure report changes nothing.
+    assert!(!bob.report_mms_status(id, SmsStatus::Failed)?);
+    assert_eq!(state_of(id)?, PlainState::Delivered);
+
+    let (_, failing) = bob.send_plain_mms(ALICE, "", vec![picture.clone()])?;
+    assert!(bob.report_mms_status(failing, SmsStatus::Failed)?);
+    assert_eq!(state_of(failing)?, PlainState::Failed);
+    // A report for a message that is not there changes nothing.
+    assert!(!bob.report_mms_status(failing + 1000, SmsStatus::Sent)?);
+
+    // Refused, and nothing stored: an empty MMS, one over the limit of
+    // received MMS, a recipient that is no number.
+    let before = bob.plain_messages(&thread, 100, None)?.len();
+    assert!(matches!(
+        bob.send_plain_mms(ALICE, "", Vec::new()),
+        Err(Error::MalformedSms(_))
+    ));
+    let huge = Attachment {
+        mime: "video/mp4".into(),
+        data: vec![0; sotto_core::sms::plain::MAX_MMS_BYTES + 1],
+    };
+    assert!(matches!(
+        bob.send_plain_mms(ALICE, "", vec![huge]),
+        Err(Error::MessageTooLong)
+    ));
+    assert!(matches!(
+        bob.send_plain_mms("+", "x", vec![picture]),
+        Err(Error::InvalidPhoneNumber)
+    ));
+    assert_eq!(bob.plain_messages(&thread, 100, None)?.len(), before);
+    Ok(())
+}
+
+#[test]
 fn a_restart_in_the_middle_loses_neither_queue_nor_parts() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let relay = relay();

@@ -6,10 +6,11 @@
 use std::time::SystemTime;
 
 use super::super::Account;
-use crate::error::Result;
+use super::SmsStatus;
+use crate::error::{Error, Result};
 use crate::sms::plain::{self, HistoryItem, ImportReport};
 use crate::sms::PhoneNumber;
-use crate::store::{Attachment, PlainMessage, PlainThread, SottoStore};
+use crate::store::{Attachment, PlainMessage, PlainState, PlainThread, SottoStore};
 
 impl Account {
     /// Every plain-SMS thread, most recent first.
@@ -46,6 +47,49 @@ impl Account {
             SystemTime::now(),
         )?;
         Ok((from, id))
+    }
+
+    /// Stores an MMS the user sends to `number` (its text and attachments,
+    /// the attachments as blobs in the encrypted store) in the plain thread,
+    /// pending. The app encodes and sends it itself (an MMS is no SMS: it
+    /// never enters the SMS queue), then reports the outcome with
+    /// [`Account::report_mms_status`]. Returns the thread and the row.
+    ///
+    /// [`Error::MalformedSms`] for an MMS with neither text nor
+    /// attachments, [`Error::MessageTooLong`] over
+    /// [`plain::MAX_MMS_BYTES`] (the limit of received MMS).
+    pub fn send_plain_mms(
+        &self,
+        number: &str,
+        text: &str,
+        attachments: Vec<Attachment>,
+    ) -> Result<(PhoneNumber, i64)> {
+        if text.is_empty() && attachments.is_empty() {
+            return Err(Error::MalformedSms("an MMS needs a text or an attachment"));
+        }
+        let to = self.parse_phone(number)?;
+        let id = plain::send_mms(
+            &mut *self.shared.store(),
+            &to,
+            text,
+            attachments,
+            SystemTime::now(),
+        )?;
+        Ok((to, id))
+    }
+
+    /// Records what became of an MMS from [`Account::send_plain_mms`]: sent
+    /// (the carrier's MMS centre took it), delivered (a delivery report
+    /// came) or failed. States only move forward, as for plain SMS.
+    /// Returns whether the state changed: false for a report that would
+    /// move it backwards, or for an id that is no stored outgoing message.
+    pub fn report_mms_status(&self, id: i64, status: SmsStatus) -> Result<bool> {
+        let state = match status {
+            SmsStatus::Sent => PlainState::Sent,
+            SmsStatus::Delivered => PlainState::Delivered,
+            SmsStatus::Failed => PlainState::Failed,
+        };
+        plain::set_state(&mut *self.shared.store(), id, state)
     }
 
     /// The attachments of a plain message (an MMS), in order.

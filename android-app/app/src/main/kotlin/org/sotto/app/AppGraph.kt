@@ -24,6 +24,7 @@ import org.sotto.app.notify.Notifications
 import org.sotto.app.relay.MaintenanceJobService
 import org.sotto.app.settings.SettingsStore
 import org.sotto.app.sms.IncomingSmsHandler
+import org.sotto.app.sms.MmsTransfers
 import org.sotto.app.sms.SmsSender
 import org.sotto.logic.call.CallController
 import org.sotto.logic.call.CallEvent
@@ -106,6 +107,7 @@ class AppGraph(private val context: Context) {
             MaintenanceJobService.schedule(context)
             scope.launch(Dispatchers.IO) {
                 IncomingSmsHandler(context, this@AppGraph).drainPending()
+                MmsTransfers(context).drainPending(this@AppGraph)
                 opened.applyNetwork(s.relay, s.proxy)
             }
         } finally {

@@ -10,6 +10,7 @@ import org.sotto.ffi.CallEndReason
 import org.sotto.ffi.CallPhase
 import org.sotto.ffi.ConversationSummary
 import org.sotto.ffi.Message
+import org.sotto.ffi.MmsAttachment
 import org.sotto.ffi.NumberConversation
 import org.sotto.ffi.PlainMessage
 import org.sotto.ffi.PlainState
@@ -34,6 +35,7 @@ import org.sotto.logic.core.OutgoingSms
 import org.sotto.logic.core.SafetyNumber
 import org.sotto.logic.core.ScanResult
 import org.sotto.logic.core.SottoCore
+import org.sotto.logic.mms.MmsPart
 import org.sotto.logic.settings.HostPort
 import org.sotto.logic.settings.ProxySetting
 import org.sotto.logic.sms.MessageSendStatus
@@ -324,6 +326,39 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
                     SmsStatus.FAILED
             },
         )
+    }
+
+    // MMS parts cross as (type, bytes): the core keeps no file names.
+    override fun mmsReceived(sender: String, text: String, attachments: List<MmsPart>): IncomingSms = call {
+        val r = account.mmsReceived(sender, text, attachments.map { MmsAttachment(it.contentType, it.data) })
+        when (r) {
+            is FfiIncomingSms.Plain -> IncomingSms.Plain(plainId(r.phone))
+            else -> IncomingSms.SottoControl(null)
+        }
+    }
+
+    override fun sendMms(number: String, text: String, attachments: List<MmsPart>): String = call {
+        account.sendPlainMms(number, text, attachments.map { MmsAttachment(it.contentType, it.data) }).toString()
+    }
+
+    override fun mmsSendStatus(id: String, status: MessageSendStatus) = call {
+        val mmsId = id.toLongOrNull() ?: throw CoreException.InvalidInput("not an MMS id of the core")
+        account.reportMmsStatus(
+            mmsId,
+            when (status) {
+                MessageSendStatus.SENT -> SmsStatus.SENT
+                MessageSendStatus.DELIVERED -> SmsStatus.DELIVERED
+                MessageSendStatus.FAILED_RETRYABLE, MessageSendStatus.FAILED, MessageSendStatus.DELIVERY_FAILED ->
+                    SmsStatus.FAILED
+            },
+        )
+        Unit
+    }
+
+    override fun attachments(conversationId: String, messageId: String): List<MmsPart> = call {
+        val id = messageId.toLongOrNull()
+        if (!isPlain(conversationId) || id == null) return@call emptyList()
+        account.plainAttachments(id).map { MmsPart(it.mime, null, it.data) }
     }
 
     /**

@@ -92,8 +92,8 @@ class Notifications(private val context: Context) {
             .build(),
     )
 
-    /** An MMS arrived that Sotto cannot download yet. */
-    fun mmsNotSupported() = post(
+    /** An MMS could not be downloaded or read (the carrier failed, or its PDU was damaged). */
+    fun mmsFailed() = post(
         ID_MMS,
         NotificationCompat.Builder(context, CHANNEL_MESSAGES)
             .setSmallIcon(R.drawable.ic_notification)

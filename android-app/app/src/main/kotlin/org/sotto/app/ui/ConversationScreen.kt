@@ -1,16 +1,24 @@
 package org.sotto.app.ui
 
+import android.graphics.BitmapFactory
+import android.widget.Toast
+import androidx.activity.compose.rememberLauncherForActivityResult
+import androidx.activity.result.PickVisualMediaRequest
+import androidx.activity.result.contract.ActivityResultContracts
+import androidx.compose.foundation.Image
 import androidx.compose.foundation.layout.Arrangement
 import androidx.compose.foundation.layout.Column
 import androidx.compose.foundation.layout.Row
 import androidx.compose.foundation.layout.fillMaxSize
 import androidx.compose.foundation.layout.fillMaxWidth
 import androidx.compose.foundation.layout.padding
+import androidx.compose.foundation.layout.widthIn
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
 import androidx.compose.material.icons.Icons
 import androidx.compose.material.icons.automirrored.filled.ArrowBack
 import androidx.compose.material.icons.automirrored.filled.Send
+import androidx.compose.material.icons.filled.Add
 import androidx.compose.material.icons.filled.Call
 import androidx.compose.material.icons.filled.Lock
 import androidx.compose.material3.AlertDialog
@@ -39,6 +47,9 @@ import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.runtime.setValue
 import androidx.compose.ui.Alignment
 import androidx.compose.ui.Modifier
+import androidx.compose.ui.graphics.ImageBitmap
+import androidx.compose.ui.graphics.asImageBitmap
+import androidx.compose.ui.platform.LocalContext
 import androidx.compose.ui.res.pluralStringResource
 import androidx.compose.ui.res.stringResource
 import androidx.compose.ui.unit.dp
@@ -47,6 +58,9 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 import org.sotto.app.AppGraph
 import org.sotto.app.R
+import org.sotto.app.core.BindingsAdapter
+import org.sotto.app.sms.MmsPictures
+import org.sotto.app.sms.MmsTransfers
 import org.sotto.app.sms.reachabilityFor
 import org.sotto.logic.call.CallEvent
 import org.sotto.logic.call.CallKind
@@ -95,6 +109,33 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
     var timerMenu by remember { mutableStateOf(false) }
     var askFallback by remember { mutableStateOf<String?>(null) }
     var downgrade by remember { mutableStateOf<String?>(null) }
+    val context = LocalContext.current
+    val plainThread = conversationId.startsWith(BindingsAdapter.PLAIN_PREFIX)
+    // A picture for a plain thread goes as an MMS with the text typed so far.
+    val pickPicture = rememberLauncherForActivityResult(ActivityResultContracts.PickVisualMedia()) { uri ->
+        if (uri == null || !plainThread) return@rememberLauncherForActivityResult
+        val body = text
+        text = ""
+        scope.launch {
+            val failure: Int? = withContext(Dispatchers.IO) {
+                val core = graph.core.value ?: return@withContext R.string.mms_not_sent
+                val transfers = MmsTransfers(context)
+                // Room for the headers, the SMIL and the text part.
+                val room = transfers.carrierMaxBytes() - 4 * 1024 - body.toByteArray().size
+                val picture = MmsPictures.fit(context, uri, room) ?: return@withContext R.string.mms_attachment_too_large
+                val sent = runCatching {
+                    transfers.send(core, conversationId.removePrefix(BindingsAdapter.PLAIN_PREFIX), body, listOf(picture))
+                }.isSuccess
+                if (sent) null else R.string.mms_not_sent
+            }
+            if (failure != null) {
+                text = body
+                Toast.makeText(context, failure, Toast.LENGTH_LONG).show()
+            }
+            // The core publishes nothing for an MMS (it is not in the SMS queue): refresh the page.
+            graph.conversationChanges.value++
+        }
+    }
     val state = view ?: return
     val sotto = state.marker == SecurityMarker.ENCRYPTED
     val presentation = remember(relay, settings.smsFallback, sotto) {
@@ -117,6 +158,11 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
                     IconButton(onClick = back) { Icon(Icons.AutoMirrored.Filled.ArrowBack, stringResource(R.string.action_back)) }
                 },
                 actions = {
+                    if (plainThread) {
+                        IconButton(onClick = {
+                            pickPicture.launch(PickVisualMediaRequest(ActivityResultContracts.PickVisualMedia.ImageOnly))
+                        }) { Icon(Icons.Filled.Add, stringResource(R.string.action_attach_picture)) }
+                    }
                     if (sotto) {
                         IconButton(onClick = {
                             // The core sends the offer and names the call; the state machine takes it from there.
@@ -176,7 +222,9 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
                             Modifier.fillMaxWidth().padding(8.dp),
                             style = MaterialTheme.typography.labelMedium,
                         )
-                        is ConversationItem.Bubble -> Bubble(item)
+                        is ConversationItem.Bubble -> Bubble(item) {
+                            if (item.hasAttachments) MmsParts(graph, conversationId, item.id)
+                        }
                     }
                 }
             }
@@ -237,7 +285,7 @@ fun ConversationScreen(graph: AppGraph, conversationId: String, draft: String, o
 }
 
 @Composable
-private fun Bubble(item: ConversationItem.Bubble) {
+private fun Bubble(item: ConversationItem.Bubble, parts: @Composable () -> Unit) {
     val colors = if (item.outgoing) {
         CardDefaults.cardColors(containerColor = MaterialTheme.colorScheme.primaryContainer)
     } else {
@@ -246,7 +294,8 @@ private fun Bubble(item: ConversationItem.Bubble) {
     Row(Modifier.fillMaxWidth().padding(horizontal = 8.dp, vertical = 2.dp), horizontalArrangement = if (item.outgoing) Arrangement.End else Arrangement.Start) {
         Card(colors = colors) {
             Column(Modifier.padding(10.dp)) {
-                Text(item.body)
+                parts()
+                if (item.body.isNotEmpty()) Text(item.body)
                 Row(horizontalArrangement = Arrangement.spacedBy(6.dp)) {
                     if (item.marker == SecurityMarker.ENCRYPTED) {
                         Icon(Icons.Filled.Lock, stringResource(R.string.marker_encrypted))
@@ -260,6 +309,33 @@ private fun Bubble(item: ConversationItem.Bubble) {
             }
         }
     }
+}
+
+/** The parts of an MMS: pictures shown (decoded off the main thread, at most about 1024 px), other parts named by type. */
+@Composable
+private fun MmsParts(graph: AppGraph, conversationId: String, messageId: String) {
+    val parts by produceState<List<Pair<String, ImageBitmap?>>>(emptyList(), messageId) {
+        value = withContext(Dispatchers.IO) {
+            val stored = runCatching { graph.core.value?.attachments(conversationId, messageId) }.getOrNull().orEmpty()
+            stored.map { part -> part.contentType to if (part.contentType.startsWith("image/")) preview(part.data) else null }
+        }
+    }
+    for ((type, picture) in parts) {
+        if (picture != null) {
+            Image(picture, stringResource(R.string.mms_picture), Modifier.widthIn(max = 240.dp).padding(bottom = 4.dp))
+        } else {
+            Text(stringResource(R.string.mms_attachment, type), style = MaterialTheme.typography.labelMedium)
+        }
+    }
+}
+
+private fun preview(data: ByteArray): ImageBitmap? {
+    val bounds = BitmapFactory.Options().apply { inJustDecodeBounds = true }
+    BitmapFactory.decodeByteArray(data, 0, data.size, bounds)
+    if (bounds.outWidth <= 0 || bounds.outHeight <= 0) return null
+    var sample = 1
+    while (maxOf(bounds.outWidth, bounds.outHeight) / (sample * 2) >= 1024) sample *= 2
+    return BitmapFactory.decodeByteArray(data, 0, data.size, BitmapFactory.Options().apply { inSampleSize = sample })?.asImageBitmap()
 }
 
 @Composable

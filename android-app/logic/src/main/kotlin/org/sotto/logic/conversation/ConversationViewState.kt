@@ -62,6 +62,8 @@ sealed interface ConversationItem {
         val delivery: DeliveryState,
         /** Time left before it disappears; null when it stays. */
         val expiresIn: DurationLabel?,
+        /** An MMS: its parts are shown with it (`SottoCore.attachments`). */
+        val hasAttachments: Boolean = false,
     ) : ConversationItem {
         override fun toString(): String = "Bubble(id=$id)"
     }
@@ -126,6 +128,7 @@ class ConversationPresenter(private val time: TimestampFormatter) {
                 marker = if (m.transport.encrypted) SecurityMarker.ENCRYPTED else SecurityMarker.PLAIN,
                 delivery = m.delivery,
                 expiresIn = m.expiresAtMillis?.let { remainingDurationLabel((it - nowMillis + 999) / 1000) },
+                hasAttachments = m.transport == Transport.PLAIN_MMS,
             )
         }
         return ConversationViewState(

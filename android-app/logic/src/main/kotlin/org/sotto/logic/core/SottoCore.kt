@@ -12,6 +12,7 @@ import org.sotto.logic.call.CallEvent
 import org.sotto.logic.conversation.ConversationRecord
 import org.sotto.logic.conversation.MessageRecord
 import org.sotto.logic.conversation.Transport
+import org.sotto.logic.mms.MmsPart
 import org.sotto.logic.settings.HostPort
 import org.sotto.logic.settings.ProxySetting
 import org.sotto.logic.sms.MessageSendStatus
@@ -169,6 +170,25 @@ interface SottoCore : AutoCloseable {
 
     /** Reports what became of an SMS from [takeOutgoingSms]. */
     fun smsSendStatus(id: String, status: MessageSendStatus)
+
+    /**
+     * Hands in an MMS the phone downloaded (its text and media parts, see
+     * `mms.MmsPdu`); it is stored in the sender's plain thread. Returns
+     * [IncomingSms.Plain]. An MMS over the core's limit (4 MiB) is refused.
+     */
+    fun mmsReceived(sender: String, text: String, attachments: List<MmsPart>): IncomingSms
+
+    /**
+     * Stores an MMS to [number] in its plain thread as pending and returns
+     * its id; the app then sends it and reports with [mmsSendStatus].
+     */
+    fun sendMms(number: String, text: String, attachments: List<MmsPart>): String
+
+    /** Reports what became of an MMS from [sendMms]. */
+    fun mmsSendStatus(id: String, status: MessageSendStatus)
+
+    /** The parts of MMS [messageId] in [conversationId], in order; empty for any other message. */
+    fun attachments(conversationId: String, messageId: String): List<MmsPart>
 
     /** Connects to [relay] (null: disconnect) through [proxy]. */
     fun applyNetwork(relay: HostPort?, proxy: ProxySetting)

@@ -100,6 +100,7 @@ class ConversationPresenterTest {
             msg("a", now - day - 60_000, transport = Transport.ENCRYPTED_SMS),
             msg("gone", now - 120_000, expires = now - 1),
             msg("c", now - 30_000, transport = Transport.PLAIN_SMS),
+            msg("d", now - 20_000, transport = Transport.PLAIN_MMS),
         )
         val view = presenter.conversation(conv("k", null, timer = 300), messages, now)
         assertEquals(DurationLabel.Amount(5, DurationUnit.MINUTES), view.timer)
@@ -111,7 +112,7 @@ class ConversationPresenterTest {
                 is ConversationItem.Bubble -> it.id
             }
         }
-        assertEquals(listOf(DayLabel.Yesterday.toString(), "a", DayLabel.Today.toString(), "b", "c"), kinds)
+        assertEquals(listOf(DayLabel.Yesterday.toString(), "a", DayLabel.Today.toString(), "b", "c", "d"), kinds)
         val bubbles = view.items.filterIsInstance<ConversationItem.Bubble>()
         assertEquals(SecurityMarker.ENCRYPTED, bubbles[0].marker)
         assertEquals(SecurityMarker.PLAIN, bubbles[2].marker)
@@ -119,6 +120,7 @@ class ConversationPresenterTest {
         assertEquals(DeliveryState.READ, bubbles[1].delivery)
         assertEquals(DurationLabel.Amount(2, DurationUnit.MINUTES), bubbles[1].expiresIn)
         assertEquals("11:59", bubbles[1].time)
+        assertEquals(listOf(false, false, false, true), bubbles.map { it.hasAttachments }, "only the MMS shows parts")
     }
 
     @Test
