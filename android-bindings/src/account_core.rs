@@ -238,10 +238,11 @@ impl AccountCore {
         })
     }
 
-    /// Turns "keep no history" on (deleting what is stored) or off.
+    /// Turns "keep no history" on (deleting the texts and calls stored)
+    /// or off.
     pub(crate) fn set_keep_no_history(&self, contact: &str, keep_no_history: bool) -> Result<()> {
         let contact = ContactId::from_string(contact.to_owned());
-        self.with_store(|store| history::set_keep_no_history(store, &contact, keep_no_history))
+        Ok(self.app()?.set_keep_no_history(&contact, keep_no_history)?)
     }
 
     /// Rotates and replenishes prekeys, deletes expired messages, drives
