@@ -98,3 +98,65 @@ impl Account {
         Ok(u32::try_from(deleted).unwrap_or(u32::MAX))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sotto_core::call::{CallId, EndReason, PathKind};
+    use sotto_core::store::ContactId;
+
+    use super::*;
+
+    fn entry(
+        direction: CallDirection,
+        connected: Option<u64>,
+        reason: Option<EndReason>,
+    ) -> app::CallLogEntry {
+        app::CallLogEntry {
+            id: 7,
+            call_id: reason.map(|_| CallId([0xab; 16])),
+            contact: ContactId::from_string("c1".into()),
+            direction,
+            started_at_ms: 1_000,
+            connected_at_ms: connected,
+            ended_at_ms: 61_000,
+            end_reason: reason,
+            path: connected.map(|_| PathKind::Relayed),
+            while_busy: reason.is_none(),
+        }
+    }
+
+    #[test]
+    fn an_answered_call_has_its_duration_name_and_path() {
+        let names = HashMap::from([("c1".to_owned(), "Alice".to_owned())]);
+        let record = CallLogEntry::new(
+            entry(
+                CallDirection::Outgoing,
+                Some(6_000),
+                Some(EndReason::HungUpHere),
+            ),
+            &names,
+        );
+        assert!(record.outgoing);
+        assert_eq!(record.contact_name.as_deref(), Some("Alice"));
+        assert_eq!(record.duration_ms, 55_000);
+        assert_eq!(record.path, Some(CallPath::Relayed));
+        assert_eq!(record.end_reason, Some(CallEndReason::HungUpHere));
+        assert_eq!(record.call_id.as_deref(), Some("ab".repeat(16).as_str()));
+        assert!(!record.missed);
+    }
+
+    #[test]
+    fn a_call_not_rung_is_missed_with_no_reason_and_a_gone_contact_has_no_name() {
+        let record = CallLogEntry::new(entry(CallDirection::Incoming, None, None), &HashMap::new());
+        assert!(record.missed && record.while_busy);
+        assert_eq!(record.end_reason, None);
+        assert_eq!(record.call_id, None);
+        assert_eq!(record.contact_name, None);
+        assert_eq!(record.duration_ms, 0);
+        let declined = CallLogEntry::new(
+            entry(CallDirection::Incoming, None, Some(EndReason::DeclinedHere)),
+            &HashMap::new(),
+        );
+        assert!(!declined.missed, "a declined call is not missed");
+    }
+}

@@ -181,3 +181,47 @@ impl SqlCipherStore {
         Ok(deleted)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_end_reason_survives_its_code_and_unknown_codes_are_refused() {
+        let all = [
+            EndReason::HungUpHere,
+            EndReason::HungUpThere,
+            EndReason::DeclinedHere,
+            EndReason::DeclinedThere,
+            EndReason::BusyThere,
+            EndReason::NoAnswer,
+            EndReason::Missed,
+            EndReason::ConnectTimeout,
+            EndReason::MediaFailed,
+        ];
+        for reason in all {
+            assert_eq!(reason_from_code(reason_code(reason)), Some(reason));
+        }
+        assert_eq!(reason_from_code(9), None);
+        assert_eq!(reason_from_code(-1), None);
+    }
+
+    #[test]
+    fn a_row_with_an_unknown_code_is_a_corrupt_store() {
+        let row = |direction, path| Row {
+            id: 1,
+            call_id: None,
+            contact: "c".into(),
+            direction,
+            started_at_ms: 0,
+            connected_at_ms: None,
+            ended_at_ms: 0,
+            end_reason: None,
+            path,
+            while_busy: false,
+        };
+        assert!(row(0, None).entry().is_ok());
+        assert!(matches!(row(2, None).entry(), Err(Error::CorruptStore)));
+        assert!(matches!(row(1, Some(5)).entry(), Err(Error::CorruptStore)));
+    }
+}

@@ -131,7 +131,7 @@ private fun CallLogItem(row: CallLogRow, onClick: () -> Unit, onDelete: () -> Un
             )
         },
         supportingContent = {
-            Text(if (row.duration != null) stringResource(R.string.call_log_kind_duration, kind, row.duration!!) else kind)
+            Text(row.duration?.let { stringResource(R.string.call_log_kind_duration, kind, it) } ?: kind)
         },
         trailingContent = {
             Row {
