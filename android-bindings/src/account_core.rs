@@ -76,6 +76,7 @@ impl AccountCore {
             history::delete_expired(store, now)?;
             Ok(())
         })?;
+        account.delete_expired_calls(SystemTime::now())?;
         Ok(Self::new(account, policy))
     }
 
@@ -260,6 +261,8 @@ impl AccountCore {
                 messages_expired: u32::try_from(expired).unwrap_or(u32::MAX),
             })
         })?;
+        // Outside `with_store`: the facade takes the store's lock itself.
+        self.app()?.delete_expired_calls(SystemTime::now())?;
         let prekeys_changed = report.one_time_prekeys_made > 0
             || report.kyber_prekeys_made > 0
             || report.signed_prekey_rotated

@@ -42,6 +42,9 @@ pub struct CallLogEntry {
     pub missed: bool,
     /// Not rung because another call was in progress.
     pub while_busy: bool,
+    /// When the entry disappears (the contact's disappearing-messages
+    /// timer after the call ended); null if it stays.
+    pub expires_at_ms: Option<u64>,
 }
 
 impl CallLogEntry {
@@ -61,6 +64,7 @@ impl CallLogEntry {
             path: entry.path.map(CallPath::from),
             missed: entry.is_missed(),
             while_busy: entry.while_busy,
+            expires_at_ms: entry.expires_at_ms,
         }
     }
 }
@@ -122,6 +126,7 @@ mod tests {
             end_reason: reason,
             path: connected.map(|_| PathKind::Relayed),
             while_busy: reason.is_none(),
+            expires_at_ms: None,
         }
     }
 

@@ -76,6 +76,7 @@ fn entry_json(entry: &CallLogEntry, name: &str) -> Value {
         "path": entry.path.map(path_name),
         "missed": entry.is_missed(),
         "while_busy": entry.while_busy,
+        "expires_at_ms": entry.expires_at_ms,
     })
 }
 

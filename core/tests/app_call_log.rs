@@ -9,7 +9,7 @@ use sotto_core::app::{
     Account, CallAudio, CallDirection, CallEvent, CallLogEntry, Connection, RecordingSink, StoreKey,
 };
 use sotto_core::call::{CallState, EndReason, PathKind};
-use sotto_core::store::DatabaseKey;
+use sotto_core::store::{ConversationSettings, DatabaseKey, SottoStore};
 use sotto_core::Result;
 use sotto_voice::audio::BufferSource;
 use support::app_relay::{account, befriend, call_event, InProcessRelay};
@@ -49,6 +49,17 @@ async fn an_answered_call_is_logged_on_both_sides_and_survives_a_reopen() -> Res
     let mut settings = alice.settings();
     settings.relay_only_calls = true;
     alice.save_settings(settings)?;
+    // Bob's conversation with Alice disappears after a minute: so does the
+    // call's entry at Bob's.
+    bob.with_store(|store| {
+        store.save_conversation_settings(
+            &alice_for_bob,
+            &ConversationSettings {
+                expire_timer_secs: 60,
+                keep_no_history: false,
+            },
+        )
+    })?;
     let (mut alice_conn, mut bob_conn) = (connect(&alice)?, connect(&bob)?);
     let (mut alice_seen, mut bob_seen) = (Vec::new(), Vec::new());
 
@@ -77,6 +88,8 @@ async fn an_answered_call_is_logged_on_both_sides_and_survives_a_reopen() -> Res
         assert_eq!(theirs.direction, CallDirection::Incoming);
         assert_eq!(ours.end_reason, Some(EndReason::HungUpHere));
         assert_eq!(theirs.end_reason, Some(EndReason::HungUpThere));
+        assert_eq!(ours.expires_at_ms, None, "Alice set no timer");
+        assert_eq!(theirs.expires_at_ms, Some(theirs.ended_at_ms + 60_000));
         for entry in [ours, theirs] {
             let at = entry.connected_at_ms.expect("the call connected");
             assert!(entry.started_at_ms <= at && at <= entry.ended_at_ms);
@@ -106,8 +119,13 @@ async fn an_answered_call_is_logged_on_both_sides_and_survives_a_reopen() -> Res
     assert!(alice.delete_call_log_entry(entry.id)?);
     assert!(!alice.delete_call_log_entry(entry.id)?, "already gone");
     assert!(alice.call_log(10, None)?.is_empty());
-    assert_eq!(bob.clear_call_log(None)?, 1);
+    // Bob's entry goes when its timer runs out, not before.
+    let expires = bob.call_log(1, None)?[0].expires_at_ms.unwrap_or(0);
+    let at = |ms: u64| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms);
+    assert_eq!(bob.delete_expired_calls(at(expires - 1))?, 0);
+    assert_eq!(bob.delete_expired_calls(at(expires))?, 1);
     assert!(bob.call_log(10, None)?.is_empty());
+    assert_eq!(bob.clear_call_log(None)?, 0);
     relay.stop().await;
     Ok(())
 }

@@ -53,6 +53,9 @@ pub struct CallLogEntry {
     pub path: Option<PathKind>,
     /// A call not rung because another was in progress.
     pub while_busy: bool,
+    /// When the entry disappears, if the contact's conversation has a
+    /// disappearing-messages timer: that long after the call ended.
+    pub expires_at_ms: Option<u64>,
 }
 
 impl CallLogEntry {
@@ -120,6 +123,7 @@ impl CallRecorder {
                 end_reason: None,
                 path: None,
                 while_busy: *while_busy,
+                expires_at_ms: None,
             }),
         };
         if let Some(entry) = entry {
@@ -199,6 +203,7 @@ impl CallRecorder {
             end_reason: Some(reason),
             path: following.path,
             while_busy: false,
+            expires_at_ms: None,
         }
     }
 }
@@ -215,6 +220,7 @@ fn guessed_direction(reason: EndReason) -> CallDirection {
 }
 
 /// An entry before it has its row id.
+#[derive(Clone)]
 pub(crate) struct NewCallLogEntry {
     pub(crate) call_id: Option<CallId>,
     pub(crate) contact: ContactId,
@@ -225,13 +231,26 @@ pub(crate) struct NewCallLogEntry {
     pub(crate) end_reason: Option<EndReason>,
     pub(crate) path: Option<PathKind>,
     pub(crate) while_busy: bool,
+    /// Set from the contact's timer when the entry is stored.
+    pub(crate) expires_at_ms: Option<u64>,
 }
 
 fn store_entry(shared: &Shared, entry: &NewCallLogEntry) -> Result<()> {
     in_transaction(&mut *shared.store(), |store| {
-        if store.conversation_settings(&entry.contact)?.keep_no_history {
+        let settings = store.conversation_settings(&entry.contact)?;
+        if settings.keep_no_history {
             return Ok(());
         }
-        store.call_log_insert(entry).map(|_| ())
+        let expires_at_ms = (settings.expire_timer_secs > 0).then(|| {
+            entry
+                .ended_at_ms
+                .saturating_add(u64::from(settings.expire_timer_secs) * 1000)
+        });
+        store
+            .call_log_insert(&NewCallLogEntry {
+                expires_at_ms,
+                ..entry.clone()
+            })
+            .map(|_| ())
     })
 }

@@ -554,8 +554,25 @@ impl Account {
     /// One page of the call log: the newest `limit` calls that started
     /// before `before_ms` (from the newest if `None`), newest first. For
     /// the next page, pass the `started_at_ms` of the last entry returned.
+    /// Entries whose disappearing timer ran out are left out (and deleted
+    /// by [`Account::delete_expired_calls`]).
     pub fn call_log(&self, limit: usize, before_ms: Option<u64>) -> Result<Vec<CallLogEntry>> {
-        self.shared.store().call_log(limit, before_ms)
+        let now = crate::millis(SystemTime::now());
+        self.shared.store().call_log(limit, before_ms, now)
+    }
+
+    /// Deletes the call log entries whose disappearing timer ran out by
+    /// `now` (as `history::delete_expired` does for texts); returns how
+    /// many.
+    pub fn delete_expired_calls(&self, now: SystemTime) -> Result<usize> {
+        let mut store = self.shared.store();
+        let deleted = in_transaction(&mut *store, |store| {
+            store.call_log_delete_expired(crate::millis(now))
+        })?;
+        if deleted > 0 {
+            store.checkpoint()?;
+        }
+        Ok(deleted)
     }
 
     /// Deletes one call log entry; returns whether it existed.

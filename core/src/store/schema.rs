@@ -252,7 +252,8 @@ const MIGRATIONS: &[&str] = &[
     // Version 9 (calls, issue 7): the call log, one row per call that ended
     // or was not rung, written by the app's call shell (`app::call_log`).
     // `call_id` is NULL for a call that was never rung (busy, stale offer);
-    // `end_reason` is NULL then too. Codes are in `store::sqlcipher::call_log`.
+    // `end_reason` is NULL then too. `expires_at_ms` follows the contact's
+    // disappearing-messages timer. Codes are in `store::sqlcipher::call_log`.
     r#"
     CREATE TABLE call_log (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -264,9 +265,12 @@ const MIGRATIONS: &[&str] = &[
         ended_at_ms INTEGER NOT NULL,
         end_reason INTEGER,
         path INTEGER,
-        while_busy INTEGER NOT NULL
+        while_busy INTEGER NOT NULL,
+        expires_at_ms INTEGER
     );
     CREATE INDEX call_log_by_time ON call_log (started_at_ms);
+    CREATE INDEX call_log_by_expiry ON call_log (expires_at_ms)
+        WHERE expires_at_ms IS NOT NULL;
     CREATE INDEX call_log_by_contact ON call_log (contact);
     "#,
 ];

@@ -57,6 +57,7 @@ struct Row {
     end_reason: Option<i64>,
     path: Option<i64>,
     while_busy: bool,
+    expires_at_ms: Option<u64>,
 }
 
 impl Row {
@@ -92,6 +93,7 @@ impl Row {
             end_reason,
             path,
             while_busy: self.while_busy,
+            expires_at_ms: self.expires_at_ms,
         })
     }
 }
@@ -102,8 +104,8 @@ impl SqlCipherStore {
         self.conn
             .prepare_cached(
                 "INSERT INTO call_log (call_id, contact, direction, started_at_ms,
-                 connected_at_ms, ended_at_ms, end_reason, path, while_busy)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 connected_at_ms, ended_at_ms, end_reason, path, while_busy, expires_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )?
             .execute(params![
                 entry.call_id.map(|id| id.0.to_vec()),
@@ -121,26 +123,29 @@ impl SqlCipherStore {
                     PathKind::Relayed => 1,
                 }),
                 entry.while_busy,
+                entry.expires_at_ms,
             ])?;
         Ok(self.conn.last_insert_rowid())
     }
 
     /// The newest `limit` entries that started before `before_ms` (all if
-    /// `None`), newest first.
+    /// `None`) and have not expired by `now_ms`, newest first.
     pub(crate) fn call_log(
         &self,
         limit: usize,
         before_ms: Option<u64>,
+        now_ms: u64,
     ) -> Result<Vec<CallLogEntry>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, call_id, contact, direction, started_at_ms, connected_at_ms,
-                    ended_at_ms, end_reason, path, while_busy
-             FROM call_log WHERE started_at_ms < ?1
+                    ended_at_ms, end_reason, path, while_busy, expires_at_ms
+             FROM call_log
+             WHERE started_at_ms < ?1 AND (expires_at_ms IS NULL OR expires_at_ms > ?3)
              ORDER BY started_at_ms DESC, id DESC LIMIT ?2",
         )?;
         let before = before_ms.map_or(i64::MAX, |ms| i64::try_from(ms).unwrap_or(i64::MAX));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![before, limit], |row| {
+        let rows = stmt.query_map(params![before, limit, now_ms], |row| {
             Ok(Row {
                 id: row.get(0)?,
                 call_id: row.get(1)?,
@@ -152,6 +157,7 @@ impl SqlCipherStore {
                 end_reason: row.get(7)?,
                 path: row.get(8)?,
                 while_busy: row.get(9)?,
+                expires_at_ms: row.get(10)?,
             })
         })?;
         rows.map(|row| row?.entry()).collect()
@@ -164,6 +170,14 @@ impl SqlCipherStore {
             .prepare_cached("DELETE FROM call_log WHERE id = ?1")?
             .execute([id])?;
         Ok(deleted > 0)
+    }
+
+    /// Deletes the entries whose timer ran out by `now_ms`; returns how many.
+    pub(crate) fn call_log_delete_expired(&mut self, now_ms: u64) -> Result<usize> {
+        Ok(self
+            .conn
+            .prepare_cached("DELETE FROM call_log WHERE expires_at_ms <= ?1")?
+            .execute([now_ms])?)
     }
 
     /// Deletes every entry (of `contact` only, if given); returns how many.
@@ -219,6 +233,7 @@ mod tests {
             end_reason: None,
             path,
             while_busy: false,
+            expires_at_ms: None,
         };
         assert!(row(0, None).entry().is_ok());
         assert!(matches!(row(2, None).entry(), Err(Error::CorruptStore)));
