@@ -12,8 +12,6 @@
 //! (ringing, [`CallEvent::Missed`]) still reach the client, so a missed
 //! call can still be shown while the app runs.
 
-use std::sync::Arc;
-
 use super::calls::CallEvent;
 use super::Shared;
 use crate::call::{CallId, CallRef, CallState, EndReason, PathKind, Role};
@@ -99,7 +97,7 @@ fn direction_of(role: &Role) -> CallDirection {
 impl CallRecorder {
     /// Takes note of `event`, which happened at `now_ms`; stores an entry
     /// when it ends a call. A store failure is logged: the call goes on.
-    pub(super) fn observe(&mut self, shared: &Arc<Shared>, event: &CallEvent, now_ms: u64) {
+    pub(super) fn observe(&mut self, shared: &Shared, event: &CallEvent, now_ms: u64) {
         let entry = match event {
             CallEvent::State(state) => {
                 self.on_state(state, now_ms);
