@@ -6,7 +6,6 @@
 //! them from a background dispatcher, never from the main thread.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -35,9 +34,6 @@ pub struct Account {
     pub(crate) core: Arc<AccountCore>,
     maintenance: Option<AbortHandle>,
     relay: Mutex<Option<RelayLink>>,
-    /// Whether calls use relayed media only (`setRelayOnlyCalls`); applied
-    /// to every connection.
-    relay_only_calls: AtomicBool,
     // Dropped last: the runtime ends the tasks above.
     pub(crate) runtime: OwnedRuntime,
 }
@@ -204,7 +200,7 @@ impl Account {
             &self.runtime,
             &app,
             Arc::clone(&self.core),
-            self.call_path_policy(),
+            self.call_path_policy()?,
         )?);
         Ok(())
     }
@@ -344,7 +340,6 @@ impl Account {
             core,
             maintenance,
             relay: Mutex::new(None),
-            relay_only_calls: AtomicBool::new(false),
             runtime,
         }))
     }
@@ -358,25 +353,37 @@ impl Account {
         }
     }
 
-    /// The media paths calls may use, as `setRelayOnlyCalls` last set them.
-    pub(crate) fn call_path_policy(&self) -> PathPolicy {
-        if self.relay_only_calls.load(Ordering::SeqCst) {
+    /// The media paths calls may use, as the account's settings say
+    /// (`setRelayOnlyCalls` saves them).
+    pub(crate) fn call_path_policy(&self) -> Result<PathPolicy> {
+        Ok(if self.core.app()?.settings().relay_only_calls {
             PathPolicy::RelayOnly
         } else {
             PathPolicy::All
-        }
+        })
     }
 
-    /// Records the path policy for later connections and applies it to the
-    /// running one.
+    /// Saves "always relay calls" in the account's settings (for later
+    /// connections, and across restarts) and applies it to the running
+    /// connection.
     pub(crate) fn set_call_path_policy(&self, relay_only: bool) -> Result<()> {
-        self.relay_only_calls.store(relay_only, Ordering::SeqCst);
+        let app = self.core.app()?;
+        let mut settings = app.settings();
+        if settings.relay_only_calls != relay_only {
+            settings.relay_only_calls = relay_only;
+            app.save_settings(settings)?;
+        }
         let relay = self.lock_relay();
         match relay.as_ref() {
             Some(link) if link.is_running() => {
                 // A shell that stopped meanwhile gets the policy with the
                 // next connection.
-                let _ = link.calls().set_path_policy(self.call_path_policy());
+                let policy = if relay_only {
+                    PathPolicy::RelayOnly
+                } else {
+                    PathPolicy::All
+                };
+                let _ = link.calls().set_path_policy(policy);
                 Ok(())
             }
             _ => Ok(()),

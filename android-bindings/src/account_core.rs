@@ -76,6 +76,7 @@ impl AccountCore {
             history::delete_expired(store, now)?;
             Ok(())
         })?;
+        account.delete_expired_calls(SystemTime::now())?;
         Ok(Self::new(account, policy))
     }
 
@@ -238,10 +239,11 @@ impl AccountCore {
         })
     }
 
-    /// Turns "keep no history" on (deleting what is stored) or off.
+    /// Turns "keep no history" on (deleting the texts and calls stored)
+    /// or off.
     pub(crate) fn set_keep_no_history(&self, contact: &str, keep_no_history: bool) -> Result<()> {
         let contact = ContactId::from_string(contact.to_owned());
-        self.with_store(|store| history::set_keep_no_history(store, &contact, keep_no_history))
+        Ok(self.app()?.set_keep_no_history(&contact, keep_no_history)?)
     }
 
     /// Rotates and replenishes prekeys, deletes expired messages, drives
@@ -259,6 +261,8 @@ impl AccountCore {
                 messages_expired: u32::try_from(expired).unwrap_or(u32::MAX),
             })
         })?;
+        // Outside `with_store`: the facade takes the store's lock itself.
+        self.app()?.delete_expired_calls(SystemTime::now())?;
         let prekeys_changed = report.one_time_prekeys_made > 0
             || report.kyber_prekeys_made > 0
             || report.signed_prekey_rotated

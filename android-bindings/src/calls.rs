@@ -93,11 +93,18 @@ impl Account {
 
     /// "Always relay calls": with `true`, later calls send media through
     /// the relay's TURN server only, so the other phone never learns this
-    /// device's address. Kept for this `Account` object (re-applied on every
-    /// `connect`), not stored: the app applies its setting after opening.
-    /// Behind a SOCKS5 proxy calls are always relayed.
+    /// device's address. Saved in the account's encrypted settings (it
+    /// holds across `connect`s and restarts) and applied to the running
+    /// connection at once. Behind a SOCKS5 proxy calls are always relayed.
+    /// Does not need `connect()`.
     pub fn set_relay_only_calls(&self, relay_only: bool) -> Result<()> {
         self.set_call_path_policy(relay_only)
+    }
+
+    /// Whether "always relay calls" is on (see `setRelayOnlyCalls`); off
+    /// for a new account.
+    pub fn relay_only_calls(&self) -> Result<bool> {
+        Ok(self.core.app()?.settings().relay_only_calls)
     }
 
     /// The call in progress, or the last one: phase, authentication words,

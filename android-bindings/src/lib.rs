@@ -21,6 +21,8 @@
 //!   speaker, status) as a third exported block of `Account`, and
 //!   [`call_records`] their plain values (the audio spec, phases, end
 //!   reasons, stats);
+//! - [`call_log`]: the call log (a page, delete one, clear) as a fourth
+//!   exported block of `Account`;
 //! - `relay_link`: the relay connection, run on the account's runtime, and
 //!   its events (call events included).
 //!
@@ -33,6 +35,7 @@
 
 pub mod account;
 mod account_core;
+pub mod call_log;
 pub mod call_records;
 pub mod calls;
 pub mod error;
@@ -44,6 +47,7 @@ pub mod sms;
 pub mod sms_records;
 
 pub use account::Account;
+pub use call_log::CallLogEntry;
 pub use call_records::{CallAudioSpec, CallEndReason, CallPath, CallPhase, CallStats, CallStatus};
 pub use error::SottoError;
 pub use events::{AccountEvent, AccountListener, ListenerError, Subscription};

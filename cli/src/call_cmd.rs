@@ -607,7 +607,7 @@ impl<'a> Session<'a> {
     }
 }
 
-fn path_name(path: PathKind) -> &'static str {
+pub(crate) fn path_name(path: PathKind) -> &'static str {
     match path {
         PathKind::Direct => "direct",
         PathKind::Relayed => "relayed",
@@ -615,7 +615,7 @@ fn path_name(path: PathKind) -> &'static str {
 }
 
 /// The name of an end reason in JSON.
-fn reason_name(reason: EndReason) -> &'static str {
+pub(crate) fn reason_name(reason: EndReason) -> &'static str {
     match reason {
         EndReason::HungUpHere => "hung_up_here",
         EndReason::HungUpThere => "hung_up_there",

@@ -15,6 +15,7 @@ mod bench_call;
 mod bench_cmd;
 mod call_cmd;
 mod call_quality;
+mod calls_cmd;
 mod contact_cmd;
 mod demo;
 mod demo_call;
@@ -155,6 +156,11 @@ enum Command {
         after_help = "Examples:\n  sotto answer\n  sotto answer --timeout 60 --input reply.wav --output heard.wav\n  sotto answer --decline"
     )]
     Answer(call_cmd::AnswerArgs),
+    /// Lists the call log, newest first: who, which way, how it ended, how long
+    #[command(
+        after_help = "Examples:\n  sotto calls\n  sotto calls --json --limit 50\n  sotto calls --json --before 1732600000000   (the next_before of the previous page)"
+    )]
+    Calls(calls_cmd::CallsArgs),
     /// Accepts a contact's new identity key and shows the texts held under it
     Trust(contact_cmd::TrustArgs),
     /// Runs a relay
@@ -210,6 +216,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Trust(args) => contact_cmd::trust(&global, args),
         Command::Call(args) => call_cmd::call(&global, args),
         Command::Answer(args) => call_cmd::answer(&global, args),
+        Command::Calls(args) => calls_cmd::calls(&global, args),
         Command::Relay(command) => relay_cmd::relay(&global, command),
         Command::Bench(command) => bench_cmd::bench(&global, command),
         Command::Demo => demo::run().map_err(|e| {

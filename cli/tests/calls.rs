@@ -57,6 +57,8 @@ fn a_call_carries_speech_both_ways_and_both_see_the_same_words() -> TestResult {
         path(&bob_heard)?,
     ]
     .map(str::to_owned);
+    // The same account, for after the thread took `bob`.
+    let bob_again = Account::new(bob.dir.clone(), Unlock::Passphrase("bob's words"));
     let answering = std::thread::spawn(move || {
         let args: Vec<&str> = bob_args.iter().map(String::as_str).collect();
         bob.run(&args).map_err(|e| e.to_string())
@@ -93,6 +95,24 @@ fn a_call_carries_speech_both_ways_and_both_see_the_same_words() -> TestResult {
     eprintln!("correlation alice → bob {by_bob:.3}, bob → alice {by_alice:.3}");
     assert!(by_bob > 0.6, "Bob heard Alice: {by_bob}");
     assert!(by_alice > 0.6, "Alice heard Bob: {by_alice}");
+
+    // Both call logs hold the call, connected, on the direct path.
+    for (account, direction, reason, name) in [
+        (&alice, "outgoing", "hung_up_here", "Bob"),
+        (&bob_again, "incoming", "hung_up_there", "Alice"),
+    ] {
+        let log = account.run(&["--json", "calls"])?.ok()?.json()?;
+        let calls = log["calls"].as_array().ok_or("calls")?;
+        assert_eq!(calls.len(), 1, "{log}");
+        let call = &calls[0];
+        assert_eq!(call["direction"], direction);
+        assert_eq!(call["end_reason"], reason);
+        assert_eq!(call["contact"]["name"], name);
+        assert_eq!(call["path"], "direct");
+        assert_eq!(call["missed"], false);
+        assert!(call["connected_at_ms"].as_u64().is_some(), "{call}");
+        assert_eq!(log["next_before"], Value::Null);
+    }
     relay.stop()
 }
 
@@ -145,6 +165,8 @@ fn a_declined_call_exits_12_for_the_caller() -> TestResult {
     let (alice, bob) = two_accounts(dir.path(), &relay)?;
     let silence = speech_wav(dir.path(), "hello.wav", "Hello?", 1.0)?;
     let input = path(&silence)?.to_owned();
+    // The same account, for after the thread took `bob`.
+    let bob_again = Account::new(bob.dir.clone(), Unlock::Passphrase("bob's words"));
     let declining = std::thread::spawn(move || {
         bob.run(&[
             "--json",
@@ -178,6 +200,38 @@ fn a_declined_call_exits_12_for_the_caller() -> TestResult {
     assert_eq!(caller.code(), 12, "{}", caller.stderr);
     let error: Value = serde_json::from_str(caller.stderr.lines().last().ok_or("no error")?)?;
     assert_eq!(error["error"]["kind"], "declined");
+
+    // Both logs hold the declined call; a page of one has a next page.
+    let log = alice
+        .run(&["--json", "calls", "--limit", "1"])?
+        .ok()?
+        .json()?;
+    let call = &log["calls"][0];
+    assert_eq!(call["direction"], "outgoing");
+    assert_eq!(call["end_reason"], "declined_there");
+    assert_eq!(call["connected_at_ms"], Value::Null);
+    assert_eq!(call["duration_ms"], 0);
+    assert_eq!(log["next_before"], call["started_at_ms"]);
+    let next = alice
+        .run(&[
+            "--json",
+            "calls",
+            "--before",
+            &log["next_before"].to_string(),
+        ])?
+        .ok()?
+        .json()?;
+    assert_eq!(next["calls"].as_array().map(Vec::len), Some(0));
+    let log = bob_again.run(&["--json", "calls"])?.ok()?.json()?;
+    assert_eq!(log["calls"][0]["direction"], "incoming");
+    assert_eq!(log["calls"][0]["end_reason"], "declined_here");
+    assert_eq!(log["calls"][0]["missed"], false);
+    let text = bob_again.run(&["calls"])?.ok()?;
+    assert!(
+        text.stdout.contains("incoming") && text.stdout.contains("Alice"),
+        "{}",
+        text.stdout
+    );
     relay.stop()
 }
 

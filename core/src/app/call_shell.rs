@@ -41,6 +41,7 @@ use sotto_voice::audio::{FrameSink, FrameSource};
 use sotto_voice::MediaConfig;
 use tokio::sync::{mpsc, watch};
 
+use super::call_log::CallRecorder;
 use super::calls::{BoxedSink, BoxedSource, CallAudio, CallEvent, CallStatus, Command};
 use super::connection::Event;
 use super::sms::{carry_by_sms, route_to};
@@ -134,6 +135,8 @@ pub(super) struct CallShell {
     policy: PathPolicy,
     /// The way each recent call's signals travel, newest last.
     ways: VecDeque<(CallId, SignalWay)>,
+    /// Writes the call log from the events emitted.
+    log: CallRecorder,
 }
 
 fn now_ms() -> u64 {
@@ -144,7 +147,6 @@ impl CallShell {
     pub(super) fn new(shared: Arc<Shared>, events: mpsc::UnboundedSender<Event>) -> Self {
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
-            shared,
             events,
             controller: CallController::new(CallTimeouts::default()),
             rng: StdRng::from_os_rng(),
@@ -158,8 +160,16 @@ impl CallShell {
             last_media: None,
             muted: false,
             speaker_gain: 1.0,
-            policy: PathPolicy::All,
+            // "Always relay calls", as saved; `Calls::set_path_policy`
+            // changes it for this connection.
+            policy: if shared.settings().relay_only_calls {
+                PathPolicy::RelayOnly
+            } else {
+                PathPolicy::All
+            },
+            shared,
             ways: VecDeque::new(),
+            log: CallRecorder::default(),
         }
     }
 
@@ -457,7 +467,8 @@ impl CallShell {
         }
     }
 
-    fn emit(&self, event: CallEvent) {
+    fn emit(&mut self, event: CallEvent) {
+        self.log.observe(&self.shared, &event, now_ms());
         // A client that stopped listening does not stop the calls.
         let _ = self.events.send(Event::Call(event));
     }

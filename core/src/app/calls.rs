@@ -297,9 +297,11 @@ impl Calls {
 
     /// Which media paths later calls may use: [`PathPolicy::RelayOnly`]
     /// sends media through the relay's TURN server only, so the peer never
-    /// learns this device's address ("always relay calls"). The default is
-    /// [`PathPolicy::All`] (direct when it works); behind a SOCKS5 proxy
-    /// calls are always relayed.
+    /// learns this device's address ("always relay calls"). Each connection
+    /// starts with the saved [`AppSettings::relay_only_calls`](super::AppSettings::relay_only_calls)
+    /// ([`PathPolicy::All`], direct when it works, unless it is on); this
+    /// changes the running connection only. Behind a SOCKS5 proxy calls are
+    /// always relayed.
     pub fn set_path_policy(&self, policy: PathPolicy) -> Result<()> {
         self.tell(Command::SetPathPolicy(policy))
     }

@@ -15,6 +15,7 @@
 //! shared with the relay agent. Network operations are `async` and need a
 //! Tokio runtime, which the caller owns.
 
+mod call_log;
 mod call_shell;
 mod calls;
 mod connection;
@@ -33,6 +34,8 @@ use libsignal_protocol::IdentityKey;
 use tokio::sync::{mpsc, Notify};
 use zeroize::Zeroizing;
 
+pub(crate) use call_log::NewCallLogEntry;
+pub use call_log::{CallDirection, CallLogEntry};
 pub use calls::{BoxedSink, BoxedSource, CallAudio, CallEvent, CallStatus, Calls, RecordingSink};
 pub use connection::{Connection, Event};
 pub use contact_invite::ContactInvite;
@@ -546,6 +549,63 @@ impl Account {
         drop(store);
         self.shared.outbox_changed.notify_one();
         Ok(results)
+    }
+
+    /// One page of the call log: the newest `limit` calls that started
+    /// before `before_ms` (from the newest if `None`), newest first. For
+    /// the next page, pass the `started_at_ms` of the last entry returned.
+    /// Entries whose disappearing timer ran out are left out (and deleted
+    /// by [`Account::delete_expired_calls`]).
+    pub fn call_log(&self, limit: usize, before_ms: Option<u64>) -> Result<Vec<CallLogEntry>> {
+        let now = crate::millis(SystemTime::now());
+        self.shared.store().call_log(limit, before_ms, now)
+    }
+
+    /// Deletes the call log entries whose disappearing timer ran out by
+    /// `now` (as `history::delete_expired` does for texts); returns how
+    /// many.
+    pub fn delete_expired_calls(&self, now: SystemTime) -> Result<usize> {
+        let mut store = self.shared.store();
+        let deleted = in_transaction(&mut *store, |store| {
+            store.call_log_delete_expired(crate::millis(now))
+        })?;
+        if deleted > 0 {
+            store.checkpoint()?;
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes one call log entry; returns whether it existed.
+    pub fn delete_call_log_entry(&self, id: i64) -> Result<bool> {
+        let mut store = self.shared.store();
+        let deleted = in_transaction(&mut *store, |store| store.call_log_delete(id))?;
+        // `secure_delete` overwrote the row; the checkpoint drops its old
+        // page image from the WAL too.
+        store.checkpoint()?;
+        Ok(deleted)
+    }
+
+    /// Deletes the call log (only the calls with `contact`, if given);
+    /// returns how many entries went.
+    pub fn clear_call_log(&self, contact: Option<&ContactId>) -> Result<usize> {
+        let mut store = self.shared.store();
+        let deleted = in_transaction(&mut *store, |store| store.call_log_clear(contact))?;
+        store.checkpoint()?;
+        Ok(deleted)
+    }
+
+    /// Turns "keep no history" on or off for the conversation with
+    /// `contact`. Turning it on deletes the texts already stored and the
+    /// calls with the contact in the call log; later calls with them are
+    /// not logged either (see `call_log`).
+    pub fn set_keep_no_history(&self, contact: &ContactId, keep_no_history: bool) -> Result<()> {
+        let mut store = self.shared.store();
+        crate::history::set_keep_no_history(&mut *store, contact, keep_no_history)?;
+        if keep_no_history {
+            in_transaction(&mut *store, |store| store.call_log_clear(Some(contact)))?;
+            store.checkpoint()?;
+        }
+        Ok(())
     }
 
     /// Connects to the relay and keeps the account there (reconnecting with

@@ -7,6 +7,7 @@
 //! | `socks5` | `host:port` of a SOCKS5 proxy (Tor/Orbot); empty or absent for none |
 //! | `delivery_receipts` | `true`/`false`: tell senders when a text arrived |
 //! | `read_receipts` | `true`/`false`: tell senders when a text was read |
+//! | `relay_only_calls` | `true`/`false`: media of calls through TURN only (default off) |
 
 use std::net::SocketAddr;
 
@@ -18,6 +19,7 @@ const RELAY: &str = "relay";
 const SOCKS5: &str = "socks5";
 const DELIVERY_RECEIPTS: &str = "delivery_receipts";
 const READ_RECEIPTS: &str = "read_receipts";
+const RELAY_ONLY_CALLS: &str = "relay_only_calls";
 
 /// What the user chose for this account.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +32,10 @@ pub struct AppSettings {
     pub delivery_receipts: bool,
     /// Send read receipts when texts are marked read (default on).
     pub read_receipts: bool,
+    /// "Always relay calls": call media goes through the relay's TURN
+    /// server only, so a peer never learns this device's address (default
+    /// off). Applied when a connection starts.
+    pub relay_only_calls: bool,
 }
 
 impl AppSettings {
@@ -40,6 +46,7 @@ impl AppSettings {
             socks5: None,
             delivery_receipts: true,
             read_receipts: true,
+            relay_only_calls: false,
         }
     }
 
@@ -53,9 +60,10 @@ impl AppSettings {
             .filter(|text| !text.is_empty())
             .map(|text| text.parse().map_err(|_| Error::CorruptStore))
             .transpose()?;
-        let flag = |key: &str| -> Result<bool> {
+        let flag_or = |key: &str, default: bool| -> Result<bool> {
             match store.app_setting(key)?.as_deref() {
-                None | Some("true") => Ok(true),
+                None => Ok(default),
+                Some("true") => Ok(true),
                 Some("false") => Ok(false),
                 Some(_) => Err(Error::CorruptStore),
             }
@@ -63,8 +71,9 @@ impl AppSettings {
         Ok(Self {
             relay,
             socks5,
-            delivery_receipts: flag(DELIVERY_RECEIPTS)?,
-            read_receipts: flag(READ_RECEIPTS)?,
+            delivery_receipts: flag_or(DELIVERY_RECEIPTS, true)?,
+            read_receipts: flag_or(READ_RECEIPTS, true)?,
+            relay_only_calls: flag_or(RELAY_ONLY_CALLS, false)?,
         })
     }
 
@@ -78,6 +87,7 @@ impl AppSettings {
         }
         store.save_app_setting(DELIVERY_RECEIPTS, bool_text(self.delivery_receipts))?;
         store.save_app_setting(READ_RECEIPTS, bool_text(self.read_receipts))?;
+        store.save_app_setting(RELAY_ONLY_CALLS, bool_text(self.relay_only_calls))?;
         Ok(())
     }
 }

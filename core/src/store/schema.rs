@@ -285,6 +285,30 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX messages_by_expiry ON messages (expires_at_ms)
         WHERE expires_at_ms IS NOT NULL;
     "#,
+    // Version 10 (calls, issue 7): the call log, one row per call that ended
+    // or was not rung, written by the app's call shell (`app::call_log`).
+    // `call_id` is NULL for a call that was never rung (busy, stale offer);
+    // `end_reason` is NULL then too. `expires_at_ms` follows the contact's
+    // disappearing-messages timer. Codes are in `store::sqlcipher::call_log`.
+    r#"
+    CREATE TABLE call_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        call_id BLOB,
+        contact TEXT NOT NULL,
+        direction INTEGER NOT NULL,
+        started_at_ms INTEGER NOT NULL,
+        connected_at_ms INTEGER,
+        ended_at_ms INTEGER NOT NULL,
+        end_reason INTEGER,
+        path INTEGER,
+        while_busy INTEGER NOT NULL,
+        expires_at_ms INTEGER
+    );
+    CREATE INDEX call_log_by_time ON call_log (started_at_ms);
+    CREATE INDEX call_log_by_expiry ON call_log (expires_at_ms)
+        WHERE expires_at_ms IS NOT NULL;
+    CREATE INDEX call_log_by_contact ON call_log (contact);
+    "#,
 ];
 
 /// The schema version this build writes.

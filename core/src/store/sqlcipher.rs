@@ -31,6 +31,7 @@ use crate::message::{Envelope, MessageId};
 use crate::relay::invite::RelayInvite;
 use crate::sms::phone::PhoneNumber;
 
+pub(crate) mod call_log;
 pub(crate) mod read_marks;
 pub(crate) mod sms_queue;
 

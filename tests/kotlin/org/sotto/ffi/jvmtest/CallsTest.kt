@@ -266,6 +266,26 @@ class CallsTest {
             assertEquals(0uL, aliceEnd.stats?.packetsRejected)
             val heard = readWav(Path.of(bobAudio.outputWav))
             assertTrue(blocksWithTone(heard, aliceTone, bobTone) >= 10, "Bob heard Alice through TURN")
+
+            // Both call logs hold the answered call, relayed, with its times.
+            assertTrue(p.alice.relayOnlyCalls(), "the setting is saved")
+            assertFalse(p.bob.relayOnlyCalls())
+            val ours = p.alice.callLog(10u, null).single()
+            val theirs = p.bob.callLog(10u, null).single()
+            assertEquals(callId, ours.callId)
+            assertEquals(callId, theirs.callId)
+            assertTrue(ours.outgoing)
+            assertFalse(theirs.outgoing)
+            assertEquals("Bob", ours.contactName)
+            assertEquals(p.aliceAtBob, theirs.contactId)
+            assertEquals(CallEndReason.HUNG_UP_THERE, ours.endReason)
+            assertEquals(CallEndReason.HUNG_UP_HERE, theirs.endReason)
+            for (entry in listOf(ours, theirs)) {
+                assertEquals(CallPath.RELAYED, entry.path)
+                val connectedAt = entry.connectedAtMs ?: fail("the call connected")
+                assertEquals(entry.endedAtMs - connectedAt, entry.durationMs)
+                assertFalse(entry.missed)
+            }
         }
 
     /** Frames `account`'s call has played out so far (decoded, rebuilt or concealed). */
@@ -334,6 +354,38 @@ class CallsTest {
         assertEquals(null, aliceEnd.stats, "no media ran")
         assertFalse(Files.exists(Path.of(aliceAudio.outputWav)), "the output is only made when media starts")
         expectThrows<SottoException.NoSuchCall> { p.bob.rejectCall() }
+
+        // Both logs hold the declined call; a declined call is not missed.
+        val ours = p.alice.callLog(10u, null).single()
+        val theirs = p.bob.callLog(10u, null).single()
+        assertEquals(callId, ours.callId)
+        assertEquals(CallEndReason.DECLINED_THERE, ours.endReason)
+        assertEquals(CallEndReason.DECLINED_HERE, theirs.endReason)
+        assertEquals("Alice", theirs.contactName)
+        for (entry in listOf(ours, theirs)) {
+            assertEquals(null, entry.connectedAtMs)
+            assertEquals(0uL, entry.durationMs)
+            assertEquals(null, entry.path)
+            assertFalse(entry.missed)
+        }
+
+        // Alice calls again and gives up: a missed call at Bob.
+        val second = p.alice.placeCall(p.bobAtAlice, aliceAudio)
+        p.bobEvents.await("the second call at Bob") {
+            (it as? AccountEvent.CallStateChanged)?.takeIf { e -> e.phase == CallPhase.INCOMING_RINGING }
+        }
+        p.alice.hangUpCall()
+        p.bobEvents.await("the end of the second call at Bob") { it as? AccountEvent.CallEnded }
+        val bobLog = p.bob.callLog(10u, null)
+        assertEquals(listOf(second, callId), bobLog.map { it.callId })
+        assertTrue(bobLog[0].missed)
+        assertEquals(CallEndReason.MISSED, bobLog[0].endReason)
+        assertEquals(bobLog.drop(1), p.bob.callLog(10u, bobLog[0].startedAtMs), "the next page")
+        assertTrue(p.bob.deleteCallLogEntry(bobLog[0].id))
+        assertFalse(p.bob.deleteCallLogEntry(bobLog[0].id))
+        assertEquals(listOf(theirs), p.bob.callLog(10u, null))
+        assertEquals(1u, p.bob.clearCallLog())
+        assertTrue(p.bob.callLog(10u, null).isEmpty())
     }
 
     @Test
@@ -345,8 +397,10 @@ class CallsTest {
                 expectThrows<SottoException.NotConnected> { alice.placeCall(bobAtAlice, audio) }
                 expectThrows<SottoException.NotConnected> { alice.hangUpCall() }
                 expectThrows<SottoException.NotConnected> { alice.callStatus() }
-                // Kept for the next connection rather than refused.
+                // Saved for the next connection rather than refused.
+                assertFalse(alice.relayOnlyCalls())
                 alice.setRelayOnlyCalls(true)
+                assertTrue(alice.relayOnlyCalls())
                 alice.connect()
                 try {
                     assertEquals(CallPhase.IDLE, alice.callStatus().phase)

@@ -170,6 +170,12 @@ class AppGraph(private val context: Context) {
         override fun onRelayConnection(connected: Boolean) = post { relayConnected.value = connected }
 
         override fun onOutgoingSms() = post { scope.launch { smsSender.sendPending(this@AppGraph) } }
+
+        override fun onCallLogChanged() = post { callLogChanges.value++ }
+
+        // The notification reads the caller's name from the store: off the main thread.
+        override fun onMissedCall(conversationId: String, whileBusy: Boolean) =
+            post { scope.launch(Dispatchers.IO) { notifications.missedCall(conversationId) } }
     }
 
     private fun post(block: () -> Unit) {
@@ -178,6 +184,9 @@ class AppGraph(private val context: Context) {
 
     /** Bumped whenever conversations changed; screens reload when it moves. */
     val conversationChanges = MutableStateFlow(0L)
+
+    /** Bumped whenever the call log changed; the call log screen reloads when it moves. */
+    val callLogChanges = MutableStateFlow(0L)
 
     /** Whether the relay is connected now (the composer's transport choice depends on it). */
     val relayConnected = MutableStateFlow(false)

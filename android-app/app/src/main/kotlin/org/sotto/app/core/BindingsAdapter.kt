@@ -7,6 +7,7 @@ import org.sotto.ffi.AccountListener
 import org.sotto.ffi.AccountOptions
 import org.sotto.ffi.CallAudioSpec
 import org.sotto.ffi.CallEndReason
+import org.sotto.ffi.CallLogEntry
 import org.sotto.ffi.CallPhase
 import org.sotto.ffi.ConversationSummary
 import org.sotto.ffi.Message
@@ -21,6 +22,9 @@ import org.sotto.ffi.SottoException
 import org.sotto.logic.call.CallEvent
 import org.sotto.logic.call.CallKind
 import org.sotto.logic.call.CallPeer
+import org.sotto.logic.calllog.CallDirection
+import org.sotto.logic.calllog.CallEndCause
+import org.sotto.logic.calllog.CallLogRecord
 import org.sotto.logic.conversation.ConversationRecord
 import org.sotto.logic.conversation.DeliveryState
 import org.sotto.logic.conversation.Direction
@@ -135,6 +139,29 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             },
             expiresAtMillis = m.expiresAtMs?.toLong(),
             storedAtMillis = m.storedAtMs.toLong(),
+        )
+
+        private fun callLogRecord(e: CallLogEntry): CallLogRecord = CallLogRecord(
+            id = e.id,
+            conversationId = e.contactId,
+            title = e.contactName,
+            direction = if (e.outgoing) CallDirection.OUTGOING else CallDirection.INCOMING,
+            cause = when (e.endReason) {
+                null -> CallEndCause.NOT_RUNG
+                CallEndReason.HUNG_UP_HERE -> CallEndCause.HUNG_UP_HERE
+                CallEndReason.HUNG_UP_THERE -> CallEndCause.HUNG_UP_THERE
+                CallEndReason.DECLINED_HERE -> CallEndCause.DECLINED_HERE
+                CallEndReason.DECLINED_THERE -> CallEndCause.DECLINED_THERE
+                CallEndReason.BUSY_THERE -> CallEndCause.BUSY_THERE
+                CallEndReason.NO_ANSWER -> CallEndCause.NO_ANSWER
+                CallEndReason.MISSED -> CallEndCause.MISSED
+                CallEndReason.CONNECT_TIMEOUT -> CallEndCause.CONNECT_TIMEOUT
+                CallEndReason.MEDIA_FAILED -> CallEndCause.MEDIA_FAILED
+            },
+            startedAtMillis = e.startedAtMs.toLong(),
+            connectedAtMillis = e.connectedAtMs?.toLong(),
+            endedAtMillis = e.endedAtMs.toLong(),
+            whileBusy = e.whileBusy,
         )
 
         private fun plainMessage(m: PlainMessage): MessageRecord = MessageRecord(
@@ -415,6 +442,24 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         if (account.callStatus().callId == callId) account.setCallMuted(muted)
     }
 
+    override fun callLog(limit: Int, beforeMillis: Long?): List<CallLogRecord> = call {
+        account.callLog(limit.coerceAtLeast(0).toUInt(), beforeMillis?.coerceAtLeast(0)?.toULong()).map(::callLogRecord)
+    }
+
+    override fun deleteCallLogEntry(id: Long) = call {
+        account.deleteCallLogEntry(id)
+        Unit
+    }
+
+    override fun clearCallLog() = call {
+        account.clearCallLog()
+        Unit
+    }
+
+    override fun relayOnlyCalls(): Boolean = call { account.relayOnlyCalls() }
+
+    override fun setRelayOnlyCalls(relayOnly: Boolean) = call { account.setRelayOnlyCalls(relayOnly) }
+
     override fun runMaintenance() {
         call { account.runMaintenance() }
     }
@@ -451,8 +496,12 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
                 is AccountEvent.CallSas -> words[event.callId] = event.words.joinToString(" ")
                 is AccountEvent.CallEnded -> callEnded(event)
                 // The core answered a second caller busy, or an offer came too
-                // late to ring; the machine has no event for it (no call log yet).
-                is AccountEvent.CallMissed -> Unit
+                // late to ring: the machine has no event for it, but the call
+                // log and the missed-call notification do.
+                is AccountEvent.CallMissed -> {
+                    to.onMissedCall(event.contactId, event.whileBusy)
+                    to.onCallLogChanged()
+                }
                 else -> Unit
             }
         }
@@ -490,6 +539,9 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
                 CallEndReason.HUNG_UP_HERE, CallEndReason.DECLINED_HERE -> CallEvent.Failed(id)
             }
             to.onCallEvent(mapped)
+            // The core logged the call before reporting its end.
+            if (event.reason == CallEndReason.MISSED) to.onMissedCall(event.contactId, whileBusy = false)
+            to.onCallLogChanged()
         }
     }
 

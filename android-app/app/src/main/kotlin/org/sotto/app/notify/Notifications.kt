@@ -16,6 +16,7 @@ import androidx.core.app.RemoteInput
 import org.sotto.app.R
 import org.sotto.app.sotto
 import org.sotto.app.ui.MainActivity
+import org.sotto.logic.calllog.MissedCallContent
 import org.sotto.logic.notify.NotificationContent
 
 /**
@@ -78,6 +79,27 @@ class Notifications(private val context: Context) {
             )
         }
         post(conversationId.hashCode(), builder.build())
+    }
+
+    /** A secure call from [conversationId] was missed; the caller's name shows as the settings allow. */
+    fun missedCall(conversationId: String) {
+        val graph = context.sotto
+        val core = graph.core.value
+        val caller = runCatching { core?.conversation(conversationId)?.title }.getOrNull()
+        val content = MissedCallContent.of(graph.settings.settings.value.notificationPrivacy, appLocked = core == null, caller = caller)
+        post(
+            ("missed:" + conversationId).hashCode(),
+            NotificationCompat.Builder(context, CHANNEL_CALLS)
+                .setSmallIcon(R.drawable.ic_notification)
+                .setContentTitle(content.caller ?: context.getString(R.string.notification_missed_call))
+                .setContentText(context.getString(R.string.notification_missed_call_text))
+                .setCategory(NotificationCompat.CATEGORY_MISSED_CALL)
+                .setVisibility(NotificationCompat.VISIBILITY_PRIVATE)
+                .setAutoCancel(true)
+                // The conversation has the secure call button: calling back is one tap from there.
+                .setContentIntent(openConversation(if (content.opensConversation) conversationId else null))
+                .build(),
+        )
     }
 
     /** A message came while locked: say only that. */

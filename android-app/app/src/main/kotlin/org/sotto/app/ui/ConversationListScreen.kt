@@ -8,6 +8,7 @@ import androidx.compose.foundation.layout.padding
 import androidx.compose.foundation.lazy.LazyColumn
 import androidx.compose.foundation.lazy.items
 import androidx.compose.material.icons.Icons
+import androidx.compose.material.icons.automirrored.filled.List
 import androidx.compose.material.icons.filled.Add
 import androidx.compose.material.icons.filled.Lock
 import androidx.compose.material.icons.filled.Phone
@@ -71,6 +72,9 @@ fun ConversationListScreen(graph: AppGraph, open: (Screen) -> Unit) {
                 actions = {
                     IconButton(onClick = { open(Screen.Dialer("")) }) {
                         Icon(Icons.Filled.Phone, stringResource(R.string.action_dialer))
+                    }
+                    IconButton(onClick = { open(Screen.CallLog) }) {
+                        Icon(Icons.AutoMirrored.Filled.List, stringResource(R.string.call_log_title))
                     }
                     IconButton(onClick = { open(Screen.Settings) }) {
                         Icon(Icons.Filled.Settings, stringResource(R.string.settings_title))

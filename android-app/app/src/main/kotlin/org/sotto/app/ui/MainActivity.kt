@@ -31,6 +31,7 @@ sealed interface Screen {
     data object ContactPicker : Screen
     data class SafetyNumber(val conversationId: String) : Screen
     data class Dialer(val number: String) : Screen
+    data object CallLog : Screen
     data object Settings : Screen
 }
 
@@ -82,6 +83,7 @@ class MainActivity : ComponentActivity() {
                     }
                     is Screen.SafetyNumber -> SafetyNumberScreen(graph, screen.conversationId, permissions[Feature.CAMERA], { permissionRequester.handle(Feature.CAMERA, it) }, back)
                     is Screen.Dialer -> DialerScreen(screen.number, back)
+                    Screen.CallLog -> CallLogScreen(graph, open, back)
                     Screen.Settings -> SettingsScreen(
                         graph,
                         roles = roles,

@@ -109,6 +109,9 @@ fun SettingsScreen(
                 endpoint?.let { save(settings.copy(proxy = ProxySetting.Socks5(it))) }
             }
 
+            Section(R.string.settings_calls)
+            RelayOnlyCallsSwitch(graph)
+
             Section(R.string.settings_sms_fallback)
             Choice(R.string.fallback_policy_wait, settings.smsFallback == SmsFallbackPolicy.WAIT_FOR_RELAY) {
                 save(settings.copy(smsFallback = SmsFallbackPolicy.WAIT_FOR_RELAY))

@@ -9,6 +9,7 @@
 package org.sotto.logic.core
 
 import org.sotto.logic.call.CallEvent
+import org.sotto.logic.calllog.CallLogRecord
 import org.sotto.logic.conversation.ConversationRecord
 import org.sotto.logic.conversation.MessageRecord
 import org.sotto.logic.conversation.Transport
@@ -83,6 +84,17 @@ interface CoreListener {
 
     /** The core has SMS to send (see [SottoCore.takeOutgoingSms]). */
     fun onOutgoingSms()
+
+    /** The call log changed: a secure call ended or was missed ([SottoCore.callLog]). */
+    fun onCallLogChanged() {}
+
+    /**
+     * A secure call from the contact of [conversationId] was missed: it rang
+     * and nobody answered, the caller gave up, or ([whileBusy]) it came
+     * during another call and was answered busy. For the missed-call
+     * notification; [onCallLogChanged] follows.
+     */
+    fun onMissedCall(conversationId: String, whileBusy: Boolean) {}
 }
 
 /** The errors a caller can act on; messages are fixed texts with no user data. */
@@ -211,6 +223,26 @@ interface SottoCore : AutoCloseable {
 
     /** Mutes or unmutes the microphone of the secure call [callId]. */
     fun setMuted(callId: String, muted: Boolean)
+
+    /**
+     * The call log: the newest [limit] secure calls that started before
+     * [beforeMillis] (null: the newest), newest first. The next page starts
+     * before the last record's `startedAtMillis`. Calls with a conversation
+     * that keeps no history are not logged.
+     */
+    fun callLog(limit: Int, beforeMillis: Long?): List<CallLogRecord>
+
+    /** Deletes one call log entry (nothing happens if it is gone already). */
+    fun deleteCallLogEntry(id: Long)
+
+    /** Deletes the whole call log. */
+    fun clearCallLog()
+
+    /** Whether secure calls always go through the relay (the other phone never learns this one's address). */
+    fun relayOnlyCalls(): Boolean
+
+    /** Saves "always relay calls" in the store; it applies to the running connection at once. */
+    fun setRelayOnlyCalls(relayOnly: Boolean)
 
     /**
      * Rotates and replenishes prekeys and deletes expired disappearing
