@@ -21,6 +21,9 @@
 //!   speaker, status) as a third exported block of `Account`, and
 //!   [`call_records`] their plain values (the audio spec, phases, end
 //!   reasons, stats);
+//! - [`groups`]: encrypted group conversations (create, members, leave,
+//!   texts) as a fourth exported block of `Account`, and [`group_records`]
+//!   their plain values;
 //! - `relay_link`: the relay connection, run on the account's runtime, and
 //!   its events (call events included).
 //!
@@ -37,6 +40,8 @@ pub mod call_records;
 pub mod calls;
 pub mod error;
 pub mod events;
+pub mod group_records;
+pub mod groups;
 pub mod records;
 mod relay_link;
 mod runtime;
@@ -47,6 +52,7 @@ pub use account::Account;
 pub use call_records::{CallAudioSpec, CallEndReason, CallPath, CallPhase, CallStats, CallStatus};
 pub use error::SottoError;
 pub use events::{AccountEvent, AccountListener, ListenerError, Subscription};
+pub use group_records::{GroupInfo, GroupMessage, GroupSentText, GroupUpdate};
 pub use records::{
     AccountOptions, ContactSummary, ConversationSummary, DeliveryState, MaintenanceReport, Message,
     SafetyNumber,

@@ -16,6 +16,7 @@ use crate::account::Account;
 use crate::account_core::{message_id_text, AccountCore};
 use crate::error::{Result, SottoError};
 use crate::events::AccountEvent;
+use crate::group_records::{group_id_text, GroupMessage};
 use crate::records::Message;
 use crate::sms_records::{
     core_attachment, core_plain_state, plain_state, sent_text, HistoryItem, ImportReport,
@@ -459,7 +460,27 @@ impl Account {
                     });
                 IncomingSms::Control
             }
-            SmsReceived::GroupText { .. } | SmsReceived::GroupChanged { .. } => IncomingSms::Group,
+            SmsReceived::GroupText { message } => {
+                let message = GroupMessage::from(message);
+                self.core.events().emit(AccountEvent::GroupMessageReceived {
+                    message: message.clone(),
+                });
+                IncomingSms::Group {
+                    group_id: message.group_id.clone(),
+                    message: Some(message),
+                }
+            }
+            SmsReceived::GroupChanged { group } => {
+                let group_id = group_id_text(&group);
+                self.core.events().emit(AccountEvent::GroupChanged {
+                    group_id: group_id.clone(),
+                    change: None,
+                });
+                IncomingSms::Group {
+                    group_id,
+                    message: None,
+                }
+            }
             SmsReceived::PartOfEncrypted => IncomingSms::PartOfEncrypted,
             SmsReceived::Control => IncomingSms::Control,
             SmsReceived::Unusable => IncomingSms::Unusable,
