@@ -24,6 +24,7 @@
 //! - [`groups`]: encrypted group conversations (create, members, leave,
 //!   texts) as a fourth exported block of `Account`, and [`group_records`]
 //!   their plain values;
+//! - [`receipts`]: the receipt settings, a fifth exported block;
 //! - `relay_link`: the relay connection, run on the account's runtime, and
 //!   its events (call events included).
 //!
@@ -42,6 +43,7 @@ pub mod error;
 pub mod events;
 pub mod group_records;
 pub mod groups;
+pub mod receipts;
 pub mod records;
 mod relay_link;
 mod runtime;

@@ -10,14 +10,14 @@ use std::sync::Arc;
 
 use sotto_core::app::{self, SmsReceived, SmsSettings as CoreSettings};
 use sotto_core::sms::{SmsBody, TransportPolicy};
-use sotto_core::store::{ContactId, Direction};
+use sotto_core::store::{ContactId, Direction, TextTransport};
 
 use crate::account::Account;
 use crate::account_core::{message_id_text, AccountCore};
 use crate::error::{Result, SottoError};
 use crate::events::AccountEvent;
 use crate::group_records::{group_id_text, GroupMessage};
-use crate::records::Message;
+use crate::records::{DeliveryState, Message};
 use crate::sms_records::{
     core_attachment, core_plain_state, plain_state, sent_text, HistoryItem, ImportReport,
     IncomingSms, MmsAttachment, NumberConversation, OutgoingSms, PlainMessage, PlainThread,
@@ -92,10 +92,17 @@ impl Account {
             SmsStatus::Delivered => app::SmsStatus::Delivered,
             SmsStatus::Failed => app::SmsStatus::Failed,
         };
+        let failed = status == app::SmsStatus::Failed;
         for moved in self.core.app()?.report_sms_status(id, status)? {
             self.core.events().emit(AccountEvent::DeliveryStateChanged {
                 contact_id: moved.contact.as_str().to_owned(),
-                state: moved.state.into(),
+                // A failed SMS leaves its text pending in the core; the
+                // app shows it failed until `retryFailedSms`.
+                state: if failed {
+                    DeliveryState::Failed
+                } else {
+                    moved.state.into()
+                },
                 message_ids: vec![message_id_text(&moved.message_id)],
             });
         }
@@ -341,7 +348,9 @@ impl Account {
         for result in app.accept_new_identity(&contact)? {
             match result {
                 Ok(sotto_core::messaging::Received::Text(message)) => {
-                    let message = Message::from(message);
+                    let transport = app.text_transports(&contact, &[message.id])?;
+                    let transport = transport.into_iter().next().unwrap_or_default();
+                    let message = Message::from(message).with_transport(transport);
                     self.core.events().emit(AccountEvent::MessageReceived {
                         message: message.clone(),
                         new_contact: false,
@@ -430,7 +439,10 @@ impl Account {
                 plain_id: id,
             },
             SmsReceived::Text { message, .. } => {
-                let message = Message::from(message);
+                let message = Message::from(message).with_transport(TextTransport {
+                    by_sms: true,
+                    sms_failed: false,
+                });
                 self.core.events().emit(AccountEvent::MessageReceived {
                     message: message.clone(),
                     new_contact: false,

@@ -8,12 +8,15 @@ mod support;
 use std::path::Path;
 
 use sotto_core::app::{
-    Account, NumberConversation, QueuedSms, SentText, SmsReceived, SmsSettings, SmsStatus, StoreKey,
+    Account, NumberConversation, QueuedSms, SentText, SmsReceived, SmsSettings, SmsStatus,
+    StoreKey, TextProgress,
 };
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::sms::plain::HistoryItem;
 use sotto_core::sms::{PhoneNumber, Route, SmsBody, TransportPolicy};
-use sotto_core::store::{Attachment, ContactId, DatabaseKey, DeliveryState, Direction, PlainState};
+use sotto_core::store::{
+    Attachment, ContactId, DatabaseKey, DeliveryState, Direction, PlainState, TextTransport,
+};
 use sotto_core::{Error, Result};
 
 const ALICE: &str = "+4930901820";
@@ -560,5 +563,86 @@ fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
         .send_text_routed_blocking(&bob_at_alice, "Welcome back")?;
     let at_bob = carry(&alice, &bob, |_| {})?;
     assert_eq!(texts(&at_bob), ["Welcome back"]);
+    Ok(())
+}
+
+#[test]
+fn a_text_records_its_sms_route_and_shows_failed_until_retried() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay)?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &relay)?,
+        number: BOB,
+    };
+    let (bob_at_alice, alice_at_bob) = after_handshake(&alice, &bob)?;
+    let SentText::Encrypted { route, message_id } = alice
+        .account
+        .send_text_routed_blocking(&bob_at_alice, "No signal here, trying SMS")?
+    else {
+        panic!("a Sotto contact is never sent plain SMS");
+    };
+    assert_eq!(route, Route::EncryptedSms);
+    let travel = |phone: &Phone, contact: &ContactId| -> Result<TextTransport> {
+        Ok(phone.account.text_transports(contact, &[message_id])?[0])
+    };
+    assert_eq!(
+        travel(&alice, &bob_at_alice)?,
+        TextTransport {
+            by_sms: true,
+            sms_failed: false
+        }
+    );
+
+    // The radio has no service: every part fails. Each report names the
+    // text, still pending in its delivery state, and it shows as failed.
+    let queued = alice.account.take_outgoing_sms()?;
+    assert!(!queued.is_empty());
+    for sms in &queued {
+        let moved = alice.account.report_sms_status(sms.id, SmsStatus::Failed)?;
+        assert_eq!(
+            moved,
+            [TextProgress {
+                contact: bob_at_alice.clone(),
+                message_id,
+                state: DeliveryState::Pending,
+            }]
+        );
+    }
+    assert!(travel(&alice, &bob_at_alice)?.sms_failed);
+    let stored = alice.account.messages(&bob_at_alice, 1, None)?;
+    assert_eq!(stored[0].state, DeliveryState::Pending);
+
+    // Service is back: the retry clears the failure, and the text arrives,
+    // recorded on Bob's side as come by SMS.
+    assert_eq!(alice.account.retry_failed_sms()?, queued.len());
+    assert_eq!(
+        travel(&alice, &bob_at_alice)?,
+        TextTransport {
+            by_sms: true,
+            sms_failed: false
+        }
+    );
+    let (_, at_bob) = settle(&alice, &bob)?;
+    assert_eq!(texts(&at_bob), ["No signal here, trying SMS"]);
+    assert_eq!(
+        travel(&bob, &alice_at_bob)?,
+        TextTransport {
+            by_sms: true,
+            sms_failed: false
+        }
+    );
+    let stored = alice.account.messages(&bob_at_alice, 1, None)?;
+    assert_eq!(stored[0].state, DeliveryState::Delivered);
+
+    // An id that names no stored text reads as the default: relayed.
+    let unknown = sotto_core::message::MessageId([9; 16]);
+    assert_eq!(
+        alice.account.text_transports(&bob_at_alice, &[unknown])?,
+        [TextTransport::default()]
+    );
     Ok(())
 }

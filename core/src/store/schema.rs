@@ -249,6 +249,14 @@ const MIGRATIONS: &[&str] = &[
         refreshes_left INTEGER NOT NULL
     );
     "#,
+    // Version 9 (SMS): how each 1:1 text travelled. `by_sms`: it went or
+    // came as encrypted SMS rather than through the relay; `sms_failed`: an
+    // SMS carrying it (outgoing) failed and it waits for a retry. Texts
+    // stored before read as relayed and not failed.
+    r#"
+    ALTER TABLE messages ADD COLUMN by_sms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN sms_failed INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -33,6 +33,7 @@ use crate::sms::phone::PhoneNumber;
 
 pub(crate) mod read_marks;
 pub(crate) mod sms_queue;
+pub(crate) mod text_transport;
 
 type SignalResult<T> = std::result::Result<T, SignalProtocolError>;
 

@@ -10,6 +10,7 @@ import org.sotto.ffi.CallEndReason
 import org.sotto.ffi.CallPhase
 import org.sotto.ffi.ConversationSummary
 import org.sotto.ffi.Message
+import org.sotto.ffi.MessageTransport
 import org.sotto.ffi.NumberConversation
 import org.sotto.ffi.PlainMessage
 import org.sotto.ffi.PlainState
@@ -103,6 +104,10 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             is SottoException.Undecryptable -> CoreException.InvalidInput("undecryptable message")
             is SottoException.NoSuchCall -> CoreException.InvalidInput("no such call")
             is SottoException.CallInProgress -> CoreException.InvalidInput("another call is in progress")
+            // Groups are not in `SottoCore` yet; these come only from a stale id.
+            is SottoException.UnknownGroup -> CoreException.InvalidInput("unknown group")
+            is SottoException.NotGroupMember -> CoreException.InvalidInput("not a group member")
+            is SottoException.TooManyMembers -> CoreException.InvalidInput("too many group members")
             is SottoException.NoAccount, is SottoException.AccountExists -> CoreException.StoreUnusable()
             // A closed account, a network call from a callback thread, a bug.
             is SottoException.AccountClosed, is SottoException.CalledFromCallback,
@@ -121,15 +126,18 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             direction = if (m.outgoing) Direction.OUTGOING else Direction.INCOMING,
             body = m.body,
             sentAtMillis = m.sentAtMs.toLong(),
-            // The bindings do not say which encrypted route (relay or encrypted
-            // SMS) a text took; both are encrypted, which is what the marker shows.
-            transport = Transport.RELAY,
+            transport = when (m.transport) {
+                MessageTransport.RELAY -> Transport.RELAY
+                MessageTransport.ENCRYPTED_SMS -> Transport.ENCRYPTED_SMS
+            },
             delivery = when (m.state) {
                 FfiDeliveryState.PENDING -> DeliveryState.PENDING
                 FfiDeliveryState.SENT -> DeliveryState.SENT
                 FfiDeliveryState.DELIVERED -> DeliveryState.DELIVERED
                 FfiDeliveryState.READ -> DeliveryState.READ
                 FfiDeliveryState.RECEIVED -> DeliveryState.RECEIVED
+                // Its encrypted SMS failed; `retryFailedSms` sends it again.
+                FfiDeliveryState.FAILED -> DeliveryState.FAILED
             },
             expiresAtMillis = m.expiresAtMs?.toLong(),
             storedAtMillis = m.storedAtMs.toLong(),
@@ -292,7 +300,8 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             FfiIncomingSms.PartOfEncrypted -> IncomingSms.PartOfEncrypted
             is FfiIncomingSms.Handshake -> IncomingSms.SottoControl(r.contactId)
             is FfiIncomingSms.IdentityChanged -> IncomingSms.SottoControl(r.contactId)
-            FfiIncomingSms.Group, FfiIncomingSms.Control, FfiIncomingSms.Unusable -> IncomingSms.SottoControl(null)
+            // Groups are not in `SottoCore` yet: stored in the core, nothing to show here.
+            is FfiIncomingSms.Group, FfiIncomingSms.Control, FfiIncomingSms.Unusable -> IncomingSms.SottoControl(null)
         }
     }
 
