@@ -258,19 +258,31 @@ impl Account {
         })
     }
 
-    /// Every plain thread, most recent first.
+    /// Every plain thread, most recent first, with its unread count.
     pub fn plain_threads(&self) -> Result<Vec<PlainThread>> {
-        Ok(self
-            .core
-            .app()?
-            .plain_threads()?
+        let app = self.core.app()?;
+        app.plain_threads()?
             .into_iter()
-            .map(|thread| PlainThread {
-                phone: thread.phone.as_str().to_owned(),
-                last_at_ms: thread.last_at_ms,
-                messages: thread.messages,
+            .map(|thread| {
+                let unread = app.plain_unread_count(&thread.phone)?;
+                Ok(PlainThread {
+                    phone: thread.phone.as_str().to_owned(),
+                    last_at_ms: thread.last_at_ms,
+                    messages: thread.messages,
+                    unread_count: u32::try_from(unread).unwrap_or(u32::MAX),
+                })
             })
-            .collect())
+            .collect()
+    }
+
+    /// Marks a plain thread read (its unread count drops to 0; plain SMS
+    /// have no read receipts). Returns how many were unread. Throws
+    /// `InvalidInput` for no valid number.
+    pub fn mark_plain_thread_read(&self, phone: String) -> Result<u32> {
+        let app = self.core.app()?;
+        let phone = app.parse_phone(&phone)?;
+        let count = app.mark_plain_thread_read(&phone)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
     /// One page of a plain thread: the newest `limit` messages before

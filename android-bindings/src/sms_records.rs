@@ -236,6 +236,9 @@ pub struct PlainThread {
     pub last_at_ms: u64,
     /// How many messages it holds.
     pub messages: u32,
+    /// Received SMS/MMS not read yet (`markPlainThreadRead`); history
+    /// imported from the phone counts as read.
+    pub unread_count: u32,
 }
 
 impl std::fmt::Debug for PlainThread {

@@ -646,3 +646,38 @@ fn a_text_records_its_sms_route_and_shows_failed_until_retried() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn plain_threads_count_unread_sms_until_marked_read() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bob = create(&dir.path().join("bob"), 2, &relay())?;
+    let alice = PhoneNumber::parse(ALICE, "DE")?;
+    // History imported from the phone counts as read.
+    let history = [HistoryItem {
+        external_id: "sms:1".into(),
+        address: ALICE.into(),
+        direction: Direction::Incoming,
+        body: "From last year".into(),
+        at_ms: 1_000,
+        state: PlainState::Received,
+        attachments: Vec::new(),
+    }];
+    bob.import_sms_history(&history)?;
+    assert_eq!(bob.plain_unread_count(&alice)?, 0);
+
+    bob.sms_received(ALICE, "Are we still on for Friday?")?;
+    bob.sms_received(ALICE, "Let me know")?;
+    // What Bob sends is never unread.
+    bob.send_text_to_number_blocking(ALICE, "Yes")?;
+    assert_eq!(bob.plain_unread_count(&alice)?, 2);
+    assert_eq!(bob.mark_plain_thread_read(&alice)?, 2);
+    assert_eq!(bob.plain_unread_count(&alice)?, 0);
+    assert_eq!(bob.mark_plain_thread_read(&alice)?, 0);
+
+    bob.sms_received(ALICE, "Great")?;
+    assert_eq!(bob.plain_unread_count(&alice)?, 1);
+    // Another thread has its own count.
+    let other = PhoneNumber::parse(BOB, "DE")?;
+    assert_eq!(bob.plain_unread_count(&other)?, 0);
+    Ok(())
+}

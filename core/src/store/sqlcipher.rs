@@ -31,6 +31,7 @@ use crate::message::{Envelope, MessageId};
 use crate::relay::invite::RelayInvite;
 use crate::sms::phone::PhoneNumber;
 
+pub(crate) mod plain_read_marks;
 pub(crate) mod read_marks;
 pub(crate) mod sms_queue;
 pub(crate) mod text_transport;

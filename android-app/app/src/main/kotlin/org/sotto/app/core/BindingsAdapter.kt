@@ -14,6 +14,7 @@ import org.sotto.ffi.MessageTransport
 import org.sotto.ffi.NumberConversation
 import org.sotto.ffi.PlainMessage
 import org.sotto.ffi.PlainState
+import org.sotto.ffi.PlainThread
 import org.sotto.ffi.SentText
 import org.sotto.ffi.SmsContent
 import org.sotto.ffi.SmsStatus
@@ -188,27 +189,29 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         )
     }
 
-    /** A plain thread; the core keeps no names or unread counts for plain numbers. */
-    private fun plainRecord(phone: String): ConversationRecord = ConversationRecord(
-        id = plainId(phone),
-        title = phone,
+    /** A plain thread; the core keeps no names for plain numbers (the app's Contacts lookup does). */
+    private fun plainRecord(thread: PlainThread): ConversationRecord = ConversationRecord(
+        id = plainId(thread.phone),
+        title = thread.phone,
         isSottoContact = false,
         identity = IdentityState.NONE,
-        lastMessage = account.plainMessages(phone, 1u, null).firstOrNull()?.let(::plainMessage),
-        unreadCount = 0,
+        lastMessage = account.plainMessages(thread.phone, 1u, null).firstOrNull()?.let(::plainMessage),
+        unreadCount = thread.unreadCount.toInt(),
         disappearingSeconds = 0,
         heldForIdentityChange = 0,
     )
 
     /** Sotto conversations and plain threads, most recent first; conversations without messages last. */
     override fun conversations(): List<ConversationRecord> = call {
-        val all = account.conversations().map(::contactRecord) + account.plainThreads().map { plainRecord(it.phone) }
+        val all = account.conversations().map(::contactRecord) + account.plainThreads().map(::plainRecord)
         all.sortedByDescending { it.lastMessage?.storedAtMillis ?: Long.MIN_VALUE }
     }
 
     override fun conversation(conversationId: String): ConversationRecord = call {
         if (isPlain(conversationId)) {
-            plainRecord(phoneOf(conversationId))
+            val phone = phoneOf(conversationId)
+            // A thread with no message yet (just opened by number) is not listed.
+            plainRecord(account.plainThreads().firstOrNull { it.phone == phone } ?: PlainThread(phone, 0uL, 0u, 0u))
         } else {
             account.conversations().firstOrNull { it.contact.id == conversationId }?.let(::contactRecord)
                 ?: throw CoreException.InvalidInput("unknown conversation")
@@ -254,9 +257,13 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         }
     }
 
-    /** Plain threads have no read state in the core. */
     override fun markRead(conversationId: String) = call {
-        if (!isPlain(conversationId)) account.markConversationRead(conversationId)
+        if (isPlain(conversationId)) {
+            account.markPlainThreadRead(phoneOf(conversationId))
+        } else {
+            account.markConversationRead(conversationId)
+        }
+        Unit
     }
 
     override fun setDisappearingTimer(conversationId: String, seconds: Long) = call {
