@@ -4,11 +4,14 @@
 //! methods; the protocol, libsignal sender keys, in `sotto_core::groups`,
 //! described in `docs/groups.md`); this file only converts (the records are
 //! in [`crate::group_records`]). Texts and changes from the other members
-//! arrive as `AccountEvent.GroupMessageReceived` and `GroupChanged`.
+//! arrive as `AccountEvent.GroupMessageReceived` and `GroupChanged`. What
+//! the core hands to the SMS bridge for members not on this account's
+//! relay is announced as `OutgoingSmsWaiting`, like any SMS.
 
 use crate::account::Account;
 use crate::error::Result;
 use crate::events::AccountEvent;
+use crate::sms::announce_waiting_sms;
 use crate::group_records::{
     contact_ids, parse_group_id, GroupInfo, GroupMessage, GroupSentText, GroupUpdate,
 };
@@ -30,6 +33,7 @@ impl Account {
         let group = self
             .runtime
             .block_on(async { app.create_group(&name, &members).await })??;
+        announce_waiting_sms(&self.core, &app);
         Ok(group.into())
     }
 
@@ -64,6 +68,7 @@ impl Account {
         let group = self
             .runtime
             .block_on(async { app.add_group_members(&id, &members).await })??;
+        announce_waiting_sms(&self.core, &app);
         Ok(group.into())
     }
 
@@ -83,6 +88,7 @@ impl Account {
         let group = self
             .runtime
             .block_on(async { app.remove_group_members(&id, &members).await })??;
+        announce_waiting_sms(&self.core, &app);
         Ok(group.into())
     }
 
@@ -97,6 +103,7 @@ impl Account {
         let group = self
             .runtime
             .block_on(async { app.leave_group(&id).await })??;
+        announce_waiting_sms(&self.core, &app);
         Ok(group.into())
     }
 
@@ -113,6 +120,7 @@ impl Account {
         let sent = self
             .runtime
             .block_on(async { app.send_group_text(&id, &text).await })??;
+        announce_waiting_sms(&self.core, &app);
         Ok(sent.into())
     }
 

@@ -681,3 +681,61 @@ fn plain_threads_count_unread_sms_until_marked_read() -> Result<()> {
     assert_eq!(bob.plain_unread_count(&other)?, 0);
     Ok(())
 }
+
+#[test]
+fn a_group_reaches_a_member_on_another_relay_by_sms() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    // Each on a relay of its own: the relay cannot carry between them.
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay())?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &relay())?,
+        number: BOB,
+    };
+    let (bob_at_alice, alice_at_bob) = after_handshake(&alice, &bob)?;
+
+    // The group's state reaches Bob by SMS.
+    let group = block_on(alice.account.create_group("Pair", &[bob_at_alice.clone()]))?;
+    let (_, at_bob) = settle(&alice, &bob)?;
+    assert!(at_bob
+        .iter()
+        .any(|r| matches!(r, SmsReceived::GroupChanged { group: g } if *g == group.id)));
+    assert_eq!(
+        bob.account.group(&group.id)?.members,
+        [alice_at_bob.clone()]
+    );
+
+    // A text goes 1:1 in the session, by SMS, and is filed in the group.
+    let sent = block_on(alice.account.send_group_text(&group.id, "Dinner at eight"))?;
+    assert!(sent.relay.is_empty());
+    assert_eq!(sent.sms.len(), 1);
+    assert_eq!(
+        alice.account.pending_outgoing()?,
+        0,
+        "nothing left for the relay"
+    );
+    let (_, at_bob) = settle(&alice, &bob)?;
+    let texts: Vec<_> = at_bob
+        .iter()
+        .filter_map(|r| match r {
+            SmsReceived::GroupText { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts.len(), 1, "filed once");
+    assert_eq!(texts[0].body, "Dinner at eight");
+    assert_eq!(texts[0].sender, Some(alice_at_bob.clone()));
+    assert_eq!(bob.account.group_messages(&group.id, 10, None)?.len(), 1);
+
+    // Bob answers the same way.
+    block_on(bob.account.send_group_text(&group.id, "On my way"))?;
+    let (at_alice, _) = settle(&alice, &bob)?;
+    assert!(at_alice.iter().any(|r| matches!(
+        r,
+        SmsReceived::GroupText { message } if message.body == "On my way"
+            && message.sender == Some(bob_at_alice.clone())
+    )));
+    Ok(())
+}

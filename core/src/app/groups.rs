@@ -2,12 +2,19 @@
 //! sessions a group needs (fetching prekey bundles from the relay) and then
 //! call the protocol in [`crate::groups`]. Incoming group texts and changes
 //! arrive as [`super::Event::GroupMessage`] and [`super::Event::GroupChanged`].
+//!
+//! Members not on this account's relay cannot be reached through it: what
+//! an operation queues for them (the group's state, and texts 1:1 in their
+//! session) is handed to the SMS bridge when they have a phone number and
+//! the SMS settings allow encrypted SMS (`carry_to_sms_members`), as
+//! `docs/groups.md` ("Over SMS") describes.
 
 use std::time::SystemTime;
 
 use super::{Account, Reach};
 use crate::error::{Error, Result};
 use crate::groups::{self, GroupSent};
+use crate::messaging::Outgoing;
 use crate::store::{ContactId, Group, GroupId, GroupMessage, SottoStore};
 
 impl Account {
@@ -18,6 +25,7 @@ impl Account {
         for member in members {
             self.ensure_session(member).await?;
         }
+        let mark = self.outbox_mark()?;
         let relay = self.settings().relay;
         let group = groups::create_group(
             &mut *self.shared.store(),
@@ -27,6 +35,7 @@ impl Account {
             SystemTime::now(),
             &mut rand::rng(),
         )?;
+        self.carry_to_sms_members(mark, &group.members)?;
         self.shared.outbox_changed.notify_one();
         Ok(group)
     }
@@ -49,6 +58,7 @@ impl Account {
             self.ensure_session(member).await?;
         }
         self.reach_members(group).await?;
+        let mark = self.outbox_mark()?;
         let relay = self.settings().relay;
         let group = groups::add_members(
             &mut *self.shared.store(),
@@ -58,6 +68,7 @@ impl Account {
             SystemTime::now(),
             &mut rand::rng(),
         )?;
+        self.carry_to_sms_members(mark, &group.members)?;
         self.shared.outbox_changed.notify_one();
         Ok(group)
     }
@@ -70,6 +81,7 @@ impl Account {
         members: &[ContactId],
     ) -> Result<Group> {
         self.reach_members(group).await?;
+        let mark = self.outbox_mark()?;
         let relay = self.settings().relay;
         let group = groups::remove_members(
             &mut *self.shared.store(),
@@ -79,6 +91,9 @@ impl Account {
             SystemTime::now(),
             &mut rand::rng(),
         )?;
+        // The removed members get the state that tells them, too.
+        let told: Vec<ContactId> = group.members.iter().chain(members).cloned().collect();
+        self.carry_to_sms_members(mark, &told)?;
         self.shared.outbox_changed.notify_one();
         Ok(group)
     }
@@ -87,12 +102,14 @@ impl Account {
     /// rotate their sender keys. The group and its texts stay here.
     pub async fn leave_group(&self, group: &GroupId) -> Result<Group> {
         self.reach_members(group).await?;
+        let mark = self.outbox_mark()?;
         let group = groups::leave_group(
             &mut *self.shared.store(),
             group,
             SystemTime::now(),
             &mut rand::rng(),
         )?;
+        self.carry_to_sms_members(mark, &group.members)?;
         self.shared.outbox_changed.notify_one();
         Ok(group)
     }
@@ -105,6 +122,7 @@ impl Account {
     /// [`GroupSent::unreached`].
     pub async fn send_group_text(&self, group: &GroupId, text: &str) -> Result<GroupSent> {
         let by_sms = self.reach_members(group).await?;
+        let mark = self.outbox_mark()?;
         let sent = groups::send_group_text(
             &mut *self.shared.store(),
             group,
@@ -113,6 +131,7 @@ impl Account {
             SystemTime::now(),
             &mut rand::rng(),
         )?;
+        self.carry_to_sms_members(mark, &by_sms)?;
         self.shared.outbox_changed.notify_one();
         Ok(sent)
     }
@@ -135,6 +154,44 @@ impl Account {
             }
         }
         Ok(elsewhere)
+    }
+
+    /// The newest outbox row now: what a group operation queues after it
+    /// has a higher id.
+    fn outbox_mark(&self) -> Result<i64> {
+        let outbox = self.shared.store().outbox()?;
+        Ok(outbox.iter().map(|entry| entry.id).max().unwrap_or(0))
+    }
+
+    /// Hands to the SMS bridge what was queued after `mark` for those of
+    /// `members` who are not on this account's relay and have a phone
+    /// number, in the order queued (a state before the texts that need
+    /// it). Nothing moves when the SMS settings forbid encrypted SMS;
+    /// a member without a number keeps their rows in the outbox.
+    fn carry_to_sms_members(&self, mark: i64, members: &[ContactId]) -> Result<()> {
+        let mut by_sms = Vec::new();
+        for member in members {
+            if self.contact(member)?.reach != Reach::OurRelay
+                && !self.contact_phones(member)?.is_empty()
+            {
+                by_sms.push(member.clone());
+            }
+        }
+        if by_sms.is_empty() || self.sms_settings()?.policy.never_encrypted_sms {
+            return Ok(());
+        }
+        let queued = self.shared.store().outbox()?;
+        for entry in queued {
+            if entry.id > mark && by_sms.contains(&entry.contact) {
+                let outgoing = Outgoing {
+                    outbox_id: entry.id,
+                    message_id: entry.message_id,
+                    envelope: entry.envelope,
+                };
+                self.carry_by_sms(&entry.contact, &outgoing)?;
+            }
+        }
+        Ok(())
     }
 
     /// One page of a group's texts: the newest `limit` stored before

@@ -390,7 +390,9 @@ impl Account {
                 // The texts show as failed (`text_transports`) until
                 // `retry_failed_sms`; their delivery state stays pending.
                 for (contact, message_id) in store.sms_queue_texts(row.batch)? {
-                    store.set_text_sms_failed(&contact, &message_id, true)?;
+                    if !store.set_text_sms_failed(&contact, &message_id, true)? {
+                        continue;
+                    }
                     moved.push(TextProgress {
                         contact,
                         message_id,

@@ -44,14 +44,16 @@ impl SqlCipherStore {
         Ok(())
     }
 
-    /// Marks (or clears) the failed SMS of an outgoing text.
+    /// Marks (or clears) the failed SMS of an outgoing text; returns
+    /// whether `id` names one (not a receipt or a group text).
     pub(crate) fn set_text_sms_failed(
         &mut self,
         contact: &ContactId,
         id: &MessageId,
         failed: bool,
-    ) -> Result<()> {
-        self.conn
+    ) -> Result<bool> {
+        let changed = self
+            .conn
             .prepare_cached(
                 "UPDATE messages SET sms_failed = ?4
                  WHERE contact = ?1 AND message_id = ?2 AND direction = ?3",
@@ -62,7 +64,7 @@ impl SqlCipherStore {
                 direction_code(Direction::Outgoing),
                 failed
             ])?;
-        Ok(())
+        Ok(changed > 0)
     }
 
     /// How a text travelled; `None` if no such text is stored.
