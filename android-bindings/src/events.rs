@@ -50,7 +50,9 @@ pub enum AccountEvent {
         new_contact: bool,
     },
     /// Texts this account sent reached the contact's device (`Delivered`)
-    /// or were displayed there (`Read`).
+    /// or were displayed there (`Read`); for texts sent by encrypted SMS,
+    /// also the radio's reports (`Sent`, `Delivered`, or `Failed` until
+    /// `retryFailedSms`).
     DeliveryStateChanged {
         /// The contact who sent the receipt.
         contact_id: String,
