@@ -11,10 +11,10 @@
 use crate::account::Account;
 use crate::error::Result;
 use crate::events::AccountEvent;
-use crate::sms::announce_waiting_sms;
 use crate::group_records::{
     contact_ids, parse_group_id, GroupInfo, GroupMessage, GroupSentText, GroupUpdate,
 };
+use crate::sms::announce_waiting_sms;
 
 #[uniffi::export]
 impl Account {
