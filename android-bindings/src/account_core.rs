@@ -116,8 +116,15 @@ impl AccountCore {
     ) -> Result<Vec<Message>> {
         let contact = ContactId::from_string(contact.to_owned());
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let page = self.app()?.messages(&contact, limit, before_ms)?;
-        Ok(page.into_iter().map(Message::from).collect())
+        let app = self.app()?;
+        let page = app.messages(&contact, limit, before_ms)?;
+        let ids: Vec<_> = page.iter().map(|message| message.id).collect();
+        let transports = app.text_transports(&contact, &ids)?;
+        Ok(page
+            .into_iter()
+            .zip(transports)
+            .map(|(message, transport)| Message::from(message).with_transport(transport))
+            .collect())
     }
 
     /// Marks received texts read (a read receipt goes out if those are on).
@@ -222,7 +229,14 @@ impl AccountCore {
             };
             list.push(ConversationSummary {
                 contact,
-                last_message: conversation.last_message.map(Message::from),
+                last_message: match conversation.last_message {
+                    Some(message) => {
+                        let transport = app.text_transports(&id, &[message.id])?;
+                        let transport = transport.into_iter().next().unwrap_or_default();
+                        Some(Message::from(message).with_transport(transport))
+                    }
+                    None => None,
+                },
                 unread_count: count(app.unread_count(&id)?),
                 held_message_count: count(app.held_message_count(&id)?),
             });

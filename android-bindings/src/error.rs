@@ -55,6 +55,12 @@ pub enum SottoError {
     NoSuchCall,
     /// another call is in progress; hang it up first
     CallInProgress,
+    /// no such group
+    UnknownGroup,
+    /// this account is not a member of the group (it left or was removed), or a contact named is not one
+    NotGroupMember,
+    /// a group has at most 256 members
+    TooManyMembers,
     /// this call waits for the network and cannot be made from inside a listener callback; hand it to another thread
     CalledFromCallback,
     /// internal error in Sotto (a bug); the log has details
@@ -115,6 +121,9 @@ impl From<CoreError> for SottoError {
             }
             E::NoSuchCall => SottoError::NoSuchCall,
             E::CallInProgress => SottoError::CallInProgress,
+            E::UnknownGroup => SottoError::UnknownGroup,
+            E::NotGroupMember => SottoError::NotGroupMember,
+            E::TooManyMembers => SottoError::TooManyMembers,
             // The connection's call shell stopped: the account was
             // disconnected (or is closing) meanwhile.
             E::ConnectionClosed => SottoError::NotConnected,
@@ -185,6 +194,9 @@ mod tests {
             (CoreError::NoAccount, SottoError::NoAccount),
             (CoreError::NoSuchCall, SottoError::NoSuchCall),
             (CoreError::CallInProgress, SottoError::CallInProgress),
+            (CoreError::UnknownGroup, SottoError::UnknownGroup),
+            (CoreError::NotGroupMember, SottoError::NotGroupMember),
+            (CoreError::TooManyMembers, SottoError::TooManyMembers),
             (CoreError::ConnectionClosed, SottoError::NotConnected),
             (CoreError::RelayUnreachable, SottoError::Network),
             (CoreError::RelayTimeout, SottoError::Network),

@@ -20,6 +20,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::AbortHandle;
 
 use crate::call_records::{CallEndReason, CallPath, CallPhase, CallStats};
+use crate::group_records::{GroupMessage, GroupUpdate};
 use crate::records::{DeliveryState, Message};
 
 /// How many events may wait for a slow listener before it misses some
@@ -49,7 +50,9 @@ pub enum AccountEvent {
         new_contact: bool,
     },
     /// Texts this account sent reached the contact's device (`Delivered`)
-    /// or were displayed there (`Read`).
+    /// or were displayed there (`Read`); for texts sent by encrypted SMS,
+    /// also the radio's reports (`Sent`, `Delivered`, or `Failed` until
+    /// `retryFailedSms`).
     DeliveryStateChanged {
         /// The contact who sent the receipt.
         contact_id: String,
@@ -153,6 +156,23 @@ pub enum AccountEvent {
         contact_id: String,
         /// Whether because another call was in progress.
         while_busy: bool,
+    },
+    /// A group text from another member arrived (by relay or SMS) and was
+    /// stored in its group. Every group text comes once this way, also one
+    /// held until a `GroupChanged` made its sender a member.
+    GroupMessageReceived {
+        /// The text, with its group and sender.
+        message: GroupMessage,
+    },
+    /// A member changed a group, or made one with this account in it:
+    /// reload it with `group(groupId)`.
+    GroupChanged {
+        /// The group.
+        group_id: String,
+        /// What changed; null when the change came by SMS (the SMS bridge
+        /// reports only which group) or a text for the group is held until
+        /// its change arrives.
+        change: Option<GroupUpdate>,
     },
     /// The listener was too slow and missed `count` events; reload whatever
     /// is on screen.

@@ -23,6 +23,10 @@
 //!   reasons, stats);
 //! - [`call_log`]: the call log (a page, delete one, clear) as a fourth
 //!   exported block of `Account`;
+//! - [`groups`]: encrypted group conversations (create, members, leave,
+//!   texts) as a fifth exported block of `Account`, and [`group_records`]
+//!   their plain values;
+//! - [`receipts`]: the receipt settings, a sixth exported block;
 //! - `relay_link`: the relay connection, run on the account's runtime, and
 //!   its events (call events included).
 //!
@@ -40,6 +44,9 @@ pub mod call_records;
 pub mod calls;
 pub mod error;
 pub mod events;
+pub mod group_records;
+pub mod groups;
+pub mod receipts;
 pub mod records;
 mod relay_link;
 mod runtime;
@@ -51,6 +58,7 @@ pub use call_log::CallLogEntry;
 pub use call_records::{CallAudioSpec, CallEndReason, CallPath, CallPhase, CallStats, CallStatus};
 pub use error::SottoError;
 pub use events::{AccountEvent, AccountListener, ListenerError, Subscription};
+pub use group_records::{GroupInfo, GroupMessage, GroupSentText, GroupUpdate};
 pub use records::{
     AccountOptions, ContactSummary, ConversationSummary, DeliveryState, MaintenanceReport, Message,
     SafetyNumber,

@@ -3,7 +3,7 @@
 //! here beyond converting from the core's types.
 
 use sotto_core::prekeys::PreKeyPolicy;
-use sotto_core::store::{Direction, StoredMessage};
+use sotto_core::store::{Direction, StoredMessage, TextTransport};
 
 use crate::account_core::message_id_text;
 
@@ -119,6 +119,9 @@ pub enum DeliveryState {
     Read,
     /// Received from the contact (incoming messages only).
     Received,
+    /// Sent by encrypted SMS, and the SMS failed: it waits for
+    /// `retryFailedSms` (outgoing messages only).
+    Failed,
 }
 
 impl From<sotto_core::store::DeliveryState> for DeliveryState {
@@ -179,6 +182,31 @@ pub struct Message {
     pub state: DeliveryState,
     /// When it disappears (ms since the epoch), if a timer is set.
     pub expires_at_ms: Option<u64>,
+    /// How it travelled: through the relay or as encrypted SMS.
+    pub transport: MessageTransport,
+}
+
+/// How an encrypted text travelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, uniffi::Enum)]
+pub enum MessageTransport {
+    /// Sealed, through the relay (also while it waits in the outbox).
+    Relay,
+    /// Signal ciphertext in SMS.
+    EncryptedSms,
+}
+
+impl Message {
+    /// This text with how it travelled, as the store recorded it: an
+    /// outgoing text whose SMS failed shows as `Failed` while pending.
+    pub(crate) fn with_transport(mut self, transport: TextTransport) -> Self {
+        if transport.by_sms {
+            self.transport = MessageTransport::EncryptedSms;
+        }
+        if transport.sms_failed && self.outgoing && self.state == DeliveryState::Pending {
+            self.state = DeliveryState::Failed;
+        }
+        self
+    }
 }
 
 impl std::fmt::Debug for Message {
@@ -202,6 +230,9 @@ impl From<StoredMessage> for Message {
             stored_at_ms: message.stored_at_ms,
             state: message.state.into(),
             expires_at_ms: message.expires_at_ms,
+            // What came through the relay connection; texts read from the
+            // store or the SMS bridge are corrected with `with_transport`.
+            transport: MessageTransport::Relay,
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::account_core::{message_id_text, AccountCore};
 use crate::call_records::{call_id_text, sas_words, CallPhase};
 use crate::error::{Result, SottoError};
 use crate::events::AccountEvent;
+use crate::groups::group_change_events;
 use crate::runtime::OwnedRuntime;
 use crate::sms::announce_waiting_sms;
 
@@ -46,6 +47,11 @@ impl RelayLink {
                         Some(Event::SmsWaiting) => {
                             if let Ok(app) = core.app() {
                                 announce_waiting_sms(&core, &app);
+                            }
+                        }
+                        Some(Event::GroupChanged(change)) => {
+                            for event in group_change_events(change) {
+                                core.events().emit(event);
                             }
                         }
                         Some(event) => {
@@ -131,6 +137,9 @@ fn account_event(event: Event) -> Option<AccountEvent> {
             }
         }
         Event::Call(event) => return call_event(event),
+        Event::GroupMessage { message } => AccountEvent::GroupMessageReceived {
+            message: message.into(),
+        },
         Event::Dropped(error) => {
             // The core's messages carry no user data.
             tracing::warn!(%error, "a delivery that cannot be processed was dropped");

@@ -10,13 +10,14 @@ use std::sync::Arc;
 
 use sotto_core::app::{self, SmsReceived, SmsSettings as CoreSettings};
 use sotto_core::sms::{SmsBody, TransportPolicy};
-use sotto_core::store::{ContactId, Direction};
+use sotto_core::store::{ContactId, Direction, TextTransport};
 
 use crate::account::Account;
 use crate::account_core::{message_id_text, AccountCore};
 use crate::error::{Result, SottoError};
 use crate::events::AccountEvent;
-use crate::records::Message;
+use crate::group_records::{group_id_text, GroupMessage};
+use crate::records::{DeliveryState, Message};
 use crate::sms_records::{
     core_attachment, core_plain_state, plain_state, sent_text, HistoryItem, ImportReport,
     IncomingSms, MmsAttachment, NumberConversation, OutgoingSms, PlainMessage, PlainThread,
@@ -91,10 +92,17 @@ impl Account {
             SmsStatus::Delivered => app::SmsStatus::Delivered,
             SmsStatus::Failed => app::SmsStatus::Failed,
         };
+        let failed = status == app::SmsStatus::Failed;
         for moved in self.core.app()?.report_sms_status(id, status)? {
             self.core.events().emit(AccountEvent::DeliveryStateChanged {
                 contact_id: moved.contact.as_str().to_owned(),
-                state: moved.state.into(),
+                // A failed SMS leaves its text pending in the core; the
+                // app shows it failed until `retryFailedSms`.
+                state: if failed {
+                    DeliveryState::Failed
+                } else {
+                    moved.state.into()
+                },
                 message_ids: vec![message_id_text(&moved.message_id)],
             });
         }
@@ -283,19 +291,31 @@ impl Account {
         })
     }
 
-    /// Every plain thread, most recent first.
+    /// Every plain thread, most recent first, with its unread count.
     pub fn plain_threads(&self) -> Result<Vec<PlainThread>> {
-        Ok(self
-            .core
-            .app()?
-            .plain_threads()?
+        let app = self.core.app()?;
+        app.plain_threads()?
             .into_iter()
-            .map(|thread| PlainThread {
-                phone: thread.phone.as_str().to_owned(),
-                last_at_ms: thread.last_at_ms,
-                messages: thread.messages,
+            .map(|thread| {
+                let unread = app.plain_unread_count(&thread.phone)?;
+                Ok(PlainThread {
+                    phone: thread.phone.as_str().to_owned(),
+                    last_at_ms: thread.last_at_ms,
+                    messages: thread.messages,
+                    unread_count: u32::try_from(unread).unwrap_or(u32::MAX),
+                })
             })
-            .collect())
+            .collect()
+    }
+
+    /// Marks a plain thread read (its unread count drops to 0; plain SMS
+    /// have no read receipts). Returns how many were unread. Throws
+    /// `InvalidInput` for no valid number.
+    pub fn mark_plain_thread_read(&self, phone: String) -> Result<u32> {
+        let app = self.core.app()?;
+        let phone = app.parse_phone(&phone)?;
+        let count = app.mark_plain_thread_read(&phone)?;
+        Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
     /// One page of a plain thread: the newest `limit` messages before
@@ -373,7 +393,9 @@ impl Account {
         for result in app.accept_new_identity(&contact)? {
             match result {
                 Ok(sotto_core::messaging::Received::Text(message)) => {
-                    let message = Message::from(message);
+                    let transport = app.text_transports(&contact, &[message.id])?;
+                    let transport = transport.into_iter().next().unwrap_or_default();
+                    let message = Message::from(message).with_transport(transport);
                     self.core.events().emit(AccountEvent::MessageReceived {
                         message: message.clone(),
                         new_contact: false,
@@ -462,7 +484,10 @@ impl Account {
                 plain_id: id,
             },
             SmsReceived::Text { message, .. } => {
-                let message = Message::from(message);
+                let message = Message::from(message).with_transport(TextTransport {
+                    by_sms: true,
+                    sms_failed: false,
+                });
                 self.core.events().emit(AccountEvent::MessageReceived {
                     message: message.clone(),
                     new_contact: false,
@@ -492,7 +517,27 @@ impl Account {
                     });
                 IncomingSms::Control
             }
-            SmsReceived::GroupText { .. } | SmsReceived::GroupChanged { .. } => IncomingSms::Group,
+            SmsReceived::GroupText { message } => {
+                let message = GroupMessage::from(message);
+                self.core.events().emit(AccountEvent::GroupMessageReceived {
+                    message: message.clone(),
+                });
+                IncomingSms::Group {
+                    group_id: message.group_id.clone(),
+                    message: Some(message),
+                }
+            }
+            SmsReceived::GroupChanged { group } => {
+                let group_id = group_id_text(&group);
+                self.core.events().emit(AccountEvent::GroupChanged {
+                    group_id: group_id.clone(),
+                    change: None,
+                });
+                IncomingSms::Group {
+                    group_id,
+                    message: None,
+                }
+            }
             SmsReceived::PartOfEncrypted => IncomingSms::PartOfEncrypted,
             SmsReceived::Control => IncomingSms::Control,
             SmsReceived::Unusable => IncomingSms::Unusable,

@@ -7,6 +7,7 @@ use sotto_core::sms::Route;
 use sotto_core::store::PlainState as CoreState;
 
 use crate::account_core::message_id_text;
+use crate::group_records::GroupMessage;
 use crate::records::Message;
 
 /// What an incoming SMS turned out to be.
@@ -40,9 +41,16 @@ pub enum IncomingSms {
         /// Who.
         contact_id: String,
     },
-    /// A Sotto group text or group change, stored in its group. (Groups
-    /// are kept by the core but not exported through these bindings yet.)
-    Group,
+    /// A Sotto group text (members reachable only by SMS get group texts
+    /// 1:1, with the group inside), stored in its group and also published
+    /// as `GroupMessageReceived`; or a change of the group (also published
+    /// as `GroupChanged`). Never write the SMS anywhere: it was ciphertext.
+    Group {
+        /// The group.
+        group_id: String,
+        /// The text, when it was one; null for a change.
+        message: Option<GroupMessage>,
+    },
     /// A part of a Sotto message still waiting for its other parts, or a
     /// request to send parts again (answered through the outgoing queue).
     PartOfEncrypted,
@@ -60,7 +68,7 @@ impl std::fmt::Debug for IncomingSms {
             IncomingSms::Encrypted { .. } => "IncomingSms::Encrypted",
             IncomingSms::Handshake { .. } => "IncomingSms::Handshake",
             IncomingSms::IdentityChanged { .. } => "IncomingSms::IdentityChanged",
-            IncomingSms::Group => "IncomingSms::Group",
+            IncomingSms::Group { .. } => "IncomingSms::Group",
             IncomingSms::PartOfEncrypted => "IncomingSms::PartOfEncrypted",
             IncomingSms::Control => "IncomingSms::Control",
             IncomingSms::Unusable => "IncomingSms::Unusable",
@@ -228,6 +236,9 @@ pub struct PlainThread {
     pub last_at_ms: u64,
     /// How many messages it holds.
     pub messages: u32,
+    /// Received SMS/MMS not read yet (`markPlainThreadRead`); history
+    /// imported from the phone counts as read.
+    pub unread_count: u32,
 }
 
 impl std::fmt::Debug for PlainThread {

@@ -8,12 +8,15 @@ mod support;
 use std::path::Path;
 
 use sotto_core::app::{
-    Account, NumberConversation, QueuedSms, SentText, SmsReceived, SmsSettings, SmsStatus, StoreKey,
+    Account, NumberConversation, QueuedSms, SentText, SmsReceived, SmsSettings, SmsStatus,
+    StoreKey, TextProgress,
 };
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::sms::plain::HistoryItem;
 use sotto_core::sms::{PhoneNumber, Route, SmsBody, TransportPolicy};
-use sotto_core::store::{Attachment, ContactId, DatabaseKey, DeliveryState, Direction, PlainState};
+use sotto_core::store::{
+    Attachment, ContactId, DatabaseKey, DeliveryState, Direction, PlainState, TextTransport,
+};
 use sotto_core::{Error, Result};
 
 const ALICE: &str = "+4930901820";
@@ -628,45 +631,6 @@ fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
 }
 
 #[test]
-fn a_group_with_a_member_on_another_relay_travels_by_sms() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    // Different relays: neither can reach the other's, so everything of the
-    // group (its state, the sender's key, the text) must go by SMS.
-    let alice = Phone {
-        account: create(&dir.path().join("alice"), 1, &relay())?,
-        number: ALICE,
-    };
-    let bob = Phone {
-        account: create(&dir.path().join("bob"), 2, &relay())?,
-        number: BOB,
-    };
-    let (bob_at_alice, _) = after_handshake(&alice, &bob)?;
-    let group = block_on(alice.account.create_group("Climbing", &[bob_at_alice]))?;
-    let sent = block_on(alice.account.send_group_text(&group.id, "Wall at six?"))?;
-    assert_eq!(sent.sms.len(), 1, "Bob gets the text in his 1:1 session");
-    assert!(sent.unreached.is_empty());
-    assert_eq!(
-        alice.account.pending_outgoing()?,
-        0,
-        "nothing is left for a relay that does not know Bob"
-    );
-    let (_, at_bob) = settle(&alice, &bob)?;
-    assert!(at_bob
-        .iter()
-        .any(|o| matches!(o, SmsReceived::GroupChanged { group: g } if *g == group.id)));
-    let texts: Vec<&str> = at_bob
-        .iter()
-        .filter_map(|o| match o {
-            SmsReceived::GroupText { message } => Some(message.body.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(texts, ["Wall at six?"]);
-    assert_eq!(bob.account.group_messages(&group.id, 10, None)?.len(), 1);
-    Ok(())
-}
-
-#[test]
 fn a_text_after_the_newest_one_disappeared_still_counts_as_unread() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let relay = relay();
@@ -698,5 +662,181 @@ fn a_text_after_the_newest_one_disappeared_still_counts_as_unread() -> Result<()
         .send_text_routed_blocking(&bob_at_alice, "still unread")?;
     settle(&alice, &bob)?;
     assert_eq!(bob.account.unread_count(&alice_at_bob)?, 1);
+    Ok(())
+}
+
+#[test]
+fn a_text_records_its_sms_route_and_shows_failed_until_retried() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay)?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &relay)?,
+        number: BOB,
+    };
+    let (bob_at_alice, alice_at_bob) = after_handshake(&alice, &bob)?;
+    let SentText::Encrypted { route, message_id } = alice
+        .account
+        .send_text_routed_blocking(&bob_at_alice, "No signal here, trying SMS")?
+    else {
+        panic!("a Sotto contact is never sent plain SMS");
+    };
+    assert_eq!(route, Route::EncryptedSms);
+    let travel = |phone: &Phone, contact: &ContactId| -> Result<TextTransport> {
+        Ok(phone.account.text_transports(contact, &[message_id])?[0])
+    };
+    assert_eq!(
+        travel(&alice, &bob_at_alice)?,
+        TextTransport {
+            by_sms: true,
+            sms_failed: false
+        }
+    );
+
+    // The radio has no service: every part fails. Each report names the
+    // text, still pending in its delivery state, and it shows as failed.
+    let queued = alice.account.take_outgoing_sms()?;
+    assert!(!queued.is_empty());
+    for sms in &queued {
+        let moved = alice.account.report_sms_status(sms.id, SmsStatus::Failed)?;
+        assert_eq!(
+            moved,
+            [TextProgress {
+                contact: bob_at_alice.clone(),
+                message_id,
+                state: DeliveryState::Pending,
+            }]
+        );
+    }
+    assert!(travel(&alice, &bob_at_alice)?.sms_failed);
+    let stored = alice.account.messages(&bob_at_alice, 1, None)?;
+    assert_eq!(stored[0].state, DeliveryState::Pending);
+
+    // Service is back: the retry clears the failure, and the text arrives,
+    // recorded on Bob's side as come by SMS.
+    assert_eq!(alice.account.retry_failed_sms()?, queued.len());
+    assert_eq!(
+        travel(&alice, &bob_at_alice)?,
+        TextTransport {
+            by_sms: true,
+            sms_failed: false
+        }
+    );
+    let (_, at_bob) = settle(&alice, &bob)?;
+    assert_eq!(texts(&at_bob), ["No signal here, trying SMS"]);
+    assert_eq!(
+        travel(&bob, &alice_at_bob)?,
+        TextTransport {
+            by_sms: true,
+            sms_failed: false
+        }
+    );
+    let stored = alice.account.messages(&bob_at_alice, 1, None)?;
+    assert_eq!(stored[0].state, DeliveryState::Delivered);
+
+    // An id that names no stored text reads as the default: relayed.
+    let unknown = sotto_core::message::MessageId([9; 16]);
+    assert_eq!(
+        alice.account.text_transports(&bob_at_alice, &[unknown])?,
+        [TextTransport::default()]
+    );
+    Ok(())
+}
+
+#[test]
+fn plain_threads_count_unread_sms_until_marked_read() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bob = create(&dir.path().join("bob"), 2, &relay())?;
+    let alice = PhoneNumber::parse(ALICE, "DE")?;
+    // History imported from the phone counts as read.
+    let history = [HistoryItem {
+        external_id: "sms:1".into(),
+        address: ALICE.into(),
+        direction: Direction::Incoming,
+        body: "From last year".into(),
+        at_ms: 1_000,
+        state: PlainState::Received,
+        attachments: Vec::new(),
+    }];
+    bob.import_sms_history(&history)?;
+    assert_eq!(bob.plain_unread_count(&alice)?, 0);
+
+    bob.sms_received(ALICE, "Are we still on for Friday?")?;
+    bob.sms_received(ALICE, "Let me know")?;
+    // What Bob sends is never unread.
+    bob.send_text_to_number_blocking(ALICE, "Yes")?;
+    assert_eq!(bob.plain_unread_count(&alice)?, 2);
+    assert_eq!(bob.mark_plain_thread_read(&alice)?, 2);
+    assert_eq!(bob.plain_unread_count(&alice)?, 0);
+    assert_eq!(bob.mark_plain_thread_read(&alice)?, 0);
+
+    bob.sms_received(ALICE, "Great")?;
+    assert_eq!(bob.plain_unread_count(&alice)?, 1);
+    // Another thread has its own count.
+    let other = PhoneNumber::parse(BOB, "DE")?;
+    assert_eq!(bob.plain_unread_count(&other)?, 0);
+    Ok(())
+}
+
+#[test]
+fn a_group_reaches_a_member_on_another_relay_by_sms() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    // Each on a relay of its own: the relay cannot carry between them.
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay())?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &relay())?,
+        number: BOB,
+    };
+    let (bob_at_alice, alice_at_bob) = after_handshake(&alice, &bob)?;
+
+    // The group's state reaches Bob by SMS.
+    let group = block_on(
+        alice
+            .account
+            .create_group("Pair", std::slice::from_ref(&bob_at_alice)),
+    )?;
+    let (_, at_bob) = settle(&alice, &bob)?;
+    assert!(at_bob
+        .iter()
+        .any(|r| matches!(r, SmsReceived::GroupChanged { group: g } if *g == group.id)));
+    let members = bob.account.group(&group.id)?.members;
+    assert_eq!(members.as_slice(), std::slice::from_ref(&alice_at_bob));
+
+    // A text goes 1:1 in the session, by SMS, and is filed in the group.
+    let sent = block_on(alice.account.send_group_text(&group.id, "Dinner at eight"))?;
+    assert!(sent.relay.is_empty());
+    assert_eq!(sent.sms.len(), 1);
+    assert_eq!(
+        alice.account.pending_outgoing()?,
+        0,
+        "nothing left for the relay"
+    );
+    let (_, at_bob) = settle(&alice, &bob)?;
+    let texts: Vec<_> = at_bob
+        .iter()
+        .filter_map(|r| match r {
+            SmsReceived::GroupText { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts.len(), 1, "filed once");
+    assert_eq!(texts[0].body, "Dinner at eight");
+    assert_eq!(texts[0].sender, Some(alice_at_bob.clone()));
+    assert_eq!(bob.account.group_messages(&group.id, 10, None)?.len(), 1);
+
+    // Bob answers the same way.
+    block_on(bob.account.send_group_text(&group.id, "On my way"))?;
+    let (at_alice, _) = settle(&alice, &bob)?;
+    assert!(at_alice.iter().any(|r| matches!(
+        r,
+        SmsReceived::GroupText { message } if message.body == "On my way"
+            && message.sender == Some(bob_at_alice.clone())
+    )));
     Ok(())
 }

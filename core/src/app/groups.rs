@@ -2,6 +2,12 @@
 //! sessions a group needs (fetching prekey bundles from the relay) and then
 //! call the protocol in [`crate::groups`]. Incoming group texts and changes
 //! arrive as [`super::Event::GroupMessage`] and [`super::Event::GroupChanged`].
+//!
+//! Members not on this account's relay cannot be reached through it: what
+//! an operation queues for them (the group's state, and texts 1:1 in their
+//! session) is handed to the SMS bridge when they have a phone number and
+//! the SMS settings allow encrypted SMS (`carry_outbox_by_sms`), as
+//! `docs/groups.md` ("Over SMS") describes.
 
 use std::time::SystemTime;
 

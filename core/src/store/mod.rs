@@ -37,6 +37,7 @@ pub use plain_sms::{
 };
 pub use sms_sent::SentSms;
 pub(crate) use sqlcipher::sms_queue::{NewQueuedSms, QueueState, QueuedSmsRow};
+pub use sqlcipher::text_transport::TextTransport;
 pub use sqlcipher::{SqlCipherStore, DEFAULT_CACHE_KIB};
 
 /// A contact's local, opaque id. It is also the name of the contact's

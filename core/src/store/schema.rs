@@ -309,6 +309,19 @@ const MIGRATIONS: &[&str] = &[
         WHERE expires_at_ms IS NOT NULL;
     CREATE INDEX call_log_by_contact ON call_log (contact);
     "#,
+    // Version 11 (SMS): how each 1:1 text travelled. `by_sms`: it went or
+    // came as encrypted SMS rather than through the relay; `sms_failed`: an
+    // SMS carrying it (outgoing) failed and it waits for a retry. Texts
+    // stored before read as relayed and not failed. `plain_read_marks`:
+    // the newest plain message of each thread the user has seen.
+    r#"
+    ALTER TABLE messages ADD COLUMN by_sms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN sms_failed INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE plain_read_marks (
+        phone TEXT PRIMARY KEY,
+        read_up_to INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -32,8 +32,10 @@ use crate::relay::invite::RelayInvite;
 use crate::sms::phone::PhoneNumber;
 
 pub(crate) mod call_log;
+pub(crate) mod plain_read_marks;
 pub(crate) mod read_marks;
 pub(crate) mod sms_queue;
+pub(crate) mod text_transport;
 
 type SignalResult<T> = std::result::Result<T, SignalProtocolError>;
 

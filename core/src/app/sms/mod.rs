@@ -33,6 +33,7 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+mod plain_read;
 mod plain_threads;
 mod routing;
 mod settings;
@@ -48,8 +49,8 @@ use crate::messaging::Received;
 use crate::millis;
 use crate::sms::{LegKind, PhoneNumber, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step};
 use crate::store::{
-    in_transaction, ContactId, DeliveryState, GroupId, GroupMessage, NewQueuedSms, PlainState,
-    QueueState, QueuedSmsRow, SottoStore, SqlCipherStore, StoredMessage,
+    in_transaction, ContactId, DeliveryState, Direction, GroupId, GroupMessage, NewQueuedSms,
+    PlainState, QueueState, QueuedSmsRow, SottoStore, SqlCipherStore, StoredMessage, TextTransport,
 };
 
 /// How long a sent SMS waits for its delivery report before the queue
@@ -174,7 +175,8 @@ pub struct TextProgress {
     pub contact: ContactId,
     /// The text.
     pub message_id: MessageId,
-    /// The state it reached (sent or delivered).
+    /// The state it reached: sent or delivered, or still pending when its
+    /// SMS failed.
     pub state: DeliveryState,
 }
 
@@ -273,6 +275,7 @@ impl Account {
         let now = SystemTime::now();
         let mut store = self.shared.store();
         let step = work(endpoint, &mut store, now)?;
+        mark_received_by_sms(&mut store, &step)?;
         queue_step(&mut store, &step, now)?;
         keep_legs(&mut store, endpoint)?;
         drop(store);
@@ -351,7 +354,9 @@ impl Account {
     /// backwards is ignored.
     ///
     /// Returns the encrypted texts whose state this report moved, with the
-    /// state they reached.
+    /// state they reached; for a failure, the texts the batch carries, with
+    /// their state (still pending), now failed in
+    /// [`Account::text_transports`].
     pub fn report_sms_status(&self, id: i64, status: SmsStatus) -> Result<Vec<TextProgress>> {
         in_transaction(&mut *self.shared.store(), |store| {
             let row = store.sms_queue_row(id)?.ok_or(Error::UnknownMessage)?;
@@ -385,6 +390,20 @@ impl Account {
                 None
             };
             let mut moved = Vec::new();
+            if status == SmsStatus::Failed {
+                // The texts show as failed (`text_transports`) until
+                // `retry_failed_sms`; their delivery state stays pending.
+                for (contact, message_id) in store.sms_queue_texts(row.batch)? {
+                    if !store.set_text_sms_failed(&contact, &message_id, true)? {
+                        continue;
+                    }
+                    moved.push(TextProgress {
+                        contact,
+                        message_id,
+                        state: DeliveryState::Pending,
+                    });
+                }
+            }
             if let Some(state) = advance {
                 for (contact, message_id) in store.sms_queue_texts(row.batch)? {
                     if store.advance_delivery_state(&contact, &message_id, state)? {
@@ -415,9 +434,27 @@ impl Account {
                 if let Some(plain_id) = row.plain_message {
                     store.set_plain_state(plain_id, PlainState::Pending)?;
                 }
+                for (contact, message_id) in store.sms_queue_texts(row.batch)? {
+                    store.set_text_sms_failed(&contact, &message_id, false)?;
+                }
             }
             Ok(failed.len())
         })
+    }
+
+    /// How each of a conversation's texts travelled (by encrypted SMS or
+    /// through the relay) and whether an SMS carrying it failed; in the
+    /// order of `ids`, the default (relayed, not failed) for ids that name
+    /// no stored text.
+    pub fn text_transports(
+        &self,
+        contact: &ContactId,
+        ids: &[MessageId],
+    ) -> Result<Vec<TextTransport>> {
+        let store = self.shared.store();
+        ids.iter()
+            .map(|id| Ok(store.text_transport(contact, id)?.unwrap_or_default()))
+            .collect()
     }
 
     /// Starts the Sotto discovery handshake with `number` by SMS: the
@@ -453,6 +490,7 @@ fn queue_step(store: &mut SqlCipherStore, step: &Step, now: SystemTime) -> Resul
         for outbox_id in &step.outbox_ids {
             if let Some(entry) = store.take_outbox(*outbox_id)? {
                 store.sms_queue_add_text(batch, &entry.contact, &entry.message_id)?;
+                store.mark_text_by_sms(&entry.contact, &entry.message_id, Direction::Outgoing)?;
                 texts.push(entry.message_id);
             }
         }
@@ -472,6 +510,32 @@ fn queue_step(store: &mut SqlCipherStore, step: &Step, now: SystemTime) -> Resul
             })?;
         }
         Ok(texts)
+    })
+}
+
+/// Records that the texts an SMS step received came by encrypted SMS. The
+/// endpoint committed them already; a crash before this leaves them shown
+/// as relayed, nothing worse.
+fn mark_received_by_sms(store: &mut SqlCipherStore, step: &Step) -> Result<()> {
+    let texts: Vec<_> = step
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            SmsEvent::Received {
+                contact,
+                received: Received::Text(message),
+            } => Some((contact, message.id)),
+            _ => None,
+        })
+        .collect();
+    if texts.is_empty() {
+        return Ok(());
+    }
+    in_transaction(store, |store| {
+        for (contact, id) in &texts {
+            store.mark_text_by_sms(contact, id, Direction::Incoming)?;
+        }
+        Ok(())
     })
 }
 

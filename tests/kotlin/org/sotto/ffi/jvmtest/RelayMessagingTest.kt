@@ -17,6 +17,7 @@ import org.sotto.ffi.Account
 import org.sotto.ffi.AccountEvent
 import org.sotto.ffi.AccountListener
 import org.sotto.ffi.DeliveryState
+import org.sotto.ffi.MessageTransport
 import org.sotto.ffi.SottoException
 
 /**
@@ -162,6 +163,7 @@ class RelayMessagingTest {
         assertEquals(aliceAtBob, received.message.contactId)
         assertFalse(received.message.outgoing)
         assertFalse(received.newContact, "Bob added Alice's invite first")
+        assertEquals(MessageTransport.RELAY, received.message.transport)
         aliceEvents.await("Bob's delivery receipt") {
             (it as? AccountEvent.DeliveryStateChanged)
                 ?.takeIf { e -> e.state == DeliveryState.DELIVERED && hello in e.messageIds }

@@ -11,10 +11,12 @@ import org.sotto.ffi.CallLogEntry
 import org.sotto.ffi.CallPhase
 import org.sotto.ffi.ConversationSummary
 import org.sotto.ffi.Message
+import org.sotto.ffi.MessageTransport
 import org.sotto.ffi.MmsAttachment
 import org.sotto.ffi.NumberConversation
 import org.sotto.ffi.PlainMessage
 import org.sotto.ffi.PlainState
+import org.sotto.ffi.PlainThread
 import org.sotto.ffi.SentText
 import org.sotto.ffi.SmsContent
 import org.sotto.ffi.SmsStatus
@@ -109,6 +111,10 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             is SottoException.Undecryptable -> CoreException.InvalidInput("undecryptable message")
             is SottoException.NoSuchCall -> CoreException.InvalidInput("no such call")
             is SottoException.CallInProgress -> CoreException.InvalidInput("another call is in progress")
+            // Groups are not in `SottoCore` yet; these come only from a stale id.
+            is SottoException.UnknownGroup -> CoreException.InvalidInput("unknown group")
+            is SottoException.NotGroupMember -> CoreException.InvalidInput("not a group member")
+            is SottoException.TooManyMembers -> CoreException.InvalidInput("too many group members")
             is SottoException.NoAccount, is SottoException.AccountExists -> CoreException.StoreUnusable()
             // A closed account, a network call from a callback thread, a bug.
             is SottoException.AccountClosed, is SottoException.CalledFromCallback,
@@ -127,15 +133,18 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             direction = if (m.outgoing) Direction.OUTGOING else Direction.INCOMING,
             body = m.body,
             sentAtMillis = m.sentAtMs.toLong(),
-            // The bindings do not say which encrypted route (relay or encrypted
-            // SMS) a text took; both are encrypted, which is what the marker shows.
-            transport = Transport.RELAY,
+            transport = when (m.transport) {
+                MessageTransport.RELAY -> Transport.RELAY
+                MessageTransport.ENCRYPTED_SMS -> Transport.ENCRYPTED_SMS
+            },
             delivery = when (m.state) {
                 FfiDeliveryState.PENDING -> DeliveryState.PENDING
                 FfiDeliveryState.SENT -> DeliveryState.SENT
                 FfiDeliveryState.DELIVERED -> DeliveryState.DELIVERED
                 FfiDeliveryState.READ -> DeliveryState.READ
                 FfiDeliveryState.RECEIVED -> DeliveryState.RECEIVED
+                // Its encrypted SMS failed; `retryFailedSms` sends it again.
+                FfiDeliveryState.FAILED -> DeliveryState.FAILED
             },
             expiresAtMillis = m.expiresAtMs?.toLong(),
             storedAtMillis = m.storedAtMs.toLong(),
@@ -209,27 +218,29 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         )
     }
 
-    /** A plain thread; the core keeps no names or unread counts for plain numbers. */
-    private fun plainRecord(phone: String): ConversationRecord = ConversationRecord(
-        id = plainId(phone),
-        title = phone,
+    /** A plain thread; the core keeps no names for plain numbers (the app's Contacts lookup does). */
+    private fun plainRecord(thread: PlainThread): ConversationRecord = ConversationRecord(
+        id = plainId(thread.phone),
+        title = thread.phone,
         isSottoContact = false,
         identity = IdentityState.NONE,
-        lastMessage = account.plainMessages(phone, 1u, null).firstOrNull()?.let(::plainMessage),
-        unreadCount = 0,
+        lastMessage = account.plainMessages(thread.phone, 1u, null).firstOrNull()?.let(::plainMessage),
+        unreadCount = thread.unreadCount.toInt(),
         disappearingSeconds = 0,
         heldForIdentityChange = 0,
     )
 
     /** Sotto conversations and plain threads, most recent first; conversations without messages last. */
     override fun conversations(): List<ConversationRecord> = call {
-        val all = account.conversations().map(::contactRecord) + account.plainThreads().map { plainRecord(it.phone) }
+        val all = account.conversations().map(::contactRecord) + account.plainThreads().map(::plainRecord)
         all.sortedByDescending { it.lastMessage?.storedAtMillis ?: Long.MIN_VALUE }
     }
 
     override fun conversation(conversationId: String): ConversationRecord = call {
         if (isPlain(conversationId)) {
-            plainRecord(phoneOf(conversationId))
+            val phone = phoneOf(conversationId)
+            // A thread with no message yet (just opened by number) is not listed.
+            plainRecord(account.plainThreads().firstOrNull { it.phone == phone } ?: PlainThread(phone, 0uL, 0u, 0u))
         } else {
             account.conversations().firstOrNull { it.contact.id == conversationId }?.let(::contactRecord)
                 ?: throw CoreException.InvalidInput("unknown conversation")
@@ -275,9 +286,13 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         }
     }
 
-    /** Plain threads have no read state in the core. */
     override fun markRead(conversationId: String) = call {
-        if (!isPlain(conversationId)) account.markConversationRead(conversationId)
+        if (isPlain(conversationId)) {
+            account.markPlainThreadRead(phoneOf(conversationId))
+        } else {
+            account.markConversationRead(conversationId)
+        }
+        Unit
     }
 
     override fun setDisappearingTimer(conversationId: String, seconds: Long) = call {
@@ -321,7 +336,8 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             FfiIncomingSms.PartOfEncrypted -> IncomingSms.PartOfEncrypted
             is FfiIncomingSms.Handshake -> IncomingSms.SottoControl(r.contactId)
             is FfiIncomingSms.IdentityChanged -> IncomingSms.SottoControl(r.contactId)
-            FfiIncomingSms.Group, FfiIncomingSms.Control, FfiIncomingSms.Unusable -> IncomingSms.SottoControl(null)
+            // Groups are not in `SottoCore` yet: stored in the core, nothing to show here.
+            is FfiIncomingSms.Group, FfiIncomingSms.Control, FfiIncomingSms.Unusable -> IncomingSms.SottoControl(null)
         }
     }
 
