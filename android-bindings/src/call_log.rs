@@ -12,7 +12,7 @@ use crate::call_records::{call_id_text, CallEndReason, CallPath};
 use crate::error::Result;
 
 /// One call in the log.
-#[derive(Clone, Debug, PartialEq, Eq, uniffi::Record)]
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct CallLogEntry {
     /// The entry's id, for `deleteCallLogEntry`.
     pub id: i64,
@@ -45,6 +45,18 @@ pub struct CallLogEntry {
     /// When the entry disappears (the contact's disappearing-messages
     /// timer after the call ended); null if it stays.
     pub expires_at_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for CallLogEntry {
+    // Who called and when is the user's data and stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallLogEntry")
+            .field("id", &self.id)
+            .field("outgoing", &self.outgoing)
+            .field("end_reason", &self.end_reason)
+            .field("missed", &self.missed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CallLogEntry {

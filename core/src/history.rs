@@ -52,18 +52,28 @@ pub fn set_keep_no_history<S: SottoStore>(
     keep_no_history: bool,
 ) -> Result<()> {
     in_transaction(store, |store| {
-        if store.contact(contact)?.is_none() {
-            return Err(Error::UnknownContact);
-        }
-        let mut settings = store.conversation_settings(contact)?;
-        settings.keep_no_history = keep_no_history;
-        store.save_conversation_settings(contact, &settings)?;
-        if keep_no_history {
-            store.delete_conversation_messages(contact)?;
-        }
-        Ok(())
+        apply_keep_no_history(store, contact, keep_no_history)
     })?;
     store.checkpoint()
+}
+
+/// [`set_keep_no_history`] inside the caller's transaction (which then
+/// checkpoints), for a caller that deletes more in the same commit.
+pub(crate) fn apply_keep_no_history<S: SottoStore>(
+    store: &mut S,
+    contact: &ContactId,
+    keep_no_history: bool,
+) -> Result<()> {
+    if store.contact(contact)?.is_none() {
+        return Err(Error::UnknownContact);
+    }
+    let mut settings = store.conversation_settings(contact)?;
+    settings.keep_no_history = keep_no_history;
+    store.save_conversation_settings(contact, &settings)?;
+    if keep_no_history {
+        store.delete_conversation_messages(contact)?;
+    }
+    Ok(())
 }
 
 /// Deletes every message whose timer ran out by `now`; returns how many.

@@ -600,12 +600,15 @@ impl Account {
     /// not logged either (see `call_log`).
     pub fn set_keep_no_history(&self, contact: &ContactId, keep_no_history: bool) -> Result<()> {
         let mut store = self.shared.store();
-        crate::history::set_keep_no_history(&mut *store, contact, keep_no_history)?;
-        if keep_no_history {
-            in_transaction(&mut *store, |store| store.call_log_clear(Some(contact)))?;
-            store.checkpoint()?;
-        }
-        Ok(())
+        // One commit: the setting never stands with the calls still stored.
+        in_transaction(&mut *store, |store| {
+            crate::history::apply_keep_no_history(store, contact, keep_no_history)?;
+            if keep_no_history {
+                store.call_log_clear(Some(contact))?;
+            }
+            Ok(())
+        })?;
+        store.checkpoint()
     }
 
     /// Connects to the relay and keeps the account there (reconnecting with

@@ -313,7 +313,8 @@ const MIGRATIONS: &[&str] = &[
     // came as encrypted SMS rather than through the relay; `sms_failed`: an
     // SMS carrying it (outgoing) failed and it waits for a retry. Texts
     // stored before read as relayed and not failed. `plain_read_marks`:
-    // the newest plain message of each thread the user has seen.
+    // the newest plain message of each thread the user has seen; what was
+    // stored before counts as seen (the app showed it without a count).
     r#"
     ALTER TABLE messages ADD COLUMN by_sms INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE messages ADD COLUMN sms_failed INTEGER NOT NULL DEFAULT 0;
@@ -321,6 +322,8 @@ const MIGRATIONS: &[&str] = &[
         phone TEXT PRIMARY KEY,
         read_up_to INTEGER NOT NULL
     ) WITHOUT ROWID;
+    INSERT INTO plain_read_marks (phone, read_up_to)
+        SELECT phone, MAX(id) FROM plain_messages GROUP BY phone;
     "#,
 ];
 

@@ -203,6 +203,12 @@ pub(crate) fn carry_by_sms(
     let now = SystemTime::now();
     let mut step = Step::default();
     let mut store = shared.store();
+    // Under the endpoint's lock: an entry another caller carried meanwhile
+    // (a tick, a group operation) is gone from the outbox and must not go
+    // out twice.
+    if !store.outbox()?.iter().any(|e| e.id == outgoing.outbox_id) {
+        return Ok(());
+    }
     endpoint.send_outgoing(&mut *store, &phone, outgoing, now, &mut step)?;
     queue_step(&mut store, &step, now).map(drop)
 }
@@ -212,7 +218,9 @@ pub(crate) fn carry_by_sms(
 /// and the 1:1 copies of group texts for such members. The relay agent
 /// would only offer them to a relay that does not know the recipient, again
 /// at every flush. Entries for contacts without any route stay where they
-/// are (and fail at the relay, visibly). Returns how many went by SMS.
+/// are (and fail at the relay, visibly), and so does an entry that cannot
+/// be carried (too long for SMS, say): it is logged and the others still
+/// go. Returns how many went by SMS.
 pub(crate) fn carry_outbox_by_sms(shared: &Shared) -> Result<usize> {
     let our_relay = shared.settings().relay;
     let waiting: Vec<_> = {
@@ -243,8 +251,10 @@ pub(crate) fn carry_outbox_by_sms(shared: &Shared) -> Result<usize> {
             message_id: entry.message_id,
             envelope: entry.envelope,
         };
-        carry_by_sms(shared, &entry.contact, &outgoing)?;
-        carried += 1;
+        match carry_by_sms(shared, &entry.contact, &outgoing) {
+            Ok(()) => carried += 1,
+            Err(error) => tracing::warn!(%error, "an outbox entry could not go by SMS"),
+        }
     }
     Ok(carried)
 }

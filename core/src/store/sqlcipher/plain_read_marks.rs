@@ -47,7 +47,8 @@ impl SqlCipherStore {
             .prepare_cached(
                 "INSERT INTO plain_read_marks (phone, read_up_to)
                  SELECT ?1, COALESCE(MAX(id), 0) FROM plain_messages WHERE phone = ?1
-                 ON CONFLICT (phone) DO UPDATE SET read_up_to = excluded.read_up_to",
+                 ON CONFLICT (phone) DO UPDATE
+                 SET read_up_to = MAX(read_up_to, excluded.read_up_to)",
             )?
             .execute([phone.as_str()])?;
         Ok(unread)
