@@ -344,3 +344,70 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store at schema version 8 with texts, a read mark over the newest
+    /// one (since deleted) and a plain thread, brought up to date.
+    #[test]
+    fn an_existing_store_migrates_without_losing_or_reusing_anything() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        for sql in &MIGRATIONS[..8] {
+            conn.execute_batch(sql)?;
+        }
+        conn.pragma_update(None, "user_version", 8)?;
+        conn.execute_batch(
+            "INSERT INTO messages (id, message_id, contact, direction, body, sent_at_ms,
+                                   stored_at_ms, state, expires_at_ms)
+             VALUES (1, x'01', 'c', 0, 'one', 1, 1, 0, NULL),
+                    (2, x'02', 'c', 0, 'two', 2, 2, 0, NULL),
+                    (3, x'03', 'c', 0, 'three', 3, 3, 0, 5);
+             INSERT INTO read_marks (contact, read_up_to) VALUES ('c', 3);
+             DELETE FROM messages WHERE id = 3;
+             INSERT INTO plain_messages (phone, direction, body, parts, at_ms, state,
+                                         attachment_count, external_id)
+             VALUES ('+4930901820', 0, 'hi', 1, 1, 0, 0, NULL);",
+        )?;
+
+        migrate(&mut conn)?;
+
+        let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert_eq!(version, SCHEMA_VERSION);
+        let bodies: Vec<String> = conn
+            .prepare("SELECT body FROM messages ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<std::result::Result<_, _>>()?;
+        assert_eq!(bodies, ["one", "two"]);
+        // The deleted newest id, covered by the read mark, never comes back.
+        conn.execute(
+            "INSERT INTO messages (message_id, contact, direction, body, sent_at_ms,
+                                   stored_at_ms, state)
+             VALUES (x'04', 'c', 0, 'four', 4, 4, 0)",
+            [],
+        )?;
+        assert_eq!(conn.last_insert_rowid(), 4);
+        let (by_sms, failed): (i64, i64) = conn.query_row(
+            "SELECT by_sms, sms_failed FROM messages WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        assert_eq!((by_sms, failed), (0, 0));
+        let indexes: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index'
+             AND name IN ('messages_by_time', 'messages_by_expiry')",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(indexes, 2);
+        // What the app showed before the upgrade counts as read.
+        let seen: i64 = conn.query_row(
+            "SELECT read_up_to FROM plain_read_marks WHERE phone = '+4930901820'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(seen, 1);
+        Ok(())
+    }
+}
