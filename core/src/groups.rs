@@ -655,10 +655,20 @@ where
     Ok(Received::GroupChanged(change))
 }
 
-/// Stores the sender key a contact sent for a group. It is kept whatever
-/// the group's state here: the sender's key may arrive before the state
-/// that names them (from another member), and a key only lets us read
-/// texts, which are checked against the membership when they arrive.
+/// The most sender keys kept per sender for distributions no group state
+/// here vouches for yet (see [`apply_sender_key`]).
+pub const MAX_PENDING_SENDER_KEYS: usize = 8;
+
+/// Stores the sender key a contact sent for a group. The key of a member
+/// of a group we are in, for the group's current distribution, is kept.
+/// Any other key is kept too, but as one of at most
+/// [`MAX_PENDING_SENDER_KEYS`] per sender: the sender's key may arrive
+/// before the state that names them or moves the group to new keys (from
+/// another member; messages from different senders are not ordered), and
+/// the sender never sends it again (it records whom it sent the key to).
+/// A key only lets us read texts, which are checked against the
+/// membership when they arrive; the bound keeps a contact from piling up
+/// keys for made-up groups.
 pub(crate) fn apply_sender_key<S: SottoStore>(
     store: &mut S,
     from: &ContactId,
@@ -667,12 +677,50 @@ pub(crate) fn apply_sender_key<S: SottoStore>(
 ) -> Result<Received> {
     let message = SenderKeyDistributionMessage::try_from(distribution)
         .map_err(|_| Error::MalformedContent("bad sender key distribution"))?;
+    let distribution_id = *message
+        .distribution_id()
+        .map_err(|_| Error::MalformedContent("bad sender key distribution"))?
+        .as_bytes();
+    let vouched = store.group(&group)?.is_some_and(|known| {
+        known.active && known.members.contains(from) && known.distribution_id == distribution_id
+    });
+    if !vouched {
+        make_room_for_pending_key(store, from, &distribution_id)?;
+    }
     block_on(process_sender_key_distribution_message(
         &address_of(from),
         &message,
         store,
     ))?;
     Ok(Received::GroupSenderKey { group })
+}
+
+/// Forgets keys of `from` that no group we are in vouches for (the group's
+/// current distribution, with `from` a member), until one more fits under
+/// [`MAX_PENDING_SENDER_KEYS`]. Only `from`'s own keys go, so a contact
+/// that sends too many pushes out nobody's keys but its own.
+fn make_room_for_pending_key<S: SottoStore>(
+    store: &mut S,
+    from: &ContactId,
+    incoming: &[u8; 16],
+) -> Result<()> {
+    let vouched: Vec<[u8; 16]> = store
+        .groups()?
+        .into_iter()
+        .filter(|g| g.active && g.members.contains(from))
+        .map(|g| g.distribution_id)
+        .collect();
+    let mut pending: Vec<[u8; 16]> = store
+        .sender_key_distributions(from)?
+        .into_iter()
+        .filter(|d| !vouched.contains(d) && d != incoming)
+        .collect();
+    while pending.len() >= MAX_PENDING_SENDER_KEYS {
+        if let Some(evicted) = pending.pop() {
+            store.forget_sender_key(from, &evicted)?;
+        }
+    }
+    Ok(())
 }
 
 /// Files a group text from `from`, who must be a member of a group we are

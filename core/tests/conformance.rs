@@ -320,6 +320,28 @@ fn sender_keys_round_trip<S: SottoStore>(mut store: S) -> Result<()> {
     assert!(block_on(store.load_sender_key(&me, distribution))?.is_some());
     assert!(block_on(store.load_sender_key(&them, distribution))?.is_some());
     assert!(block_on(store.load_sender_key(&them, uuid::Uuid::nil()))?.is_none());
+
+    // A contact's keys are listed and forgotten by distribution.
+    let contact = ContactId::random(&mut rng);
+    let address = ProtocolAddress::new(contact.as_str().to_owned(), sotto_core::DEVICE_ID);
+    group_exchange(
+        &mut other,
+        &mut store,
+        &address,
+        uuid::Uuid::from_bytes([9; 16]),
+        &mut rng,
+    )?;
+    group_exchange(&mut other, &mut store, &address, distribution, &mut rng)?;
+    assert_eq!(
+        store.sender_key_distributions(&contact)?,
+        [[7; 16], [9; 16]]
+    );
+    store.forget_sender_key(&contact, &[9; 16])?;
+    assert_eq!(store.sender_key_distributions(&contact)?, [[7; 16]]);
+    assert!(
+        block_on(store.load_sender_key(&them, distribution))?.is_some(),
+        "other senders' keys stay"
+    );
     Ok(())
 }
 

@@ -891,3 +891,60 @@ fn sender_keys_and_groups_survive_a_reopen() -> Result<()> {
     assert_eq!(texts, ["two", "one"]);
     Ok(())
 }
+
+#[test]
+fn sender_keys_no_group_vouches_for_stay_bounded_per_sender() -> Result<()> {
+    let mut rng = rng(12);
+    let mut t = trio(&mut rng)?;
+    sessions_with_members(&mut t, &mut rng)?;
+    let bob_at_carol = t.carol.contact_for(&t.bob.identity)?.expect("known");
+    let carol_at_bob = t.bob.contact_for(&t.carol.identity)?.expect("known");
+    // Carol's key for the real group reaches Bob with her first text.
+    groups::send_group_text(&mut t.carol.store, &t.group, "first", &[], now(), &mut rng)?;
+    deliver_all(&mut [&mut t.alice, &mut t.bob, &mut t.carol], &mut rng)?;
+    let real = t.bob.store.group(&t.group)?.expect("group").distribution_id;
+
+    // Then keys for made-up groups, each with a distribution of its own.
+    let own = libsignal_protocol::ProtocolAddress::new("made-up".into(), sotto_core::DEVICE_ID);
+    for n in 0..3 * groups::MAX_PENDING_SENDER_KEYS {
+        let tag = u8::try_from(n).expect("small");
+        let distribution = futures::executor::block_on(
+            libsignal_protocol::create_sender_key_distribution_message(
+                &own,
+                uuid::Uuid::from_bytes([tag; 16]),
+                &mut t.carol.store,
+                &mut rng,
+            ),
+        )?;
+        let out = messaging::send_body(
+            &mut t.carol.store,
+            &bob_at_carol,
+            Body::GroupSenderKey {
+                group: GroupId([tag.wrapping_add(100); 16]),
+                distribution: distribution.serialized().to_vec(),
+            },
+            now(),
+            &mut rng,
+        )?;
+        messaging::receive(
+            &mut t.bob.store,
+            &carol_at_bob,
+            &out.envelope.to_bytes(),
+            now(),
+            &mut rng,
+        )?;
+    }
+    let kept = t.bob.store.sender_key_distributions(&carol_at_bob)?;
+    assert!(kept.contains(&real), "the key the group vouches for stays");
+    assert!(
+        kept.len() <= groups::MAX_PENDING_SENDER_KEYS + 1,
+        "kept {} keys",
+        kept.len()
+    );
+
+    // Carol's texts in the real group still read.
+    groups::send_group_text(&mut t.carol.store, &t.group, "second", &[], now(), &mut rng)?;
+    deliver_all(&mut [&mut t.alice, &mut t.bob, &mut t.carol], &mut rng)?;
+    assert_eq!(t.bob.group_texts(), ["first", "second"]);
+    Ok(())
+}

@@ -785,6 +785,26 @@ impl SottoStore for InMemStore {
             .count())
     }
 
+    fn sender_key_distributions(&self, sender: &ContactId) -> Result<Vec<[u8; 16]>> {
+        let mut found: Vec<[u8; 16]> = self
+            .state
+            .sender_keys
+            .keys()
+            .filter(|(name, _, _)| name == sender.as_str())
+            .map(|(_, _, distribution)| *distribution)
+            .collect();
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
+    fn forget_sender_key(&mut self, sender: &ContactId, distribution: &[u8; 16]) -> Result<()> {
+        self.state
+            .sender_keys
+            .retain(|(name, _, kept), _| !(name == sender.as_str() && kept == distribution));
+        Ok(())
+    }
+
     fn take_held_group_texts(&mut self, group: &GroupId) -> Result<Vec<GroupMessage>> {
         let (taken, kept) = std::mem::take(&mut self.state.held_group_texts)
             .into_iter()

@@ -499,6 +499,10 @@ pub trait SottoStore:
     fn held_group_text_count(&self, sender: &ContactId) -> Result<usize>;
     /// Removes and returns the held texts of a group, oldest first.
     fn take_held_group_texts(&mut self, group: &GroupId) -> Result<Vec<GroupMessage>>;
+    /// The distribution ids of the sender keys kept for `sender`, sorted.
+    fn sender_key_distributions(&self, sender: &ContactId) -> Result<Vec<[u8; 16]>>;
+    /// Forgets the sender key kept for `sender` under `distribution`.
+    fn forget_sender_key(&mut self, sender: &ContactId, distribution: &[u8; 16]) -> Result<()>;
 }
 
 /// Runs `work` in one transaction: commits if it returns `Ok`, rolls back

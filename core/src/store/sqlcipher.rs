@@ -1467,6 +1467,26 @@ impl SottoStore for SqlCipherStore {
         Ok(usize::try_from(count).unwrap_or(0))
     }
 
+    fn sender_key_distributions(&self, sender: &ContactId) -> Result<Vec<[u8; 16]>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT distribution_id FROM sender_keys
+             WHERE sender = ?1 ORDER BY distribution_id",
+        )?;
+        let rows = stmt.query_map([sender.as_str()], |row| row.get::<_, Vec<u8>>(0))?;
+        let mut found = Vec::new();
+        for row in rows {
+            found.push(<[u8; 16]>::try_from(row?.as_slice()).map_err(|_| Error::CorruptStore)?);
+        }
+        Ok(found)
+    }
+
+    fn forget_sender_key(&mut self, sender: &ContactId, distribution: &[u8; 16]) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM sender_keys WHERE sender = ?1 AND distribution_id = ?2")?
+            .execute(params![sender.as_str(), &distribution[..]])?;
+        Ok(())
+    }
+
     fn take_held_group_texts(&mut self, group: &GroupId) -> Result<Vec<GroupMessage>> {
         let held = {
             let mut stmt = self.conn.prepare_cached(
