@@ -518,10 +518,56 @@ where
     store.save_group(group)
 }
 
+/// The most contacts the group states from one sender may introduce
+/// within [`INTRODUCTION_WINDOW_MS`]: enough to join two full groups of
+/// strangers, few enough that a contact cannot fill the contact list with
+/// made-up members of made-up groups.
+pub const MAX_INTRODUCTIONS_PER_WINDOW: usize = 2 * MAX_GROUP_MEMBERS;
+
+/// The window [`MAX_INTRODUCTIONS_PER_WINDOW`] counts over.
+pub const INTRODUCTION_WINDOW_MS: u64 = 7 * 24 * 3_600_000;
+
+/// The application setting counting the contacts `from`'s group states
+/// introduced: "<window start ms> <count>".
+fn introductions_key(from: &ContactId) -> String {
+    format!("groups.introduced.{}", from.as_str())
+}
+
+/// Counts `new` contacts about to be introduced by `from`'s group state,
+/// refusing the state if that would pass the sender's allowance for the
+/// current window.
+fn count_introductions<S: SottoStore>(
+    store: &mut S,
+    from: &ContactId,
+    new: usize,
+    now_ms: u64,
+) -> Result<()> {
+    if new == 0 {
+        return Ok(());
+    }
+    let key = introductions_key(from);
+    let (start, used) = store
+        .app_setting(&key)?
+        .and_then(|text| {
+            let (start, used) = text.split_once(' ')?;
+            Some((start.parse::<u64>().ok()?, used.parse::<usize>().ok()?))
+        })
+        .filter(|(start, _)| now_ms.saturating_sub(*start) < INTRODUCTION_WINDOW_MS)
+        .unwrap_or((now_ms, 0));
+    let used = used.saturating_add(new);
+    if used > MAX_INTRODUCTIONS_PER_WINDOW {
+        return Err(Error::MalformedContent(
+            "group states introduce too many new members",
+        ));
+    }
+    store.save_app_setting(&key, &format!("{start} {used}"))
+}
+
 /// Applies a group's state received from `from`, inside the receive
 /// transaction. Members not yet known become contacts (named
 /// [`GROUP_MEMBER_NAME`], their identity trusted on the word of the member
-/// who sent the state, their relay as it says).
+/// who sent the state, their relay as it says), at most
+/// [`MAX_INTRODUCTIONS_PER_WINDOW`] from one sender's states.
 pub(crate) fn apply_update<S, R>(
     store: &mut S,
     from: &ContactId,
@@ -566,6 +612,16 @@ where
         // A group we are not in and never were: nothing to keep.
         return Err(Error::NotGroupMember);
     }
+    let mut strangers = Vec::new();
+    for info in &update.members {
+        if info.identity != own
+            && !strangers.contains(&info.identity)
+            && store.contact_by_identity(&info.identity)?.is_none()
+        {
+            strangers.push(info.identity);
+        }
+    }
+    count_introductions(store, from, strangers.len(), now_ms)?;
     let mut members = Vec::new();
     for info in &update.members {
         if info.identity == own {

@@ -948,3 +948,65 @@ fn sender_keys_no_group_vouches_for_stay_bounded_per_sender() -> Result<()> {
     assert_eq!(t.bob.group_texts(), ["first", "second"]);
     Ok(())
 }
+
+#[test]
+fn one_senders_group_states_introduce_a_bounded_number_of_contacts() -> Result<()> {
+    let mut rng = rng(13);
+    let mut t = trio(&mut rng)?;
+    sessions_with_members(&mut t, &mut rng)?;
+    let bob_at_carol = t.carol.contact_for(&t.bob.identity)?.expect("known");
+    let carol_at_bob = t.bob.contact_for(&t.carol.identity)?.expect("known");
+    let contacts_before = t.bob.store.contacts()?.len();
+    let full = sotto_core::message::MAX_GROUP_MEMBERS - 2;
+    let mut outcomes = Vec::new();
+    // Carol makes up full groups of strangers, with Bob and herself in.
+    for n in 0..3u8 {
+        let mut members = vec![
+            GroupMemberInfo {
+                identity: t.bob.identity,
+                relay: None,
+            },
+            GroupMemberInfo {
+                identity: t.carol.identity,
+                relay: None,
+            },
+        ];
+        for _ in 0..full {
+            members.push(GroupMemberInfo {
+                identity: *libsignal_protocol::IdentityKeyPair::generate(&mut rng).identity_key(),
+                relay: None,
+            });
+        }
+        let update = GroupUpdate {
+            group: GroupId([0xC0 + n; 16]),
+            revision: 1,
+            name: "Crowd".into(),
+            members,
+            distribution_id: uuid::Uuid::from_bytes([0xD0 + n; 16]),
+        };
+        let out = messaging::send_body(
+            &mut t.carol.store,
+            &bob_at_carol,
+            Body::GroupUpdate(update),
+            now(),
+            &mut rng,
+        )?;
+        outcomes.push(messaging::receive(
+            &mut t.bob.store,
+            &carol_at_bob,
+            &out.envelope.to_bytes(),
+            now(),
+            &mut rng,
+        ));
+    }
+    assert!(matches!(outcomes[0], Ok(Received::GroupChanged(_))));
+    assert!(matches!(outcomes[1], Ok(Received::GroupChanged(_))));
+    assert!(
+        matches!(outcomes[2], Err(Error::MalformedContent(_))),
+        "got {:?}",
+        outcomes[2]
+    );
+    assert!(t.bob.store.group(&GroupId([0xC2; 16]))?.is_none());
+    assert_eq!(t.bob.store.contacts()?.len(), contacts_before + 2 * full);
+    Ok(())
+}

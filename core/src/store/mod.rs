@@ -410,7 +410,8 @@ pub trait SottoStore:
     fn remove_held_envelope(&mut self, id: i64) -> Result<()>;
 
     /// An application setting, by key (`None` when never saved). The keys
-    /// and value formats belong to `app::AppSettings`; the store keeps text.
+    /// and value formats belong to `app::AppSettings` (and to the group
+    /// introduction counters of `groups`); the store keeps text.
     fn app_setting(&self, key: &str) -> Result<Option<String>>;
     /// Saves an application setting, replacing any earlier value.
     fn save_app_setting(&mut self, key: &str, value: &str) -> Result<()>;
