@@ -735,7 +735,17 @@ impl SottoStore for InMemStore {
                 m.group == message.group && m.sender == message.sender && m.id == message.id
             });
         if !exists {
-            self.state.group_messages.push(message.clone());
+            let after_newest = self
+                .state
+                .group_messages
+                .iter()
+                .filter(|m| m.group == message.group)
+                .map(|m| m.stored_at_ms.saturating_add(1))
+                .max()
+                .unwrap_or(0);
+            let mut stored = message.clone();
+            stored.stored_at_ms = stored.stored_at_ms.max(after_newest);
+            self.state.group_messages.push(stored);
         }
         Ok(!exists)
     }

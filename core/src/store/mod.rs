@@ -477,10 +477,16 @@ pub trait SottoStore:
     /// Every group, by name.
     fn groups(&self) -> Result<Vec<Group>>;
     /// Stores a group text. Returns `false` (and changes nothing) if a text
-    /// with the same group, sender and id is stored already.
+    /// with the same group, sender and id is stored already. Its
+    /// `stored_at_ms` is kept unique within the group: a text stored in the
+    /// millisecond of the newest one (or after the clock went back) takes
+    /// the millisecond after it, so the `stored_at_ms` of a page's last
+    /// text is an exact cursor for [`SottoStore::group_messages`].
     fn insert_group_message(&mut self, message: &GroupMessage) -> Result<bool>;
     /// The newest `limit` texts of a group stored before `before_ms` (all
-    /// if `None`), newest first.
+    /// if `None`), newest first. The next page is the one before the last
+    /// text's `stored_at_ms` (unique within the group; see
+    /// [`SottoStore::insert_group_message`]).
     fn group_messages(
         &self,
         group: &GroupId,

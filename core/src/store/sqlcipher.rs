@@ -1391,7 +1391,9 @@ impl SottoStore for SqlCipherStore {
             .prepare_cached(
                 "INSERT OR IGNORE INTO group_messages
                     (group_id, sender, message_id, body, sent_at_ms, stored_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, MAX(?6, COALESCE(
+                    (SELECT MAX(stored_at_ms) + 1 FROM group_messages WHERE group_id = ?1),
+                    0)))",
             )?
             .execute(params![
                 &m.group.0[..],
