@@ -686,3 +686,76 @@ async fn route_to_relay(host: &str, port: u16) -> IpAddr {
     }
     probe.local_addr().map(|a| a.ip()).unwrap_or(fallback)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{Account, StoreKey};
+    use crate::call::{CallSignal, KeyCommitment, SignalKind};
+    use crate::prekeys::PreKeyPolicy;
+    use crate::relay::invite::RelayInvite;
+    use crate::store::{Contact, DatabaseKey};
+
+    fn received(call_id: CallId, kind: SignalKind) -> ReceivedSignal {
+        ReceivedSignal {
+            signal: CallSignal { call_id, kind },
+            sent_at_ms: now_ms(),
+        }
+    }
+
+    #[tokio::test]
+    async fn other_calls_signals_never_push_out_the_live_calls_way() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let relay = RelayInvite {
+            host: "127.0.0.1".into(),
+            port: 7443,
+            cert_sha256: [5; 32],
+            trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
+        };
+        let policy = PreKeyPolicy {
+            batch: 5,
+            low_water: 2,
+            ..PreKeyPolicy::default()
+        };
+        let key = StoreKey::Raw(DatabaseKey::from_bytes([1; 32]));
+        let account = Account::create_with_policy(dir.path(), &key, relay, &policy)?;
+        let mut rng = rand::rng();
+        let (caller, stranger) = (ContactId::random(&mut rng), ContactId::random(&mut rng));
+        for (id, name) in [(&caller, "Caller"), (&stranger, "Stranger")] {
+            account.shared.store().save_contact(&Contact {
+                id: id.clone(),
+                name: name.into(),
+                relay: None,
+            })?;
+        }
+        let (events, _listening) = mpsc::unbounded_channel();
+        let mut shell = CallShell::new(account.shared.clone(), events);
+
+        // A call rings, its offer having come by SMS.
+        let live = CallId::random(&mut rng);
+        let offer = SignalKind::Offer(KeyCommitment([7; 32]));
+        shell
+            .on_signal(caller, received(live, offer), SignalWay::Sms)
+            .await;
+        assert_eq!(shell.active_call_id(), Some(live));
+        assert_eq!(shell.way_of(live), Some(SignalWay::Sms));
+
+        // Someone else's signals for calls of their own, by relay: more
+        // than the ways remembered, offers answered busy among them.
+        for n in 0..2 * REMEMBERED_WAYS {
+            let kind = if n % 2 == 0 {
+                SignalKind::Offer(KeyCommitment([n as u8; 32]))
+            } else {
+                SignalKind::Hangup
+            };
+            let other = CallId::random(&mut rng);
+            shell
+                .on_signal(stranger.clone(), received(other, kind), SignalWay::Relay)
+                .await;
+            assert_eq!(shell.way_of(other), None, "not a call in progress here");
+        }
+        assert_eq!(shell.active_call_id(), Some(live), "still ringing");
+        assert_eq!(shell.way_of(live), Some(SignalWay::Sms));
+        Ok(())
+    }
+}
