@@ -518,10 +518,56 @@ where
     store.save_group(group)
 }
 
+/// The most contacts the group states from one sender may introduce
+/// within [`INTRODUCTION_WINDOW_MS`]: enough to join two full groups of
+/// strangers, few enough that a contact cannot fill the contact list with
+/// made-up members of made-up groups.
+pub const MAX_INTRODUCTIONS_PER_WINDOW: usize = 2 * MAX_GROUP_MEMBERS;
+
+/// The window [`MAX_INTRODUCTIONS_PER_WINDOW`] counts over.
+pub const INTRODUCTION_WINDOW_MS: u64 = 7 * 24 * 3_600_000;
+
+/// The application setting counting the contacts `from`'s group states
+/// introduced: "<window start ms> <count>".
+fn introductions_key(from: &ContactId) -> String {
+    format!("groups.introduced.{}", from.as_str())
+}
+
+/// Counts `new` contacts about to be introduced by `from`'s group state,
+/// refusing the state if that would pass the sender's allowance for the
+/// current window.
+fn count_introductions<S: SottoStore>(
+    store: &mut S,
+    from: &ContactId,
+    new: usize,
+    now_ms: u64,
+) -> Result<()> {
+    if new == 0 {
+        return Ok(());
+    }
+    let key = introductions_key(from);
+    let (start, used) = store
+        .app_setting(&key)?
+        .and_then(|text| {
+            let (start, used) = text.split_once(' ')?;
+            Some((start.parse::<u64>().ok()?, used.parse::<usize>().ok()?))
+        })
+        .filter(|(start, _)| now_ms.saturating_sub(*start) < INTRODUCTION_WINDOW_MS)
+        .unwrap_or((now_ms, 0));
+    let used = used.saturating_add(new);
+    if used > MAX_INTRODUCTIONS_PER_WINDOW {
+        return Err(Error::MalformedContent(
+            "group states introduce too many new members",
+        ));
+    }
+    store.save_app_setting(&key, &format!("{start} {used}"))
+}
+
 /// Applies a group's state received from `from`, inside the receive
 /// transaction. Members not yet known become contacts (named
 /// [`GROUP_MEMBER_NAME`], their identity trusted on the word of the member
-/// who sent the state, their relay as it says).
+/// who sent the state, their relay as it says), at most
+/// [`MAX_INTRODUCTIONS_PER_WINDOW`] from one sender's states.
 pub(crate) fn apply_update<S, R>(
     store: &mut S,
     from: &ContactId,
@@ -566,6 +612,16 @@ where
         // A group we are not in and never were: nothing to keep.
         return Err(Error::NotGroupMember);
     }
+    let mut strangers = Vec::new();
+    for info in &update.members {
+        if info.identity != own
+            && !strangers.contains(&info.identity)
+            && store.contact_by_identity(&info.identity)?.is_none()
+        {
+            strangers.push(info.identity);
+        }
+    }
+    count_introductions(store, from, strangers.len(), now_ms)?;
     let mut members = Vec::new();
     for info in &update.members {
         if info.identity == own {
@@ -655,10 +711,20 @@ where
     Ok(Received::GroupChanged(change))
 }
 
-/// Stores the sender key a contact sent for a group. It is kept whatever
-/// the group's state here: the sender's key may arrive before the state
-/// that names them (from another member), and a key only lets us read
-/// texts, which are checked against the membership when they arrive.
+/// The most sender keys kept per sender for distributions no group state
+/// here vouches for yet (see [`apply_sender_key`]).
+pub const MAX_PENDING_SENDER_KEYS: usize = 8;
+
+/// Stores the sender key a contact sent for a group. The key of a member
+/// of a group we are in, for the group's current distribution, is kept.
+/// Any other key is kept too, but as one of at most
+/// [`MAX_PENDING_SENDER_KEYS`] per sender: the sender's key may arrive
+/// before the state that names them or moves the group to new keys (from
+/// another member; messages from different senders are not ordered), and
+/// the sender never sends it again (it records whom it sent the key to).
+/// A key only lets us read texts, which are checked against the
+/// membership when they arrive; the bound keeps a contact from piling up
+/// keys for made-up groups.
 pub(crate) fn apply_sender_key<S: SottoStore>(
     store: &mut S,
     from: &ContactId,
@@ -667,12 +733,50 @@ pub(crate) fn apply_sender_key<S: SottoStore>(
 ) -> Result<Received> {
     let message = SenderKeyDistributionMessage::try_from(distribution)
         .map_err(|_| Error::MalformedContent("bad sender key distribution"))?;
+    let distribution_id = *message
+        .distribution_id()
+        .map_err(|_| Error::MalformedContent("bad sender key distribution"))?
+        .as_bytes();
+    let vouched = store.group(&group)?.is_some_and(|known| {
+        known.active && known.members.contains(from) && known.distribution_id == distribution_id
+    });
+    if !vouched {
+        make_room_for_pending_key(store, from, &distribution_id)?;
+    }
     block_on(process_sender_key_distribution_message(
         &address_of(from),
         &message,
         store,
     ))?;
     Ok(Received::GroupSenderKey { group })
+}
+
+/// Forgets keys of `from` that no group we are in vouches for (the group's
+/// current distribution, with `from` a member), until one more fits under
+/// [`MAX_PENDING_SENDER_KEYS`]. Only `from`'s own keys go, so a contact
+/// that sends too many pushes out nobody's keys but its own.
+fn make_room_for_pending_key<S: SottoStore>(
+    store: &mut S,
+    from: &ContactId,
+    incoming: &[u8; 16],
+) -> Result<()> {
+    let vouched: Vec<[u8; 16]> = store
+        .groups()?
+        .into_iter()
+        .filter(|g| g.active && g.members.contains(from))
+        .map(|g| g.distribution_id)
+        .collect();
+    let mut pending: Vec<[u8; 16]> = store
+        .sender_key_distributions(from)?
+        .into_iter()
+        .filter(|d| !vouched.contains(d) && d != incoming)
+        .collect();
+    while pending.len() >= MAX_PENDING_SENDER_KEYS {
+        if let Some(evicted) = pending.pop() {
+            store.forget_sender_key(from, &evicted)?;
+        }
+    }
+    Ok(())
 }
 
 /// Files a group text from `from`, who must be a member of a group we are

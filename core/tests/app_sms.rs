@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 
 use sotto_core::app::{
-    Account, NumberConversation, QueuedSms, SentText, SmsReceived, SmsSettings, SmsStatus,
+    Account, NumberConversation, QueuedSms, Reach, SentText, SmsReceived, SmsSettings, SmsStatus,
     StoreKey, TextProgress,
 };
 use sotto_core::relay::invite::RelayInvite;
@@ -838,5 +838,29 @@ fn a_group_reaches_a_member_on_another_relay_by_sms() -> Result<()> {
         SmsReceived::GroupText { message } if message.body == "On my way"
             && message.sender == Some(bob_at_alice.clone())
     )));
+    Ok(())
+}
+
+#[test]
+fn sms_handshakes_advertise_the_relay_saved_last() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let bobs_relay = relay();
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay())?,
+        number: ALICE,
+    };
+    let bob = Phone {
+        account: create(&dir.path().join("bob"), 2, &bobs_relay)?,
+        number: BOB,
+    };
+    // Alice's SMS side is running before she moves to Bob's relay.
+    alice.account.sms_tick()?;
+    let mut settings = alice.account.settings();
+    settings.relay = bobs_relay;
+    alice.account.save_settings(settings)?;
+
+    let (bob_at_alice, alice_at_bob) = after_handshake(&alice, &bob)?;
+    assert_eq!(bob.account.contact(&alice_at_bob)?.reach, Reach::OurRelay);
+    assert_eq!(alice.account.contact(&bob_at_alice)?.reach, Reach::OurRelay);
     Ok(())
 }

@@ -320,6 +320,28 @@ fn sender_keys_round_trip<S: SottoStore>(mut store: S) -> Result<()> {
     assert!(block_on(store.load_sender_key(&me, distribution))?.is_some());
     assert!(block_on(store.load_sender_key(&them, distribution))?.is_some());
     assert!(block_on(store.load_sender_key(&them, uuid::Uuid::nil()))?.is_none());
+
+    // A contact's keys are listed and forgotten by distribution.
+    let contact = ContactId::random(&mut rng);
+    let address = ProtocolAddress::new(contact.as_str().to_owned(), sotto_core::DEVICE_ID);
+    group_exchange(
+        &mut other,
+        &mut store,
+        &address,
+        uuid::Uuid::from_bytes([9; 16]),
+        &mut rng,
+    )?;
+    group_exchange(&mut other, &mut store, &address, distribution, &mut rng)?;
+    assert_eq!(
+        store.sender_key_distributions(&contact)?,
+        [[7; 16], [9; 16]]
+    );
+    store.forget_sender_key(&contact, &[9; 16])?;
+    assert_eq!(store.sender_key_distributions(&contact)?, [[7; 16]]);
+    assert!(
+        block_on(store.load_sender_key(&them, distribution))?.is_some(),
+        "other senders' keys stay"
+    );
     Ok(())
 }
 
@@ -584,6 +606,25 @@ fn group_messages_page_newest_first_and_dedupe<S: SottoStore>(mut store: S) -> R
     assert!(store.insert_group_message(&group_message(1, None, 9, 400))?);
     store.rollback()?;
     assert_eq!(store.group_messages(&GroupId([1; 16]), 10, None)?.len(), 4);
+
+    // Texts stored in one millisecond: paging by the last text's time
+    // still reaches every one of them, each once.
+    for n in 20..25 {
+        assert!(store.insert_group_message(&group_message(3, Some(&a), n, 500))?);
+    }
+    let mut seen = Vec::new();
+    let mut before = None;
+    for _page in 0..5 {
+        let page = store.group_messages(&GroupId([3; 16]), 2, before)?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.stored_at_ms);
+        seen.extend(page.iter().map(|m| m.id));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        (20..25).map(|n| MessageId([n; 16])).collect::<Vec<_>>()
+    );
     Ok(())
 }
 

@@ -891,3 +891,122 @@ fn sender_keys_and_groups_survive_a_reopen() -> Result<()> {
     assert_eq!(texts, ["two", "one"]);
     Ok(())
 }
+
+#[test]
+fn sender_keys_no_group_vouches_for_stay_bounded_per_sender() -> Result<()> {
+    let mut rng = rng(12);
+    let mut t = trio(&mut rng)?;
+    sessions_with_members(&mut t, &mut rng)?;
+    let bob_at_carol = t.carol.contact_for(&t.bob.identity)?.expect("known");
+    let carol_at_bob = t.bob.contact_for(&t.carol.identity)?.expect("known");
+    // Carol's key for the real group reaches Bob with her first text.
+    groups::send_group_text(&mut t.carol.store, &t.group, "first", &[], now(), &mut rng)?;
+    deliver_all(&mut [&mut t.alice, &mut t.bob, &mut t.carol], &mut rng)?;
+    let real = t.bob.store.group(&t.group)?.expect("group").distribution_id;
+
+    // Then keys for made-up groups, each with a distribution of its own.
+    let own = libsignal_protocol::ProtocolAddress::new("made-up".into(), sotto_core::DEVICE_ID);
+    for n in 0..3 * groups::MAX_PENDING_SENDER_KEYS {
+        let tag = u8::try_from(n).expect("small");
+        let distribution = futures::executor::block_on(
+            libsignal_protocol::create_sender_key_distribution_message(
+                &own,
+                uuid::Uuid::from_bytes([tag; 16]),
+                &mut t.carol.store,
+                &mut rng,
+            ),
+        )?;
+        let out = messaging::send_body(
+            &mut t.carol.store,
+            &bob_at_carol,
+            Body::GroupSenderKey {
+                group: GroupId([tag.wrapping_add(100); 16]),
+                distribution: distribution.serialized().to_vec(),
+            },
+            now(),
+            &mut rng,
+        )?;
+        messaging::receive(
+            &mut t.bob.store,
+            &carol_at_bob,
+            &out.envelope.to_bytes(),
+            now(),
+            &mut rng,
+        )?;
+    }
+    let kept = t.bob.store.sender_key_distributions(&carol_at_bob)?;
+    assert!(kept.contains(&real), "the key the group vouches for stays");
+    assert!(
+        kept.len() <= groups::MAX_PENDING_SENDER_KEYS + 1,
+        "kept {} keys",
+        kept.len()
+    );
+
+    // Carol's texts in the real group still read.
+    groups::send_group_text(&mut t.carol.store, &t.group, "second", &[], now(), &mut rng)?;
+    deliver_all(&mut [&mut t.alice, &mut t.bob, &mut t.carol], &mut rng)?;
+    assert_eq!(t.bob.group_texts(), ["first", "second"]);
+    Ok(())
+}
+
+#[test]
+fn one_senders_group_states_introduce_a_bounded_number_of_contacts() -> Result<()> {
+    let mut rng = rng(13);
+    let mut t = trio(&mut rng)?;
+    sessions_with_members(&mut t, &mut rng)?;
+    let bob_at_carol = t.carol.contact_for(&t.bob.identity)?.expect("known");
+    let carol_at_bob = t.bob.contact_for(&t.carol.identity)?.expect("known");
+    let contacts_before = t.bob.store.contacts()?.len();
+    let full = sotto_core::message::MAX_GROUP_MEMBERS - 2;
+    let mut outcomes = Vec::new();
+    // Carol makes up full groups of strangers, with Bob and herself in.
+    for n in 0..3u8 {
+        let mut members = vec![
+            GroupMemberInfo {
+                identity: t.bob.identity,
+                relay: None,
+            },
+            GroupMemberInfo {
+                identity: t.carol.identity,
+                relay: None,
+            },
+        ];
+        for _ in 0..full {
+            members.push(GroupMemberInfo {
+                identity: *libsignal_protocol::IdentityKeyPair::generate(&mut rng).identity_key(),
+                relay: None,
+            });
+        }
+        let update = GroupUpdate {
+            group: GroupId([0xC0 + n; 16]),
+            revision: 1,
+            name: "Crowd".into(),
+            members,
+            distribution_id: uuid::Uuid::from_bytes([0xD0 + n; 16]),
+        };
+        let out = messaging::send_body(
+            &mut t.carol.store,
+            &bob_at_carol,
+            Body::GroupUpdate(update),
+            now(),
+            &mut rng,
+        )?;
+        outcomes.push(messaging::receive(
+            &mut t.bob.store,
+            &carol_at_bob,
+            &out.envelope.to_bytes(),
+            now(),
+            &mut rng,
+        ));
+    }
+    assert!(matches!(outcomes[0], Ok(Received::GroupChanged(_))));
+    assert!(matches!(outcomes[1], Ok(Received::GroupChanged(_))));
+    assert!(
+        matches!(outcomes[2], Err(Error::MalformedContent(_))),
+        "got {:?}",
+        outcomes[2]
+    );
+    assert!(t.bob.store.group(&GroupId([0xC2; 16]))?.is_none());
+    assert_eq!(t.bob.store.contacts()?.len(), contacts_before + 2 * full);
+    Ok(())
+}

@@ -133,8 +133,13 @@ pub(super) struct CallShell {
     muted: bool,
     speaker_gain: f32,
     policy: PathPolicy,
-    /// The way each recent call's signals travel, newest last.
+    /// The way each recent call's signals travel, newest last; only calls
+    /// that were in progress here are remembered, so no one's signals can
+    /// push the live call's way out.
     ways: VecDeque<(CallId, SignalWay)>,
+    /// The call and way of the signal being handled, for the replies it
+    /// makes (a busy answer to a second caller goes the way its offer came).
+    incoming: Option<(CallId, SignalWay)>,
     /// Writes the call log from the events emitted.
     log: CallRecorder,
 }
@@ -169,6 +174,7 @@ impl CallShell {
             },
             shared,
             ways: VecDeque::new(),
+            incoming: None,
             log: CallRecorder::default(),
         }
     }
@@ -217,10 +223,13 @@ impl CallShell {
         self.release(None).await;
     }
 
-    /// A signal from `from` that came `way`: the first signal of a call
-    /// fixes the way its answers take.
+    /// A signal from `from` that came `way`: the first signal of the call
+    /// in progress fixes the way its answers take. The way is kept only
+    /// once the controller made the call the one in progress; replies to
+    /// any other signal go the way it came.
     async fn on_signal(&mut self, from: ContactId, signal: ReceivedSignal, way: SignalWay) {
-        self.remember_way(signal.signal.call_id, way);
+        let call_id = signal.signal.call_id;
+        self.incoming = Some((call_id, way));
         let actions = {
             let store = self.shared.store();
             self.controller
@@ -228,6 +237,10 @@ impl CallShell {
         };
         // An error was logged by `perform_result`.
         let _ = self.perform_result(actions).await;
+        self.incoming = None;
+        if self.active_call_id() == Some(call_id) {
+            self.remember_way(call_id, way);
+        }
     }
 
     /// The way `call_id`'s signals travel, if it is fixed yet.
@@ -239,6 +252,7 @@ impl CallShell {
     }
 
     /// Fixes the way of `call_id`'s signals unless it is fixed already.
+    /// Only for the call in progress (see `ways`).
     fn remember_way(&mut self, call_id: CallId, way: SignalWay) {
         if self.way_of(call_id).is_some() {
             return;
@@ -475,20 +489,23 @@ impl CallShell {
 
     fn send(&mut self, peer: &ContactId, signal: call::CallSignal) {
         let call_id = signal.call_id;
-        let way = match self.way_of(call_id) {
+        let came = self
+            .incoming
+            .filter(|(id, _)| *id == call_id)
+            .map(|(_, way)| way);
+        let way = match self.way_of(call_id).or(came) {
             Some(way) => way,
-            None => {
-                let way = match route_to(&self.shared, peer) {
-                    Ok(Route::EncryptedSms) => SignalWay::Sms,
-                    // The relay now or later; a contact that can be
-                    // reached neither way gets the signal queued for the
-                    // relay, and the call times out.
-                    _ => SignalWay::Relay,
-                };
-                self.remember_way(call_id, way);
-                way
-            }
+            None => match route_to(&self.shared, peer) {
+                Ok(Route::EncryptedSms) => SignalWay::Sms,
+                // The relay now or later; a contact that can be
+                // reached neither way gets the signal queued for the
+                // relay, and the call times out.
+                _ => SignalWay::Relay,
+            },
         };
+        if self.active_call_id() == Some(call_id) {
+            self.remember_way(call_id, way);
+        }
         let queued = call::send_signal(
             &mut *self.shared.store(),
             peer,
@@ -668,4 +685,77 @@ async fn route_to_relay(host: &str, port: u16) -> IpAddr {
         return fallback;
     }
     probe.local_addr().map(|a| a.ip()).unwrap_or(fallback)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{Account, StoreKey};
+    use crate::call::{CallSignal, KeyCommitment, SignalKind};
+    use crate::prekeys::PreKeyPolicy;
+    use crate::relay::invite::RelayInvite;
+    use crate::store::{Contact, DatabaseKey};
+
+    fn received(call_id: CallId, kind: SignalKind) -> ReceivedSignal {
+        ReceivedSignal {
+            signal: CallSignal { call_id, kind },
+            sent_at_ms: now_ms(),
+        }
+    }
+
+    #[tokio::test]
+    async fn other_calls_signals_never_push_out_the_live_calls_way() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let relay = RelayInvite {
+            host: "127.0.0.1".into(),
+            port: 7443,
+            cert_sha256: [5; 32],
+            trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
+        };
+        let policy = PreKeyPolicy {
+            batch: 5,
+            low_water: 2,
+            ..PreKeyPolicy::default()
+        };
+        let key = StoreKey::Raw(DatabaseKey::from_bytes([1; 32]));
+        let account = Account::create_with_policy(dir.path(), &key, relay, &policy)?;
+        let mut rng = rand::rng();
+        let (caller, stranger) = (ContactId::random(&mut rng), ContactId::random(&mut rng));
+        for (id, name) in [(&caller, "Caller"), (&stranger, "Stranger")] {
+            account.shared.store().save_contact(&Contact {
+                id: id.clone(),
+                name: name.into(),
+                relay: None,
+            })?;
+        }
+        let (events, _listening) = mpsc::unbounded_channel();
+        let mut shell = CallShell::new(account.shared.clone(), events);
+
+        // A call rings, its offer having come by SMS.
+        let live = CallId::random(&mut rng);
+        let offer = SignalKind::Offer(KeyCommitment([7; 32]));
+        shell
+            .on_signal(caller, received(live, offer), SignalWay::Sms)
+            .await;
+        assert_eq!(shell.active_call_id(), Some(live));
+        assert_eq!(shell.way_of(live), Some(SignalWay::Sms));
+
+        // Someone else's signals for calls of their own, by relay: more
+        // than the ways remembered, offers answered busy among them.
+        for n in 0..2 * REMEMBERED_WAYS {
+            let kind = if n % 2 == 0 {
+                SignalKind::Offer(KeyCommitment([n as u8; 32]))
+            } else {
+                SignalKind::Hangup
+            };
+            let other = CallId::random(&mut rng);
+            shell
+                .on_signal(stranger.clone(), received(other, kind), SignalWay::Relay)
+                .await;
+            assert_eq!(shell.way_of(other), None, "not a call in progress here");
+        }
+        assert_eq!(shell.active_call_id(), Some(live), "still ringing");
+        assert_eq!(shell.way_of(live), Some(SignalWay::Sms));
+        Ok(())
+    }
 }

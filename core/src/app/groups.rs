@@ -159,7 +159,9 @@ impl Account {
     }
 
     /// One page of a group's texts: the newest `limit` stored before
-    /// `before_ms` (from the start if `None`), newest first.
+    /// `before_ms` (from the start if `None`), newest first. The next page
+    /// is the one before the last text's `stored_at_ms`, which the store
+    /// keeps unique within the group, so no text is skipped.
     pub fn group_messages(
         &self,
         group: &GroupId,

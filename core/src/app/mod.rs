@@ -318,7 +318,8 @@ impl Account {
     }
 
     /// Saves new settings. A change of relay or proxy takes effect at the
-    /// next [`Account::connect`].
+    /// next [`Account::connect`]; SMS handshakes advertise the new relay
+    /// from now on.
     pub fn save_settings(&self, settings: AppSettings) -> Result<()> {
         in_transaction(&mut *self.shared.store(), |store| settings.save(store))?;
         *self
@@ -326,7 +327,7 @@ impl Account {
             .settings
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = settings;
-        Ok(())
+        sms::relay_changed(&self.shared)
     }
 
     /// The invite others add this account with.

@@ -735,7 +735,17 @@ impl SottoStore for InMemStore {
                 m.group == message.group && m.sender == message.sender && m.id == message.id
             });
         if !exists {
-            self.state.group_messages.push(message.clone());
+            let after_newest = self
+                .state
+                .group_messages
+                .iter()
+                .filter(|m| m.group == message.group)
+                .map(|m| m.stored_at_ms.saturating_add(1))
+                .max()
+                .unwrap_or(0);
+            let mut stored = message.clone();
+            stored.stored_at_ms = stored.stored_at_ms.max(after_newest);
+            self.state.group_messages.push(stored);
         }
         Ok(!exists)
     }
@@ -783,6 +793,26 @@ impl SottoStore for InMemStore {
             .iter()
             .filter(|m| m.sender.as_ref() == Some(sender))
             .count())
+    }
+
+    fn sender_key_distributions(&self, sender: &ContactId) -> Result<Vec<[u8; 16]>> {
+        let mut found: Vec<[u8; 16]> = self
+            .state
+            .sender_keys
+            .keys()
+            .filter(|(name, _, _)| name == sender.as_str())
+            .map(|(_, _, distribution)| *distribution)
+            .collect();
+        found.sort();
+        found.dedup();
+        Ok(found)
+    }
+
+    fn forget_sender_key(&mut self, sender: &ContactId, distribution: &[u8; 16]) -> Result<()> {
+        self.state
+            .sender_keys
+            .retain(|(name, _, kept), _| !(name == sender.as_str() && kept == distribution));
+        Ok(())
     }
 
     fn take_held_group_texts(&mut self, group: &GroupId) -> Result<Vec<GroupMessage>> {

@@ -410,7 +410,8 @@ pub trait SottoStore:
     fn remove_held_envelope(&mut self, id: i64) -> Result<()>;
 
     /// An application setting, by key (`None` when never saved). The keys
-    /// and value formats belong to `app::AppSettings`; the store keeps text.
+    /// and value formats belong to `app::AppSettings` (and to the group
+    /// introduction counters of `groups`); the store keeps text.
     fn app_setting(&self, key: &str) -> Result<Option<String>>;
     /// Saves an application setting, replacing any earlier value.
     fn save_app_setting(&mut self, key: &str, value: &str) -> Result<()>;
@@ -476,10 +477,16 @@ pub trait SottoStore:
     /// Every group, by name.
     fn groups(&self) -> Result<Vec<Group>>;
     /// Stores a group text. Returns `false` (and changes nothing) if a text
-    /// with the same group, sender and id is stored already.
+    /// with the same group, sender and id is stored already. Its
+    /// `stored_at_ms` is kept unique within the group: a text stored in the
+    /// millisecond of the newest one (or after the clock went back) takes
+    /// the millisecond after it, so the `stored_at_ms` of a page's last
+    /// text is an exact cursor for [`SottoStore::group_messages`].
     fn insert_group_message(&mut self, message: &GroupMessage) -> Result<bool>;
     /// The newest `limit` texts of a group stored before `before_ms` (all
-    /// if `None`), newest first.
+    /// if `None`), newest first. The next page is the one before the last
+    /// text's `stored_at_ms` (unique within the group; see
+    /// [`SottoStore::insert_group_message`]).
     fn group_messages(
         &self,
         group: &GroupId,
@@ -499,6 +506,10 @@ pub trait SottoStore:
     fn held_group_text_count(&self, sender: &ContactId) -> Result<usize>;
     /// Removes and returns the held texts of a group, oldest first.
     fn take_held_group_texts(&mut self, group: &GroupId) -> Result<Vec<GroupMessage>>;
+    /// The distribution ids of the sender keys kept for `sender`, sorted.
+    fn sender_key_distributions(&self, sender: &ContactId) -> Result<Vec<[u8; 16]>>;
+    /// Forgets the sender key kept for `sender` under `distribution`.
+    fn forget_sender_key(&mut self, sender: &ContactId, distribution: &[u8; 16]) -> Result<()>;
 }
 
 /// Runs `work` in one transaction: commits if it returns `Ok`, rolls back

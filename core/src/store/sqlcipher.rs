@@ -1391,7 +1391,9 @@ impl SottoStore for SqlCipherStore {
             .prepare_cached(
                 "INSERT OR IGNORE INTO group_messages
                     (group_id, sender, message_id, body, sent_at_ms, stored_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, MAX(?6, COALESCE(
+                    (SELECT MAX(stored_at_ms) + 1 FROM group_messages WHERE group_id = ?1),
+                    0)))",
             )?
             .execute(params![
                 &m.group.0[..],
@@ -1465,6 +1467,26 @@ impl SottoStore for SqlCipherStore {
             .prepare_cached("SELECT COUNT(*) FROM held_group_texts WHERE sender = ?1")?
             .query_row([sender.as_str()], |row| row.get(0))?;
         Ok(usize::try_from(count).unwrap_or(0))
+    }
+
+    fn sender_key_distributions(&self, sender: &ContactId) -> Result<Vec<[u8; 16]>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT DISTINCT distribution_id FROM sender_keys
+             WHERE sender = ?1 ORDER BY distribution_id",
+        )?;
+        let rows = stmt.query_map([sender.as_str()], |row| row.get::<_, Vec<u8>>(0))?;
+        let mut found = Vec::new();
+        for row in rows {
+            found.push(<[u8; 16]>::try_from(row?.as_slice()).map_err(|_| Error::CorruptStore)?);
+        }
+        Ok(found)
+    }
+
+    fn forget_sender_key(&mut self, sender: &ContactId, distribution: &[u8; 16]) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM sender_keys WHERE sender = ?1 AND distribution_id = ?2")?
+            .execute(params![sender.as_str(), &distribution[..]])?;
+        Ok(())
     }
 
     fn take_held_group_texts(&mut self, group: &GroupId) -> Result<Vec<GroupMessage>> {

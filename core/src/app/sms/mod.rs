@@ -206,19 +206,50 @@ fn endpoint(shared: &Shared) -> Result<MutexGuard<'_, Option<SmsEndpoint>>> {
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if guard.is_none() {
         let mut store = shared.store();
-        let settings = SmsSettings::load(&store)?;
-        let mut endpoint = SmsEndpoint::new(SmsConfig {
-            own_relay: Some(shared.settings().relay),
-            data_sms: settings.data_sms,
-            ..SmsConfig::default()
-        });
         in_transaction(&mut *store, |store| store.sms_queue_requeue_handed_out())?;
-        endpoint.restore_legs(store.sms_legs()?);
-        let step = endpoint.restore(&mut *store, &mut rand::rng())?;
-        queue_step(&mut store, &step, SystemTime::now())?;
-        *guard = Some(endpoint);
+        *guard = Some(restored_endpoint(shared, &mut store)?);
     }
     Ok(guard)
+}
+
+/// An endpoint configured from the current settings, with the state the
+/// store keeps put back: waiting handshake legs, the sent-payload cache
+/// and the parts of unfinished incoming messages.
+fn restored_endpoint(shared: &Shared, store: &mut SqlCipherStore) -> Result<SmsEndpoint> {
+    let settings = SmsSettings::load(store)?;
+    let mut endpoint = SmsEndpoint::new(SmsConfig {
+        own_relay: Some(shared.settings().relay),
+        data_sms: settings.data_sms,
+        ..SmsConfig::default()
+    });
+    endpoint.restore_legs(store.sms_legs()?);
+    let step = endpoint.restore(store, &mut rand::rng())?;
+    queue_step(store, &step, SystemTime::now())?;
+    Ok(endpoint)
+}
+
+/// Makes a running endpoint take the relay of the settings just saved, so
+/// handshakes advertise it and "same relay as yours" compares with it. The
+/// endpoint is built again from what the store keeps (its config is fixed
+/// at creation); the SMS already handed out stay handed out, as the app
+/// still reports them. What only memory held goes: the cache of replies to
+/// repeated handshake legs (a repeat is answered afresh) and strangers'
+/// hellos waiting for the user (they send again). A relay change is rare.
+pub(crate) fn relay_changed(shared: &Shared) -> Result<()> {
+    let mut guard = shared
+        .sms
+        .endpoint
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let relay = shared.settings().relay;
+    let stale = guard
+        .as_ref()
+        .is_some_and(|endpoint| endpoint.config().own_relay.as_ref() != Some(&relay));
+    if stale {
+        let mut store = shared.store();
+        *guard = Some(restored_endpoint(shared, &mut store)?);
+    }
+    Ok(())
 }
 
 /// Hands the call signals that came by SMS in `step` to the running call
