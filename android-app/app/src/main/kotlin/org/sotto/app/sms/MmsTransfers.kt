@@ -64,6 +64,8 @@ class MmsTransfers(private val context: Context) {
         val mms = read.mms
         val outcome = if (mms == null) {
             read.failure ?: MmsDownloadOutcome.UNREADABLE
+        } else if (MmsDownloadOutcome.ofMessage(mms) != null) {
+            MmsDownloadOutcome.REFUSED // no sender, or an e-mail one: never kept
         } else {
             // A receiver in a cold process opens the core itself when no passphrase is needed.
             val core = graph.coreOrOpen()
@@ -148,7 +150,7 @@ class MmsTransfers(private val context: Context) {
      * never will, or null for a core failure that may pass.
      */
     private fun deliver(graph: AppGraph, core: SottoCore, mms: RetrievedMms, onStored: () -> Unit = {}): MmsDownloadOutcome? {
-        // No sender: no thread to put it in.
+        MmsDownloadOutcome.ofMessage(mms)?.let { return it }
         val from = mms.from ?: return MmsDownloadOutcome.REFUSED
         // Group MMS: the core keeps threads by one number, so the sender's thread gets it.
         val result = try {

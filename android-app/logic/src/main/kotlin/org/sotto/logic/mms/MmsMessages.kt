@@ -211,6 +211,18 @@ enum class MmsDownloadOutcome(
             else -> null
         }
 
+        /**
+         * [REFUSED] for a message the core certainly refuses, checked before
+         * it is kept for the unlock, so that the centre is not told
+         * Retrieved for a message dropped later: no sender (no thread to put
+         * it in), or an e-mail sender (the core keeps plain threads by phone
+         * number). Null otherwise: the core decides the rest (its size limit).
+         */
+        fun ofMessage(mms: RetrievedMms): MmsDownloadOutcome? {
+            val from = mms.from
+            return if (from.isNullOrBlank() || '@' in from) REFUSED else null
+        }
+
         /** The outcome when [MmsPdu.parseRetrieveConf] refused the download with [e]. */
         fun ofUnreadable(e: MmsPduException): MmsDownloadOutcome = if (e.centreStatus != null) NOT_KEPT else UNREADABLE
 

@@ -335,6 +335,11 @@ class MmsPduTest {
         assertNull(MmsDownloadOutcome.ofFileLength(1))
         assertNull(MmsDownloadOutcome.ofFileLength(MmsPdu.MAX_PDU_BYTES.toLong()))
         assertEquals(MmsDownloadOutcome.REFUSED, MmsDownloadOutcome.ofFileLength(MmsPdu.MAX_PDU_BYTES + 1L))
+        // What the core certainly refuses is refused before it could be kept for the unlock.
+        assertNull(MmsDownloadOutcome.ofMessage(MmsPdu.parseRetrieveConf(retrieveConf)))
+        assertEquals(MmsDownloadOutcome.REFUSED, MmsDownloadOutcome.ofMessage(MmsPdu.parseRetrieveConf(pdu(0x8C, 0x84, 0x84, 0x83, "x"))))
+        val fromEmail = pdu(0x8C, 0x84, 0x89, 17, 0x80, "bob@example.org", 0, 0x84, 0x83, "x")
+        assertEquals(MmsDownloadOutcome.REFUSED, MmsDownloadOutcome.ofMessage(MmsPdu.parseRetrieveConf(fromEmail)))
         assertEquals(MmsDownloadOutcome.REFUSED, MmsDownloadOutcome.ofCoreFailure(CoreException.InvalidInput("phone number")))
         assertNull(MmsDownloadOutcome.ofCoreFailure(CoreException.Storage()), "a storage failure keeps the file for later")
         assertNull(MmsDownloadOutcome.ofCoreFailure(CoreException.Internal()))
