@@ -171,6 +171,7 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             connectedAtMillis = e.connectedAtMs?.toLong(),
             endedAtMillis = e.endedAtMs.toLong(),
             whileBusy = e.whileBusy,
+            missed = e.missed,
         )
 
         private fun plainMessage(m: PlainMessage): MessageRecord = MessageRecord(

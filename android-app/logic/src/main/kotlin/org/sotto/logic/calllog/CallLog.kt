@@ -54,16 +54,23 @@ enum class CallOutcome {
     ;
 
     companion object {
-        /** The outcome of a call that went [direction], [connected] or not, and ended by [cause]. */
-        fun of(direction: CallDirection, connected: Boolean, cause: CallEndCause): CallOutcome = when {
+        /**
+         * The outcome of a call that went [direction], [connected] or not,
+         * ended by [cause], and that the core says was [missed] or not.
+         * Missed is the core's word (the log screen, the notification and
+         * the core must agree): an incoming call nobody answered here (it
+         * timed out, the caller gave up, or it was never rung). An incoming
+         * call that was neither missed nor declined was answered here and
+         * never connected (the caller hung up while it was connecting): failed.
+         */
+        fun of(direction: CallDirection, connected: Boolean, cause: CallEndCause, missed: Boolean): CallOutcome = when {
             connected -> ANSWERED
+            missed -> MISSED
             cause == CallEndCause.CONNECT_TIMEOUT || cause == CallEndCause.MEDIA_FAILED -> FAILED
             direction == CallDirection.INCOMING -> when (cause) {
-                CallEndCause.DECLINED_HERE -> DECLINED
-                // Hung up here while ringing is declining; everything else
-                // unanswered here is a missed call.
-                CallEndCause.HUNG_UP_HERE -> DECLINED
-                else -> MISSED
+                // Hung up here while ringing is declining.
+                CallEndCause.DECLINED_HERE, CallEndCause.HUNG_UP_HERE -> DECLINED
+                else -> FAILED
             }
             cause == CallEndCause.HUNG_UP_HERE -> CANCELLED
             else -> NOT_ANSWERED
@@ -88,9 +95,11 @@ data class CallLogRecord(
     val endedAtMillis: Long,
     /** Not rung because another call was in progress. */
     val whileBusy: Boolean,
+    /** The core's word: an incoming call nobody answered here (timed out, the caller gave up, or never rung). */
+    val missed: Boolean,
 ) {
     /** What became of the call. */
-    val outcome: CallOutcome get() = CallOutcome.of(direction, connectedAtMillis != null, cause)
+    val outcome: CallOutcome get() = CallOutcome.of(direction, connectedAtMillis != null, cause, missed)
 
     /** How long it was connected (0 if it never was). */
     val durationMillis: Long get() = connectedAtMillis?.let { (endedAtMillis - it).coerceAtLeast(0) } ?: 0

@@ -1,5 +1,7 @@
 package org.sotto.logic.mms
 
+import org.sotto.logic.core.CoreException
+
 /*
  * What the MMS PDUs this app reads and writes say, in plain Kotlin types.
  * None of them prints a number, a text or an attachment in toString():
@@ -153,4 +155,85 @@ enum class MmsStatus(internal val code: Int) {
 
     /** The notification could not be understood. */
     UNRECOGNISED(0x84),
+}
+
+/**
+ * What became of a downloaded `m-retrieve-conf` here. It decides what the
+ * MMS centre is told ([MmsPdu.downloadAnswer]) and whether the downloaded
+ * file is deleted ([deletesFile]). The rule: the centre hears Retrieved
+ * only once our copy is safe (in the core, or kept whole for the next
+ * unlock); a message we refuse for good is answered as such and its file
+ * deleted (the same octets would be refused again); when nothing of it
+ * could be kept, the centre hears nothing and keeps the message.
+ */
+enum class MmsDownloadOutcome(
+    /** Whether the downloaded file is deleted afterwards (else it was moved to the pending directory). */
+    val deletesFile: Boolean,
+) {
+    /** The core stored it. Told Retrieved (or `m-acknowledge-ind`). */
+    STORED(deletesFile = true),
+
+    /**
+     * Kept whole under the pending directory for the core at the next
+     * unlock (the passphrase lock is on, or the store failed this time).
+     * Told Retrieved (or `m-acknowledge-ind`): our copy is safe.
+     */
+    KEPT_FOR_LATER(deletesFile = false),
+
+    /**
+     * Read, but refused for good: no sender, a sender the core takes for
+     * no phone number (an e-mail address), or over the core's size limit.
+     * Told Rejected.
+     */
+    REFUSED(deletesFile = true),
+
+    /** Not an `m-retrieve-conf` that can be read. Told Unrecognised. */
+    UNREADABLE(deletesFile = true),
+
+    /**
+     * Neither stored nor kept: the MMS centre sent its own error instead of
+     * the message, the file could not be read, or the pending copy could
+     * not be written. Told nothing, so the centre keeps the message.
+     */
+    NOT_KEPT(deletesFile = true),
+    ;
+
+    companion object {
+        /**
+         * The outcome a downloaded file of [length] octets has before it is
+         * read, or null to read it: nothing came (the centre keeps the
+         * message), or more than any PDU read ([MmsPdu.MAX_PDU_BYTES]:
+         * refused, as the codec would).
+         */
+        fun ofFileLength(length: Long): MmsDownloadOutcome? = when {
+            length <= 0 -> NOT_KEPT
+            length > MmsPdu.MAX_PDU_BYTES -> REFUSED
+            else -> null
+        }
+
+        /**
+         * [REFUSED] for a message the core certainly refuses, checked before
+         * it is kept for the unlock, so that the centre is not told
+         * Retrieved for a message dropped later: no sender (no thread to put
+         * it in), or an e-mail sender (the core keeps plain threads by phone
+         * number). Null otherwise: the core decides the rest (its size limit).
+         */
+        fun ofMessage(mms: RetrievedMms): MmsDownloadOutcome? {
+            val from = mms.from
+            return if (from.isNullOrBlank() || '@' in from) REFUSED else null
+        }
+
+        /** The outcome when [MmsPdu.parseRetrieveConf] refused the download with [e]. */
+        fun ofUnreadable(e: MmsPduException): MmsDownloadOutcome = if (e.centreStatus != null) NOT_KEPT else UNREADABLE
+
+        /**
+         * The outcome when the core would not store it and threw [e]:
+         * [REFUSED] for input it will always refuse ([CoreException.InvalidInput]:
+         * a sender that is no phone number, over its size limit); null for a
+         * failure that may pass (storage, a closed store), when the file is
+         * kept for the next unlock ([KEPT_FOR_LATER], or [NOT_KEPT] if it
+         * cannot be).
+         */
+        fun ofCoreFailure(e: CoreException): MmsDownloadOutcome? = if (e is CoreException.InvalidInput) REFUSED else null
+    }
 }

@@ -89,7 +89,7 @@ object MmsPdu {
         val h = readHeaders(WspReader(checkSize(pdu)), NOTIFICATION_IND)
         return MmsNotification(
             transactionId = h.transactionId ?: throw MmsPduException("notification without a transaction id"),
-            contentLocation = h.contentLocation ?: throw MmsPduException("notification without a content location"),
+            contentLocation = h.contentLocation?.ifEmpty { null } ?: throw MmsPduException("notification without a content location"),
             from = h.from,
             messageSize = h.messageSize ?: 0,
             expiry = h.expiry,
@@ -108,7 +108,7 @@ object MmsPdu {
         val r = WspReader(checkSize(pdu))
         val h = readHeaders(r, expected)
         // X-Mms-Retrieve-Status (§7.3.50): anything but Ok means the body is no message.
-        h.retrieveStatus?.let { if (it != RESPONSE_OK) throw MmsPduException("the MMS centre could not give the message (status $it)") }
+        h.retrieveStatus?.let { if (it != RESPONSE_OK) throw MmsPduException("the MMS centre could not give the message (status $it)", centreStatus = it) }
         val contentType = h.contentType ?: throw MmsPduException("MMS without a content type")
         val parts = if (isMultipart(contentType.mediaType)) {
             readMultipart(r)
@@ -149,7 +149,8 @@ object MmsPdu {
         val h = readHeaders(WspReader(checkSize(pdu)), SEND_CONF)
         return MmsSendConf(
             responseStatus = h.responseStatus ?: throw MmsPduException("send confirmation without a response status"),
-            messageId = h.messageId,
+            // An empty Message-ID names nothing a delivery report could find.
+            messageId = h.messageId?.ifEmpty { null },
         )
     }
 
@@ -157,7 +158,7 @@ object MmsPdu {
     fun parseDeliveryInd(pdu: ByteArray): MmsDeliveryReport {
         val h = readHeaders(WspReader(checkSize(pdu)), DELIVERY_IND)
         return MmsDeliveryReport(
-            messageId = h.messageId ?: throw MmsPduException("delivery report without a message id"),
+            messageId = h.messageId?.ifEmpty { null } ?: throw MmsPduException("delivery report without a message id"),
             status = h.status ?: throw MmsPduException("delivery report without a status"),
         )
     }
@@ -193,17 +194,18 @@ object MmsPdu {
         WspContentType("application/vnd.wap.multipart.related", type = SMIL, start = SMIL_ID).writeTo(w)
 
         val media = ArrayList<OutPart>()
-        val used = HashSet<String>()
+        // Every part's Content-Location is unique: the SMIL and receivers find parts by it.
+        val used = hashSetOf(SMIL_NAME)
         if (request.text.isNotEmpty()) {
-            media += OutPart(WspContentType("text/plain", charset = WspCharsets.UTF_8), "text.txt", request.text.toByteArray(Charsets.UTF_8))
-            used += "text.txt"
+            media += OutPart(WspContentType("text/plain", charset = WspCharsets.UTF_8), TEXT_NAME, request.text.toByteArray(Charsets.UTF_8))
+            used += TEXT_NAME
         }
         request.attachments.forEachIndexed { i, part ->
-            var name = safeName(part.name) ?: "part$i"
-            if (!used.add(name)) name = "$i-$name".also { used += it }
+            val name = uniqueName(safeName(part.name) ?: "part$i", i, used)
+            used += name
             media += OutPart(WspContentType(part.contentType.lowercase(), name = name), name, part.data)
         }
-        val smil = OutPart(WspContentType(SMIL), "smil.xml", smil(media).toByteArray(Charsets.UTF_8))
+        val smil = OutPart(WspContentType(SMIL), SMIL_NAME, smil(media).toByteArray(Charsets.UTF_8))
         val parts = listOf(smil) + media
         w.uintvar(parts.size)
         parts.forEachIndexed { i, part ->
@@ -221,6 +223,20 @@ object MmsPdu {
 
     private const val SMIL = "application/smil"
     private const val SMIL_ID = "<smil>"
+    private const val SMIL_NAME = "smil.xml"
+    private const val TEXT_NAME = "text.txt"
+
+    /**
+     * [name] if no part has it yet, else the first of `i-name`, `i-2-name`,
+     * `i-3-name`, … that none has ([index] is the attachment's).
+     */
+    private fun uniqueName(name: String, index: Int, used: Set<String>): String {
+        if (name !in used) return name
+        var candidate = "$index-$name"
+        var n = 1
+        while (candidate in used) candidate = "$index-${++n}-$name"
+        return candidate
+    }
 
     /**
      * The SMIL presentation: an image region above a text region, one
@@ -250,21 +266,32 @@ object MmsPdu {
     }
 
     /**
-     * What to tell the MMS centre once an MMS is downloaded and kept
-     * (OMA-MMS-CTR §6.3): an `m-acknowledge-ind` with the retrieve-conf's
-     * transaction id when it carries one (the centre asked for it),
-     * otherwise an `m-notifyresp-ind` (Retrieved) for the notification's
-     * transaction; null when neither id is known or usable.
+     * What to tell the MMS centre about a download that ended in
+     * [outcome] (OMA-MMS-CTR §6.3; status values OMA-MMS-ENC §7.3.54):
+     *
+     * - kept ([MmsDownloadOutcome.STORED], [MmsDownloadOutcome.KEPT_FOR_LATER]):
+     *   an `m-acknowledge-ind` with the retrieve-conf's transaction id when
+     *   it carries a usable one (the centre asked for it), otherwise an
+     *   `m-notifyresp-ind` Retrieved for the notification's transaction;
+     * - refused: `m-notifyresp-ind` Rejected; unreadable: Unrecognised
+     *   (an `m-acknowledge-ind` has no status, so these always answer the
+     *   notification);
+     * - not kept: nothing, so the centre keeps the message.
+     *
+     * Null also when no usable transaction id is known ([retrieved] is
+     * null when the PDU could not be read).
      */
-    fun downloadAnswer(retrieved: RetrievedMms, notificationTransactionId: String?): ByteArray? = try {
-        val fromConf = retrieved.transactionId
-        when {
-            fromConf != null -> encodeAcknowledge(fromConf)
-            notificationTransactionId != null -> encodeNotifyResponse(notificationTransactionId, MmsStatus.RETRIEVED)
-            else -> null
+    fun downloadAnswer(outcome: MmsDownloadOutcome, retrieved: RetrievedMms?, notificationTransactionId: String?): ByteArray? {
+        val status = when (outcome) {
+            MmsDownloadOutcome.STORED, MmsDownloadOutcome.KEPT_FOR_LATER -> {
+                retrieved?.transactionId?.takeIf(::usableTransactionId)?.let { return encodeAcknowledge(it) }
+                MmsStatus.RETRIEVED
+            }
+            MmsDownloadOutcome.REFUSED -> MmsStatus.REJECTED
+            MmsDownloadOutcome.UNREADABLE -> MmsStatus.UNRECOGNISED
+            MmsDownloadOutcome.NOT_KEPT -> return null
         }
-    } catch (e: MmsPduException) {
-        null
+        return notificationTransactionId?.takeIf(::usableTransactionId)?.let { encodeNotifyResponse(it, status) }
     }
 
     /** Writes an `m-notifyresp-ind`: the answer to a notification ([status] says what became of it). */
@@ -454,10 +481,12 @@ object MmsPdu {
 
     // --- writing -------------------------------------------------------------
 
+    /** Whether [transactionId] can be written in a PDU: printable ASCII, not empty. */
+    private fun usableTransactionId(transactionId: String): Boolean =
+        transactionId.isNotEmpty() && transactionId.all { it.code in 0x21..0x7E }
+
     private fun startPdu(w: WspWriter, type: Int, transactionId: String) {
-        if (transactionId.isEmpty() || transactionId.any { it.code !in 0x21..0x7E }) {
-            throw MmsPduException("a transaction id is printable ASCII")
-        }
+        if (!usableTransactionId(transactionId)) throw MmsPduException("a transaction id is printable ASCII")
         w.shortInt(MESSAGE_TYPE).octet(type)
         w.shortInt(TRANSACTION_ID).text(transactionId)
         w.shortInt(MMS_VERSION).shortInt(VERSION_1_2)

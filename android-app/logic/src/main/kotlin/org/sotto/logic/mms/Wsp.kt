@@ -18,7 +18,15 @@ import java.nio.charset.CodingErrorAction
  * expected; or a message the encoder cannot write. The message is a fixed
  * description with no content from the PDU but numbers of the format.
  */
-class MmsPduException(message: String) : Exception(message)
+class MmsPduException(
+    message: String,
+    /**
+     * The X-Mms-Retrieve-Status of an `m-retrieve-conf` that carried the
+     * MMS centre's error instead of a message: the PDU is well formed, the
+     * centre could not give the message. Null for every other failure.
+     */
+    val centreStatus: Int? = null,
+) : Exception(message)
 
 /**
  * One header value in its generic WSP shape (§8.4.1.2): every MMS header
@@ -134,11 +142,18 @@ class WspReader(private val data: ByteArray, start: Int = 0, private val end: In
         return if (first >= 0x80) (octet(what) and 0x7F).toLong() else longInteger(what)
     }
 
-    /** One header value in its generic shape ([WspValue]). */
+    /**
+     * One header value in its generic shape ([WspValue]). A lone NUL is
+     * an empty Text-string, not a zero Value-length: both take that one
+     * octet, but an empty Subject, From address, Message-ID or
+     * Transaction-ID is written that way, and reads as "" (as Android's
+     * own PduParser reads it) rather than failing the whole PDU.
+     */
     fun value(what: String): WspValue {
         val first = peek(what)
         return when {
             first >= 0x80 -> WspValue.Short(octet(what) and 0x7F)
+            first == 0 -> WspValue.Text(textBytes(what))
             first <= 31 -> WspValue.Long(bytes(valueLength(what), what))
             else -> WspValue.Text(textBytes(what))
         }

@@ -25,6 +25,9 @@ class CallLogTest {
         cause: CallEndCause = CallEndCause.MISSED,
         startedAt: Long = at(9, 0),
         connectedFor: Long? = null,
+        // What the core's CallLogEntry::is_missed says for these.
+        missed: Boolean = direction == CallDirection.INCOMING && connectedFor == null &&
+            (cause == CallEndCause.MISSED || cause == CallEndCause.NOT_RUNG),
     ) = CallLogRecord(
         id = id,
         conversationId = who,
@@ -35,22 +38,38 @@ class CallLogTest {
         connectedAtMillis = connectedFor?.let { startedAt + 5_000 },
         endedAtMillis = startedAt + 5_000 + (connectedFor ?: 0),
         whileBusy = false,
+        missed = missed,
     )
 
     @Test
-    fun `outcomes follow direction, connection and cause`() {
+    fun `outcomes follow direction, connection, cause and the core's missed`() {
         val i = CallDirection.INCOMING
         val o = CallDirection.OUTGOING
-        assertEquals(CallOutcome.ANSWERED, CallOutcome.of(i, connected = true, CallEndCause.HUNG_UP_THERE))
-        assertEquals(CallOutcome.ANSWERED, CallOutcome.of(o, connected = true, CallEndCause.MEDIA_FAILED))
-        assertEquals(CallOutcome.MISSED, CallOutcome.of(i, connected = false, CallEndCause.MISSED))
-        assertEquals(CallOutcome.MISSED, CallOutcome.of(i, connected = false, CallEndCause.NOT_RUNG))
-        assertEquals(CallOutcome.DECLINED, CallOutcome.of(i, connected = false, CallEndCause.DECLINED_HERE))
-        assertEquals(CallOutcome.CANCELLED, CallOutcome.of(o, connected = false, CallEndCause.HUNG_UP_HERE))
+        assertEquals(CallOutcome.ANSWERED, CallOutcome.of(i, connected = true, CallEndCause.HUNG_UP_THERE, missed = false))
+        assertEquals(CallOutcome.ANSWERED, CallOutcome.of(o, connected = true, CallEndCause.MEDIA_FAILED, missed = false))
+        assertEquals(CallOutcome.MISSED, CallOutcome.of(i, connected = false, CallEndCause.MISSED, missed = true))
+        assertEquals(CallOutcome.MISSED, CallOutcome.of(i, connected = false, CallEndCause.NOT_RUNG, missed = true))
+        assertEquals(CallOutcome.DECLINED, CallOutcome.of(i, connected = false, CallEndCause.DECLINED_HERE, missed = false))
+        assertEquals(CallOutcome.DECLINED, CallOutcome.of(i, connected = false, CallEndCause.HUNG_UP_HERE, missed = false))
+        assertEquals(CallOutcome.CANCELLED, CallOutcome.of(o, connected = false, CallEndCause.HUNG_UP_HERE, missed = false))
         for (cause in listOf(CallEndCause.NO_ANSWER, CallEndCause.DECLINED_THERE, CallEndCause.BUSY_THERE)) {
-            assertEquals(CallOutcome.NOT_ANSWERED, CallOutcome.of(o, connected = false, cause), cause.name)
+            assertEquals(CallOutcome.NOT_ANSWERED, CallOutcome.of(o, connected = false, cause, missed = false), cause.name)
         }
-        assertEquals(CallOutcome.FAILED, CallOutcome.of(i, connected = false, CallEndCause.CONNECT_TIMEOUT))
+        assertEquals(CallOutcome.FAILED, CallOutcome.of(i, connected = false, CallEndCause.CONNECT_TIMEOUT, missed = false))
+    }
+
+    @Test
+    fun `the screen calls missed exactly what the core calls missed`() {
+        // Answered here, and the caller hung up while it was still connecting:
+        // the core says not missed, so the log must not show (and highlight) it as missed.
+        val answeredThenDropped = record(1, cause = CallEndCause.HUNG_UP_THERE)
+        assertFalse(answeredThenDropped.missed)
+        assertEquals(CallOutcome.FAILED, answeredThenDropped.outcome)
+        assertFalse(presenter.rows(listOf(answeredThenDropped), now).single().highlighted)
+        // Whatever the cause, the core's word decides.
+        assertEquals(CallOutcome.MISSED, record(2, cause = CallEndCause.HUNG_UP_THERE, missed = true).outcome)
+        assertEquals(CallOutcome.MISSED, record(3).outcome)
+        assertEquals(CallOutcome.MISSED, record(4, cause = CallEndCause.NOT_RUNG).outcome)
     }
 
     @Test

@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Assertions.assertNull
 import org.junit.jupiter.api.Assertions.assertThrows
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
+import org.sotto.logic.core.CoreException
 import java.io.ByteArrayOutputStream
 import kotlin.random.Random
 
@@ -196,6 +197,46 @@ class MmsPduTest {
     }
 
     @Test
+    fun `no attachment takes the name of the SMIL, the text or another attachment`() {
+        val request = MmsSendRequest(
+            to = listOf("+4930901820"),
+            text = "hello",
+            attachments = listOf(
+                MmsPart("application/octet-stream", "smil.xml", pdu(1)),
+                MmsPart("text/x-vcard", "text.txt", pdu(2)),
+                MmsPart("image/png", "2-a.png", pdu(3)),
+                MmsPart("image/png", "a.png", pdu(4)),
+                MmsPart("image/png", "a.png", pdu(5)),
+                MmsPart("image/png", "a.png", pdu(6)),
+                MmsPart("image/png", "4-a.png", pdu(7)),
+            ),
+            transactionId = "t",
+        )
+        val bytes = MmsPdu.encodeSendRequest(request)
+        val back = MmsPdu.parseMessage(bytes, MmsPdu.SEND_REQ)
+        val names = back.attachments.map { it.name }
+        assertEquals(listOf("0-smil.xml", "1-text.txt", "2-a.png", "a.png", "4-a.png", "5-a.png", "6-4-a.png"), names)
+        // Every part of the PDU, the SMIL and the text included, has its own Content-Location.
+        val locations = partLocations(bytes)
+        assertEquals(locations.size, locations.toSet().size, locations.toString())
+        assertEquals(listOf("smil.xml", "text.txt") + names, locations)
+    }
+
+    /** The Content-Location of each part of an encoded send request, in order. */
+    private fun partLocations(bytes: ByteArray): List<String> {
+        // The headers end with the Content-Type, whose last parameter is start="<smil>"; the part count follows.
+        val text = String(bytes, Charsets.ISO_8859_1)
+        val r = WspReader(bytes, text.indexOf("<smil>\u0000") + 7)
+        return List(r.uintvar("count")) {
+            val headersLength = r.uintvar("h")
+            val dataLength = r.uintvar("d")
+            val headers = String(r.bytes(headersLength, "h"), Charsets.ISO_8859_1)
+            r.bytes(dataLength, "d")
+            headers.substringAfter("\u008E").substringBefore('\u0000')
+        }
+    }
+
+    @Test
     fun `a send request reads back with the same parts`() {
         val attachments = listOf(
             MmsPart("image/png", "a.png", ByteArray(300) { it.toByte() }),
@@ -245,13 +286,99 @@ class MmsPduTest {
     @Test
     fun `after a download the centre gets the answer it asked for`() {
         val withTransaction = MmsPdu.parseRetrieveConf(retrieveConf)
-        assertArrayEquals(MmsPdu.encodeAcknowledge("tid-5"), MmsPdu.downloadAnswer(withTransaction, "T1234abcd"))
+        val stored = MmsDownloadOutcome.STORED
+        assertArrayEquals(MmsPdu.encodeAcknowledge("tid-5"), MmsPdu.downloadAnswer(stored, withTransaction, "T1234abcd"))
+        assertArrayEquals(MmsPdu.encodeAcknowledge("tid-5"), MmsPdu.downloadAnswer(MmsDownloadOutcome.KEPT_FOR_LATER, withTransaction, "T1234abcd"))
         val without = MmsPdu.parseRetrieveConf(pdu(0x8C, 0x84, 0x84, 0x83, "x"))
-        assertArrayEquals(MmsPdu.encodeNotifyResponse("T1234abcd", MmsStatus.RETRIEVED), MmsPdu.downloadAnswer(without, "T1234abcd"))
-        assertNull(MmsPdu.downloadAnswer(without, null))
-        assertNull(MmsPdu.downloadAnswer(without, "not printable ✓"), "an id the PDU cannot carry")
+        assertArrayEquals(MmsPdu.encodeNotifyResponse("T1234abcd", MmsStatus.RETRIEVED), MmsPdu.downloadAnswer(stored, without, "T1234abcd"))
+        assertNull(MmsPdu.downloadAnswer(stored, without, null))
+        assertNull(MmsPdu.downloadAnswer(stored, without, "not printable ✓"), "an id the PDU cannot carry")
         assertEquals("Holiday\nHallo 👋\nGrüße", withTransaction.displayText)
         assertEquals("x", without.displayText)
+    }
+
+    @Test
+    fun `a download that was not kept is never answered Retrieved`() {
+        val retrieved = MmsPdu.parseRetrieveConf(retrieveConf)
+        // Refused for good (no sender, an e-mail sender, over the core's limit): Rejected, to the notification's
+        // transaction, even when the retrieve-conf asked for an acknowledgement (which has no status).
+        assertArrayEquals(
+            pdu(0x8C, 0x83, 0x98, "T1234abcd", 0, 0x8D, 0x92, 0x95, 0x82, 0x91, 0x81),
+            MmsPdu.downloadAnswer(MmsDownloadOutcome.REFUSED, retrieved, "T1234abcd"),
+        )
+        assertArrayEquals(
+            pdu(0x8C, 0x83, 0x98, "T1234abcd", 0, 0x8D, 0x92, 0x95, 0x84, 0x91, 0x81),
+            MmsPdu.downloadAnswer(MmsDownloadOutcome.UNREADABLE, null, "T1234abcd"),
+        )
+        assertNull(MmsPdu.downloadAnswer(MmsDownloadOutcome.REFUSED, retrieved, null))
+        // Not kept (the pending copy could not be written, the centre's own error): silence, so the centre keeps it.
+        assertNull(MmsPdu.downloadAnswer(MmsDownloadOutcome.NOT_KEPT, retrieved, "T1234abcd"))
+        assertNull(MmsPdu.downloadAnswer(MmsDownloadOutcome.STORED, null, null))
+        // Only the outcomes that keep no file delete it.
+        assertEquals(
+            setOf(MmsDownloadOutcome.KEPT_FOR_LATER),
+            MmsDownloadOutcome.values().filterNot { it.deletesFile }.toSet(),
+        )
+    }
+
+    @Test
+    fun `why a download failed decides its outcome`() {
+        val centreError = assertThrows(MmsPduException::class.java) {
+            MmsPdu.parseRetrieveConf(pdu(0x8C, 0x84, 0x98, "tid", 0, 0x8D, 0x92, 0x99, 0xC0, 0x84, 0x83, "try later"))
+        }
+        assertEquals(0xC0, centreError.centreStatus)
+        assertEquals(MmsDownloadOutcome.NOT_KEPT, MmsDownloadOutcome.ofUnreadable(centreError))
+        val garbage = assertThrows(MmsPduException::class.java) { MmsPdu.parseRetrieveConf(pdu(0x01, 0x02)) }
+        assertNull(garbage.centreStatus)
+        assertEquals(MmsDownloadOutcome.UNREADABLE, MmsDownloadOutcome.ofUnreadable(garbage))
+        assertEquals(MmsDownloadOutcome.NOT_KEPT, MmsDownloadOutcome.ofFileLength(0), "nothing came")
+        assertNull(MmsDownloadOutcome.ofFileLength(1))
+        assertNull(MmsDownloadOutcome.ofFileLength(MmsPdu.MAX_PDU_BYTES.toLong()))
+        assertEquals(MmsDownloadOutcome.REFUSED, MmsDownloadOutcome.ofFileLength(MmsPdu.MAX_PDU_BYTES + 1L))
+        // What the core certainly refuses is refused before it could be kept for the unlock.
+        assertNull(MmsDownloadOutcome.ofMessage(MmsPdu.parseRetrieveConf(retrieveConf)))
+        assertEquals(MmsDownloadOutcome.REFUSED, MmsDownloadOutcome.ofMessage(MmsPdu.parseRetrieveConf(pdu(0x8C, 0x84, 0x84, 0x83, "x"))))
+        val fromEmail = pdu(0x8C, 0x84, 0x89, 17, 0x80, "bob@example.org", 0, 0x84, 0x83, "x")
+        assertEquals(MmsDownloadOutcome.REFUSED, MmsDownloadOutcome.ofMessage(MmsPdu.parseRetrieveConf(fromEmail)))
+        assertEquals(MmsDownloadOutcome.REFUSED, MmsDownloadOutcome.ofCoreFailure(CoreException.InvalidInput("phone number")))
+        assertNull(MmsDownloadOutcome.ofCoreFailure(CoreException.Storage()), "a storage failure keeps the file for later")
+        assertNull(MmsDownloadOutcome.ofCoreFailure(CoreException.Internal()))
+    }
+
+    @Test
+    fun `empty text strings read as empty, in a notification and in a retrieve-conf`() {
+        // Subject, Message-ID and Transaction-ID each a lone NUL (an empty Text-string).
+        val n = MmsPdu.parseNotification(
+            pdu(0x8C, 0x82, 0x98, "T1", 0, 0x8D, 0x92, 0x96, 0, 0x8B, 0, 0x8E, 1, 0x10, 0x83, location, 0),
+        )
+        assertEquals("", n.subject)
+        assertEquals(location, n.contentLocation)
+        assertEquals(16L, n.messageSize)
+        // An empty Transaction-ID is read; the notification is downloaded, only its answer cannot be written.
+        assertEquals("", MmsPdu.parseNotification(pdu(0x8C, 0x82, 0x98, 0, 0x83, location, 0)).transactionId)
+        assertThrows(MmsPduException::class.java) { MmsPdu.parseNotification(pdu(0x8C, 0x82, 0x98, "T1", 0, 0x83, 0)) }
+
+        val m = MmsPdu.parseRetrieveConf(
+            pdu(
+                0x8C, 0x84, 0x98, 0, 0x8D, 0x92, 0x8B, 0, 0x96, 0,
+                0x89, 23, 0x80, "+4930901820/TYPE=PLMN", 0,
+                0x84, 0x83, "hi",
+            ),
+        )
+        assertEquals("", m.subject)
+        assertEquals("", m.messageId)
+        assertEquals("", m.transactionId)
+        assertEquals("+4930901820", m.from)
+        assertEquals("hi", m.displayText)
+        // The empty transaction id cannot be acknowledged: the notification is answered instead.
+        assertArrayEquals(
+            MmsPdu.encodeNotifyResponse("T1", MmsStatus.RETRIEVED),
+            MmsPdu.downloadAnswer(MmsDownloadOutcome.STORED, m, "T1"),
+        )
+        // An empty sender address is no sender; an empty Message-ID names nothing to report on.
+        assertNull(MmsPdu.parseRetrieveConf(pdu(0x8C, 0x84, 0x89, 2, 0x80, 0, 0x84, 0x83, "x")).from)
+        assertNull(MmsPdu.parseSendConf(pdu(0x8C, 0x81, 0x98, "a", 0, 0x92, 0x80, 0x8B, 0)).messageId)
+        assertThrows(MmsPduException::class.java) { MmsPdu.parseDeliveryInd(pdu(0x8C, 0x86, 0x8B, 0, 0x95, 0x81)) }
     }
 
     @Test
