@@ -368,10 +368,8 @@ impl Account {
     /// connection.
     pub(crate) fn set_call_path_policy(&self, relay_only: bool) -> Result<()> {
         let app = self.core.app()?;
-        let mut settings = app.settings();
-        if settings.relay_only_calls != relay_only {
-            settings.relay_only_calls = relay_only;
-            app.save_settings(settings)?;
+        if app.settings().relay_only_calls != relay_only {
+            app.update_settings(|settings| settings.relay_only_calls = relay_only)?;
         }
         let relay = self.lock_relay();
         match relay.as_ref() {

@@ -31,9 +31,10 @@ impl Account {
     /// text received or marked read.
     pub fn set_receipt_settings(&self, receipts: ReceiptSettings) -> Result<()> {
         let app = self.core.app()?;
-        let mut settings = app.settings();
-        settings.delivery_receipts = receipts.delivery_receipts;
-        settings.read_receipts = receipts.read_receipts;
-        Ok(app.save_settings(settings)?)
+        app.update_settings(|settings| {
+            settings.delivery_receipts = receipts.delivery_receipts;
+            settings.read_receipts = receipts.read_receipts;
+        })?;
+        Ok(())
     }
 }

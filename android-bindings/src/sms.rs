@@ -468,9 +468,8 @@ impl Account {
                 })
             })
             .transpose()?;
-        let mut settings = app.settings();
-        settings.socks5 = socks5;
-        Ok(app.save_settings(settings)?)
+        app.update_settings(|settings| settings.socks5 = socks5)?;
+        Ok(())
     }
 }
 

@@ -220,3 +220,36 @@ fn settings_survive_reopening_and_unknown_contacts_are_refused() -> Result<()> {
     ));
     Ok(())
 }
+
+#[test]
+fn settings_changed_at_once_from_two_threads_keep_both_changes() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let alice = std::sync::Arc::new(Account::create(
+        &dir.path().join("alice"),
+        &raw(1),
+        relay(7443),
+    )?);
+    // One thread turns the proxy on and off, the other the receipts; each
+    // change goes through `update_settings`, so neither undoes the other.
+    let proxy = Some("127.0.0.1:9050".parse().expect("an address"));
+    let toggler = {
+        let alice = alice.clone();
+        std::thread::spawn(move || -> Result<()> {
+            for round in 0..50 {
+                alice
+                    .update_settings(|s| s.socks5 = (round % 2 == 0).then_some(proxy).flatten())?;
+            }
+            alice.update_settings(|s| s.socks5 = proxy)?;
+            Ok(())
+        })
+    };
+    for round in 0..50 {
+        alice.update_settings(|s| s.read_receipts = round % 2 == 1)?;
+    }
+    alice.update_settings(|s| s.read_receipts = false)?;
+    toggler.join().expect("the thread ran")?;
+    let settings = alice.settings();
+    assert_eq!(settings.socks5, proxy);
+    assert!(!settings.read_receipts);
+    Ok(())
+}

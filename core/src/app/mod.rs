@@ -133,6 +133,11 @@ pub struct ConversationSummary {
 pub(crate) struct Shared {
     pub(crate) store: Arc<Mutex<SqlCipherStore>>,
     pub(crate) settings: Mutex<AppSettings>,
+    /// Held across a read-modify-write of the settings
+    /// ([`Account::update_settings`]), so two changes made at once (the
+    /// proxy and the receipts, say) cannot undo each other. Taken before
+    /// the store's lock, which is taken before `settings`.
+    pub(crate) settings_update: Mutex<()>,
     pub(crate) outbox_changed: Arc<Notify>,
     /// Whether a relay agent runs: two would both flush the outbox and send
     /// its envelopes twice.
@@ -283,6 +288,7 @@ impl Account {
             shared: Arc::new(Shared {
                 store: Arc::new(Mutex::new(store)),
                 settings: Mutex::new(settings),
+                settings_update: Mutex::new(()),
                 outbox_changed: Arc::new(Notify::new()),
                 connected: std::sync::atomic::AtomicBool::new(false),
                 online: std::sync::atomic::AtomicBool::new(false),
@@ -319,8 +325,34 @@ impl Account {
 
     /// Saves new settings. A change of relay or proxy takes effect at the
     /// next [`Account::connect`]; SMS handshakes advertise the new relay
-    /// from now on.
+    /// from now on. To change one setting while others may change at the
+    /// same time, use [`Account::update_settings`].
     pub fn save_settings(&self, settings: AppSettings) -> Result<()> {
+        let _update = self
+            .shared
+            .settings_update
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.store_settings(settings)
+    }
+
+    /// Changes the settings with `change` and saves them, as one step
+    /// against other changes; returns what was saved.
+    pub fn update_settings(&self, change: impl FnOnce(&mut AppSettings)) -> Result<AppSettings> {
+        let _update = self
+            .shared
+            .settings_update
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut settings = self.settings();
+        change(&mut settings);
+        self.store_settings(settings.clone())?;
+        Ok(settings)
+    }
+
+    /// Writes `settings` to the store and makes them current; the caller
+    /// holds `settings_update`.
+    fn store_settings(&self, settings: AppSettings) -> Result<()> {
         in_transaction(&mut *self.shared.store(), |store| settings.save(store))?;
         *self
             .shared
