@@ -39,6 +39,13 @@ pub(crate) mod text_transport;
 
 type SignalResult<T> = std::result::Result<T, SignalProtocolError>;
 
+/// A page query's bounds as SQLite integers: rows before `before_ms` (all
+/// when `None`), at most `limit`.
+pub(crate) fn page(before_ms: Option<u64>, limit: usize) -> (i64, i64) {
+    let before = before_ms.map_or(i64::MAX, |ms| i64::try_from(ms).unwrap_or(i64::MAX));
+    (before, i64::try_from(limit).unwrap_or(i64::MAX))
+}
+
 /// The default page cache of a store, in KiB.
 pub const DEFAULT_CACHE_KIB: u32 = 8 * 1024;
 
@@ -55,6 +62,16 @@ impl std::fmt::Debug for SqlCipherStore {
 }
 
 impl SqlCipherStore {
+    /// Whether outbox row `id` still waits (not sent nor taken yet).
+    pub(crate) fn outbox_contains(&self, id: i64) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM outbox WHERE id = ?1")?
+            .query_row([id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// Opens (or creates) the database at `path` with a raw 256-bit key.
     ///
     /// A wrong key gives [`Error::WrongKey`] and leaves the file as it was.
@@ -820,8 +837,7 @@ impl SottoStore for SqlCipherStore {
              ORDER BY stored_at_ms DESC, id DESC
              LIMIT ?3",
         )?;
-        let before = before_ms.map_or(i64::MAX as u64, |b| b.min(i64::MAX as u64));
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (before, limit) = page(before_ms, limit);
         let rows = stmt.query_map(params![contact.as_str(), before, limit], |row| {
             message_from_row(contact, row)
         })?;
@@ -1098,8 +1114,7 @@ impl SottoStore for SqlCipherStore {
              ORDER BY at_ms DESC, id DESC
              LIMIT ?3",
         )?;
-        let before = before_ms.map_or(i64::MAX as u64, |b| b.min(i64::MAX as u64));
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (before, limit) = page(before_ms, limit);
         let rows = stmt.query_map(params![phone.as_str(), before, limit], |row| {
             let state: i64 = row.get(5)?;
             Ok(PlainMessage {
@@ -1418,8 +1433,7 @@ impl SottoStore for SqlCipherStore {
              ORDER BY stored_at_ms DESC, id DESC
              LIMIT ?3",
         )?;
-        let before = before_ms.map_or(i64::MAX as u64, |b| b.min(i64::MAX as u64));
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (before, limit) = page(before_ms, limit);
         let rows = stmt.query_map(params![&group.0[..], before, limit], |row| {
             group_message_from_row(group, row)
         })?;

@@ -206,7 +206,7 @@ pub(crate) fn carry_by_sms(
     // Under the endpoint's lock: an entry another caller carried meanwhile
     // (a tick, a group operation) is gone from the outbox and must not go
     // out twice.
-    if !store.outbox()?.iter().any(|e| e.id == outgoing.outbox_id) {
+    if !store.outbox_contains(outgoing.outbox_id)? {
         return Ok(());
     }
     endpoint.send_outgoing(&mut *store, &phone, outgoing, now, &mut step)?;

@@ -143,8 +143,7 @@ impl SqlCipherStore {
              WHERE started_at_ms < ?1 AND (expires_at_ms IS NULL OR expires_at_ms > ?3)
              ORDER BY started_at_ms DESC, id DESC LIMIT ?2",
         )?;
-        let before = before_ms.map_or(i64::MAX, |ms| i64::try_from(ms).unwrap_or(i64::MAX));
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (before, limit) = super::page(before_ms, limit);
         let rows = stmt.query_map(params![before, limit, now_ms], |row| {
             Ok(Row {
                 id: row.get(0)?,
