@@ -80,18 +80,8 @@ pub fn send_mms<S: SottoStore>(
     attachments: Vec<Attachment>,
     now: SystemTime,
 ) -> Result<i64> {
-    check_mms(text, &attachments)?;
-    let message = NewPlainMessage {
-        phone: to.clone(),
-        direction: Direction::Outgoing,
-        body: text.to_owned(),
-        parts: 1,
-        at_ms: millis(now),
-        state: PlainState::Pending,
-        attachments,
-        external_id: None,
-    };
-    insert(store, &message)
+    let outgoing = (Direction::Outgoing, PlainState::Pending);
+    store_mms(store, to, outgoing, text, attachments, now)
 }
 
 /// Stores an incoming MMS.
@@ -102,14 +92,27 @@ pub fn receive_mms<S: SottoStore>(
     attachments: Vec<Attachment>,
     now: SystemTime,
 ) -> Result<i64> {
+    let incoming = (Direction::Incoming, PlainState::Received);
+    store_mms(store, from, incoming, text, attachments, now)
+}
+
+/// Checks an MMS against the limits and stores it in `phone`'s thread.
+fn store_mms<S: SottoStore>(
+    store: &mut S,
+    phone: &PhoneNumber,
+    (direction, state): (Direction, PlainState),
+    text: &str,
+    attachments: Vec<Attachment>,
+    now: SystemTime,
+) -> Result<i64> {
     check_mms(text, &attachments)?;
     let message = NewPlainMessage {
-        phone: from.clone(),
-        direction: Direction::Incoming,
+        phone: phone.clone(),
+        direction,
         body: text.to_owned(),
         parts: 1,
         at_ms: millis(now),
-        state: PlainState::Received,
+        state,
         attachments,
         external_id: None,
     };
