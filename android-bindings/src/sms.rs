@@ -71,7 +71,7 @@ impl Account {
     pub fn retry_failed_sms(&self) -> Result<u32> {
         let app = self.core.app()?;
         let count = app.retry_failed_sms()?;
-        self.announce_waiting_sms(&app);
+        announce_waiting_sms(&self.core, &app);
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
@@ -115,7 +115,7 @@ impl Account {
     pub fn sms_tick(&self) -> Result<SmsTickReport> {
         let app = self.core.app()?;
         let tick = app.sms_tick()?;
-        self.announce_waiting_sms(&app);
+        announce_waiting_sms(&self.core, &app);
         Ok(SmsTickReport {
             incomplete: u32::try_from(tick.incomplete).unwrap_or(u32::MAX),
             handshakes_unanswered: u32::try_from(tick.handshakes_unanswered).unwrap_or(u32::MAX),
@@ -129,7 +129,7 @@ impl Account {
     pub fn start_sms_handshake(&self, number: String, name: String) -> Result<String> {
         let app = self.core.app()?;
         let contact = app.start_sms_handshake(&number, &name)?;
-        self.announce_waiting_sms(&app);
+        announce_waiting_sms(&self.core, &app);
         Ok(contact.as_str().to_owned())
     }
 
@@ -182,7 +182,7 @@ impl Account {
         let sent = self
             .runtime
             .block_on(async { app.send_text_routed(&contact, &text).await })??;
-        self.announce_waiting_sms(&app);
+        announce_waiting_sms(&self.core, &app);
         Ok(sent_text(sent))
     }
 
@@ -193,7 +193,7 @@ impl Account {
         let sent = self
             .runtime
             .block_on(async { app.send_text_to_number(&number, &text).await })??;
-        self.announce_waiting_sms(&app);
+        announce_waiting_sms(&self.core, &app);
         Ok(sent_text(sent))
     }
 
@@ -377,7 +377,7 @@ impl Account {
         let contact = ContactId::from_string(contact_id);
         self.runtime
             .block_on(async { app.set_disappearing_timer(&contact, seconds).await })??;
-        self.announce_waiting_sms(&app);
+        announce_waiting_sms(&self.core, &app);
         Ok(())
     }
 
@@ -541,13 +541,8 @@ impl Account {
             SmsReceived::Control => IncomingSms::Control,
             SmsReceived::Unusable => IncomingSms::Unusable,
         };
-        self.announce_waiting_sms(app);
-        incoming
-    }
-
-    /// Publishes `OutgoingSmsWaiting` when SMS wait to be taken.
-    fn announce_waiting_sms(&self, app: &app::Account) {
         announce_waiting_sms(&self.core, app);
+        incoming
     }
 }
 
