@@ -64,10 +64,6 @@ const GATHER_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`GATHER_TIMEOUT`] for the host candidate alone.
 const TURN_CREDENTIALS_TIMEOUT: Duration = Duration::from_secs(4);
 
-/// How many calls' signalling ways are remembered (the call in progress,
-/// and callers answered busy meanwhile).
-const REMEMBERED_WAYS: usize = 8;
-
 /// A signal from the connection's pump or the SMS bridge.
 pub(super) type IncomingSignal = (ContactId, ReceivedSignal);
 
@@ -133,10 +129,10 @@ pub(super) struct CallShell {
     muted: bool,
     speaker_gain: f32,
     policy: PathPolicy,
-    /// The way each recent call's signals travel, newest last; only calls
-    /// that were in progress here are remembered, so no one's signals can
-    /// push the live call's way out.
-    ways: VecDeque<(CallId, SignalWay)>,
+    /// The way the signals of the call in progress (or the last one)
+    /// travel. Only a call in progress here sets it, so no one's signals
+    /// for other calls can replace the live call's way.
+    way: Option<(CallId, SignalWay)>,
     /// The call and way of the signal being handled, for the replies it
     /// makes (a busy answer to a second caller goes the way its offer came).
     incoming: Option<(CallId, SignalWay)>,
@@ -173,7 +169,7 @@ impl CallShell {
                 PathPolicy::All
             },
             shared,
-            ways: VecDeque::new(),
+            way: None,
             incoming: None,
             log: CallRecorder::default(),
         }
@@ -245,22 +241,17 @@ impl CallShell {
 
     /// The way `call_id`'s signals travel, if it is fixed yet.
     fn way_of(&self, call_id: CallId) -> Option<SignalWay> {
-        self.ways
-            .iter()
-            .find(|(id, _)| *id == call_id)
-            .map(|(_, way)| *way)
+        self.way
+            .filter(|(id, _)| *id == call_id)
+            .map(|(_, way)| way)
     }
 
     /// Fixes the way of `call_id`'s signals unless it is fixed already.
-    /// Only for the call in progress (see `ways`).
+    /// Only for the call in progress (see `way`).
     fn remember_way(&mut self, call_id: CallId, way: SignalWay) {
-        if self.way_of(call_id).is_some() {
-            return;
+        if self.way_of(call_id).is_none() {
+            self.way = Some((call_id, way));
         }
-        if self.ways.len() == REMEMBERED_WAYS {
-            self.ways.pop_front();
-        }
-        self.ways.push_back((call_id, way));
     }
 
     async fn command(&mut self, command: Command) {
@@ -740,9 +731,9 @@ mod tests {
         assert_eq!(shell.active_call_id(), Some(live));
         assert_eq!(shell.way_of(live), Some(SignalWay::Sms));
 
-        // Someone else's signals for calls of their own, by relay: more
-        // than the ways remembered, offers answered busy among them.
-        for n in 0..2 * REMEMBERED_WAYS {
+        // Someone else's signals for calls of their own, by relay, offers
+        // answered busy among them.
+        for n in 0..16 {
             let kind = if n % 2 == 0 {
                 SignalKind::Offer(KeyCommitment([n as u8; 32]))
             } else {
