@@ -251,6 +251,10 @@ pub struct ContactHandshake {
     /// The sender receives on the relay the recipient announced (`relay`
     /// is then absent).
     pub same_relay_as_yours: bool,
+    /// The sender receives on another relay, whose address follows with
+    /// its next message (`Content.sender_relay`; `relay` is then absent):
+    /// the last leg of an SMS handshake, kept to one SMS.
+    pub relay_follows: bool,
 }
 
 impl ContactHandshake {
@@ -259,18 +263,21 @@ impl ContactHandshake {
             relay: self.relay.as_ref().map(relay_to_proto),
             wants_reply: self.wants_reply,
             same_relay_as_yours: self.same_relay_as_yours,
+            relay_follows: self.relay_follows,
         }
     }
 
     fn from_proto(m: proto::ContactHandshake) -> Result<Self> {
         let relay = m.relay.map(relay_from_proto).transpose()?;
-        if relay.is_some() && m.same_relay_as_yours {
+        let said = [relay.is_some(), m.same_relay_as_yours, m.relay_follows];
+        if said.into_iter().filter(|&s| s).count() > 1 {
             return Err(Error::MalformedContent("two relay addresses"));
         }
         Ok(Self {
             relay,
             wants_reply: m.wants_reply,
             same_relay_as_yours: m.same_relay_as_yours,
+            relay_follows: m.relay_follows,
         })
     }
 }
@@ -314,6 +321,15 @@ pub struct Content {
 impl Content {
     /// Encodes and pads the content, ready for encryption.
     pub fn to_padded_bytes(&self) -> Result<Vec<u8>> {
+        self.to_padded_bytes_with_relay(None)
+    }
+
+    /// [`Content::to_padded_bytes`] with the sender's relay riding along
+    /// (`Content.sender_relay`, see [`ContactHandshake::relay_follows`]).
+    pub fn to_padded_bytes_with_relay(
+        &self,
+        sender_relay: Option<&crate::relay::invite::RelayInvite>,
+    ) -> Result<Vec<u8>> {
         use proto::content::Body as B;
         let body = match &self.body {
             Body::Text(text) => {
@@ -356,6 +372,7 @@ impl Content {
             version: CONTENT_VERSION,
             message_id: self.id.0.to_vec(),
             sent_at_ms: self.sent_at_ms,
+            sender_relay: sender_relay.map(relay_to_proto),
             body: Some(body),
         };
         Ok(padding::pad(&message.encode_to_vec()))
@@ -363,6 +380,14 @@ impl Content {
 
     /// Strips the padding and decodes a content, validating every field.
     pub fn from_padded_bytes(padded: &[u8]) -> Result<Self> {
+        Self::from_padded_bytes_with_relay(padded).map(|(content, _)| content)
+    }
+
+    /// [`Content::from_padded_bytes`], also returning the sender's relay
+    /// if one rode along.
+    pub fn from_padded_bytes_with_relay(
+        padded: &[u8],
+    ) -> Result<(Self, Option<crate::relay::invite::RelayInvite>)> {
         use proto::content::Body as B;
         let message = proto::Content::decode(padding::unpad(padded)?)
             .map_err(|_| Error::MalformedContent("not a Content protobuf"))?;
@@ -421,11 +446,15 @@ impl Content {
             }
             None => return Err(Error::MalformedContent("content has no body")),
         };
-        Ok(Content {
-            id,
-            sent_at_ms: message.sent_at_ms,
-            body,
-        })
+        let sender_relay = message.sender_relay.map(relay_from_proto).transpose()?;
+        Ok((
+            Content {
+                id,
+                sent_at_ms: message.sent_at_ms,
+                body,
+            },
+            sender_relay,
+        ))
     }
 }
 
@@ -541,6 +570,11 @@ mod tests {
                 }),
                 wants_reply: true,
                 same_relay_as_yours: false,
+                relay_follows: false,
+            }),
+            Body::ContactHandshake(ContactHandshake {
+                relay_follows: true,
+                ..ContactHandshake::default()
             }),
             Body::GroupText {
                 group: GroupId([9; 16]),
@@ -627,6 +661,7 @@ mod tests {
             version: CONTENT_VERSION,
             message_id: vec![7; 16],
             sent_at_ms: 1,
+            sender_relay: None,
             body: Some(proto::content::Body::GroupUpdate(
                 twice.to_proto().expect("encodes"),
             )),

@@ -19,6 +19,7 @@ use rand::{CryptoRng, Rng};
 
 use crate::error::{Error, Result};
 use crate::message::{Body, Content, Envelope, EnvelopeKind, MessageId, ReceiptKind};
+use crate::relay::invite::RelayInvite;
 use crate::signal_views::View;
 use crate::store::{
     in_transaction, ContactId, DeliveryState, Direction, HeldEnvelope, SottoStore, StoredMessage,
@@ -96,6 +97,31 @@ where
     R: Rng + CryptoRng,
 {
     send_body(store, contact, Body::Text(text.to_owned()), now, rng)
+}
+
+/// [`send_text`] with the relay we receive on riding along
+/// (`Content.sender_relay`): how an SMS handshake that promised it
+/// ([`crate::message::ContactHandshake::relay_follows`]) delivers it.
+pub fn send_text_with_relay<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    text: &str,
+    sender_relay: Option<&RelayInvite>,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let content = Content {
+        id: MessageId::new(now, rng),
+        sent_at_ms: millis(now),
+        body: Body::Text(text.to_owned()),
+    };
+    in_transaction(store, |store| {
+        send_with_relay(store, contact, &content, sender_relay, now, rng, true)
+    })
 }
 
 /// Sends delivery or read receipts for messages received from `contact`.
@@ -184,6 +210,23 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
+    resend_with_relay(store, contact, message_id, None, now, rng)
+}
+
+/// [`resend`] for a text whose first copy carried our relay
+/// ([`send_text_with_relay`]): the fresh copy carries it too.
+pub fn resend_with_relay<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    message_id: &MessageId,
+    sender_relay: Option<&RelayInvite>,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
     in_transaction(store, |store| {
         let stored = store
             .outgoing_message(contact, message_id)?
@@ -193,7 +236,7 @@ where
             sent_at_ms: stored.sent_at_ms,
             body: Body::Text(stored.body),
         };
-        send_in_transaction(store, contact, &content, now, rng, false)
+        send_with_relay(store, contact, &content, sender_relay, now, rng, false)
     })
 }
 
@@ -209,10 +252,26 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
+    send_with_relay(store, contact, content, None, now, rng, store_text)
+}
+
+fn send_with_relay<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    content: &Content,
+    sender_relay: Option<&RelayInvite>,
+    now: SystemTime,
+    rng: &mut R,
+    store_text: bool,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
     if store.contact(contact)?.is_none() {
         return Err(Error::UnknownContact);
     }
-    let padded = zeroize::Zeroizing::new(content.to_padded_bytes()?);
+    let padded = zeroize::Zeroizing::new(content.to_padded_bytes_with_relay(sender_relay)?);
     let address = address_of(contact);
     let ciphertext = {
         let cell = RefCell::new(&mut *store);
@@ -570,12 +629,15 @@ where
         // error rolls them back.
         Err(e) => return Err(e.into()),
     };
-    let content = Content::from_padded_bytes(&padded)?;
+    let (content, sender_relay) = Content::from_padded_bytes_with_relay(&padded)?;
     let now_ms = millis(now);
     if !store.record_received_id(contact, &content.id, now_ms)? {
         // A re-sent copy of a message we have: the ratchet step above is
         // kept (it is committed), the content is not applied twice.
         return Ok(Received::Duplicate);
+    }
+    if let Some(relay) = &sender_relay {
+        learn_relay(store, contact, relay)?;
     }
     apply_content(store, contact, content, now_ms, rng)
 }
@@ -618,6 +680,21 @@ where
         return Ok(Received::Duplicate);
     }
     apply_content(store, contact, content, now_ms, rng)
+}
+
+/// Records the relay a contact told us, from inside their session.
+fn learn_relay<S: SottoStore>(
+    store: &mut S,
+    contact: &ContactId,
+    relay: &RelayInvite,
+) -> Result<()> {
+    if let Some(mut stored) = store.contact(contact)? {
+        if stored.relay.as_ref() != Some(relay) {
+            stored.relay = Some(relay.clone());
+            store.save_contact(&stored)?;
+        }
+    }
+    Ok(())
 }
 
 fn apply_content<S, R>(
@@ -678,12 +755,7 @@ where
         })),
         Body::ContactHandshake(handshake) => {
             if let Some(relay) = &handshake.relay {
-                if let Some(mut stored) = store.contact(contact)? {
-                    if stored.relay.as_ref() != Some(relay) {
-                        stored.relay = Some(relay.clone());
-                        store.save_contact(&stored)?;
-                    }
-                }
+                learn_relay(store, contact, relay)?;
             }
             Ok(Received::ContactHandshake(handshake))
         }

@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use sotto_core::messaging::Received;
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::sms::{
-    PhoneNumber, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent, SmsFrame, Step,
+    LegKind, PhoneNumber, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent, SmsFrame, Step,
 };
 use sotto_core::store::{ContactId, InMemStore, SottoStore};
 use sotto_core::{Error, Result};
@@ -172,30 +172,83 @@ fn relay(host: &str, rng: &mut StdRng) -> RelayInvite {
 }
 
 #[test]
-fn a_session_and_both_relays_take_at_most_32_sms_on_one_relay_and_33_across() -> Result<()> {
+fn a_session_takes_at_most_32_sms_and_the_relays_follow_with_the_first_text() -> Result<()> {
     let mut rng = rng(9);
     let shared = relay("relay.example.org", &mut rng);
     let other = relay("sotto.example.net", &mut rng);
-    // (A's relay, B's relay, SMS budget). Across relays the budget is the
-    // floor of this three-leg handshake (docs/sms-transport.md, "Why 33
-    // across relays"): the answer carries the 1,568-byte ML-KEM ciphertext
-    // and B's relay (16 texts at the least), the third leg A's relay inside
-    // a Signal message (2 texts at the least).
+    // (A's relay, B's relay, SMS budget for the handshake). Across relays
+    // the third leg promises A's relay instead of carrying it
+    // (docs/sms-transport.md, "Why the relay follows").
     let cases = [
         (Some(shared.clone()), Some(shared.clone()), 32),
         (None, None, 31),
         (Some(shared.clone()), None, 32),
-        (Some(shared), Some(other), 33),
+        (None, Some(shared.clone()), 32),
+        (Some(shared), Some(other), 32),
     ];
     for (relay_a, relay_b, budget) in cases {
         let mut a = phone_on("+4930901820", relay_a.clone(), false, &mut rng)?;
         let mut b = phone_on("+4915123456789", relay_b.clone(), false, &mut rng)?;
         let (b_at_a, a_at_b, sms) = handshake(&mut a, &mut b, &mut rng)?;
         assert!(sms <= budget, "{sms} SMS, budget {budget}");
-        // Each side knows where the other receives, from inside the session.
+        // A knows where B receives, from inside the session.
         assert_eq!(a.store.contact(&b_at_a)?.and_then(|c| c.relay), relay_b);
+        let across = relay_a.is_some() && relay_a != relay_b;
+        let at_b = b.store.contact(&a_at_b)?.and_then(|c| c.relay);
+        assert_eq!(at_b, if across { None } else { relay_a.clone() });
+        // A's first text brings A's relay; it rides only once.
+        let step = a
+            .endpoint
+            .send_text(&mut a.store, &b_at_a, "hi, it's me", now(), &mut rng)?;
+        exchange(&mut a, &mut b, step, &mut rng)?;
+        assert_eq!(last_text(&b.events), Some("hi, it's me"));
         assert_eq!(b.store.contact(&a_at_b)?.and_then(|c| c.relay), relay_a);
+        let step = b
+            .endpoint
+            .send_text(&mut b.store, &a_at_b, "hello", now(), &mut rng)?;
+        exchange(&mut b, &mut a, step, &mut rng)?;
+        let step = a
+            .endpoint
+            .send_text(&mut a.store, &b_at_a, "hi, it's me", now(), &mut rng)?;
+        assert!(step.outgoing.len() <= 2, "{}", step.outgoing.len());
+        exchange(&mut a, &mut b, step, &mut rng)?;
     }
+    Ok(())
+}
+
+#[test]
+fn a_promised_relay_goes_on_its_own_when_no_text_takes_it() -> Result<()> {
+    let mut rng = rng(10);
+    let relay_a = relay("relay.example.org", &mut rng);
+    let relay_b = relay("sotto.example.net", &mut rng);
+    let mut a = phone_on("+4930901820", Some(relay_a.clone()), false, &mut rng)?;
+    let mut b = phone_on("+4915123456789", Some(relay_b), false, &mut rng)?;
+    let (_, a_at_b, _) = handshake(&mut a, &mut b, &mut rng)?;
+    assert_eq!(b.store.contact(&a_at_b)?.and_then(|c| c.relay), None);
+    // Not before the retry interval: a text may still take it for free.
+    let soon = now() + std::time::Duration::from_secs(60);
+    assert!(a.endpoint.tick(&mut a.store, soon)?.outgoing.is_empty());
+    // The legs kept across a restart include the promise.
+    let legs = a.endpoint.waiting_legs();
+    assert!(legs.iter().any(|l| l.kind == LegKind::RelayOwed));
+    let mut restarted = SmsEndpoint::new(a.endpoint.config().clone());
+    restarted.restore_legs(legs);
+    a.endpoint = restarted;
+    let later = now() + SmsConfig::default().hello_retry;
+    let step = a.endpoint.tick(&mut a.store, later)?;
+    assert_eq!(step.outgoing.len(), 2);
+    exchange(&mut a, &mut b, step, &mut rng)?;
+    assert_eq!(
+        b.store.contact(&a_at_b)?.and_then(|c| c.relay),
+        Some(relay_a)
+    );
+    // Sent once: later ticks send nothing more.
+    let much_later = later + SmsConfig::default().hello_retry;
+    assert!(a
+        .endpoint
+        .tick(&mut a.store, much_later)?
+        .outgoing
+        .is_empty());
     Ok(())
 }
 

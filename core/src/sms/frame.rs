@@ -3,19 +3,28 @@
 //! | first byte | frame | rest |
 //! |---|---|---|
 //! | `0x11`, `0x12`, `0x13` | an [`Envelope`] (PreKey / Signal / SenderKey), byte for byte; group texts go by SMS 1:1, so a sender never puts `0x13` on the air | the ciphertext |
-//! | `0xA1` | [`SmsFrame::Hello`]: "let us talk Sotto" | our PreKeyBundle (`sotto.v1.PreKeyBundle`) |
+//! | `0xA3` | [`SmsFrame::Hello`]: "let us talk Sotto", handshake version 2 | our compact prekey bundle (`handshake::encode_compact_bundle`) |
+//! | `0xA1` | a hello of handshake version 1, refused ([`Error::MalformedSms`]) | |
 //! | `0xA2` | [`SmsFrame::ResendRequest`] | wire id (3 bytes), part count, nonce, bitmap of missing parts (none: all, encrypted afresh) |
 //!
 //! Envelopes reuse their own header byte, so an encrypted text pays no
 //! extra byte for travelling by SMS. Hello and resend requests are not
 //! encrypted: a hello carries only public keys (signed by the identity key,
 //! which the answer authenticates), and a resend request only a wire id.
+//!
+//! The hello's byte is the handshake version. Version 2 sends the opener's
+//! relay after its third leg (`ContactHandshake.relay_follows`, then
+//! `Content.sender_relay`); a version-1 device would ignore both and never
+//! learn the relay, so the two refuse each other's hellos rather than
+//! complete a handshake that silently lacks it.
 
 use super::segment::{WireId, MAX_PARTS};
 use crate::error::{Error, Result};
 use crate::message::Envelope;
 
-const HELLO: u8 = 0xA1;
+const HELLO: u8 = 0xA3;
+/// The hello of handshake version 1 (the relay inside the third leg).
+const HELLO_V1: u8 = 0xA1;
 const RESEND: u8 = 0xA2;
 
 /// One SMS-level message.
@@ -93,6 +102,7 @@ impl SmsFrame {
                 }
                 Ok(SmsFrame::Hello { bundle })
             }
+            Some(&HELLO_V1) => Err(Error::MalformedSms("hello of handshake version 1")),
             Some(&RESEND) => {
                 let [_, a, b, c, count, nonce, bitmap @ ..] = bytes else {
                     return Err(Error::MalformedSms("short resend request"));

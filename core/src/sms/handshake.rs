@@ -4,13 +4,16 @@
 //! ```text
 //! A → B  Hello            A's prekey bundle (public keys, 1,799 bytes)     15 texts
 //! B → A  PreKey envelope  ContactHandshake { B's relay, wants_reply }   15–16 texts
-//! A → B  Signal envelope  ContactHandshake { A's relay or "same" }        1–2 texts
+//! A → B  Signal envelope  ContactHandshake { "same" | "follows" | none }    1 text
+//! A → B  A's next message, with Content.sender_relay = A's relay (across relays)
 //! ```
 //!
-//! 32 SMS on one relay, 33 across relays: the answer with B's relay and the
-//! ML-KEM ciphertext needs 16 texts, the third leg with A's relay 2, and
-//! neither can shrink without weakening (`docs/sms-transport.md`, "Why 33
-//! across relays").
+//! At most 32 SMS until both sides hold a confirmed session. Across relays
+//! A's address (~90 bytes) does not fit the one-text third leg, so the leg
+//! promises it (`relay_follows`) and it rides in A's next message: usually
+//! the text A started the handshake for, or, when A sends nothing within
+//! [`super::SmsConfig::hello_retry`], a ContactHandshake of its own
+//! (`docs/sms-transport.md`, "Why the relay follows").
 //!
 //! B starts its session from A's bundle (PQXDH), so B's answer is a PreKey
 //! message that A decrypts with the prekeys it handed out; the third leg
@@ -214,13 +217,15 @@ where
     R: Rng + CryptoRng,
 {
     session::start_session(store, contact, bundle, now, rng)?;
-    our_side(store, contact, own_relay, true, now, rng)
+    our_side(store, contact, own_relay, true, now, rng).map(|(outgoing, _)| outgoing)
 }
 
-/// Sends our side of the handshake over an existing session. When our
-/// relay is the one the contact just told us about, we say "same relay"
-/// instead of repeating its ~90 bytes: that keeps the third leg of the
-/// handshake to one SMS.
+/// Sends our side of the handshake over an existing session. In the third
+/// leg (`wants_reply` false) our relay is never repeated: when it is the
+/// one the contact just told us about we say "same relay", otherwise that
+/// it follows with our next message ([`ContactHandshake::relay_follows`],
+/// see [`relay_rider`]). That keeps the third leg to one SMS. Returns what
+/// was sent with the envelope.
 pub fn our_side<S, R>(
     store: &mut S,
     contact: &ContactId,
@@ -228,17 +233,42 @@ pub fn our_side<S, R>(
     wants_reply: bool,
     now: SystemTime,
     rng: &mut R,
-) -> Result<Outgoing>
+) -> Result<(Outgoing, ContactHandshake)>
 where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
     let theirs = store.contact(contact)?.and_then(|c| c.relay);
-    let same = !wants_reply && own_relay.is_some() && own_relay == theirs.as_ref();
+    let last_leg = !wants_reply && own_relay.is_some();
+    let same = last_leg && own_relay == theirs.as_ref();
     let handshake = ContactHandshake {
-        relay: if same { None } else { own_relay.cloned() },
+        relay: if last_leg { None } else { own_relay.cloned() },
         wants_reply,
         same_relay_as_yours: same,
+        relay_follows: last_leg && !same,
+    };
+    let body = Body::ContactHandshake(handshake.clone());
+    let outgoing = messaging::send_body(store, contact, body, now, rng)?;
+    Ok((outgoing, handshake))
+}
+
+/// The ContactHandshake that delivers a relay promised with
+/// [`ContactHandshake::relay_follows`], when no text of ours carried it
+/// ([`messaging::send_text_with_relay`] is the usual way).
+pub fn relay_rider<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    own_relay: &RelayInvite,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    let handshake = ContactHandshake {
+        relay: Some(own_relay.clone()),
+        ..ContactHandshake::default()
     };
     messaging::send_body(store, contact, Body::ContactHandshake(handshake), now, rng)
 }

@@ -63,6 +63,39 @@ impl SmsEndpoint {
         Ok(())
     }
 
+    /// Sends our promised relay on its own (a ContactHandshake, 2 SMS) to
+    /// contacts we sent no text within [`SmsConfig::hello_retry`] of the
+    /// promise; a text would have carried it for free.
+    pub(super) fn send_owed_relays<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        now: SystemTime,
+        step: &mut Step,
+    ) -> Result<()> {
+        let now_ms = millis(now);
+        let retry_ms = self.config.hello_retry.as_millis() as u64;
+        let Some(own) = self.config.own_relay.clone() else {
+            return Ok(());
+        };
+        let due: Vec<(PhoneNumber, ContactId)> = self
+            .relay_owed
+            .iter()
+            .filter(|(_, owed)| !owed.sent && owed.since_ms + retry_ms <= now_ms)
+            .map(|(to, owed)| (to.clone(), owed.contact.clone()))
+            .collect();
+        for (to, contact) in due {
+            // `tick` takes no RNG (it sends nothing else that needs one);
+            // the thread's CSPRNG, as the app uses for every send.
+            let outgoing = handshake::relay_rider(store, &contact, &own, now, &mut rand::rng())?;
+            self.send_outgoing(store, &to, &outgoing, now, step)?;
+            if let Some(owed) = self.relay_owed.get_mut(&to) {
+                owed.sent = true;
+                owed.since_ms = now_ms;
+            }
+        }
+        Ok(())
+    }
+
     /// A handshake leg we replied to came again: our reply was probably
     /// lost, so send the same reply again (at most once per half retry
     /// interval, however many parts of the leg come again).
@@ -269,6 +302,14 @@ impl SmsEndpoint {
         };
         let mut all = legs(LegKind::Hello, &self.hellos);
         all.extend(legs(LegKind::Answer, &self.unconfirmed));
+        all.extend(self.relay_owed.iter().map(|(to, owed)| WaitingLeg {
+            kind: LegKind::RelayOwed,
+            to: to.clone(),
+            contact: owed.contact.clone(),
+            payload: Vec::new(),
+            sent_at_ms: owed.since_ms,
+            attempts: u8::from(owed.sent),
+        }));
         all
     }
 
@@ -276,16 +317,28 @@ impl SmsEndpoint {
     /// restart (on a fresh endpoint, before anything else).
     pub fn restore_legs(&mut self, legs: impl IntoIterator<Item = WaitingLeg>) {
         for leg in legs {
-            let pending = PendingHello {
+            let pending = |leg: WaitingLeg| PendingHello {
                 contact: leg.contact,
                 payload: leg.payload,
                 sent_at_ms: leg.sent_at_ms,
                 attempts: leg.attempts,
             };
             match leg.kind {
-                LegKind::Hello => self.hellos.insert(leg.to, pending),
-                LegKind::Answer => self.unconfirmed.insert(leg.to, pending),
-            };
+                LegKind::Hello => {
+                    self.hellos.insert(leg.to.clone(), pending(leg));
+                }
+                LegKind::Answer => {
+                    self.unconfirmed.insert(leg.to.clone(), pending(leg));
+                }
+                LegKind::RelayOwed => {
+                    let owed = OwedRelay {
+                        contact: leg.contact,
+                        since_ms: leg.sent_at_ms,
+                        sent: leg.attempts > 0,
+                    };
+                    self.relay_owed.insert(leg.to, owed);
+                }
+            }
         }
     }
 
@@ -302,6 +355,10 @@ pub enum LegKind {
     Hello,
     /// Our answer to their hello, waiting for their side of the handshake.
     Answer,
+    /// Our relay, promised in the last leg (`relay_follows`), waiting to go
+    /// out with our next text (or on its own) and for their next message.
+    /// Its `payload` is empty; `attempts` is 1 once it went out.
+    RelayOwed,
 }
 
 /// A handshake leg waiting for the other side (see

@@ -221,6 +221,9 @@ struct SentPayload {
     refreshes_left: u8,
     /// Its row in the store (`sms_sent`), which keeps it across restarts.
     row: i64,
+    /// It carried our relay (`Content.sender_relay`), so a fresh copy must
+    /// too. Not kept across restarts: a fresh copy after one goes without.
+    carries_relay: bool,
 }
 
 /// How many times one text may be encrypted afresh for a receiver that
@@ -232,6 +235,16 @@ struct PendingHello {
     payload: Vec<u8>,
     sent_at_ms: u64,
     attempts: u8,
+}
+
+/// Our relay, promised to a contact in the third handshake leg
+/// (`relay_follows`) and not yet acknowledged by anything from them.
+struct OwedRelay {
+    contact: ContactId,
+    /// When it was promised, or last sent (ms since the epoch).
+    since_ms: u64,
+    /// Whether it went out (with a text, or on its own).
+    sent: bool,
 }
 
 struct GivenAnswer {
@@ -248,6 +261,8 @@ pub struct SmsEndpoint {
     hellos: BTreeMap<PhoneNumber, PendingHello>,
     /// Our answers to hellos, waiting for the other side's handshake.
     unconfirmed: BTreeMap<PhoneNumber, PendingHello>,
+    /// Our relay, promised in a third leg, until it went out and they wrote.
+    relay_owed: BTreeMap<PhoneNumber, OwedRelay>,
     /// The reply we gave to a handshake leg, by the leg's sender and id.
     replies: BTreeMap<(PhoneNumber, WireId), GivenAnswer>,
     /// Resend requests sent, as their nonce.
@@ -279,6 +294,7 @@ impl SmsEndpoint {
             sent: VecDeque::new(),
             hellos: BTreeMap::new(),
             unconfirmed: BTreeMap::new(),
+            relay_owed: BTreeMap::new(),
             replies: BTreeMap::new(),
             requests_sent: 0,
             waiting: BTreeMap::new(),
@@ -381,6 +397,7 @@ impl SmsEndpoint {
         let (config, hellos, unconfirmed) = (&self.config, &mut self.hellos, &mut self.unconfirmed);
         Self::retry_legs(config, hellos, now_ms, &mut step)?;
         Self::retry_legs(config, unconfirmed, now_ms, &mut step)?;
+        self.send_owed_relays(store, now, &mut step)?;
         let keep_ms = self.config.sent_cache_age.as_millis() as u64;
         while self
             .sent
@@ -469,6 +486,7 @@ impl SmsEndpoint {
                 text: kept.text,
                 refreshes_left: kept.refreshes_left,
                 row: kept.id,
+                carries_relay: false,
             });
         }
         self.trim_sent(store)?;
@@ -584,6 +602,11 @@ impl SmsEndpoint {
             }
         };
         let answered_our_hello = self.hellos.remove(from).is_some();
+        // They wrote after our promised relay went out: it is delivered (or
+        // was lost with a text lost whole, which nothing could tell apart).
+        if self.relay_owed.get(from).is_some_and(|owed| owed.sent) {
+            self.relay_owed.remove(from);
+        }
         // Anything from them means they have the session our answer made.
         let confirmed_our_answer = self.unconfirmed.remove(from).is_some();
         if let Received::ContactHandshake(handshake) = &received {
@@ -596,7 +619,7 @@ impl SmsEndpoint {
                 }
             }
             if handshake.wants_reply {
-                let outgoing = handshake::our_side(
+                let (outgoing, sent) = handshake::our_side(
                     store,
                     &contact,
                     self.config.own_relay.as_ref(),
@@ -604,6 +627,16 @@ impl SmsEndpoint {
                     now,
                     rng,
                 )?;
+                if sent.relay_follows {
+                    self.relay_owed.insert(
+                        from.clone(),
+                        OwedRelay {
+                            contact: contact.clone(),
+                            since_ms: millis(now),
+                            sent: false,
+                        },
+                    );
+                }
                 self.remember_reply(from, id, outgoing.envelope.to_bytes(), now);
                 self.send_outgoing(store, from, &outgoing, now, step)?;
             }

@@ -6,6 +6,8 @@ use super::*;
 
 impl SmsEndpoint {
     /// Encrypts a text for `contact` and returns the SMS that carry it.
+    /// While our relay is owed to them (see [`handshake::our_side`]), it
+    /// rides along in the text.
     pub fn send_text<S: SottoStore>(
         &mut self,
         store: &mut S,
@@ -19,10 +21,30 @@ impl SmsEndpoint {
             .into_iter()
             .next()
             .ok_or(Error::NoRoute("the contact has no phone number"))?;
-        let outgoing = messaging::send_text(store, contact, text, now, rng)?;
+        let rider = match self.relay_owed.get_mut(&phone) {
+            Some(owed) if &owed.contact == contact => {
+                owed.sent = true;
+                owed.since_ms = millis(now);
+                self.config.own_relay.as_ref()
+            }
+            _ => None,
+        };
+        let outgoing = messaging::send_text_with_relay(store, contact, text, rider, now, rng)?;
         let mut step = Step::default();
         let text = Some((contact.clone(), outgoing.message_id));
-        self.carry(store, &phone, &outgoing, text, now, &mut step)?;
+        let carries_relay = rider.is_some();
+        let payload = outgoing.envelope.to_bytes();
+        self.encode(&phone, &payload, &mut step)?;
+        self.keep_sent(
+            store,
+            &phone,
+            payload,
+            text,
+            MAX_REFRESHES,
+            carries_relay,
+            now,
+        )?;
+        step.outbox_ids.push(outgoing.outbox_id);
         Ok(step)
     }
 
@@ -64,21 +86,24 @@ impl SmsEndpoint {
         now: SystemTime,
         step: &mut Step,
     ) -> Result<()> {
-        self.carry(store, to, outgoing, None, now, step)
+        self.carry(store, to, outgoing, now, step)
     }
 
-    /// [`SmsEndpoint::send_outgoing`] for an envelope that carries the
-    /// stored 1:1 `text`, if any (so it can be encrypted afresh on request).
+    /// [`SmsEndpoint::send_outgoing`] for an envelope that carries no
+    /// stored 1:1 text.
     fn carry<S: SottoStore>(
         &mut self,
         store: &mut S,
         to: &PhoneNumber,
         outgoing: &Outgoing,
-        text: Option<(ContactId, MessageId)>,
         now: SystemTime,
         step: &mut Step,
     ) -> Result<()> {
-        self.carry_with_refreshes(store, to, outgoing, text, MAX_REFRESHES, now, step)
+        let payload = outgoing.envelope.to_bytes();
+        self.encode(to, &payload, step)?;
+        self.keep_sent(store, to, payload, None, MAX_REFRESHES, false, now)?;
+        step.outbox_ids.push(outgoing.outbox_id);
+        Ok(())
     }
 
     /// Answers a resend request: the missing parts as they were sent, or,
@@ -114,15 +139,40 @@ impl SmsEndpoint {
             // Asked once for this copy; a second request must not fork it.
             sent.refreshes_left = 0;
             let row = sent.row;
+            let rider = if sent.carries_relay {
+                self.config.own_relay.clone()
+            } else {
+                None
+            };
             in_transaction(store, |store| store.set_sent_sms_refreshes(row, 0))?;
-            let outgoing = match messaging::resend(store, &contact, &message_id, now, rng) {
+            let resent = messaging::resend_with_relay(
+                store,
+                &contact,
+                &message_id,
+                rider.as_ref(),
+                now,
+                rng,
+            );
+            let outgoing = match resent {
                 Ok(outgoing) => outgoing,
                 Err(error @ Error::Storage(_)) => return Err(error),
                 // Deleted meanwhile (disappearing, no history): nothing to send.
                 Err(_) => return Ok(()),
             };
             let text = Some((contact, message_id));
-            self.carry_with_refreshes(store, from, &outgoing, text, refreshes_left, now, step)?;
+            let payload = outgoing.envelope.to_bytes();
+            self.encode(from, &payload, step)?;
+            let carries_relay = rider.is_some();
+            self.keep_sent(
+                store,
+                from,
+                payload,
+                text,
+                refreshes_left,
+                carries_relay,
+                now,
+            )?;
+            step.outbox_ids.push(outgoing.outbox_id);
             return Ok(());
         }
         let bodies = Self::bodies(sent.data, &sent.payload)?;
@@ -140,24 +190,6 @@ impl SmsEndpoint {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn carry_with_refreshes<S: SottoStore>(
-        &mut self,
-        store: &mut S,
-        to: &PhoneNumber,
-        outgoing: &Outgoing,
-        text: Option<(ContactId, MessageId)>,
-        refreshes_left: u8,
-        now: SystemTime,
-        step: &mut Step,
-    ) -> Result<()> {
-        let payload = outgoing.envelope.to_bytes();
-        self.encode(to, &payload, step)?;
-        self.keep_sent(store, to, payload, text, refreshes_left, now)?;
-        step.outbox_ids.push(outgoing.outbox_id);
-        Ok(())
-    }
-
     pub(super) fn send_payload<S: SottoStore>(
         &mut self,
         store: &mut S,
@@ -168,11 +200,12 @@ impl SmsEndpoint {
         step: &mut Step,
     ) -> Result<()> {
         self.encode(to, &payload, step)?;
-        self.keep_sent(store, to, payload, text, MAX_REFRESHES, now)
+        self.keep_sent(store, to, payload, text, MAX_REFRESHES, false, now)
     }
 
     /// Adds a sent payload to the cache and to the store (one commit), so a
     /// resend request finds it even after a restart.
+    #[allow(clippy::too_many_arguments)]
     fn keep_sent<S: SottoStore>(
         &mut self,
         store: &mut S,
@@ -180,6 +213,7 @@ impl SmsEndpoint {
         payload: Vec<u8>,
         text: Option<(ContactId, MessageId)>,
         refreshes_left: u8,
+        carries_relay: bool,
         now: SystemTime,
     ) -> Result<()> {
         let mut sent = SentPayload {
@@ -191,6 +225,7 @@ impl SmsEndpoint {
             text,
             refreshes_left,
             row: 0,
+            carries_relay,
         };
         let record = SentSms {
             id: 0,

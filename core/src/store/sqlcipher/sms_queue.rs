@@ -149,6 +149,7 @@ impl SqlCipherStore {
                 kind: match kind {
                     0 => LegKind::Hello,
                     1 => LegKind::Answer,
+                    2 => LegKind::RelayOwed,
                     _ => return Err(Error::CorruptStore),
                 },
                 to: PhoneNumber::from_stored(phone).map_err(|_| Error::CorruptStore)?,
@@ -174,6 +175,7 @@ impl SqlCipherStore {
             let kind = match leg.kind {
                 LegKind::Hello => 0,
                 LegKind::Answer => 1,
+                LegKind::RelayOwed => 2,
             };
             insert.execute(params![
                 leg.to.as_str(),
