@@ -266,8 +266,10 @@ fn main() -> Result<()> {
         ),
     ];
     let mut answer = Vec::new();
-    for (name, relays, data_sms) in cases {
-        let (_, _, legs) = pair(relays, data_sms, &mut rng)?;
+    let mut first_texts = Vec::new();
+    let sample = "Running ten minutes late, save me a seat near the window pls";
+    for (name, relays, data_sms) in cases.clone() {
+        let (mut a, mut b, legs) = pair(relays, data_sms, &mut rng)?;
         println!("  {name:<28} {}", describe(&legs));
         if name == "different relays" {
             answer = legs
@@ -275,6 +277,30 @@ fn main() -> Result<()> {
                 .map(|leg| leg.payload.clone())
                 .unwrap_or_default();
         }
+        // A's first text: across relays it carries A's relay, which the
+        // third leg promised (`relay_follows`).
+        let peer = a.peer.clone().ok_or("no session")?;
+        let step =
+            a.endpoint
+                .send_text(&mut a.store, &peer, sample, SystemTime::now(), &mut rng)?;
+        let legs = exchange(&mut a, &mut b, step, &mut rng)?;
+        first_texts.push((name, describe(&legs)));
+    }
+    println!("\n== A's first text (60 characters) after the handshake; across relays it carries A's relay");
+    for (name, first) in first_texts {
+        println!("  {name:<28} {first}");
+    }
+    println!("  (the same text in a settled session: 2 SMS, see below)");
+    println!("\n== A's relay on its own, when A sends no text within the hello retry interval");
+    for (name, relays, data_sms) in cases {
+        if relays.0.is_none() || relays.0 == relays.1 {
+            continue;
+        }
+        let (mut a, mut b, _) = pair(relays, data_sms, &mut rng)?;
+        let later = SystemTime::now() + SmsConfig::default().hello_retry;
+        let step = a.endpoint.tick(&mut a.store, later)?;
+        let legs = exchange(&mut a, &mut b, step, &mut rng)?;
+        println!("  {name:<28} {}", describe(&legs));
     }
     dissect_answer(&answer)?;
 
@@ -339,6 +365,7 @@ fn main() -> Result<()> {
         version: 1,
         message_id: vec![0; 16],
         sent_at_ms: 1_780_000_000_000,
+        sender_relay: None,
         body: Some(proto::content::Body::Text(proto::Text {
             body: text.into(),
         })),
