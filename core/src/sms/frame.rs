@@ -163,6 +163,20 @@ mod tests {
         Ok(())
     }
 
+    #[test]
+    fn hellos_of_handshake_version_1_are_refused() {
+        let hello = SmsFrame::Hello {
+            bundle: vec![5; 40],
+        }
+        .to_bytes();
+        assert_eq!(hello[0], 0xA3);
+        let v1 = [&[0xA1][..], &hello[1..]].concat();
+        assert!(matches!(
+            SmsFrame::from_bytes(&v1),
+            Err(Error::MalformedSms(_))
+        ));
+    }
+
     proptest! {
         #[test]
         fn from_bytes_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {

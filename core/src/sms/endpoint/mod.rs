@@ -16,10 +16,13 @@
 //! payloads (to answer resend requests; also kept in the store, so that
 //! [`SmsEndpoint::restore`] brings it back after a restart), the handshake
 //! legs waiting for the other side (our hello for its answer, our answer
-//! for their side; both are sent again until answered), and the replies
+//! for their side; both are sent again until answered; and our relay,
+//! promised in a third leg, until it went out and they wrote), and the replies
 //! given to handshake legs (so a leg that comes again, because our reply
-//! was lost, gets the same reply again). Losing the legs and replies in a
-//! restart costs at most a resend round; nothing stored depends on them.
+//! was lost, gets the same reply again). Losing the replies in a restart
+//! costs at most a resend round; the legs are kept by the app
+//! ([`SmsEndpoint::waiting_legs`]), since losing them would lose a retry
+//! or the promised relay.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
