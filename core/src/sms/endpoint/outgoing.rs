@@ -21,30 +21,21 @@ impl SmsEndpoint {
             .into_iter()
             .next()
             .ok_or(Error::NoRoute("the contact has no phone number"))?;
-        let rider = match self.relay_owed.get_mut(&phone) {
-            Some(owed) if &owed.contact == contact => {
-                owed.sent = true;
-                owed.since_ms = millis(now);
-                self.config.own_relay.as_ref()
-            }
-            _ => None,
-        };
-        let outgoing = messaging::send_text_with_relay(store, contact, text, rider, now, rng)?;
+        let owed = self
+            .relay_owed
+            .get(&phone)
+            .is_some_and(|owed| &owed.contact == contact);
+        let rider = owed.then(|| self.config.own_relay.clone()).flatten();
+        let outgoing =
+            messaging::send_text_with_relay(store, contact, text, rider.as_ref(), now, rng)?;
+        if let Some(owed) = self.relay_owed.get_mut(&phone).filter(|_| owed) {
+            owed.sent = true;
+            owed.since_ms = millis(now);
+        }
         let mut step = Step::default();
         let text = Some((contact.clone(), outgoing.message_id));
-        let carries_relay = rider.is_some();
-        let payload = outgoing.envelope.to_bytes();
-        self.encode(&phone, &payload, &mut step)?;
-        self.keep_sent(
-            store,
-            &phone,
-            payload,
-            text,
-            MAX_REFRESHES,
-            carries_relay,
-            now,
-        )?;
-        step.outbox_ids.push(outgoing.outbox_id);
+        let kept = (MAX_REFRESHES, rider.is_some());
+        self.carry_with(store, &phone, &outgoing, text, kept, now, &mut step)?;
         Ok(step)
     }
 
@@ -99,9 +90,26 @@ impl SmsEndpoint {
         now: SystemTime,
         step: &mut Step,
     ) -> Result<()> {
+        self.carry_with(store, to, outgoing, None, (MAX_REFRESHES, false), now, step)
+    }
+
+    /// Puts an envelope on the air and keeps it for resend requests: with
+    /// the stored 1:1 `text` it carries, if any (so it can be encrypted
+    /// afresh), how many times it may be, and whether it carries our relay.
+    #[allow(clippy::too_many_arguments)]
+    fn carry_with<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        to: &PhoneNumber,
+        outgoing: &Outgoing,
+        text: Option<(ContactId, MessageId)>,
+        (refreshes_left, carries_relay): (u8, bool),
+        now: SystemTime,
+        step: &mut Step,
+    ) -> Result<()> {
         let payload = outgoing.envelope.to_bytes();
         self.encode(to, &payload, step)?;
-        self.keep_sent(store, to, payload, None, MAX_REFRESHES, false, now)?;
+        self.keep_sent(store, to, payload, text, refreshes_left, carries_relay, now)?;
         step.outbox_ids.push(outgoing.outbox_id);
         Ok(())
     }
@@ -160,20 +168,8 @@ impl SmsEndpoint {
                 Err(_) => return Ok(()),
             };
             let text = Some((contact, message_id));
-            let payload = outgoing.envelope.to_bytes();
-            self.encode(from, &payload, step)?;
-            let carries_relay = rider.is_some();
-            self.keep_sent(
-                store,
-                from,
-                payload,
-                text,
-                refreshes_left,
-                carries_relay,
-                now,
-            )?;
-            step.outbox_ids.push(outgoing.outbox_id);
-            return Ok(());
+            let kept = (refreshes_left, rider.is_some());
+            return self.carry_with(store, from, &outgoing, text, kept, now, step);
         }
         let bodies = Self::bodies(sent.data, &sent.payload)?;
         if bodies.len() != usize::from(count) {
