@@ -271,7 +271,7 @@ impl ContactHandshake {
         let relay = m.relay.map(relay_from_proto).transpose()?;
         let said = [relay.is_some(), m.same_relay_as_yours, m.relay_follows];
         if said.into_iter().filter(|&s| s).count() > 1 {
-            return Err(Error::MalformedContent("two relay addresses"));
+            return Err(Error::MalformedContent("more than one relay statement"));
         }
         Ok(Self {
             relay,
@@ -617,6 +617,34 @@ mod tests {
                 content
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_sender_relay_rides_along_and_a_handshake_says_one_relay_thing() -> Result<()> {
+        let relay = crate::relay::invite::RelayInvite {
+            host: "relay.example".into(),
+            port: 7443,
+            cert_sha256: [4; 32],
+            trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
+        };
+        let text = sample(Body::Text("hi".into()));
+        let padded = text.to_padded_bytes_with_relay(Some(&relay))?;
+        assert_eq!(
+            Content::from_padded_bytes_with_relay(&padded)?,
+            (text.clone(), Some(relay.clone()))
+        );
+        assert_eq!(Content::from_padded_bytes(&padded)?, text);
+        let both = ContactHandshake {
+            relay: Some(relay),
+            relay_follows: true,
+            ..ContactHandshake::default()
+        };
+        let padded = sample(Body::ContactHandshake(both)).to_padded_bytes()?;
+        assert!(matches!(
+            Content::from_padded_bytes(&padded),
+            Err(Error::MalformedContent(_))
+        ));
         Ok(())
     }
 
