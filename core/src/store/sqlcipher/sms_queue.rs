@@ -360,3 +360,39 @@ impl SqlCipherStore {
         Ok(usize::try_from(count).unwrap_or(0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DatabaseKey;
+
+    #[test]
+    fn every_kind_of_waiting_leg_survives_the_store() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|_| Error::CorruptStore)?;
+        let mut store = SqlCipherStore::open(
+            &dir.path().join("legs.db"),
+            &DatabaseKey::from_bytes([3; 32]),
+        )?;
+        let to = PhoneNumber::parse("+4930901820", "DE")?;
+        let leg = |kind, payload: &[u8], attempts| WaitingLeg {
+            kind,
+            to: to.clone(),
+            contact: ContactId::from_string("c1".into()),
+            payload: payload.to_vec(),
+            sent_at_ms: 1_700_000_000_000,
+            attempts,
+        };
+        let legs = vec![
+            leg(LegKind::Hello, b"hello", 1),
+            leg(LegKind::Answer, b"answer", 2),
+            leg(LegKind::RelayOwed, b"", 1),
+        ];
+        store.replace_sms_legs(&legs)?;
+        let mut back = store.sms_legs()?;
+        back.sort_by_key(|l| l.payload.clone());
+        let mut expected = legs;
+        expected.sort_by_key(|l| l.payload.clone());
+        assert_eq!(back, expected);
+        Ok(())
+    }
+}
