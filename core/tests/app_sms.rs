@@ -737,6 +737,39 @@ fn a_text_records_its_sms_route_and_shows_failed_until_retried() -> Result<()> {
     let stored = alice.account.messages(&bob_at_alice, 1, None)?;
     assert_eq!(stored[0].state, DeliveryState::Delivered);
 
+    // A failure reported after every part was sent (a failed delivery
+    // report) marks the text failed and leaves it sent: the report says
+    // what a reload shows.
+    let SentText::Encrypted { message_id, .. } = alice
+        .account
+        .send_text_routed_blocking(&bob_at_alice, "Sent, then the network gave up")?
+    else {
+        panic!("a Sotto contact is never sent plain SMS");
+    };
+    let queued = alice.account.take_outgoing_sms()?;
+    for sms in &queued {
+        alice.account.report_sms_status(sms.id, SmsStatus::Sent)?;
+    }
+    let moved = alice
+        .account
+        .report_sms_status(queued[0].id, SmsStatus::Failed)?;
+    assert_eq!(
+        moved,
+        [TextProgress {
+            contact: bob_at_alice.clone(),
+            message_id,
+            state: DeliveryState::Sent,
+        }]
+    );
+    assert!(
+        alice
+            .account
+            .text_transports(&bob_at_alice, &[message_id])?[0]
+            .sms_failed
+    );
+    let stored = alice.account.messages(&bob_at_alice, 1, None)?;
+    assert_eq!(stored[0].state, DeliveryState::Sent);
+
     // An id that names no stored text reads as the default: relayed.
     let unknown = sotto_core::message::MessageId([9; 16]);
     assert_eq!(

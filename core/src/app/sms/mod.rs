@@ -175,8 +175,8 @@ pub struct TextProgress {
     pub contact: ContactId,
     /// The text.
     pub message_id: MessageId,
-    /// The state it reached: sent or delivered, or still pending when its
-    /// SMS failed.
+    /// The state it reached: sent or delivered; when its SMS failed, the
+    /// state it keeps (pending, or sent if the failure came after sending).
     pub state: DeliveryState,
 }
 
@@ -386,7 +386,7 @@ impl Account {
     ///
     /// Returns the encrypted texts whose state this report moved, with the
     /// state they reached; for a failure, the texts the batch carries, with
-    /// their state (still pending), now failed in
+    /// their stored state (a failure does not move it), now failed in
     /// [`Account::text_transports`].
     pub fn report_sms_status(&self, id: i64, status: SmsStatus) -> Result<Vec<TextProgress>> {
         in_transaction(&mut *self.shared.store(), |store| {
@@ -423,15 +423,20 @@ impl Account {
             let mut moved = Vec::new();
             if status == SmsStatus::Failed {
                 // The texts show as failed (`text_transports`) until
-                // `retry_failed_sms`; their delivery state stays pending.
+                // `retry_failed_sms`; their delivery state stays as it was
+                // (pending, or sent when the failure came after every part
+                // was sent), and is reported as stored.
                 for (contact, message_id) in store.sms_queue_texts(row.batch)? {
                     if !store.set_text_sms_failed(&contact, &message_id, true)? {
                         continue;
                     }
+                    let Some(text) = store.outgoing_message(&contact, &message_id)? else {
+                        continue;
+                    };
                     moved.push(TextProgress {
                         contact,
                         message_id,
-                        state: DeliveryState::Pending,
+                        state: text.state,
                     });
                 }
             }
