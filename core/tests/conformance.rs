@@ -170,6 +170,26 @@ fn messages_page_newest_first<S: SottoStore>(mut store: S) -> Result<()> {
     ));
     // The same id in the other direction is a different message.
     store.insert_message(&message(&c, 3, Direction::Outgoing, 1))?;
+
+    // Messages stored in one millisecond: paging by the last message's
+    // time still reaches every one of them, each once.
+    let dave = contact(&mut store, "Dave")?;
+    for n in 20..25 {
+        store.insert_message(&message(&dave, n, Direction::Incoming, 500))?;
+    }
+    let mut seen = Vec::new();
+    let mut before = None;
+    for _page in 0..5 {
+        let page = store.messages(&dave, 2, before)?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.stored_at_ms);
+        seen.extend(page.iter().map(|m| m.id));
+    }
+    seen.sort();
+    assert_eq!(
+        seen,
+        (20..25).map(|n| MessageId([n; 16])).collect::<Vec<_>>()
+    );
     Ok(())
 }
 

@@ -431,7 +431,17 @@ impl SottoStore for InMemStore {
         if !self.state.message_keys.insert(message_key(message)) {
             return Err(Error::AlreadyStored);
         }
-        self.state.messages.push(message.clone());
+        let after_newest = self
+            .state
+            .messages
+            .iter()
+            .filter(|m| m.contact == message.contact)
+            .map(|m| m.stored_at_ms.saturating_add(1))
+            .max()
+            .unwrap_or(0);
+        let mut stored = message.clone();
+        stored.stored_at_ms = stored.stored_at_ms.max(after_newest);
+        self.state.messages.push(stored);
         Ok(())
     }
 

@@ -346,10 +346,16 @@ pub trait SottoStore:
     ) -> Result<()>;
 
     /// Stores a message. A message with the same id, contact and direction
-    /// must not exist.
+    /// must not exist. Its `stored_at_ms` is kept unique within the
+    /// conversation: a message stored in the millisecond of the newest one
+    /// (or after the clock went back) takes the millisecond after it, so
+    /// the `stored_at_ms` of a page's last message is an exact cursor for
+    /// [`SottoStore::messages`].
     fn insert_message(&mut self, message: &StoredMessage) -> Result<()>;
     /// The newest `limit` messages of a conversation stored before
-    /// `before_ms` (all if `None`), newest first.
+    /// `before_ms` (all if `None`), newest first. The next page is the one
+    /// before the last message's `stored_at_ms` (unique within the
+    /// conversation; see [`SottoStore::insert_message`]).
     fn messages(
         &self,
         contact: &ContactId,

@@ -803,7 +803,9 @@ impl SottoStore for SqlCipherStore {
             .prepare_cached(
                 "INSERT INTO messages (message_id, contact, direction, body, sent_at_ms,
                     stored_at_ms, state, expires_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, MAX(?6, COALESCE(
+                    (SELECT MAX(stored_at_ms) + 1 FROM messages WHERE contact = ?2),
+                    0)), ?7, ?8)",
             )?
             .execute(params![
                 &m.id.0[..],
