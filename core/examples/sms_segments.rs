@@ -298,7 +298,7 @@ fn main() -> Result<()> {
         }
         let (mut a, mut b, _) = pair(relays, data_sms, &mut rng)?;
         let later = SystemTime::now() + SmsConfig::default().hello_retry;
-        let step = a.endpoint.tick(&mut a.store, later)?;
+        let step = a.endpoint.tick(&mut a.store, later, &mut rng)?;
         let legs = exchange(&mut a, &mut b, step, &mut rng)?;
         println!("  {name:<28} {}", describe(&legs));
     }

@@ -161,6 +161,14 @@ fn a_sixty_character_text_takes_at_most_two_texts_after_the_handshake() -> Resul
     Ok(())
 }
 
+/// How many times a phone was told a session is ready.
+fn session_ready_count(events: &[SmsEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, SmsEvent::SessionReady { .. }))
+        .count()
+}
+
 /// A relay invite for `host`, with a real trust root key.
 fn relay(host: &str, rng: &mut StdRng) -> RelayInvite {
     RelayInvite {
@@ -207,12 +215,48 @@ fn a_session_takes_at_most_32_sms_and_the_relays_follow_with_the_first_text() ->
             .endpoint
             .send_text(&mut b.store, &a_at_b, "hello", now(), &mut rng)?;
         exchange(&mut b, &mut a, step, &mut rng)?;
+        // B wrote after it: nothing is owed any more, and the same short
+        // text goes without the relay (one SMS; with it, two).
+        let owed = a.endpoint.waiting_legs();
+        assert!(owed.iter().all(|l| l.kind != LegKind::RelayOwed));
         let step = a
             .endpoint
             .send_text(&mut a.store, &b_at_a, "hi, it's me", now(), &mut rng)?;
-        assert!(step.outgoing.len() <= 2, "{}", step.outgoing.len());
+        assert_eq!(step.outgoing.len(), 1);
         exchange(&mut a, &mut b, step, &mut rng)?;
     }
+    Ok(())
+}
+
+#[test]
+fn a_promised_relay_rides_two_texts_at_most_when_the_contact_never_writes() -> Result<()> {
+    let mut rng = rng(12);
+    let relay_a = relay("relay.example.org", &mut rng);
+    let relay_b = relay("sotto.example.net", &mut rng);
+    let mut a = phone_on("+4930901820", Some(relay_a.clone()), false, &mut rng)?;
+    let mut b = phone_on("+4915123456789", Some(relay_b), false, &mut rng)?;
+    let (b_at_a, a_at_b, _) = handshake(&mut a, &mut b, &mut rng)?;
+    // B reads but never writes by SMS: the first two texts carry A's relay
+    // (two SMS each), the third goes without it (one SMS).
+    let mut sizes = Vec::new();
+    for _ in 0..3 {
+        let step = a
+            .endpoint
+            .send_text(&mut a.store, &b_at_a, "hi, it's me", now(), &mut rng)?;
+        sizes.push(step.outgoing.len());
+        exchange(&mut a, &mut b, step, &mut rng)?;
+    }
+    assert_eq!(sizes, [2, 2, 1]);
+    assert_eq!(
+        b.store.contact(&a_at_b)?.and_then(|c| c.relay),
+        Some(relay_a)
+    );
+    // Once no resend request can ask for those texts, the promise is gone.
+    let later = now() + SmsConfig::default().sent_cache_age;
+    let step = a.endpoint.tick(&mut a.store, later, &mut rng)?;
+    assert!(step.outgoing.is_empty());
+    let owed = a.endpoint.waiting_legs();
+    assert!(owed.iter().all(|l| l.kind != LegKind::RelayOwed));
     Ok(())
 }
 
@@ -227,7 +271,11 @@ fn a_promised_relay_goes_on_its_own_when_no_text_takes_it() -> Result<()> {
     assert_eq!(b.store.contact(&a_at_b)?.and_then(|c| c.relay), None);
     // Not before the retry interval: a text may still take it for free.
     let soon = now() + std::time::Duration::from_secs(60);
-    assert!(a.endpoint.tick(&mut a.store, soon)?.outgoing.is_empty());
+    assert!(a
+        .endpoint
+        .tick(&mut a.store, soon, &mut rng)?
+        .outgoing
+        .is_empty());
     // The legs kept across a restart include the promise.
     let legs = a.endpoint.waiting_legs();
     assert!(legs.iter().any(|l| l.kind == LegKind::RelayOwed));
@@ -235,18 +283,21 @@ fn a_promised_relay_goes_on_its_own_when_no_text_takes_it() -> Result<()> {
     restarted.restore_legs(legs);
     a.endpoint = restarted;
     let later = now() + SmsConfig::default().hello_retry;
-    let step = a.endpoint.tick(&mut a.store, later)?;
+    let step = a.endpoint.tick(&mut a.store, later, &mut rng)?;
     assert_eq!(step.outgoing.len(), 2);
+    let ready_before = session_ready_count(&b.events);
     exchange(&mut a, &mut b, step, &mut rng)?;
     assert_eq!(
         b.store.contact(&a_at_b)?.and_then(|c| c.relay),
         Some(relay_a)
     );
+    // A relay arriving is not a session made ready again.
+    assert_eq!(session_ready_count(&b.events), ready_before);
     // Sent once: later ticks send nothing more.
     let much_later = later + SmsConfig::default().hello_retry;
     assert!(a
         .endpoint
-        .tick(&mut a.store, much_later)?
+        .tick(&mut a.store, much_later, &mut rng)?
         .outgoing
         .is_empty());
     Ok(())
@@ -458,7 +509,7 @@ fn a_restarted_sender_still_answers_resend_requests() -> Result<()> {
     a.endpoint.restore(&mut a.store, &mut rng)?;
     // The receiver's reassembly times out and asks for the missing part.
     let later = now() + SmsConfig::default().limits.timeout + std::time::Duration::from_secs(1);
-    let request = b.endpoint.tick(&mut b.store, later)?;
+    let request = b.endpoint.tick(&mut b.store, later, &mut rng)?;
     assert_eq!(request.outgoing.len(), 1, "one resend request");
     let mut answer = Step::default();
     for sms in request.outgoing {
@@ -540,7 +591,7 @@ proptest::proptest! {
                 }
             }
         }
-        let tick = b.endpoint.tick(&mut b.store, now() + std::time::Duration::from_secs(7200)).expect("tick");
+        let tick = b.endpoint.tick(&mut b.store, now() + std::time::Duration::from_secs(7200), &mut rng).expect("tick");
         proptest::prop_assert!(tick.outgoing.len() <= 4 * texts.len());
         proptest::prop_assert!(b.store.contacts().expect("contacts").is_empty());
     }
@@ -560,13 +611,23 @@ fn an_unanswered_hello_is_sent_again_then_given_up() -> Result<()> {
     let minutes = |m: u64| start + std::time::Duration::from_secs(60 * m);
     assert!(a
         .endpoint
-        .tick(&mut a.store, minutes(29))?
+        .tick(&mut a.store, minutes(29), &mut rng)?
         .outgoing
         .is_empty());
     // The same hello again, so parts of both copies fit together.
-    assert_eq!(a.endpoint.tick(&mut a.store, minutes(30))?.outgoing, hello);
-    assert_eq!(a.endpoint.tick(&mut a.store, minutes(60))?.outgoing, hello);
-    let last = a.endpoint.tick(&mut a.store, minutes(90))?;
+    assert_eq!(
+        a.endpoint
+            .tick(&mut a.store, minutes(30), &mut rng)?
+            .outgoing,
+        hello
+    );
+    assert_eq!(
+        a.endpoint
+            .tick(&mut a.store, minutes(60), &mut rng)?
+            .outgoing,
+        hello
+    );
+    let last = a.endpoint.tick(&mut a.store, minutes(90), &mut rng)?;
     assert!(last.outgoing.is_empty());
     assert!(matches!(
         last.events[..],

@@ -203,9 +203,15 @@ impl<S: SottoStore> World<S> {
                 self.submit(to_a, step)?;
             }
             if self.now_ms % 60_000 == 0 {
-                let step = self.a.endpoint.tick(&mut self.a.store, at(self.now_ms))?;
+                let step =
+                    self.a
+                        .endpoint
+                        .tick(&mut self.a.store, at(self.now_ms), &mut self.rng)?;
                 self.submit(true, step)?;
-                let step = self.b.endpoint.tick(&mut self.b.store, at(self.now_ms))?;
+                let step =
+                    self.b
+                        .endpoint
+                        .tick(&mut self.b.store, at(self.now_ms), &mut self.rng)?;
                 self.submit(false, step)?;
             }
         }

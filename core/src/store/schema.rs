@@ -156,8 +156,10 @@ const MIGRATIONS: &[&str] = &[
     // delivery state follows the batch. `data_port` is NULL for a text SMS.
     // `state`: 0 queued, 1 handed to the app, 2 sent, 3 delivered, 4 failed.
     // `sms_legs` keeps the SMS handshake legs waiting for the other side
-    // (kind 0: our hello, 1: our answer). `read_marks` keeps, per conversation, the newest `messages` row the
-    // user has seen, for unread counts.
+    // (kind 0: our hello, 1: our answer; 2, since handshake version 2: our
+    // relay, promised and not yet delivered, with `attempts` counting the
+    // times it went out). `read_marks` keeps, per conversation, the newest
+    // `messages` row the user has seen, for unread counts.
     r#"
     CREATE TABLE sms_queue (
         id INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -47,7 +47,7 @@ use crate::error::{Error, Result};
 use crate::message::MessageId;
 use crate::messaging::Received;
 use crate::millis;
-use crate::sms::{LegKind, PhoneNumber, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step};
+use crate::sms::{PhoneNumber, SmsBody, SmsConfig, SmsEndpoint, SmsEvent, Step, WaitingLeg};
 use crate::store::{
     in_transaction, ContactId, DeliveryState, Direction, GroupId, GroupMessage, NewQueuedSms,
     PlainState, QueueState, QueuedSmsRow, SottoStore, SqlCipherStore, StoredMessage, TextTransport,
@@ -307,8 +307,7 @@ impl Account {
         let mut store = self.shared.store();
         let step = work(endpoint, &mut store, now)?;
         mark_received_by_sms(&mut store, &step)?;
-        queue_step(&mut store, &step, now)?;
-        keep_legs(&mut store, endpoint)?;
+        commit_step(&mut store, &step, now, endpoint)?;
         drop(store);
         forward_call_signals(&self.shared, &step);
         Ok(summarise(&step))
@@ -327,9 +326,8 @@ impl Account {
         let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
         let now = SystemTime::now();
         let mut store = self.shared.store();
-        let step = endpoint.tick(&mut *store, now)?;
-        queue_step(&mut store, &step, now)?;
-        keep_legs(&mut store, endpoint)?;
+        let step = endpoint.tick(&mut *store, now, &mut rand::rng())?;
+        commit_step(&mut store, &step, now, endpoint)?;
         let before = millis(now).saturating_sub(DELIVERY_REPORT_WAIT.as_millis() as u64);
         in_transaction(&mut *store, |store| store.sms_queue_prune(before))?;
         let mut tick = SmsTick::default();
@@ -506,8 +504,7 @@ impl Account {
         let mut store = self.shared.store();
         let (contact, step) =
             endpoint.start_handshake(&mut *store, &to, &name, now, &mut rand::rng())?;
-        queue_step(&mut store, &step, now)?;
-        keep_legs(&mut store, endpoint)?;
+        commit_step(&mut store, &step, now, endpoint)?;
         Ok(contact)
     }
 }
@@ -520,33 +517,66 @@ fn queue_step(store: &mut SqlCipherStore, step: &Step, now: SystemTime) -> Resul
     if step.outgoing.is_empty() {
         return Ok(Vec::new());
     }
+    in_transaction(store, |store| queue_step_in(store, step, now))
+}
+
+/// [`queue_step`] and [`keep_legs`] in one commit: a leg the step made
+/// (a promised relay, say) is kept if and only if its SMS are queued.
+fn commit_step(
+    store: &mut SqlCipherStore,
+    step: &Step,
+    now: SystemTime,
+    endpoint: &SmsEndpoint,
+) -> Result<Vec<MessageId>> {
+    let legs = sorted_legs(endpoint);
+    let legs_changed = store.sms_legs()? != legs;
+    if step.outgoing.is_empty() && !legs_changed {
+        return Ok(Vec::new());
+    }
     in_transaction(store, |store| {
-        let batch = store.sms_queue_new_batch()?;
-        let mut texts = Vec::new();
-        for outbox_id in &step.outbox_ids {
-            if let Some(entry) = store.take_outbox(*outbox_id)? {
-                store.sms_queue_add_text(batch, &entry.contact, &entry.message_id)?;
-                store.mark_text_by_sms(&entry.contact, &entry.message_id, Direction::Outgoing)?;
-                texts.push(entry.message_id);
-            }
-        }
-        for sms in &step.outgoing {
-            let (data_port, body) = match &sms.body {
-                SmsBody::Text(text) => (None, text.as_bytes()),
-                SmsBody::Data { port, bytes } => (Some(*port), bytes.as_slice()),
-            };
-            store.sms_queue_push(&NewQueuedSms {
-                batch,
-                to: &sms.to,
-                data_port,
-                body,
-                encrypted: true,
-                plain_message: None,
-                at_ms: millis(now),
-            })?;
+        let texts = if step.outgoing.is_empty() {
+            Vec::new()
+        } else {
+            queue_step_in(store, step, now)?
+        };
+        if legs_changed {
+            store.replace_sms_legs(&legs)?;
         }
         Ok(texts)
     })
+}
+
+/// The body of [`queue_step`], inside the caller's transaction.
+fn queue_step_in(
+    store: &mut SqlCipherStore,
+    step: &Step,
+    now: SystemTime,
+) -> Result<Vec<MessageId>> {
+    let batch = store.sms_queue_new_batch()?;
+    let mut texts = Vec::new();
+    for outbox_id in &step.outbox_ids {
+        if let Some(entry) = store.take_outbox(*outbox_id)? {
+            store.sms_queue_add_text(batch, &entry.contact, &entry.message_id)?;
+            store.mark_text_by_sms(&entry.contact, &entry.message_id, Direction::Outgoing)?;
+            texts.push(entry.message_id);
+        }
+    }
+    for sms in &step.outgoing {
+        let (data_port, body) = match &sms.body {
+            SmsBody::Text(text) => (None, text.as_bytes()),
+            SmsBody::Data { port, bytes } => (Some(*port), bytes.as_slice()),
+        };
+        store.sms_queue_push(&NewQueuedSms {
+            batch,
+            to: &sms.to,
+            data_port,
+            body,
+            encrypted: true,
+            plain_message: None,
+            at_ms: millis(now),
+        })?;
+    }
+    Ok(texts)
 }
 
 /// Records that the texts an SMS step received came by encrypted SMS. The
@@ -575,16 +605,14 @@ fn mark_received_by_sms(store: &mut SqlCipherStore, step: &Step) -> Result<()> {
     })
 }
 
-/// Keeps the endpoint's waiting handshake legs in the store when they
-/// changed, so a restart neither forgets to send a hello again nor misses
-/// that its answer made the session ready.
-fn keep_legs(store: &mut SqlCipherStore, endpoint: &SmsEndpoint) -> Result<()> {
+/// The endpoint's waiting handshake legs in the store's order, to be kept
+/// when they changed, so a restart neither forgets to send a hello again,
+/// misses that its answer made the session ready, nor forgets a promised
+/// relay.
+fn sorted_legs(endpoint: &SmsEndpoint) -> Vec<WaitingLeg> {
     let mut legs = endpoint.waiting_legs();
-    legs.sort_by_key(|leg| (leg.to.clone(), leg.kind == LegKind::Answer));
-    if store.sms_legs()? == legs {
-        return Ok(());
-    }
-    in_transaction(store, |store| store.replace_sms_legs(&legs))
+    legs.sort_by_key(|leg| (leg.to.clone(), leg.kind));
+    legs
 }
 
 fn to_queued_sms(row: QueuedSmsRow) -> Result<QueuedSms> {

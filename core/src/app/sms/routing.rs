@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use super::super::{Account, Reach, Shared};
-use super::{queue_step, SmsSettings};
+use super::{commit_step, queue_step, SmsSettings};
 use crate::error::{Error, Result};
 use crate::message::MessageId;
 use crate::messaging::Outgoing;
@@ -103,7 +103,7 @@ impl Account {
                 let now = SystemTime::now();
                 let mut store = self.shared.store();
                 let step = endpoint.send_text(&mut *store, contact, text, now, &mut rand::rng())?;
-                let texts = queue_step(&mut store, &step, now)?;
+                let texts = commit_step(&mut store, &step, now, endpoint)?;
                 texts
                     .into_iter()
                     .next()

@@ -65,32 +65,46 @@ impl SmsEndpoint {
 
     /// Sends our promised relay on its own (a ContactHandshake, 2 SMS) to
     /// contacts we sent no text within [`SmsConfig::hello_retry`] of the
-    /// promise; a text would have carried it for free.
+    /// promise (a text would have carried it for free), and forgets
+    /// promises that went out as often as they may once a resend request
+    /// can no longer ask for them. One contact's failure (say, its session
+    /// was reset for a new identity) drops that promise only.
     pub(super) fn send_owed_relays<S: SottoStore>(
         &mut self,
         store: &mut S,
         now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
         step: &mut Step,
     ) -> Result<()> {
         let now_ms = millis(now);
         let retry_ms = self.config.hello_retry.as_millis() as u64;
+        let keep_ms = self.config.sent_cache_age.as_millis() as u64;
+        self.relay_owed
+            .retain(|_, owed| owed.rides < MAX_RELAY_RIDES || owed.since_ms + keep_ms > now_ms);
         let Some(own) = self.config.own_relay.clone() else {
             return Ok(());
         };
         let due: Vec<(PhoneNumber, ContactId)> = self
             .relay_owed
             .iter()
-            .filter(|(_, owed)| !owed.sent && owed.since_ms + retry_ms <= now_ms)
+            .filter(|(_, owed)| owed.rides == 0 && owed.since_ms + retry_ms <= now_ms)
             .map(|(to, owed)| (to.clone(), owed.contact.clone()))
             .collect();
         for (to, contact) in due {
-            // `tick` takes no RNG (it sends nothing else that needs one);
-            // the thread's CSPRNG, as the app uses for every send.
-            let outgoing = handshake::relay_rider(store, &contact, &own, now, &mut rand::rng())?;
-            self.send_outgoing(store, &to, &outgoing, now, step)?;
-            if let Some(owed) = self.relay_owed.get_mut(&to) {
-                owed.sent = true;
-                owed.since_ms = now_ms;
+            let sent = handshake::relay_rider(store, &contact, &own, now, rng)
+                .and_then(|outgoing| self.send_outgoing(store, &to, &outgoing, now, step));
+            match sent {
+                Ok(()) => {
+                    if let Some(owed) = self.relay_owed.get_mut(&to) {
+                        owed.rides = 1;
+                        owed.since_ms = now_ms;
+                    }
+                }
+                Err(error @ Error::Storage(_)) => return Err(error),
+                Err(error) => {
+                    tracing::warn!(%error, "a promised relay address cannot be sent; dropped");
+                    self.relay_owed.remove(&to);
+                }
             }
         }
         Ok(())
@@ -308,7 +322,7 @@ impl SmsEndpoint {
             contact: owed.contact.clone(),
             payload: Vec::new(),
             sent_at_ms: owed.since_ms,
-            attempts: u8::from(owed.sent),
+            attempts: owed.rides,
         }));
         all
     }
@@ -334,7 +348,7 @@ impl SmsEndpoint {
                     let owed = OwedRelay {
                         contact: leg.contact,
                         since_ms: leg.sent_at_ms,
-                        sent: leg.attempts > 0,
+                        rides: leg.attempts.min(MAX_RELAY_RIDES),
                     };
                     self.relay_owed.insert(leg.to, owed);
                 }
@@ -348,8 +362,8 @@ impl SmsEndpoint {
     }
 }
 
-/// Which handshake leg waits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which handshake leg waits (ordered as the store keeps them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LegKind {
     /// Our hello, waiting for its answer.
     Hello,
@@ -357,7 +371,7 @@ pub enum LegKind {
     Answer,
     /// Our relay, promised in the last leg (`relay_follows`), waiting to go
     /// out with our next text (or on its own) and for their next message.
-    /// Its `payload` is empty; `attempts` is 1 once it went out.
+    /// Its `payload` is empty; `attempts` counts the times it went out.
     RelayOwed,
 }
 

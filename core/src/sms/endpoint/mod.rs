@@ -246,9 +246,15 @@ struct OwedRelay {
     contact: ContactId,
     /// When it was promised, or last sent (ms since the epoch).
     since_ms: u64,
-    /// Whether it went out (with a text, or on its own).
-    sent: bool,
+    /// How many times it went out (with a text, or on its own); at most
+    /// [`MAX_RELAY_RIDES`].
+    rides: u8,
 }
+
+/// How many of our texts carry a promised relay at most. A contact who
+/// never writes back by SMS must not cost ~97 bytes on every text for
+/// ever; two copies cover one text lost whole.
+const MAX_RELAY_RIDES: u8 = 2;
 
 struct GivenAnswer {
     payload: Vec<u8>,
@@ -369,7 +375,12 @@ impl SmsEndpoint {
 
     /// Drives time: reassembly timeouts (resend requests, incomplete
     /// messages), hello retries and cache expiry.
-    pub fn tick<S: SottoStore>(&mut self, store: &mut S, now: SystemTime) -> Result<Step> {
+    pub fn tick<S: SottoStore>(
+        &mut self,
+        store: &mut S,
+        now: SystemTime,
+        rng: &mut (impl Rng + CryptoRng),
+    ) -> Result<Step> {
         let now_ms = millis(now);
         let mut step = Step::default();
         for incomplete in self.reassembler.expire(now) {
@@ -400,7 +411,7 @@ impl SmsEndpoint {
         let (config, hellos, unconfirmed) = (&self.config, &mut self.hellos, &mut self.unconfirmed);
         Self::retry_legs(config, hellos, now_ms, &mut step)?;
         Self::retry_legs(config, unconfirmed, now_ms, &mut step)?;
-        self.send_owed_relays(store, now, &mut step)?;
+        self.send_owed_relays(store, now, rng, &mut step)?;
         let keep_ms = self.config.sent_cache_age.as_millis() as u64;
         while self
             .sent
@@ -607,7 +618,13 @@ impl SmsEndpoint {
         let answered_our_hello = self.hellos.remove(from).is_some();
         // They wrote after our promised relay went out: it is delivered (or
         // was lost with a text lost whole, which nothing could tell apart).
-        if self.relay_owed.get(from).is_some_and(|owed| owed.sent) {
+        // A copy of an old message, or one from a new identity waiting for
+        // the user, says nothing about what they have.
+        let news = !matches!(
+            received,
+            Received::Duplicate | Received::HeldForUntrustedIdentity
+        );
+        if news && self.relay_owed.get(from).is_some_and(|owed| owed.rides > 0) {
             self.relay_owed.remove(from);
         }
         // Anything from them means they have the session our answer made.
@@ -630,23 +647,26 @@ impl SmsEndpoint {
                     now,
                     rng,
                 )?;
+                // A promise already made is not made again: a peer asking
+                // for handshakes must not restart the riding.
                 if sent.relay_follows {
-                    self.relay_owed.insert(
-                        from.clone(),
-                        OwedRelay {
+                    self.relay_owed
+                        .entry(from.clone())
+                        .or_insert_with(|| OwedRelay {
                             contact: contact.clone(),
                             since_ms: millis(now),
-                            sent: false,
-                        },
-                    );
+                            rides: 0,
+                        });
                 }
                 self.remember_reply(from, id, outgoing.envelope.to_bytes(), now);
                 self.send_outgoing(store, from, &outgoing, now, step)?;
             }
         }
+        // A third leg never carries a relay; a handshake with one and no
+        // wish for a reply is a promised relay arriving, not a new session.
         let ready = answered_our_hello
             || confirmed_our_answer
-            || matches!(&received, Received::ContactHandshake(h) if !h.wants_reply);
+            || matches!(&received, Received::ContactHandshake(h) if !h.wants_reply && h.relay.is_none());
         step.events.push(SmsEvent::Received {
             contact: contact.clone(),
             received,

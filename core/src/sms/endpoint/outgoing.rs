@@ -21,22 +21,36 @@ impl SmsEndpoint {
             .into_iter()
             .next()
             .ok_or(Error::NoRoute("the contact has no phone number"))?;
-        let owed = self
-            .relay_owed
-            .get(&phone)
-            .is_some_and(|owed| &owed.contact == contact);
-        let rider = owed.then(|| self.config.own_relay.clone()).flatten();
+        let rider = self.relay_rider_for(&phone, contact, MAX_RELAY_RIDES);
         let outgoing =
             messaging::send_text_with_relay(store, contact, text, rider.as_ref(), now, rng)?;
-        if let Some(owed) = self.relay_owed.get_mut(&phone).filter(|_| owed) {
-            owed.sent = true;
-            owed.since_ms = millis(now);
-        }
         let mut step = Step::default();
         let text = Some((contact.clone(), outgoing.message_id));
         let kept = (MAX_REFRESHES, rider.is_some());
         self.carry_with(store, &phone, &outgoing, text, kept, now, &mut step)?;
+        // Counted once its SMS exist: a text that could not be carried
+        // took nothing to them.
+        if rider.is_some() {
+            if let Some(owed) = self.relay_owed.get_mut(&phone) {
+                owed.rides = owed.rides.saturating_add(1);
+                owed.since_ms = millis(now);
+            }
+        }
         Ok(step)
+    }
+
+    /// Our relay, if it is owed to `contact` at `phone` and has gone out
+    /// fewer than `rides` times.
+    fn relay_rider_for(
+        &self,
+        phone: &PhoneNumber,
+        contact: &ContactId,
+        rides: u8,
+    ) -> Option<RelayInvite> {
+        self.relay_owed
+            .get(phone)
+            .filter(|owed| &owed.contact == contact && owed.rides < rides)
+            .and_then(|_| self.config.own_relay.clone())
     }
 
     /// Carries the SMS share of a group text (the per-member 1:1 envelopes
@@ -147,10 +161,13 @@ impl SmsEndpoint {
             // Asked once for this copy; a second request must not fork it.
             sent.refreshes_left = 0;
             let row = sent.row;
-            let rider = if sent.carries_relay {
+            let carried_relay = sent.carries_relay;
+            // A fresh copy carries the relay if the first did, or if it is
+            // still owed (the first's flag is not kept across a restart).
+            let rider = if carried_relay {
                 self.config.own_relay.clone()
             } else {
-                None
+                self.relay_rider_for(from, &contact, u8::MAX)
             };
             in_transaction(store, |store| store.set_sent_sms_refreshes(row, 0))?;
             let resent = messaging::resend_with_relay(
