@@ -91,6 +91,9 @@ impl From<CoreError> for SottoError {
             }
             E::RelayRefused(why) | E::RelayProtocol(why) => SottoError::Relay(why),
             E::UntrustedIdentity => SottoError::UntrustedIdentity,
+            E::TooManyHeld => SottoError::Undecryptable(
+                "too many messages wait for the contact's new identity to be trusted",
+            ),
             E::NoSession => SottoError::NoSession,
             E::UnknownContact => SottoError::UnknownContact,
             E::UnknownMessage => SottoError::UnknownMessage,

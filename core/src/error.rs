@@ -44,6 +44,8 @@ pub enum Error {
     NoSession,
     /// the contact's identity key changed; verify the new safety number and re-trust it
     UntrustedIdentity,
+    /// too many messages from this contact wait for its new identity key to be trusted; this one was refused
+    TooManyHeld,
     /// the prekey bundle is malformed or its signatures do not verify
     InvalidBundle,
     /// the envelope is malformed: {0}

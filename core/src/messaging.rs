@@ -352,6 +352,10 @@ where
     receive_envelope(store, contact, &envelope, now, rng)
 }
 
+/// How many envelopes of one contact wait, at most, for its new identity
+/// to be trusted; more are refused with [`Error::TooManyHeld`].
+pub const MAX_HELD_ENVELOPES: usize = 1000;
+
 /// [`receive`] for an envelope already parsed.
 fn receive_envelope<S, R>(
     store: &mut S,
@@ -373,6 +377,11 @@ where
         Err(Error::UntrustedIdentity) => {
             let offered = prekey_identity(envelope).ok().flatten();
             in_transaction(store, |store| {
+                // Anyone who can send from the contact's number (SMS
+                // senders can be forged) could otherwise fill the store.
+                if store.held_envelope_count(contact)? >= MAX_HELD_ENVELOPES {
+                    return Err(Error::TooManyHeld);
+                }
                 store.hold_envelope(contact, envelope, offered.as_ref())
             })?;
             tracing::warn!("identity key changed; envelope held until re-trust");

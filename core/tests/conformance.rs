@@ -256,7 +256,9 @@ fn received_ids_outbox_and_held<S: SottoStore>(mut store: S) -> Result<()> {
     assert!(fourth > third);
     let held = store.hold_envelope(&c, &envelope, None)?;
     assert_eq!(store.held_envelopes(&c)?.len(), 1);
+    assert_eq!(store.held_envelope_count(&c)?, 1);
     store.remove_held_envelope(held)?;
+    assert_eq!(store.held_envelope_count(&c)?, 0);
     assert!(store.held_envelopes(&c)?.is_empty());
     Ok(())
 }

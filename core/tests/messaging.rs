@@ -237,6 +237,28 @@ fn a_changed_identity_is_refused_until_retrusted<S: SottoStore>(
     assert_eq!(got, Received::HeldForUntrustedIdentity);
     assert_eq!(alice.store.messages(&alice.peer, 10, None)?.len(), 2);
 
+    // Held envelopes are bounded: once the contact has the most, another
+    // is refused (not stored), with an error that names no one.
+    let filler: Vec<i64> = (1..messaging::MAX_HELD_ENVELOPES)
+        .map(|_| alice.store.hold_envelope(&alice.peer, &out.envelope, None))
+        .collect::<Result<_>>()?;
+    let more = messaging::send_text(&mut new_bob, &bob.peer, "one too many", now(), rng)?;
+    let refused = messaging::receive(
+        &mut alice.store,
+        &alice.peer,
+        &more.envelope.to_bytes(),
+        now(),
+        rng,
+    );
+    assert!(matches!(refused, Err(Error::TooManyHeld)), "{refused:?}");
+    assert_eq!(
+        alice.store.held_envelope_count(&alice.peer)?,
+        messaging::MAX_HELD_ENVELOPES
+    );
+    for id in filler {
+        alice.store.remove_held_envelope(id)?;
+    }
+
     // Alice checks the new safety number and re-trusts; the held text appears.
     let offered = session::offered_identity(&alice.store, &alice.peer)?.expect("offered key");
     let results = session::trust_new_identity(&mut alice.store, &alice.peer, &offered, now(), rng)?;

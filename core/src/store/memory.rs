@@ -570,6 +570,15 @@ impl SottoStore for InMemStore {
         Ok(held.cloned().collect())
     }
 
+    fn held_envelope_count(&self, contact: &ContactId) -> Result<usize> {
+        Ok(self
+            .state
+            .held
+            .values()
+            .filter(|h| &h.contact == contact)
+            .count())
+    }
+
     fn remove_held_envelope(&mut self, id: i64) -> Result<()> {
         self.state.held.remove(&id);
         Ok(())

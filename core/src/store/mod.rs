@@ -412,6 +412,8 @@ pub trait SottoStore:
     ) -> Result<i64>;
     /// The held envelopes of a contact, oldest first.
     fn held_envelopes(&self, contact: &ContactId) -> Result<Vec<HeldEnvelope>>;
+    /// How many envelopes of a contact are held.
+    fn held_envelope_count(&self, contact: &ContactId) -> Result<usize>;
     /// Forgets a held envelope.
     fn remove_held_envelope(&mut self, id: i64) -> Result<()>;
 

@@ -1007,6 +1007,14 @@ impl SottoStore for SqlCipherStore {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    fn held_envelope_count(&self, contact: &ContactId) -> Result<usize> {
+        let count: i64 = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM held_envelopes WHERE contact = ?1")?
+            .query_row([contact.as_str()], |row| row.get(0))?;
+        Ok(usize::try_from(count).unwrap_or(usize::MAX))
+    }
+
     fn remove_held_envelope(&mut self, id: i64) -> Result<()> {
         self.conn
             .execute("DELETE FROM held_envelopes WHERE id = ?1", [id])?;
