@@ -21,7 +21,7 @@ fn bad_input_and_wrong_keys_get_their_exit_codes() -> TestResult {
     assert!(run.stderr.contains("sotto init"), "says what to do next");
 
     // A malformed relay invite.
-    let run = alice.run(&["init", "--relay", "sotto-relay:1/nonsense"])?;
+    let run = alice.run(&["init", "--relay", "sotto-relay:2/nonsense"])?;
     assert_eq!(run.code(), 7, "{}", run.stderr);
     assert!(!dir.path().join("alice").join("sotto.db").exists());
 
