@@ -86,9 +86,9 @@ impl From<CoreError> for SottoError {
             E::Io(io) if is_network_failure(io) => SottoError::Network,
             E::Io(_) => SottoError::Storage,
             E::ProxyFailed | E::RelayUnreachable | E::RelayTimeout => SottoError::Network,
-            E::CertificateMismatch => {
-                SottoError::Relay("its TLS certificate does not match the invite")
-            }
+            E::CertificateMismatch => SottoError::Relay(
+                "its TLS certificate is not vouched for by the invite's trust root",
+            ),
             E::RelayRefused(why) | E::RelayProtocol(why) => SottoError::Relay(why),
             E::UntrustedIdentity => SottoError::UntrustedIdentity,
             E::TooManyHeld => SottoError::Undecryptable(

@@ -132,7 +132,7 @@ fn opening_needs_an_account_and_creating_refuses_a_second() -> TestResult {
     let bad = Account::create_with_key(
         dir.path().join("b").display().to_string(),
         KEY.to_vec(),
-        "sotto-relay:1/nonsense".into(),
+        "sotto-relay:2/nonsense".into(),
         quiet_options(),
     );
     assert!(matches!(bad, Err(SottoError::InvalidInput(_))));

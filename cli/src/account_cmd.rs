@@ -14,7 +14,7 @@ use crate::{open_account, output, runtime, Global};
 /// `sotto init`.
 #[derive(Args)]
 pub struct InitArgs {
-    /// The relay invite (`sotto-relay:1/…`, as `sotto relay serve` prints
+    /// The relay invite (`sotto-relay:2/…`, as `sotto relay serve` prints
     /// it), or `-` to read it from stdin
     #[arg(long, value_name = "INVITE")]
     relay: String,

@@ -17,7 +17,7 @@ use crate::{open_account, Global};
 pub enum ContactCommand {
     /// Adds a contact from their invite (`sotto invite` on their side)
     #[command(
-        after_help = "Examples:\n  sotto contact add 'sotto-contact:1/…' --name Alice\n  sotto contact add - --name Alice < alice-invite.txt"
+        after_help = "Examples:\n  sotto contact add 'sotto-contact:2/…' --name Alice\n  sotto contact add - --name Alice < alice-invite.txt"
     )]
     Add {
         /// The contact invite, or `-` to read it from stdin

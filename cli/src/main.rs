@@ -34,9 +34,9 @@ use output::Output;
 const EXAMPLES: &str = "\
 Examples:
   sotto relay serve                          run a relay on 127.0.0.1:7443; prints its invite
-  sotto init --relay 'sotto-relay:1/…'       create your account (asks for a passphrase)
+  sotto init --relay 'sotto-relay:2/…'       create your account (asks for a passphrase)
   sotto invite                               show your contact invite and its QR code
-  sotto contact add 'sotto-contact:1/…' --name Alice
+  sotto contact add 'sotto-contact:2/…' --name Alice
   sotto send Alice 'See you at eight'
   sotto listen                               print texts as they arrive (Ctrl-C stops)
   sotto chat Alice                           talk interactively

@@ -21,12 +21,34 @@ fn bad_input_and_wrong_keys_get_their_exit_codes() -> TestResult {
     assert!(run.stderr.contains("sotto init"), "says what to do next");
 
     // A malformed relay invite.
-    let run = alice.run(&["init", "--relay", "sotto-relay:1/nonsense"])?;
+    let run = alice.run(&["init", "--relay", "sotto-relay:2/nonsense"])?;
     assert_eq!(run.code(), 7, "{}", run.stderr);
     assert!(!dir.path().join("alice").join("sotto.db").exists());
 
     let alice_invite = alice.init(&relay.invite)?;
     let bob_invite = bob.init(&relay.invite)?;
+
+    // An invite naming the relay's address with another trust root: the
+    // account is made, but the relay is not trusted, so nothing is
+    // registered with it, and the warning says why.
+    let root_end = relay.invite.len() - 1;
+    let flipped = if relay.invite.ends_with('0') {
+        "1"
+    } else {
+        "0"
+    };
+    let elsewhere = format!("{}{flipped}", &relay.invite[..root_end]);
+    let carol = Account::new(dir.path().join("carol"), Unlock::Passphrase("x"));
+    let run = carol
+        .run(&["--json", "init", "--relay", &elsewhere])?
+        .ok()?;
+    assert_eq!(run.json()?["registered"], false, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("not vouched for by the invite's trust root"),
+        "{}",
+        run.stderr
+    );
 
     // Twice.
     assert_eq!(alice.run(&["init", "--relay", &relay.invite])?.code(), 3);

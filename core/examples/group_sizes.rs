@@ -92,7 +92,6 @@ fn main() -> Result<()> {
     let relay = RelayInvite {
         host: "relay.example.org".into(),
         port: 7443,
-        cert_sha256: [1; 32],
         trust_root: KeyPair::generate(&mut rng).public_key,
     };
     let now = SystemTime::now();

@@ -19,7 +19,9 @@ use libsignal_protocol::{PreKeySignalMessage, SignalMessage};
 use prost::Message as _;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use sotto_core::message::{proto, Envelope, EnvelopeKind};
+use sotto_core::message::{
+    proto, Body, ContactHandshake, Content, Envelope, EnvelopeKind, MessageId,
+};
 use sotto_core::messaging;
 use sotto_core::prekeys::{self, PreKeyPolicy};
 use sotto_core::relay::invite::RelayInvite;
@@ -143,8 +145,29 @@ fn relay(host: &str, rng: &mut StdRng) -> RelayInvite {
     RelayInvite {
         host: host.into(),
         port: 7443,
-        cert_sha256: [0x5A; 32],
         trust_root: libsignal_protocol::KeyPair::generate(rng).public_key,
+    }
+}
+
+/// The bytes a relay address takes inside a handshake's Content: the
+/// encoded `RelayAddress` field, measured through the real encoder.
+fn relay_address_len(relay: &RelayInvite) -> Result<usize> {
+    let content = Content {
+        id: MessageId([0; 16]),
+        sent_at_ms: 0,
+        body: Body::ContactHandshake(ContactHandshake {
+            relay: Some(relay.clone()),
+            ..ContactHandshake::default()
+        }),
+    };
+    let padded = content.to_padded_bytes()?;
+    let decoded = proto::Content::decode(sotto_core::padding::unpad(&padded)?)?;
+    match decoded.body {
+        Some(proto::content::Body::ContactHandshake(proto::ContactHandshake {
+            relay: Some(address),
+            ..
+        })) => Ok(address.encoded_len()),
+        _ => Err("the handshake lost its relay".into()),
     }
 }
 
@@ -302,6 +325,11 @@ fn main() -> Result<()> {
         let legs = exchange(&mut a, &mut b, step, &mut rng)?;
         println!("  {name:<28} {}", describe(&legs));
     }
+    println!(
+        "  (a relay address, {} host, as the handshake carries it: {} bytes)",
+        shared.host,
+        relay_address_len(&shared)?
+    );
     dissect_answer(&answer)?;
 
     let (mut a, mut b, _) = pair((Some(shared.clone()), Some(shared)), false, &mut rng)?;

@@ -221,8 +221,9 @@ fn relay_to_proto(r: &crate::relay::invite::RelayInvite) -> proto::RelayAddress 
     proto::RelayAddress {
         host: r.host.clone(),
         port: u32::from(r.port),
-        cert_sha256: r.cert_sha256.to_vec(),
-        trust_root: r.trust_root.serialize().to_vec(),
+        // The key alone: Curve25519 is the only key type, so the type byte
+        // libsignal puts in front would be one SMS byte of nothing.
+        trust_root: r.trust_root.public_key_bytes().to_vec(),
     }
 }
 
@@ -234,8 +235,13 @@ fn relay_from_proto(r: proto::RelayAddress) -> Result<crate::relay::invite::Rela
     Ok(crate::relay::invite::RelayInvite {
         host: r.host,
         port: u16::try_from(r.port).map_err(|_| bad())?,
-        cert_sha256: r.cert_sha256.try_into().map_err(|_| bad())?,
-        trust_root: libsignal_protocol::PublicKey::deserialize(&r.trust_root).map_err(|_| bad())?,
+        trust_root: match r.trust_root.len() {
+            32 => libsignal_protocol::PublicKey::from_djb_public_key_bytes(&r.trust_root),
+            // With the type byte, as earlier builds wrote it.
+            33 => libsignal_protocol::PublicKey::deserialize(&r.trust_root),
+            _ => return Err(bad()),
+        }
+        .map_err(|_| bad())?,
     })
 }
 
@@ -565,7 +571,6 @@ mod tests {
                 relay: Some(crate::relay::invite::RelayInvite {
                     host: "relay.example".into(),
                     port: 7443,
-                    cert_sha256: [4; 32],
                     trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
                 }),
                 wants_reply: true,
@@ -602,7 +607,6 @@ mod tests {
                         relay: Some(crate::relay::invite::RelayInvite {
                             host: "relay.example".into(),
                             port: 7443,
-                            cert_sha256: [4; 32],
                             trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng())
                                 .public_key,
                         }),
@@ -620,12 +624,48 @@ mod tests {
         Ok(())
     }
 
+    /// Earlier builds sent and stored relay addresses with a certificate
+    /// pin (field 3) and the trust root with its type byte: they still
+    /// decode, to the same relay. The trust root goes out as its 32 bytes.
+    #[test]
+    fn relay_addresses_of_earlier_builds_still_decode() -> Result<()> {
+        let relay = crate::relay::invite::RelayInvite {
+            host: "relay.example".into(),
+            port: 7443,
+            trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
+        };
+        let current = relay_to_proto(&relay);
+        assert_eq!(current.trust_root.len(), 32);
+        assert_eq!(relay_from_proto(current)?, relay);
+
+        let mut earlier = proto::RelayAddress {
+            host: relay.host.clone(),
+            port: 7443,
+            trust_root: relay.trust_root.serialize().to_vec(),
+        }
+        .encode_to_vec();
+        earlier.extend_from_slice(&[3 << 3 | 2, 32]);
+        earlier.extend_from_slice(&[0xAB; 32]);
+        let decoded = proto::RelayAddress::decode(&earlier[..])
+            .map_err(|_| Error::MalformedContent("test"))?;
+        assert_eq!(relay_from_proto(decoded)?, relay);
+
+        for bad_root in [vec![], vec![5; 31], vec![7; 33], vec![5; 34]] {
+            let address = proto::RelayAddress {
+                host: relay.host.clone(),
+                port: 7443,
+                trust_root: bad_root,
+            };
+            assert!(relay_from_proto(address).is_err());
+        }
+        Ok(())
+    }
+
     #[test]
     fn a_sender_relay_rides_along_and_a_handshake_says_one_relay_thing() -> Result<()> {
         let relay = crate::relay::invite::RelayInvite {
             host: "relay.example".into(),
             port: 7443,
-            cert_sha256: [4; 32],
             trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
         };
         let text = sample(Body::Text("hi".into()));

@@ -15,7 +15,6 @@ fn relay(port: u16) -> RelayInvite {
     RelayInvite {
         host: "127.0.0.1".into(),
         port,
-        cert_sha256: [5; 32],
         trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
     }
 }

@@ -39,7 +39,6 @@ fn relay_down() -> Result<RelayInvite> {
     Ok(RelayInvite {
         host: "127.0.0.1".into(),
         port,
-        cert_sha256: [5; 32],
         trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
     })
 }

@@ -26,7 +26,6 @@ fn relay() -> RelayInvite {
     RelayInvite {
         host: "127.0.0.1".into(),
         port: 7443,
-        cert_sha256: [5; 32],
         trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
     }
 }

@@ -110,7 +110,6 @@ fn contact_relay_round_trips<S: SottoStore>(mut store: S) -> Result<()> {
     let relay = RelayInvite {
         host: "relay.example".into(),
         port: 7443,
-        cert_sha256: [9; 32],
         trust_root: KeyPair::generate(&mut rng(2)).public_key,
     };
     let with_relay = Contact {

@@ -23,7 +23,6 @@ fn relay(rng: &mut StdRng) -> RelayInvite {
     RelayInvite {
         host: "relay.test".into(),
         port: 7443,
-        cert_sha256: [3; 32],
         trust_root: KeyPair::generate(rng).public_key,
     }
 }

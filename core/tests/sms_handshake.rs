@@ -174,7 +174,6 @@ fn relay(host: &str, rng: &mut StdRng) -> RelayInvite {
     RelayInvite {
         host: host.into(),
         port: 7443,
-        cert_sha256: [0x5A; 32],
         trust_root: libsignal_protocol::KeyPair::generate(rng).public_key,
     }
 }

@@ -1,13 +1,17 @@
 //! The relay's own keys, created on first start and kept in its data
 //! directory:
 //!
-//! - a TLS key and self-signed certificate (rcgen), whose SHA-256 the
-//!   invite pins;
-//! - the sealed-sender trust root, and a server certificate signed by it
-//!   for the key that signs sender certificates.
+//! - a TLS key and self-signed certificate (rcgen);
+//! - the sealed-sender trust root, the relay's one identity (the invite
+//!   names it), and a server certificate signed by it for the key that
+//!   signs sender certificates.
 //!
-//! Operators may configure a PEM certificate chain instead of the
-//! self-signed one (see `config.rs`); the invite then pins that certificate.
+//! The trust root also vouches for the TLS certificate: at start the relay
+//! signs its end-entity certificate with it and sends the signature in
+//! every connection's challenge ([`RelayIdentity::tls_certificate_signature`]).
+//! So operators may configure a PEM certificate chain instead of the
+//! self-signed one (see `config.rs`), or renew either, without changing the
+//! invite.
 
 use std::fs;
 use std::io::Write;
@@ -18,9 +22,8 @@ use libsignal_protocol::{
     IdentityKey, KeyPair, PrivateKey, SenderCertificate, ServerCertificate, Timestamp,
 };
 use rand::{CryptoRng, Rng};
-use sha2::{Digest, Sha256};
 use sotto_core::relay::invite::RelayInvite;
-use sotto_core::relay::wire::account_uuid;
+use sotto_core::relay::wire::{account_uuid, sign_tls_certificate};
 
 /// How long a sender certificate is valid.
 pub const SENDER_CERTIFICATE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -34,6 +37,8 @@ pub enum IdentityError {
     Damaged,
     /// certificate generation failed
     Certificate,
+    /// the TLS certificate chain is empty
+    NoTlsCertificate,
 }
 
 /// The relay's TLS and sealed-sender keys.
@@ -43,6 +48,7 @@ pub struct RelayIdentity {
     /// The TLS private key (PKCS#8 DER).
     pub tls_key: Vec<u8>,
     trust_root_public: libsignal_protocol::PublicKey,
+    trust_root_private: PrivateKey,
     server_certificate: ServerCertificate,
     server_key: PrivateKey,
 }
@@ -103,6 +109,8 @@ impl RelayIdentity {
             tls_key: read("tls-key.der")?,
             trust_root_public: libsignal_protocol::PublicKey::deserialize(&read("trust-root.pub")?)
                 .map_err(|_| IdentityError::Damaged)?,
+            trust_root_private: PrivateKey::deserialize(&read("trust-root.key")?)
+                .map_err(|_| IdentityError::Damaged)?,
             server_certificate: ServerCertificate::deserialize(&read("server-cert.bin")?)
                 .map_err(|_| IdentityError::Damaged)?,
             server_key: PrivateKey::deserialize(&read("server-key.key")?)
@@ -121,17 +129,26 @@ impl RelayIdentity {
 
     /// The invite clients need to reach this relay at `host:port`.
     pub fn invite(&self, host: &str, port: u16) -> RelayInvite {
-        let end_entity = self
-            .tls_chain
-            .first()
-            .map(Vec::as_slice)
-            .unwrap_or_default();
         RelayInvite {
             host: host.to_owned(),
             port,
-            cert_sha256: Sha256::digest(end_entity).into(),
             trust_root: self.trust_root_public,
         }
+    }
+
+    /// The trust root's signature over the end-entity TLS certificate (see
+    /// `sotto_core::relay::wire::sign_tls_certificate`), which the relay
+    /// sends in every challenge. Made once at start, for the chain in use.
+    pub fn tls_certificate_signature<R: Rng + CryptoRng>(
+        &self,
+        rng: &mut R,
+    ) -> Result<Vec<u8>, IdentityError> {
+        let end_entity = self
+            .tls_chain
+            .first()
+            .ok_or(IdentityError::NoTlsCertificate)?;
+        sign_tls_certificate(&self.trust_root_private, end_entity, rng)
+            .map_err(|_| IdentityError::Certificate)
     }
 
     /// Issues a sender certificate for an authenticated account.

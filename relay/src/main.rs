@@ -95,7 +95,7 @@ async fn run(args: Args) -> Result<(), String> {
         config.turn.public_ip = Some(ip);
     }
     let shutdown = serve::shutdown_signal().map_err(|e| format!("cannot handle signals: {e}"))?;
-    // The invite is public (address, certificate hash, trust root public key).
+    // The invite is public (address, trust root public key).
     let ready = |invite: &RelayInvite, _: std::net::SocketAddr| println!("{invite}");
     serve::serve(&config, ready, shutdown)
         .await

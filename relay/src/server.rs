@@ -1,6 +1,8 @@
 //! The relay server: TLS 1.3 on tokio, one task per connection.
 //!
-//! A connection starts with a challenge. A client that signs it logs in as
+//! A connection starts with a challenge, which carries the trust root's
+//! signature over the relay's TLS certificate (the client checks it before
+//! it sends anything). A client that signs the challenge logs in as
 //! its identity key and gets its mailbox pushed, at once and whenever
 //! something new arrives; an anonymous connection may fetch bundles and
 //! send sealed envelopes. Envelopes are deleted only when their recipient
@@ -86,6 +88,9 @@ struct Shared {
     /// A second handle for the push path's reads.
     reader: SharedStorage,
     identity: RelayIdentity,
+    /// The trust root's signature over our TLS certificate, sent in every
+    /// challenge.
+    tls_certificate_signature: Vec<u8>,
     limits: Limits,
     /// Per online account, a counter bumped whenever its mailbox grows.
     online: Mutex<HashMap<Vec<u8>, watch::Sender<u64>>>,
@@ -189,6 +194,8 @@ pub enum ServerError {
     Tls(#[from] rustls::Error),
     /// storage error: {0}
     Storage(#[from] StorageError),
+    /// cannot vouch for the TLS certificate: {0}
+    Identity(#[from] crate::identity::IdentityError),
 }
 
 impl RelayServer {
@@ -211,6 +218,7 @@ impl RelayServer {
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_no_client_auth()
             .with_single_cert(chain, key)?;
+        let tls_certificate_signature = identity.tls_certificate_signature(&mut rand::rng())?;
         Ok(Self {
             listener: TcpListener::bind(address).await?,
             acceptor: TlsAcceptor::from(Arc::new(config)),
@@ -218,6 +226,7 @@ impl RelayServer {
                 reader: Arc::new(Mutex::new(storage.reader()?)),
                 storage: Arc::new(Mutex::new(storage)),
                 identity,
+                tls_certificate_signature,
                 account_limits: KeyedLimits::new(
                     limits.account_requests_per_second,
                     limits.account_requests_per_second.saturating_mul(2),
@@ -446,6 +455,7 @@ async fn serve_connection(
     let challenge = server_frame(proto::server_frame::Kind::Challenge(proto::Challenge {
         nonce: nonce.to_vec(),
         protocol_version: wire::PROTOCOL_VERSION,
+        tls_certificate_signature: shared.tls_certificate_signature.clone(),
     }));
     if send_frame(&mut connection, challenge).await.is_err() {
         return;

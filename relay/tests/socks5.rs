@@ -110,6 +110,15 @@ async fn the_relay_works_through_a_socks5_proxy() -> TestResult {
         vec!["localhost", "localhost"],
         "the proxy resolved the name"
     );
+
+    // Through a proxy too, the relay must be the one the trust root names.
+    let mut elsewhere = invite.clone();
+    elsewhere.trust_root = libsignal_protocol::KeyPair::generate(&mut bob.rng).public_key;
+    let refused = RelayConnection::connect_via_socks5(&elsewhere, proxy, None, &mut bob.rng).await;
+    assert!(
+        matches!(refused, Err(sotto_core::Error::CertificateMismatch)),
+        "{refused:?}"
+    );
     relay.stop()
 }
 

@@ -20,10 +20,9 @@ pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 pub const KEY: [u8; 32] = [7; 32];
 
 /// A well-formed relay invite for accounts that never connect (port 9,
-/// discard; a made-up certificate hash and trust root).
+/// discard; a made-up trust root).
 pub const OFFLINE_RELAY: &str = concat!(
-    "sotto-relay:1/127.0.0.1/9/",
-    "0000000000000000000000000000000000000000000000000000000000000000/",
+    "sotto-relay:2/127.0.0.1/9/",
     "051111111111111111111111111111111111111111111111111111111111111111"
 );
 

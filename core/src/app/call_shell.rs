@@ -700,7 +700,6 @@ mod tests {
         let relay = RelayInvite {
             host: "127.0.0.1".into(),
             port: 7443,
-            cert_sha256: [5; 32],
             trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
         };
         let policy = PreKeyPolicy {

@@ -1,12 +1,14 @@
 //! The contact invite: one line that lets someone add you as a contact.
 //!
-//! `sotto-contact:1/<identity key>/<host>/<port>/<certificate SHA-256>/<trust root>/<check>`
+//! `sotto-contact:2/<identity key>/<host>/<port>/<trust root>/<check>`
 //!
-//! - `1` is the format version;
+//! - `2` is the format version (version 1, which also carried the relay's
+//!   certificate SHA-256 before the trust root, is still read; the hash is
+//!   ignored, as in `relay::invite`);
 //! - the identity key is the account's Signal identity public key (33 bytes,
 //!   hex); it is trusted on first use when the invite is added;
-//! - host, port, certificate hash and trust root are the fields of the
-//!   account's [`RelayInvite`] (see `relay::invite`), the relay it receives on;
+//! - host, port and trust root are the fields of the account's
+//!   [`RelayInvite`] (see `relay::invite`), the relay it receives on;
 //! - the check is the first 4 bytes of SHA-256 over everything before it
 //!   (hex), so that a mistyped or truncated invite is refused instead of
 //!   trusting a wrong key.
@@ -21,7 +23,9 @@ use crate::error::{Error, Result};
 use crate::relay::invite::RelayInvite;
 
 const SCHEME: &str = "sotto-contact:";
-const VERSION: &str = "1";
+const VERSION: &str = "2";
+/// Version 1 had one more relay field: the certificate pin.
+const VERSION_1: &str = "1";
 const CHECK_LEN: usize = 4;
 
 /// What a contact invite carries: who (the identity key) and where (the relay).
@@ -65,18 +69,24 @@ impl ContactInvite {
         let (version, rest) = rest
             .split_once('/')
             .ok_or(Error::InvalidContactInvite("it is incomplete"))?;
-        if version != VERSION {
-            return Err(if version.parse::<u32>().is_ok() {
-                Error::InvalidContactInvite("it was made by a newer version of Sotto")
-            } else {
-                Error::InvalidContactInvite("its version is malformed")
-            });
-        }
+        // Which relay invite the relay fields form, and how many there are.
+        let (relay_prefix, relay_fields) = match version {
+            VERSION => ("sotto-relay:2/", 3),
+            VERSION_1 => ("sotto-relay:1/", 4),
+            _ => {
+                return Err(if version.parse::<u32>().is_ok() {
+                    Error::InvalidContactInvite("it was made by a newer version of Sotto")
+                } else {
+                    Error::InvalidContactInvite("its version is malformed")
+                })
+            }
+        };
         let (body, check) = compact
             .rsplit_once('/')
             .ok_or(Error::InvalidContactInvite("it is incomplete"))?;
         let parts: Vec<&str> = rest.split('/').collect();
-        if parts.len() != 6 {
+        // The identity key, the relay's fields, the check.
+        if parts.len() != relay_fields + 2 {
             return Err(Error::InvalidContactInvite(
                 "it is incomplete or has extra parts",
             ));
@@ -90,8 +100,11 @@ impl ContactInvite {
             .ok()
             .and_then(|bytes| IdentityKey::decode(&bytes).ok())
             .ok_or(Error::InvalidContactInvite("its identity key is malformed"))?;
-        let relay = RelayInvite::parse(&format!("sotto-relay:1/{}", parts[1..5].join("/")))
-            .map_err(|_| Error::InvalidContactInvite("its relay address is malformed"))?;
+        let relay = RelayInvite::parse(&format!(
+            "{relay_prefix}{}",
+            parts[1..=relay_fields].join("/")
+        ))
+        .map_err(|_| Error::InvalidContactInvite("its relay address is malformed"))?;
         Ok(Self { identity, relay })
     }
 }
@@ -121,7 +134,6 @@ mod tests {
             relay: RelayInvite {
                 host: "relay.example".into(),
                 port: 7443,
-                cert_sha256: [3; 32],
                 trust_root: libsignal_protocol::KeyPair::generate(&mut rng).public_key,
             },
         }
@@ -138,7 +150,7 @@ mod tests {
     fn round_trips_and_survives_wrapping() -> Result<()> {
         let invite = invite();
         let text = invite.to_string();
-        assert!(text.starts_with("sotto-contact:1/"));
+        assert!(text.starts_with("sotto-contact:2/"));
         assert_eq!(ContactInvite::parse(&text)?, invite);
         let wrapped: String = text
             .chars()
@@ -165,7 +177,7 @@ mod tests {
             "this is a relay invite, not a contact invite"
         );
         assert_eq!(
-            reason(&text.replacen(":1/", ":2/", 1)),
+            reason(&text.replacen(":2/", ":3/", 1)),
             "it was made by a newer version of Sotto"
         );
         assert_eq!(
@@ -174,7 +186,7 @@ mod tests {
         );
         // One changed hex digit in the identity key.
         let mut typo: Vec<char> = text.chars().collect();
-        let i = "sotto-contact:1/".len() + 10;
+        let i = "sotto-contact:2/".len() + 10;
         typo[i] = if typo[i] == 'a' { 'b' } else { 'a' };
         let typo: String = typo.into_iter().collect();
         assert_eq!(
@@ -186,13 +198,42 @@ mod tests {
     #[test]
     fn a_consistent_invite_with_a_bad_key_is_refused() {
         let body = format!(
-            "sotto-contact:1/{}/h/1/{}/{}",
+            "sotto-contact:2/{}/h/1/{}",
             "00".repeat(33),
-            "11".repeat(32),
             "22".repeat(33)
         );
         let text = format!("{body}/{}", check_of(&body));
         assert_eq!(reason(&text), "its identity key is malformed");
+    }
+
+    /// Invites made by earlier builds carry the relay's certificate pin;
+    /// they still add the same contact on the same relay.
+    #[test]
+    fn version_1_invites_are_read_without_the_pin() -> Result<()> {
+        let invite = invite();
+        let body = format!(
+            "sotto-contact:1/{}/{}/{}/{}/{}",
+            hex::encode(invite.identity.serialize()),
+            invite.relay.host,
+            invite.relay.port,
+            "ab".repeat(32),
+            hex::encode(invite.relay.trust_root.serialize())
+        );
+        let text = format!("{body}/{}", check_of(&body));
+        assert_eq!(ContactInvite::parse(&text)?, invite);
+        // A version 1 invite without its pin is incomplete, as is a
+        // version 2 invite with one.
+        let short = body.replacen(&format!("/{}", "ab".repeat(32)), "", 1);
+        assert_eq!(
+            reason(&format!("{short}/{}", check_of(&short))),
+            "it is incomplete or has extra parts"
+        );
+        let long = body.replacen(":1/", ":2/", 1);
+        assert_eq!(
+            reason(&format!("{long}/{}", check_of(&long))),
+            "it is incomplete or has extra parts"
+        );
+        Ok(())
     }
 
     proptest! {

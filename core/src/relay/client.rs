@@ -1,5 +1,5 @@
 //! The relay client connection: TLS 1.3 (rustls) with the certificate
-//! pinned by the invite, the challenge login, and request/response over
+//! vouched for by the invite's trust root, the challenge login, and request/response over
 //! [`super::wire`] frames. Deliveries pushed by the relay while a request is
 //! outstanding are queued and returned by [`RelayConnection::next_delivery`].
 //!
@@ -15,7 +15,6 @@ use rand::{CryptoRng, Rng};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -76,33 +75,37 @@ impl std::fmt::Debug for RelayConnection {
     }
 }
 
-/// Checks the relay's certificate against the SHA-256 pinned in the invite,
-/// and the handshake signatures with the normal algorithms. No CA is
-/// involved: the invite is the trust anchor.
+/// Accepts whatever certificate the relay presents, and checks the TLS 1.3
+/// handshake signature (CertificateVerify) against it with the normal
+/// algorithms, so the relay has proved it holds that certificate's key.
+/// No CA is involved, and no certificate is pinned: which certificate is
+/// the relay's is decided by its trust root, after the handshake.
+///
+/// Accepting the certificate here is safe because of what happens next:
+/// [`RelayConnection::establish`] checks the trust root's signature over
+/// this very certificate (from the relay's first frame) before the client
+/// sends a single byte of application data, and drops the connection if it
+/// does not verify. A server that cannot show that signature learns
+/// nothing but that someone connected. One that replays the genuine
+/// relay's signature while presenting its own certificate fails it; one
+/// that presents the genuine certificate without its key fails the
+/// CertificateVerify check below.
 #[derive(Debug)]
-struct PinnedCertificate {
-    sha256: [u8; 32],
+struct VouchedForByTrustRoot {
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-impl ServerCertVerifier for PinnedCertificate {
+impl ServerCertVerifier for VouchedForByTrustRoot {
     fn verify_server_cert(
         &self,
-        end_entity: &CertificateDer<'_>,
+        _end_entity: &CertificateDer<'_>,
         _intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let digest: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
-        // The certificate is public, so a plain comparison leaks nothing.
-        if digest == self.sha256 {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "certificate does not match the invite".into(),
-            ))
-        }
+        // See the type's comment: the trust root decides, in `establish`.
+        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -145,17 +148,17 @@ async fn tcp_to(invite: &RelayInvite) -> Result<TcpStream> {
     Ok(tcp)
 }
 
-fn tls_connector(invite: &RelayInvite) -> Result<TlsConnector> {
+fn tls_connector() -> Result<TlsConnector> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|_| Error::Protocol("TLS configuration"))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedCertificate {
-            sha256: invite.cert_sha256,
-            provider,
-        }))
+        .with_custom_certificate_verifier(Arc::new(VouchedForByTrustRoot { provider }))
         .with_no_client_auth();
+    // A resumed session shows no certificate, and `establish` needs one to
+    // check against the trust root: every connection does a full handshake.
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
@@ -231,20 +234,31 @@ impl RelayConnection {
         Ok(connection)
     }
 
-    /// TLS handshake and the relay's challenge; returns the nonce.
+    /// TLS handshake, the relay's challenge, and the check that the
+    /// invite's trust root vouches for the certificate this connection
+    /// presented; returns the nonce. Every way of connecting comes through
+    /// here, and nothing is sent to the relay before it returns.
     async fn establish<S>(stream: S, invite: &RelayInvite) -> Result<(Self, Vec<u8>)>
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let server_name =
             ServerName::try_from(invite.host.clone()).map_err(|_| Error::InvalidInvite)?;
-        let tls = tls_connector(invite)?
+        let tls = tls_connector()?
             .connect(server_name, stream)
             .await
             .map_err(|e| match e.kind() {
+                // A handshake signature that does not verify.
                 std::io::ErrorKind::InvalidData => Error::CertificateMismatch,
                 _ => Error::Io(e),
             })?;
+        let end_entity = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .map(|certificate| certificate.as_ref().to_vec())
+            .ok_or(Error::CertificateMismatch)?;
         let transport: Box<dyn Transport> = Box::new(tls);
         let mut connection = Self {
             framed: Framed::new(transport, wire::codec()),
@@ -261,6 +275,18 @@ impl RelayConnection {
         }
         if challenge.nonce.len() != wire::NONCE_LEN {
             return Err(Error::RelayProtocol("bad challenge"));
+        }
+        if challenge.tls_certificate_signature.is_empty() {
+            return Err(Error::RelayProtocol(
+                "the relay does not sign its TLS certificate (it is older than this client)",
+            ));
+        }
+        if !wire::verify_tls_certificate(
+            &invite.trust_root,
+            &end_entity,
+            &challenge.tls_certificate_signature,
+        ) {
+            return Err(Error::CertificateMismatch);
         }
         Ok((connection, challenge.nonce))
     }

@@ -1,18 +1,29 @@
 //! The relay invite: everything a client needs to reach a relay and trust
 //! it, in one line the relay prints on first start.
 //!
-//! `sotto-relay:1/<host>/<port>/<certificate SHA-256, hex>/<trust root, hex>`
+//! `sotto-relay:2/<host>/<port>/<trust root, hex>`
 //!
-//! The certificate hash pins the relay's TLS certificate (it is self-signed
-//! by default); the trust root is the public key that signs the relay's
-//! sealed-sender server certificate, against which recipients check who a
-//! sealed message is from.
+//! The trust root is the relay's one identity: the public key that signs
+//! the relay's sealed-sender server certificate (against which recipients
+//! check who a sealed message is from) and that vouches, in every
+//! connection's challenge, for the TLS certificate the relay presents (see
+//! `client`). So the relay may renew or replace its TLS certificate without
+//! changing its invite.
+//!
+//! Version 1 invites (`sotto-relay:1/<host>/<port>/<certificate
+//! SHA-256>/<trust root>`, printed by earlier relays and kept in earlier
+//! stores) are still read; their certificate hash is checked for form and
+//! then ignored, since the trust root now authenticates the relay. Invites
+//! are always written as version 2.
 
 use libsignal_protocol::PublicKey;
 
 use crate::error::{Error, Result};
 
-const PREFIX: &str = "sotto-relay:1/";
+const PREFIX: &str = "sotto-relay:2/";
+/// Version 1 carried a SHA-256 pin of the TLS certificate before the trust
+/// root.
+const PREFIX_V1: &str = "sotto-relay:1/";
 
 /// A parsed relay invite.
 #[derive(Clone, PartialEq, Eq)]
@@ -21,9 +32,8 @@ pub struct RelayInvite {
     pub host: String,
     /// TCP port.
     pub port: u16,
-    /// SHA-256 of the relay's TLS certificate (DER).
-    pub cert_sha256: [u8; 32],
-    /// The sealed-sender trust root.
+    /// The relay's trust root: it signs the sealed-sender server
+    /// certificate and vouches for the relay's TLS certificate.
     pub trust_root: PublicKey,
 }
 
@@ -36,28 +46,35 @@ impl std::fmt::Debug for RelayInvite {
 }
 
 impl RelayInvite {
-    /// Parses an invite string.
+    /// Parses an invite string (version 2, or version 1 without its pin).
     pub fn parse(text: &str) -> Result<Self> {
-        let rest = text
-            .trim()
-            .strip_prefix(PREFIX)
-            .ok_or(Error::InvalidInvite)?;
-        let parts: Vec<&str> = rest.split('/').collect();
-        let [host, port, cert, root] = parts[..] else {
+        let text = text.trim();
+        let (host, port, root) = if let Some(rest) = text.strip_prefix(PREFIX) {
+            let parts: Vec<&str> = rest.split('/').collect();
+            let [host, port, root] = parts[..] else {
+                return Err(Error::InvalidInvite);
+            };
+            (host, port, root)
+        } else if let Some(rest) = text.strip_prefix(PREFIX_V1) {
+            let parts: Vec<&str> = rest.split('/').collect();
+            let [host, port, pin, root] = parts[..] else {
+                return Err(Error::InvalidInvite);
+            };
+            // A damaged pin still marks a damaged invite.
+            if hex::decode(pin).map(|pin| pin.len()) != Ok(32) {
+                return Err(Error::InvalidInvite);
+            }
+            (host, port, root)
+        } else {
             return Err(Error::InvalidInvite);
         };
         if host.is_empty() {
             return Err(Error::InvalidInvite);
         }
-        let cert_sha256 = hex::decode(cert)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or(Error::InvalidInvite)?;
         let root = hex::decode(root).map_err(|_| Error::InvalidInvite)?;
         Ok(Self {
             host: host.to_owned(),
             port: port.parse().map_err(|_| Error::InvalidInvite)?,
-            cert_sha256,
             trust_root: PublicKey::deserialize(&root).map_err(|_| Error::InvalidInvite)?,
         })
     }
@@ -67,10 +84,9 @@ impl std::fmt::Display for RelayInvite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{PREFIX}{}/{}/{}/{}",
+            "{PREFIX}{}/{}/{}",
             self.host,
             self.port,
-            hex::encode(self.cert_sha256),
             hex::encode(self.trust_root.serialize())
         )
     }
@@ -80,27 +96,59 @@ impl std::fmt::Display for RelayInvite {
 mod tests {
     use super::*;
 
-    #[test]
-    fn invites_round_trip_and_junk_is_refused() {
-        let key = libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key;
-        let invite = RelayInvite {
+    fn invite() -> RelayInvite {
+        RelayInvite {
             host: "127.0.0.1".into(),
             port: 7443,
-            cert_sha256: [9; 32],
-            trust_root: key,
-        };
-        assert_eq!(
-            RelayInvite::parse(&invite.to_string()).expect("parses"),
-            invite
+            trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
+        }
+    }
+
+    #[test]
+    fn invites_round_trip_and_junk_is_refused() {
+        let invite = invite();
+        let text = invite.to_string();
+        assert!(
+            text.starts_with("sotto-relay:2/127.0.0.1/7443/05"),
+            "{text}"
         );
+        assert_eq!(RelayInvite::parse(&text).expect("parses"), invite);
+        let root = hex::encode(invite.trust_root.serialize());
         for junk in [
-            "",
-            "sotto-relay:1/",
-            "sotto-relay:1/h/99999/00/00",
-            "http://x",
-            "sotto-relay:1/h/1/zz/00",
+            "".to_owned(),
+            "http://x".to_owned(),
+            "sotto-relay:2/".to_owned(),
+            format!("sotto-relay:2//7443/{root}"),
+            format!("sotto-relay:2/h/99999/{root}"),
+            format!("sotto-relay:2/h/1/{}", &root[2..]),
+            "sotto-relay:2/h/1/zz".to_owned(),
+            format!("sotto-relay:2/h/1/{root}/extra"),
+            format!("sotto-relay:3/h/1/{root}"),
+            // A version 2 invite with a pin is not one.
+            format!("sotto-relay:2/h/1/{}/{root}", "00".repeat(32)),
         ] {
-            assert!(RelayInvite::parse(junk).is_err(), "{junk}");
+            assert!(RelayInvite::parse(&junk).is_err(), "{junk}");
+        }
+    }
+
+    /// Invites printed by earlier relays, and kept in earlier stores, still
+    /// name the same relay: the pin is dropped, and they are written anew
+    /// as version 2.
+    #[test]
+    fn version_1_invites_are_read_without_their_pin() {
+        let invite = invite();
+        let root = hex::encode(invite.trust_root.serialize());
+        let v1 = format!("sotto-relay:1/127.0.0.1/7443/{}/{root}", "ab".repeat(32));
+        let parsed = RelayInvite::parse(&v1).expect("parses");
+        assert_eq!(parsed, invite);
+        assert!(parsed.to_string().starts_with("sotto-relay:2/"));
+        for junk in [
+            format!("sotto-relay:1/127.0.0.1/7443/{root}"),
+            format!("sotto-relay:1/127.0.0.1/7443/zz/{root}"),
+            format!("sotto-relay:1/127.0.0.1/7443/{}/{root}", "ab".repeat(31)),
+            "sotto-relay:1/h/99999/00/00".to_owned(),
+        ] {
+            assert!(RelayInvite::parse(&junk).is_err(), "{junk}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The relay protocol's frames and the pieces both ends compute: the
-//! authentication message and account ids. `docs/relay-protocol.md`
+//! authentication message, the trust root's signature over the relay's TLS
+//! certificate, and account ids. `docs/relay-protocol.md`
 //! describes every message.
 //!
 //! A frame is a 4-byte big-endian length and a protobuf message
@@ -7,7 +8,7 @@
 //! panics on hostile input; it returns a [`WireError`].
 
 use bytes::BytesMut;
-use libsignal_protocol::{IdentityKey, IdentityKeyPair};
+use libsignal_protocol::{IdentityKey, IdentityKeyPair, PrivateKey, PublicKey};
 use prost::Message as _;
 use rand::{CryptoRng, Rng};
 use sha2::{Digest, Sha256};
@@ -19,7 +20,10 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/sotto.relay.v1.rs"));
 }
 
-/// The protocol version this build speaks.
+/// The protocol version this build speaks. The challenge's
+/// `tls_certificate_signature` was added within version 1: clients of
+/// earlier builds ignore it and keep working, while this build refuses a
+/// relay that does not send it (see [`verify_tls_certificate`]).
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The largest frame either side accepts (the length prefix excluded).
@@ -31,6 +35,11 @@ pub const NONCE_LEN: usize = 32;
 /// Domain separation for the challenge signature, so a signature made for
 /// the relay can never be a signature over anything else.
 const AUTH_CONTEXT: &[u8] = b"sotto-relay-auth-v1";
+
+/// Domain separation for the trust root's signature over the relay's TLS
+/// certificate, so that it can never be taken for any other signature the
+/// trust root makes (it also signs the sealed-sender server certificate).
+const TLS_CERTIFICATE_CONTEXT: &[u8] = b"sotto relay TLS certificate v1\0";
 
 /// What can be wrong with bytes received from the other side.
 #[derive(Debug, displaydoc::Display, thiserror::Error, PartialEq, Eq)]
@@ -116,6 +125,36 @@ pub fn verify_challenge(identity_key: &[u8], nonce: &[u8], signature: &[u8]) -> 
     }
 }
 
+fn tls_certificate_message(end_entity_der: &[u8]) -> Vec<u8> {
+    [TLS_CERTIFICATE_CONTEXT, &Sha256::digest(end_entity_der)].concat()
+}
+
+/// The relay's side: signs its end-entity TLS certificate (DER) with the
+/// sealed-sender trust root, so that a client holding the trust root (from
+/// the invite) can accept whatever certificate the relay presents, a
+/// renewed or CA-issued one included. XEdDSA over the context label and the
+/// certificate's SHA-256.
+pub fn sign_tls_certificate<R: Rng + CryptoRng>(
+    trust_root: &PrivateKey,
+    end_entity_der: &[u8],
+    rng: &mut R,
+) -> crate::Result<Vec<u8>> {
+    let signature = trust_root
+        .calculate_signature(&tls_certificate_message(end_entity_der), rng)
+        .map_err(|_| crate::Error::Protocol("signing the TLS certificate failed"))?;
+    Ok(signature.to_vec())
+}
+
+/// The client's side: whether `signature` is the trust root's signature
+/// over this end-entity certificate; `false` for any malformed input.
+pub fn verify_tls_certificate(
+    trust_root: &PublicKey,
+    end_entity_der: &[u8],
+    signature: &[u8],
+) -> bool {
+    trust_root.verify_signature(&tls_certificate_message(end_entity_der), signature)
+}
+
 /// The account id the relay uses in sender certificates: a UUID string made
 /// from the SHA-256 of the identity key. It names the key, nothing more.
 pub fn account_uuid(identity_key: &IdentityKey) -> String {
@@ -179,6 +218,35 @@ mod tests {
             &signature
         ));
         assert!(!verify_challenge(b"junk", &[1; NONCE_LEN], &signature));
+    }
+
+    #[test]
+    fn certificate_signatures_verify_only_for_their_certificate_and_root() {
+        let mut rng = rand::rng();
+        let root = libsignal_protocol::KeyPair::generate(&mut rng);
+        let other = libsignal_protocol::KeyPair::generate(&mut rng);
+        let signature =
+            sign_tls_certificate(&root.private_key, b"certificate", &mut rng).expect("sign");
+        assert!(verify_tls_certificate(
+            &root.public_key,
+            b"certificate",
+            &signature
+        ));
+        assert!(!verify_tls_certificate(
+            &root.public_key,
+            b"another certificate",
+            &signature
+        ));
+        assert!(!verify_tls_certificate(
+            &other.public_key,
+            b"certificate",
+            &signature
+        ));
+        assert!(!verify_tls_certificate(
+            &root.public_key,
+            b"certificate",
+            &[]
+        ));
     }
 
     #[test]

@@ -1586,3 +1586,52 @@ fn direction_from(code: i64) -> rusqlite::Result<Direction> {
         other => Err(rusqlite::Error::IntegralValueOutOfRange(1, other)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stores written before relay invites lost their certificate pin hold
+    /// `sotto-relay:1/…` text for the account's relay and its contacts'.
+    /// They open as they are (no migration: the parser reads version 1) and
+    /// keep every relay.
+    #[test]
+    fn relays_stored_as_version_1_invites_still_load() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let mut store = SqlCipherStore::open(
+            &dir.path().join("store.db"),
+            &DatabaseKey::from_bytes([1; 32]),
+        )?;
+        let relay = RelayInvite {
+            host: "relay.example".into(),
+            port: 7443,
+            trust_root: libsignal_protocol::KeyPair::generate(&mut rand::rng()).public_key,
+        };
+        let v1 = format!(
+            "sotto-relay:1/relay.example/7443/{}/{}",
+            "ab".repeat(32),
+            hex::encode(relay.trust_root.serialize())
+        );
+        let contact = Contact {
+            id: ContactId::from_string("c".into()),
+            name: "Carol".into(),
+            relay: None,
+        };
+        store.save_contact(&contact)?;
+        store
+            .conn
+            .execute("UPDATE contacts SET relay = ?1", [&v1])?;
+        store.save_app_setting("relay", &v1)?;
+        drop(store);
+
+        let store = SqlCipherStore::open(
+            &dir.path().join("store.db"),
+            &DatabaseKey::from_bytes([1; 32]),
+        )?;
+        let loaded = store.contact(&contact.id)?.ok_or(Error::UnknownContact)?;
+        assert_eq!(loaded.relay, Some(relay.clone()));
+        assert_eq!(store.contacts()?[0].relay, Some(relay.clone()));
+        assert_eq!(crate::app::AppSettings::load(&store)?.relay, relay);
+        Ok(())
+    }
+}

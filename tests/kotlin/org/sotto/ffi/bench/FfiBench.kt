@@ -29,8 +29,7 @@ private fun measure(name: String, n: Int, unit: String = "us", block: () -> Unit
 
 /** A well-formed relay invite; the bench never connects. */
 private const val RELAY =
-    "sotto-relay:1/127.0.0.1/9/" +
-        "0000000000000000000000000000000000000000000000000000000000000000/" +
+    "sotto-relay:2/127.0.0.1/9/" +
         "051111111111111111111111111111111111111111111111111111111111111111"
 
 fun main() {

@@ -47,7 +47,7 @@ class ErrorsTest {
         Account.createWithKey(path, key, OFFLINE_RELAY, testOptions()).close()
         expectThrows<SottoException.AccountExists> { Account.createWithKey(path, key, OFFLINE_RELAY, testOptions()) }
         expectThrows<SottoException.InvalidInput> {
-            Account.createWithKey(dir.resolve("b").toString(), newKey(), "sotto-relay:1/x", testOptions())
+            Account.createWithKey(dir.resolve("b").toString(), newKey(), "sotto-relay:2/x", testOptions())
         }
     }
 

@@ -16,8 +16,7 @@ private const val DAVID = "+4940123458"
 
 /** [OFFLINE_RELAY] with another trust root: a relay other than Clara's. */
 private const val OTHER_OFFLINE_RELAY =
-    "sotto-relay:1/127.0.0.1/9/" +
-        "0000000000000000000000000000000000000000000000000000000000000000/" +
+    "sotto-relay:2/127.0.0.1/9/" +
         "052222222222222222222222222222222222222222222222222222222222222222"
 
 /** A group whose members are on different relays travels by encrypted SMS through the bridge. */

@@ -235,7 +235,7 @@ class RelayMessagingTest {
     @Test
     fun `bad invites and names are InvalidInput`() {
         create("alice").use { alice ->
-            expectThrows<SottoException.InvalidInput> { alice.addContact("sotto-contact:1/nonsense", "Bob") }
+            expectThrows<SottoException.InvalidInput> { alice.addContact("sotto-contact:2/nonsense", "Bob") }
             expectThrows<SottoException.InvalidInput> { alice.addContact(alice.contactInvite(), "Me") }
             create("bob").use { bob ->
                 expectThrows<SottoException.InvalidInput> { alice.addContact(bob.contactInvite(), " ") }

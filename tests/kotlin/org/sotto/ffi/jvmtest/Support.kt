@@ -31,11 +31,10 @@ fun refreshingOptions(intervalMs: ULong = 0uL) = testOptions(intervalMs, batch =
 
 /**
  * A well-formed relay invite for accounts that never connect (port 9,
- * discard; a made-up certificate hash and trust root).
+ * discard; a made-up trust root).
  */
 const val OFFLINE_RELAY =
-    "sotto-relay:1/127.0.0.1/9/" +
-        "0000000000000000000000000000000000000000000000000000000000000000/" +
+    "sotto-relay:2/127.0.0.1/9/" +
         "051111111111111111111111111111111111111111111111111111111111111111"
 
 /**
