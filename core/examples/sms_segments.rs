@@ -188,6 +188,28 @@ fn pair(
     Ok((a, b, legs))
 }
 
+/// The longest host name of A's relay (B on `other`) with which A's first
+/// text, `sample`, still takes 2 SMS: how much room the relay riding in it
+/// leaves.
+fn longest_host_for_two_sms(sample: &str, other: &RelayInvite, rng: &mut StdRng) -> Result<usize> {
+    let mut longest = 0;
+    for len in 1..=253 {
+        let mut relay_a = relay("r", rng);
+        relay_a.host = "r".repeat(len);
+        let (mut a, mut b, _) = pair((Some(relay_a), Some(other.clone())), false, rng)?;
+        let peer = a.peer.clone().ok_or("no session")?;
+        let step = a
+            .endpoint
+            .send_text(&mut a.store, &peer, sample, SystemTime::now(), rng)?;
+        if step.outgoing.len() > 2 {
+            break;
+        }
+        exchange(&mut a, &mut b, step, rng)?;
+        longest = len;
+    }
+    Ok(longest)
+}
+
 /// Where the bytes of the answer to a hello go (a PreKey envelope).
 fn dissect_answer(payload: &[u8]) -> Result<()> {
     let envelope = Envelope::from_bytes(payload)?;
@@ -284,7 +306,7 @@ fn main() -> Result<()> {
         ("no relays (SMS only)", (None, None), false),
         (
             "different relays, data SMS",
-            (Some(shared.clone()), Some(other)),
+            (Some(shared.clone()), Some(other.clone())),
             true,
         ),
     ];
@@ -329,6 +351,10 @@ fn main() -> Result<()> {
         "  (a relay address, {} host, as the handshake carries it: {} bytes)",
         shared.host,
         relay_address_len(&shared)?
+    );
+    let longest = longest_host_for_two_sms(sample, &other, &mut rng)?;
+    println!(
+        "  (A's first 60-character text stays 2 SMS across relays for relay host names of up to {longest} characters)"
     );
     dissect_answer(&answer)?;
 

@@ -5,13 +5,14 @@
 //! A → B  Hello            A's prekey bundle (public keys, 1,799 bytes)     15 texts
 //! B → A  PreKey envelope  ContactHandshake { B's relay, wants_reply }   15–16 texts
 //! A → B  Signal envelope  ContactHandshake { "same" | "follows" | none }    1 text
-//! A → B  A's next message, with Content.sender_relay = A's relay (across relays)
+//! A → B  A's next text by SMS, with Content.sender_relay = A's relay (across relays)
 //! ```
 //!
 //! At most 32 SMS until both sides hold a confirmed session. Across relays
-//! A's address (~90 bytes) does not fit the one-text third leg, so the leg
-//! promises it (`relay_follows`) and it rides in A's next message: usually
-//! the text A started the handshake for, or, when A sends nothing within
+//! A's address (~55 bytes) does not fit the one-text third leg, so the leg
+//! promises it (`relay_follows`) and it rides in A's next text (two at
+//! most): usually the text A started the handshake for, or, when A sends
+//! nothing within
 //! [`super::SmsConfig::hello_retry`], a ContactHandshake of its own
 //! (`docs/sms-transport.md`, "Why the relay follows").
 //!
