@@ -87,7 +87,7 @@ impl From<CoreError> for SottoError {
             E::Io(_) => SottoError::Storage,
             E::ProxyFailed | E::RelayUnreachable | E::RelayTimeout => SottoError::Network,
             E::CertificateMismatch => SottoError::Relay(
-                "its TLS certificate is not vouched for by the invite's trust root",
+                "it is not vouched for by the invite's trust root (a wrong invite, an outdated relay, or someone in between)",
             ),
             E::RelayRefused(why) | E::RelayProtocol(why) => SottoError::Relay(why),
             E::UntrustedIdentity => SottoError::UntrustedIdentity,

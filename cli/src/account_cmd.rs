@@ -5,6 +5,7 @@ use std::io::Read;
 use clap::Args;
 use serde_json::json;
 use sotto_core::app::Account;
+use sotto_core::relay::client::RelayConnection;
 use sotto_core::relay::invite::RelayInvite;
 
 use crate::failure::Failure;
@@ -42,6 +43,17 @@ pub fn init(global: &Global, args: InitArgs) -> Result<(), Failure> {
     let dir = global.data_dir()?;
     if Account::exists(&dir) {
         return Err(sotto_core::Error::AccountExists.into());
+    }
+    if !args.offline {
+        // An account is tied to its relay for good, so a relay the invite's
+        // trust root does not vouch for (a wrong invite, or someone in
+        // between) is refused before the account exists. One that cannot
+        // be reached now is not: the upload happens on the first connection.
+        let mut rng = rand::rng();
+        let probe = RelayConnection::connect(&relay, None, &mut rng);
+        if let Err(sotto_core::Error::CertificateMismatch) = runtime()?.block_on(probe) {
+            return Err(sotto_core::Error::CertificateMismatch.into());
+        }
     }
     let key = unlock::store_key(global.key_file.as_deref(), Purpose::Create)?;
     out.progress("Creating the account (identity key, prekeys, encrypted store)…");

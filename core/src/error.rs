@@ -66,7 +66,7 @@ pub enum Error {
     ProxyFailed,
     /// the relay invite is malformed
     InvalidInvite,
-    /// the relay's TLS certificate is not vouched for by the invite's trust root
+    /// the relay is not vouched for by the invite's trust root (a wrong invite, a relay older than this client, or someone in between)
     CertificateMismatch,
     /// the relay refused the request ({0})
     RelayRefused(&'static str),

@@ -6,12 +6,13 @@
 //!   names it), and a server certificate signed by it for the key that
 //!   signs sender certificates.
 //!
-//! The trust root also vouches for the TLS certificate: at start the relay
-//! signs its end-entity certificate with it and sends the signature in
-//! every connection's challenge ([`RelayIdentity::tls_certificate_signature`]).
-//! So operators may configure a PEM certificate chain instead of the
-//! self-signed one (see `config.rs`), or renew either, without changing the
-//! invite.
+//! The trust root also vouches for each TLS connection, through the server
+//! key it certified: the server key signs every connection's TLS exporter
+//! value ([`RelayIdentity::sign_channel`]), and the challenge carries that
+//! signature with the server certificate. So operators may configure a PEM
+//! certificate chain instead of the self-signed one (see `config.rs`), or
+//! renew either, without changing the invite; and the trust root's private
+//! key is needed only on first start (it may then be moved offline).
 
 use std::fs;
 use std::io::Write;
@@ -23,7 +24,7 @@ use libsignal_protocol::{
 };
 use rand::{CryptoRng, Rng};
 use sotto_core::relay::invite::RelayInvite;
-use sotto_core::relay::wire::{account_uuid, sign_tls_certificate};
+use sotto_core::relay::wire::{account_uuid, sign_channel, CHANNEL_BINDING_LEN};
 
 /// How long a sender certificate is valid.
 pub const SENDER_CERTIFICATE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -37,8 +38,6 @@ pub enum IdentityError {
     Damaged,
     /// certificate generation failed
     Certificate,
-    /// the TLS certificate chain is empty
-    NoTlsCertificate,
 }
 
 /// The relay's TLS and sealed-sender keys.
@@ -48,7 +47,6 @@ pub struct RelayIdentity {
     /// The TLS private key (PKCS#8 DER).
     pub tls_key: Vec<u8>,
     trust_root_public: libsignal_protocol::PublicKey,
-    trust_root_private: PrivateKey,
     server_certificate: ServerCertificate,
     server_key: PrivateKey,
 }
@@ -72,7 +70,9 @@ impl RelayIdentity {
         rng: &mut R,
     ) -> Result<(Self, bool), IdentityError> {
         fs::create_dir_all(dir)?;
-        let created = !dir.join("trust-root.key").exists();
+        // `trust-root.pub` is written last: its presence marks a complete
+        // set of keys (the private trust root may have been moved offline).
+        let created = !dir.join("trust-root.pub").exists();
         if created {
             let tls = rcgen::generate_simple_self_signed(hostnames.to_vec())
                 .map_err(|_| IdentityError::Certificate)?;
@@ -93,14 +93,13 @@ impl RelayIdentity {
                     .serialized()
                     .map_err(|_| IdentityError::Certificate)?,
             )?;
-            fs::write(
-                dir.join("trust-root.pub"),
-                trust_root.public_key.serialize(),
-            )?;
-            // Written last: its presence marks a complete set of keys.
             write_private(
                 &dir.join("trust-root.key"),
                 &trust_root.private_key.serialize(),
+            )?;
+            fs::write(
+                dir.join("trust-root.pub"),
+                trust_root.public_key.serialize(),
             )?;
         }
         let read = |name: &str| fs::read(dir.join(name));
@@ -108,8 +107,6 @@ impl RelayIdentity {
             tls_chain: vec![read("tls-cert.der")?],
             tls_key: read("tls-key.der")?,
             trust_root_public: libsignal_protocol::PublicKey::deserialize(&read("trust-root.pub")?)
-                .map_err(|_| IdentityError::Damaged)?,
-            trust_root_private: PrivateKey::deserialize(&read("trust-root.key")?)
                 .map_err(|_| IdentityError::Damaged)?,
             server_certificate: ServerCertificate::deserialize(&read("server-cert.bin")?)
                 .map_err(|_| IdentityError::Damaged)?,
@@ -136,19 +133,24 @@ impl RelayIdentity {
         }
     }
 
-    /// The trust root's signature over the end-entity TLS certificate (see
-    /// `sotto_core::relay::wire::sign_tls_certificate`), which the relay
-    /// sends in every challenge. Made once at start, for the chain in use.
-    pub fn tls_certificate_signature<R: Rng + CryptoRng>(
+    /// The server certificate (signed by the trust root), which every
+    /// challenge carries.
+    pub fn server_certificate(&self) -> Result<Vec<u8>, IdentityError> {
+        Ok(self
+            .server_certificate
+            .serialized()
+            .map_err(|_| IdentityError::Damaged)?
+            .to_vec())
+    }
+
+    /// The server key's signature over one connection's TLS exporter value
+    /// (see `sotto_core::relay::wire::sign_channel`).
+    pub fn sign_channel<R: Rng + CryptoRng>(
         &self,
+        binding: &[u8; CHANNEL_BINDING_LEN],
         rng: &mut R,
-    ) -> Result<Vec<u8>, IdentityError> {
-        let end_entity = self
-            .tls_chain
-            .first()
-            .ok_or(IdentityError::NoTlsCertificate)?;
-        sign_tls_certificate(&self.trust_root_private, end_entity, rng)
-            .map_err(|_| IdentityError::Certificate)
+    ) -> Option<Vec<u8>> {
+        sign_channel(&self.server_key, binding, rng).ok()
     }
 
     /// Issues a sender certificate for an authenticated account.

@@ -88,9 +88,8 @@ struct Shared {
     /// A second handle for the push path's reads.
     reader: SharedStorage,
     identity: RelayIdentity,
-    /// The trust root's signature over our TLS certificate, sent in every
-    /// challenge.
-    tls_certificate_signature: Vec<u8>,
+    /// The server certificate every challenge carries (serialized once).
+    server_certificate: Vec<u8>,
     limits: Limits,
     /// Per online account, a counter bumped whenever its mailbox grows.
     online: Mutex<HashMap<Vec<u8>, watch::Sender<u64>>>,
@@ -218,7 +217,7 @@ impl RelayServer {
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_no_client_auth()
             .with_single_cert(chain, key)?;
-        let tls_certificate_signature = identity.tls_certificate_signature(&mut rand::rng())?;
+        let server_certificate = identity.server_certificate()?;
         Ok(Self {
             listener: TcpListener::bind(address).await?,
             acceptor: TlsAcceptor::from(Arc::new(config)),
@@ -226,7 +225,7 @@ impl RelayServer {
                 reader: Arc::new(Mutex::new(storage.reader()?)),
                 storage: Arc::new(Mutex::new(storage)),
                 identity,
-                tls_certificate_signature,
+                server_certificate,
                 account_limits: KeyedLimits::new(
                     limits.account_requests_per_second,
                     limits.account_requests_per_second.saturating_mul(2),
@@ -449,13 +448,29 @@ async fn serve_connection(
                 return;
             }
         };
+    // The channel binding (see `wire::sign_channel`): this connection's
+    // TLS exporter value, signed by the server key.
+    let mut binding = [0u8; wire::CHANNEL_BINDING_LEN];
+    let exported = tls
+        .get_ref()
+        .1
+        .export_keying_material(&mut binding, wire::CHANNEL_EXPORTER_LABEL, None)
+        .map(|_| ());
+    let Some(channel_signature) = exported
+        .ok()
+        .and_then(|_| shared.identity.sign_channel(&binding, &mut rand::rng()))
+    else {
+        tracing::warn!("could not sign a connection's channel binding");
+        return;
+    };
     let mut connection = Framed::new(tls, wire::codec());
     let mut nonce = [0u8; wire::NONCE_LEN];
     rand::rng().fill_bytes(&mut nonce);
     let challenge = server_frame(proto::server_frame::Kind::Challenge(proto::Challenge {
         nonce: nonce.to_vec(),
         protocol_version: wire::PROTOCOL_VERSION,
-        tls_certificate_signature: shared.tls_certificate_signature.clone(),
+        server_certificate: shared.server_certificate.clone(),
+        channel_signature,
     }));
     if send_frame(&mut connection, challenge).await.is_err() {
         return;

@@ -1,16 +1,19 @@
-//! The relay's trust root vouches for its TLS certificate: a client accepts
-//! whatever certificate the relay presents only once the challenge carries
-//! the trust root's signature over it, and sends nothing before. Impostors
-//! (another trust root, a replayed signature, no signature) are refused
-//! with nothing sent to them; a relay that renews its certificate, or moves
-//! to a CA-issued chain, is still reached with its old invite.
+//! The relay's trust root vouches for each TLS connection: a client
+//! accepts whatever certificate the relay presents only once the challenge
+//! carries a server certificate signed by the invite's trust root and that
+//! key's signature over this connection's TLS exporter value, and sends
+//! nothing before. Impostors (another trust root, a challenge replayed from
+//! another connection even with the relay's own TLS certificate and key,
+//! no binding at all) are refused with nothing sent to them; a relay that
+//! renews its certificate, or moves to a CA-issued chain, is still reached
+//! with its old invite.
 
 mod support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use libsignal_protocol::KeyPair;
+use libsignal_protocol::{KeyPair, ServerCertificate};
 use sotto_core::relay::client::{Login, RelayConnection};
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::relay::wire::{self, proto};
@@ -21,21 +24,39 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+/// What a fake relay puts in its challenge.
+enum Vouching {
+    /// What a relay does: a server certificate, and the channel signed by
+    /// its key on this very connection.
+    Signs {
+        server_certificate: Vec<u8>,
+        server_key: libsignal_protocol::PrivateKey,
+    },
+    /// A challenge taken from another connection, sent as it is.
+    Replays(proto::Challenge),
+}
+
+/// A TLS certificate (DER) and its PKCS#8 key.
+struct TlsCertificate {
+    der: Vec<u8>,
+    key: Vec<u8>,
+}
+
 /// A TLS server on loopback that plays a relay for one connection: it
-/// presents `certificate`, sends a challenge carrying `signature`, and
-/// reports the application data the client sent next (empty if the client
-/// hung up without sending any).
+/// presents `certificate`, sends a challenge vouched for as `vouching`
+/// says, and reports the application data the client sent next (empty if
+/// the client hung up without sending any).
 async fn fake_relay(
-    certificate: rcgen::CertifiedKey<rcgen::KeyPair>,
-    signature: Vec<u8>,
+    certificate: TlsCertificate,
+    vouching: Vouching,
 ) -> TestResult<(SocketAddr, JoinHandle<std::io::Result<Vec<u8>>>)> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
         .with_single_cert(
-            vec![certificate.cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(certificate.signing_key.serialize_der().into()),
+            vec![certificate.der.into()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(certificate.key.into()),
         )?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -43,14 +64,30 @@ async fn fake_relay(
     let served = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await?;
         let mut tls = acceptor.accept(tcp).await?;
-        let challenge = proto::ServerFrame {
-            kind: Some(proto::server_frame::Kind::Challenge(proto::Challenge {
-                nonce: vec![7; wire::NONCE_LEN],
-                protocol_version: wire::PROTOCOL_VERSION,
-                tls_certificate_signature: signature,
-            })),
+        let challenge = match vouching {
+            Vouching::Signs {
+                server_certificate,
+                server_key,
+            } => {
+                let mut binding = [0u8; wire::CHANNEL_BINDING_LEN];
+                tls.get_ref()
+                    .1
+                    .export_keying_material(&mut binding, wire::CHANNEL_EXPORTER_LABEL, None)
+                    .map_err(std::io::Error::other)?;
+                proto::Challenge {
+                    nonce: vec![7; wire::NONCE_LEN],
+                    protocol_version: wire::PROTOCOL_VERSION,
+                    server_certificate,
+                    channel_signature: wire::sign_channel(&server_key, &binding, &mut rand::rng())
+                        .map_err(std::io::Error::other)?,
+                }
+            }
+            Vouching::Replays(challenge) => challenge,
         };
-        let body = wire::encode(&challenge);
+        let frame = proto::ServerFrame {
+            kind: Some(proto::server_frame::Kind::Challenge(challenge)),
+        };
+        let body = wire::encode(&frame);
         tls.write_all(&(body.len() as u32).to_be_bytes()).await?;
         tls.write_all(&body).await?;
         tls.flush().await?;
@@ -67,11 +104,23 @@ async fn fake_relay(
     Ok((address, served))
 }
 
-fn new_certificate() -> TestResult<rcgen::CertifiedKey<rcgen::KeyPair>> {
-    Ok(rcgen::generate_simple_self_signed(vec![
-        "127.0.0.1".to_owned(),
-        "localhost".to_owned(),
-    ])?)
+fn new_certificate() -> TestResult<TlsCertificate> {
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
+    Ok(TlsCertificate {
+        der: generated.cert.der().to_vec(),
+        key: generated.signing_key.serialize_der(),
+    })
+}
+
+/// A server key and its certificate, signed by `root`.
+fn server_key_signed_by(root: &KeyPair, rng: &mut impl rand::CryptoRng) -> TestResult<Vouching> {
+    let server = KeyPair::generate(rng);
+    let certificate = ServerCertificate::new(1, server.public_key, &root.private_key, rng)?;
+    Ok(Vouching::Signs {
+        server_certificate: certificate.serialized()?.to_vec(),
+        server_key: server.private_key,
+    })
 }
 
 fn invite_for(address: SocketAddr, trust_root: libsignal_protocol::PublicKey) -> RelayInvite {
@@ -95,19 +144,16 @@ async fn log_in(
     RelayConnection::connect(invite, Some(login), &mut account.rng).await
 }
 
-/// The fake relay is a fair witness: when its signature is right, the
-/// client logs in, and the fake relay sees the login. So the empty reports
-/// in the tests below mean the client held back, not that nothing could be
-/// seen.
+/// The fake relay is a fair witness: when it vouches correctly, the client
+/// logs in, and the fake relay sees the login. So the empty reports in the
+/// tests below mean the client held back, not that nothing could be seen.
 #[tokio::test]
-async fn a_correctly_vouched_certificate_is_accepted_and_the_client_logs_in() -> TestResult {
+async fn a_correctly_vouched_connection_is_accepted_and_the_client_logs_in() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut alice = Account::create(dir.path(), "alice", 1)?;
     let root = KeyPair::generate(&mut alice.rng);
-    let certificate = new_certificate()?;
-    let signature =
-        wire::sign_tls_certificate(&root.private_key, certificate.cert.der(), &mut alice.rng)?;
-    let (address, served) = fake_relay(certificate, signature).await?;
+    let vouching = server_key_signed_by(&root, &mut alice.rng)?;
+    let (address, served) = fake_relay(new_certificate()?, vouching).await?;
 
     // The fake relay hangs up after the first frame, so the login itself
     // cannot complete; what matters is that it was sent.
@@ -131,10 +177,8 @@ async fn a_relay_vouched_for_by_another_trust_root_is_refused_before_anything_is
     let mut alice = Account::create(dir.path(), "alice", 2)?;
     let expected = KeyPair::generate(&mut alice.rng).public_key;
     let other = KeyPair::generate(&mut alice.rng);
-    let certificate = new_certificate()?;
-    let signature =
-        wire::sign_tls_certificate(&other.private_key, certificate.cert.der(), &mut alice.rng)?;
-    let (address, served) = fake_relay(certificate, signature).await?;
+    let vouching = server_key_signed_by(&other, &mut alice.rng)?;
+    let (address, served) = fake_relay(new_certificate()?, vouching).await?;
 
     let refused = log_in(&mut alice, &invite_for(address, expected)).await;
     assert!(
@@ -162,16 +206,18 @@ async fn a_relay_vouched_for_by_another_trust_root_is_refused_before_anything_is
     relay.stop()
 }
 
+/// Someone who stole the relay's TLS key (from a backup, or a web server
+/// sharing it) and copied a genuine challenge off a connection of their
+/// own still cannot pass as the relay: the challenge is bound to the
+/// connection it was made for.
 #[tokio::test]
-async fn a_server_replaying_the_relays_signature_with_another_certificate_is_refused() -> TestResult
-{
+async fn a_challenge_replayed_on_another_connection_is_refused_even_with_the_relays_tls_key(
+) -> TestResult {
     let dir = tempfile::tempdir()?;
     let relay_dir = dir.path().join("relay");
     let relay = RelayProcess::start(&relay_dir)?;
     let mut alice = Account::create(dir.path(), "alice", 3)?;
 
-    // What the genuine relay sends every client: its signature, valid over
-    // its own certificate.
     let mut tls = raw_tls(relay.invite.port).await?;
     let mut len = [0u8; 4];
     tls.read_exact(&mut len).await?;
@@ -181,37 +227,42 @@ async fn a_server_replaying_the_relays_signature_with_another_certificate_is_ref
     else {
         return Err("expected a challenge".into());
     };
-    let genuine_certificate = std::fs::read(relay_dir.join("tls-cert.der"))?;
-    assert!(wire::verify_tls_certificate(
-        &relay.invite.trust_root,
-        &genuine_certificate,
-        &challenge.tls_certificate_signature
-    ));
 
-    // Replayed by a server with a certificate of its own (it cannot show
-    // the genuine one: it lacks that key for the handshake signature).
-    let (address, served) =
-        fake_relay(new_certificate()?, challenge.tls_certificate_signature).await?;
-    let refused = log_in(&mut alice, &invite_for(address, relay.invite.trust_root)).await;
-    assert!(
-        matches!(refused, Err(Error::CertificateMismatch)),
-        "{refused:?}"
-    );
-    assert_eq!(served.await??, Vec::<u8>::new(), "nothing was sent");
+    let stolen = || -> TestResult<TlsCertificate> {
+        Ok(TlsCertificate {
+            der: std::fs::read(relay_dir.join("tls-cert.der"))?,
+            key: std::fs::read(relay_dir.join("tls-key.der"))?,
+        })
+    };
+    for certificate in [stolen()?, new_certificate()?] {
+        let replay = Vouching::Replays(challenge.clone());
+        let (address, served) = fake_relay(certificate, replay).await?;
+        let refused = log_in(&mut alice, &invite_for(address, relay.invite.trust_root)).await;
+        assert!(
+            matches!(refused, Err(Error::CertificateMismatch)),
+            "{refused:?}"
+        );
+        assert_eq!(served.await??, Vec::<u8>::new(), "nothing was sent");
+    }
     relay.stop()
 }
 
-/// A relay of an earlier build sends no certificate signature: refused with
-/// a clear error, nothing sent.
+/// A relay of an earlier build sends no channel binding: refused like any
+/// relay the trust root does not vouch for, nothing sent.
 #[tokio::test]
-async fn a_relay_that_does_not_vouch_for_its_certificate_is_refused() -> TestResult {
+async fn a_relay_that_does_not_bind_the_channel_is_refused() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut alice = Account::create(dir.path(), "alice", 4)?;
     let root = KeyPair::generate(&mut alice.rng).public_key;
-    let (address, served) = fake_relay(new_certificate()?, Vec::new()).await?;
+    let bare = Vouching::Replays(proto::Challenge {
+        nonce: vec![7; wire::NONCE_LEN],
+        protocol_version: wire::PROTOCOL_VERSION,
+        ..proto::Challenge::default()
+    });
+    let (address, served) = fake_relay(new_certificate()?, bare).await?;
     let refused = log_in(&mut alice, &invite_for(address, root)).await;
     assert!(
-        matches!(refused, Err(Error::RelayProtocol(why)) if why.contains("does not sign its TLS certificate")),
+        matches!(refused, Err(Error::CertificateMismatch)),
         "{refused:?}"
     );
     assert_eq!(served.await??, Vec::<u8>::new(), "nothing was sent");
@@ -230,13 +281,13 @@ async fn a_relay_that_renews_its_certificate_is_reached_with_the_old_invite() ->
     let first_certificate = std::fs::read(relay_dir.join("tls-cert.der"))?;
     relay.stop()?;
 
-    // A new self-signed certificate and key; the trust root stays.
+    // The trust root's private key goes offline (it is needed only on
+    // first start), and a new self-signed certificate and key come in; the
+    // trust root stays.
+    std::fs::remove_file(relay_dir.join("trust-root.key"))?;
     let renewed = new_certificate()?;
-    std::fs::write(relay_dir.join("tls-cert.der"), renewed.cert.der())?;
-    std::fs::write(
-        relay_dir.join("tls-key.der"),
-        renewed.signing_key.serialize_der(),
-    )?;
+    std::fs::write(relay_dir.join("tls-cert.der"), &renewed.der)?;
+    std::fs::write(relay_dir.join("tls-key.der"), &renewed.key)?;
     let relay = RelayProcess::start_on(&relay_dir, port)?;
     assert_eq!(relay.invite, invite, "the invite did not change");
     assert_ne!(

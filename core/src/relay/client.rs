@@ -77,19 +77,19 @@ impl std::fmt::Debug for RelayConnection {
 
 /// Accepts whatever certificate the relay presents, and checks the TLS 1.3
 /// handshake signature (CertificateVerify) against it with the normal
-/// algorithms, so the relay has proved it holds that certificate's key.
-/// No CA is involved, and no certificate is pinned: which certificate is
-/// the relay's is decided by its trust root, after the handshake.
+/// algorithms. No CA is involved, and no certificate is pinned: whether
+/// the other end is the relay is decided by its trust root, after the
+/// handshake.
 ///
 /// Accepting the certificate here is safe because of what happens next:
-/// [`RelayConnection::establish`] checks the trust root's signature over
-/// this very certificate (from the relay's first frame) before the client
-/// sends a single byte of application data, and drops the connection if it
-/// does not verify. A server that cannot show that signature learns
-/// nothing but that someone connected. One that replays the genuine
-/// relay's signature while presenting its own certificate fails it; one
-/// that presents the genuine certificate without its key fails the
-/// CertificateVerify check below.
+/// [`RelayConnection::establish`] checks, before the client sends a single
+/// byte of application data, that the relay's first frame carries a
+/// server certificate signed by the invite's trust root and that
+/// certificate's key's signature over this connection's TLS exporter
+/// value, and drops the connection otherwise. The exporter value is unique
+/// to this TLS session: a server in the middle has its own session with
+/// the client, and cannot get the relay to sign it; a challenge copied off
+/// another connection, or a stolen TLS key, does not help either.
 #[derive(Debug)]
 struct VouchedForByTrustRoot {
     provider: Arc<rustls::crypto::CryptoProvider>,
@@ -235,8 +235,8 @@ impl RelayConnection {
     }
 
     /// TLS handshake, the relay's challenge, and the check that the
-    /// invite's trust root vouches for the certificate this connection
-    /// presented; returns the nonce. Every way of connecting comes through
+    /// invite's trust root vouches for this very TLS connection (see
+    /// [`VouchedForByTrustRoot`]); returns the nonce. Every way of connecting comes through
     /// here, and nothing is sent to the relay before it returns.
     async fn establish<S>(stream: S, invite: &RelayInvite) -> Result<(Self, Vec<u8>)>
     where
@@ -247,18 +247,23 @@ impl RelayConnection {
         let tls = tls_connector()?
             .connect(server_name, stream)
             .await
-            .map_err(|e| match e.kind() {
-                // A handshake signature that does not verify.
-                std::io::ErrorKind::InvalidData => Error::CertificateMismatch,
-                _ => Error::Io(e),
+            .map_err(|e| {
+                let tls_error = e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+                match (e.kind(), tls_error) {
+                    // A handshake signature that does not verify.
+                    (_, Some(rustls::Error::InvalidCertificate(_))) => Error::CertificateMismatch,
+                    // Not TLS, or TLS gone wrong: not a question of trust.
+                    (std::io::ErrorKind::InvalidData, _) => {
+                        Error::RelayProtocol("the TLS handshake failed")
+                    }
+                    _ => Error::Io(e),
+                }
             })?;
-        let end_entity = tls
-            .get_ref()
+        let mut binding = [0u8; wire::CHANNEL_BINDING_LEN];
+        tls.get_ref()
             .1
-            .peer_certificates()
-            .and_then(|chain| chain.first())
-            .map(|certificate| certificate.as_ref().to_vec())
-            .ok_or(Error::CertificateMismatch)?;
+            .export_keying_material(&mut binding, wire::CHANNEL_EXPORTER_LABEL, None)
+            .map_err(|_| Error::RelayProtocol("the TLS handshake failed"))?;
         let transport: Box<dyn Transport> = Box::new(tls);
         let mut connection = Self {
             framed: Framed::new(transport, wire::codec()),
@@ -270,23 +275,22 @@ impl RelayConnection {
             Some(proto::server_frame::Kind::Challenge(c)) => c,
             _ => return Err(Error::RelayProtocol("expected a challenge")),
         };
+        // Who it is comes first: an impostor must not choose which error
+        // the user sees. A relay of an earlier build, which sends no
+        // binding, is refused the same way.
+        if !wire::verify_channel(
+            &invite.trust_root,
+            &challenge.server_certificate,
+            &binding,
+            &challenge.channel_signature,
+        ) {
+            return Err(Error::CertificateMismatch);
+        }
         if challenge.protocol_version != wire::PROTOCOL_VERSION {
             return Err(Error::RelayProtocol("unsupported protocol version"));
         }
         if challenge.nonce.len() != wire::NONCE_LEN {
             return Err(Error::RelayProtocol("bad challenge"));
-        }
-        if challenge.tls_certificate_signature.is_empty() {
-            return Err(Error::RelayProtocol(
-                "the relay does not sign its TLS certificate (it is older than this client)",
-            ));
-        }
-        if !wire::verify_tls_certificate(
-            &invite.trust_root,
-            &end_entity,
-            &challenge.tls_certificate_signature,
-        ) {
-            return Err(Error::CertificateMismatch);
         }
         Ok((connection, challenge.nonce))
     }

@@ -72,6 +72,11 @@ impl RelayInvite {
             return Err(Error::InvalidInvite);
         }
         let root = hex::decode(root).map_err(|_| Error::InvalidInvite)?;
+        // Exactly the type byte and the key: libsignal would accept (and
+        // ignore) bytes after it, and one invite must have one spelling.
+        if root.len() != 33 {
+            return Err(Error::InvalidInvite);
+        }
         Ok(Self {
             host: host.to_owned(),
             port: port.parse().map_err(|_| Error::InvalidInvite)?,
@@ -123,6 +128,7 @@ mod tests {
             format!("sotto-relay:2/h/1/{}", &root[2..]),
             "sotto-relay:2/h/1/zz".to_owned(),
             format!("sotto-relay:2/h/1/{root}/extra"),
+            format!("sotto-relay:2/h/1/{root}00"),
             format!("sotto-relay:3/h/1/{root}"),
             // A version 2 invite with a pin is not one.
             format!("sotto-relay:2/h/1/{}/{root}", "00".repeat(32)),

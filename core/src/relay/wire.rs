@@ -8,7 +8,7 @@
 //! panics on hostile input; it returns a [`WireError`].
 
 use bytes::BytesMut;
-use libsignal_protocol::{IdentityKey, IdentityKeyPair, PrivateKey, PublicKey};
+use libsignal_protocol::{IdentityKey, IdentityKeyPair, PrivateKey, PublicKey, ServerCertificate};
 use prost::Message as _;
 use rand::{CryptoRng, Rng};
 use sha2::{Digest, Sha256};
@@ -20,10 +20,10 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/sotto.relay.v1.rs"));
 }
 
-/// The protocol version this build speaks. The challenge's
-/// `tls_certificate_signature` was added within version 1: clients of
-/// earlier builds ignore it and keep working, while this build refuses a
-/// relay that does not send it (see [`verify_tls_certificate`]).
+/// The protocol version this build speaks. The challenge's channel
+/// binding (`server_certificate`, `channel_signature`) was added within
+/// version 1: clients of earlier builds ignore it, while this build
+/// refuses a relay that does not send it (see [`verify_channel`]).
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The largest frame either side accepts (the length prefix excluded).
@@ -36,10 +36,19 @@ pub const NONCE_LEN: usize = 32;
 /// the relay can never be a signature over anything else.
 const AUTH_CONTEXT: &[u8] = b"sotto-relay-auth-v1";
 
-/// Domain separation for the trust root's signature over the relay's TLS
-/// certificate, so that it can never be taken for any other signature the
-/// trust root makes (it also signs the sealed-sender server certificate).
-const TLS_CERTIFICATE_CONTEXT: &[u8] = b"sotto relay TLS certificate v1\0";
+/// The TLS exporter label (RFC 8446 §7.5) of the channel binding: both ends
+/// derive the same 32 bytes from their TLS session, and no other session
+/// (an impostor's towards the client, or its own towards the relay) has
+/// them.
+pub const CHANNEL_EXPORTER_LABEL: &[u8] = b"EXPORTER-sotto-relay-channel-v1";
+
+/// Length of the channel binding taken from the TLS exporter.
+pub const CHANNEL_BINDING_LEN: usize = 32;
+
+/// Domain separation for the server key's signature over the channel
+/// binding, so that it can never be taken for any other signature that
+/// key makes (it signs sender certificates, which are protobufs).
+const CHANNEL_CONTEXT: &[u8] = b"sotto relay TLS channel v1\0";
 
 /// What can be wrong with bytes received from the other side.
 #[derive(Debug, displaydoc::Display, thiserror::Error, PartialEq, Eq)]
@@ -125,34 +134,44 @@ pub fn verify_challenge(identity_key: &[u8], nonce: &[u8], signature: &[u8]) -> 
     }
 }
 
-fn tls_certificate_message(end_entity_der: &[u8]) -> Vec<u8> {
-    [TLS_CERTIFICATE_CONTEXT, &Sha256::digest(end_entity_der)].concat()
+fn channel_message(binding: &[u8; CHANNEL_BINDING_LEN]) -> Vec<u8> {
+    [CHANNEL_CONTEXT, binding].concat()
 }
 
-/// The relay's side: signs its end-entity TLS certificate (DER) with the
-/// sealed-sender trust root, so that a client holding the trust root (from
-/// the invite) can accept whatever certificate the relay presents, a
-/// renewed or CA-issued one included. XEdDSA over the context label and the
-/// certificate's SHA-256.
-pub fn sign_tls_certificate<R: Rng + CryptoRng>(
-    trust_root: &PrivateKey,
-    end_entity_der: &[u8],
+/// The relay's side of the channel binding: its server key (the one its
+/// sealed-sender server certificate names, and the trust root signed)
+/// signs this connection's TLS exporter value. XEdDSA over the context
+/// label and the 32 exporter bytes. Made for every connection, so a stolen
+/// TLS key, or a challenge copied off another connection, proves nothing.
+pub fn sign_channel<R: Rng + CryptoRng>(
+    server_key: &PrivateKey,
+    binding: &[u8; CHANNEL_BINDING_LEN],
     rng: &mut R,
 ) -> crate::Result<Vec<u8>> {
-    let signature = trust_root
-        .calculate_signature(&tls_certificate_message(end_entity_der), rng)
-        .map_err(|_| crate::Error::Protocol("signing the TLS certificate failed"))?;
+    let signature = server_key
+        .calculate_signature(&channel_message(binding), rng)
+        .map_err(|_| crate::Error::Protocol("signing the TLS channel failed"))?;
     Ok(signature.to_vec())
 }
 
-/// The client's side: whether `signature` is the trust root's signature
-/// over this end-entity certificate; `false` for any malformed input.
-pub fn verify_tls_certificate(
+/// The client's side: whether `server_certificate` is signed by
+/// `trust_root` and its key signed this connection's exporter value;
+/// `false` for any malformed input.
+pub fn verify_channel(
     trust_root: &PublicKey,
-    end_entity_der: &[u8],
+    server_certificate: &[u8],
+    binding: &[u8; CHANNEL_BINDING_LEN],
     signature: &[u8],
 ) -> bool {
-    trust_root.verify_signature(&tls_certificate_message(end_entity_der), signature)
+    let Ok(certificate) = ServerCertificate::deserialize(server_certificate) else {
+        return false;
+    };
+    if !certificate.validate(trust_root).unwrap_or(false) {
+        return false;
+    }
+    certificate
+        .public_key()
+        .is_ok_and(|key| key.verify_signature(&channel_message(binding), signature))
 }
 
 /// The account id the relay uses in sender certificates: a UUID string made
@@ -221,31 +240,55 @@ mod tests {
     }
 
     #[test]
-    fn certificate_signatures_verify_only_for_their_certificate_and_root() {
+    fn channel_signatures_verify_only_for_their_channel_and_root() {
         let mut rng = rand::rng();
         let root = libsignal_protocol::KeyPair::generate(&mut rng);
-        let other = libsignal_protocol::KeyPair::generate(&mut rng);
-        let signature =
-            sign_tls_certificate(&root.private_key, b"certificate", &mut rng).expect("sign");
-        assert!(verify_tls_certificate(
+        let other_root = libsignal_protocol::KeyPair::generate(&mut rng);
+        let server = libsignal_protocol::KeyPair::generate(&mut rng);
+        let certificate = ServerCertificate::new(1, server.public_key, &root.private_key, &mut rng)
+            .expect("certificate");
+        let certificate = certificate.serialized().expect("serialized").to_vec();
+        let binding = [7; CHANNEL_BINDING_LEN];
+        let signature = sign_channel(&server.private_key, &binding, &mut rng).expect("sign");
+        assert!(verify_channel(
             &root.public_key,
-            b"certificate",
+            &certificate,
+            &binding,
             &signature
         ));
-        assert!(!verify_tls_certificate(
+        // Another connection, another trust root, no certificate, no
+        // signature, or a signature by a key the trust root never signed.
+        let refused = [
+            (
+                &root.public_key,
+                &certificate[..],
+                [8; CHANNEL_BINDING_LEN],
+                &signature[..],
+            ),
+            (
+                &other_root.public_key,
+                &certificate[..],
+                binding,
+                &signature[..],
+            ),
+            (&root.public_key, &[][..], binding, &signature[..]),
+            (&root.public_key, &certificate[..], binding, &[][..]),
+        ];
+        for (trust_root, certificate, binding, signature) in refused {
+            assert!(!verify_channel(
+                trust_root,
+                certificate,
+                &binding,
+                signature
+            ));
+        }
+        let rogue = libsignal_protocol::KeyPair::generate(&mut rng);
+        let rogue_signature = sign_channel(&rogue.private_key, &binding, &mut rng).expect("sign");
+        assert!(!verify_channel(
             &root.public_key,
-            b"another certificate",
-            &signature
-        ));
-        assert!(!verify_tls_certificate(
-            &other.public_key,
-            b"certificate",
-            &signature
-        ));
-        assert!(!verify_tls_certificate(
-            &root.public_key,
-            b"certificate",
-            &[]
+            &certificate,
+            &binding,
+            &rogue_signature
         ));
     }
 
