@@ -12,6 +12,9 @@ use crate::failure::Failure;
 use crate::unlock::{self, Purpose};
 use crate::{open_account, output, runtime, Global};
 
+/// How long `init` waits for the relay to show who it is.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
 /// `sotto init`.
 #[derive(Args)]
 pub struct InitArgs {
@@ -45,13 +48,17 @@ pub fn init(global: &Global, args: InitArgs) -> Result<(), Failure> {
         return Err(sotto_core::Error::AccountExists.into());
     }
     if !args.offline {
-        // An account is tied to its relay for good, so a relay the invite's
-        // trust root does not vouch for (a wrong invite, or someone in
-        // between) is refused before the account exists. One that cannot
-        // be reached now is not: the upload happens on the first connection.
+        // An account is tied to its relay for good, so a relay that answers
+        // but is not vouched for by the invite's trust root (most likely a
+        // wrong invite) is refused before the account exists. One that
+        // cannot be reached now is not: the upload happens on the first
+        // connection.
         let mut rng = rand::rng();
-        let probe = RelayConnection::connect(&relay, None, &mut rng);
-        if let Err(sotto_core::Error::CertificateMismatch) = runtime()?.block_on(probe) {
+        let probe = async {
+            let connect = RelayConnection::connect(&relay, None, &mut rng);
+            tokio::time::timeout(PROBE_TIMEOUT, connect).await
+        };
+        if let Ok(Err(sotto_core::Error::CertificateMismatch)) = runtime()?.block_on(probe) {
             return Err(sotto_core::Error::CertificateMismatch.into());
         }
     }

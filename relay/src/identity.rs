@@ -24,7 +24,7 @@ use libsignal_protocol::{
 };
 use rand::{CryptoRng, Rng};
 use sotto_core::relay::invite::RelayInvite;
-use sotto_core::relay::wire::{account_uuid, sign_channel, CHANNEL_BINDING_LEN};
+use sotto_core::relay::wire::{account_uuid, sign_channel, verify_channel, CHANNEL_BINDING_LEN};
 
 /// How long a sender certificate is valid.
 pub const SENDER_CERTIFICATE_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -38,6 +38,8 @@ pub enum IdentityError {
     Damaged,
     /// certificate generation failed
     Certificate,
+    /// the key files in the data directory do not belong together (the server certificate is not the trust root's, or not for the server key)
+    Mismatched,
 }
 
 /// The relay's TLS and sealed-sender keys.
@@ -113,7 +115,40 @@ impl RelayIdentity {
             server_key: PrivateKey::deserialize(&read("server-key.key")?)
                 .map_err(|_| IdentityError::Damaged)?,
         };
+        identity.check_keys_belong_together(rng)?;
         Ok((identity, created))
+    }
+
+    /// Refuses a set of key files that do not belong together (say, restored
+    /// from mixed backups): the server certificate must be the trust root's,
+    /// for the server key, and that key must sign what it verifies. Nothing
+    /// else would tell; every client would just refuse the relay.
+    fn check_keys_belong_together<R: Rng + CryptoRng>(
+        &self,
+        rng: &mut R,
+    ) -> Result<(), IdentityError> {
+        let certified = self
+            .server_certificate
+            .validate(&self.trust_root_public)
+            .unwrap_or(false);
+        let certified_key = self
+            .server_certificate
+            .public_key()
+            .map_err(|_| IdentityError::Damaged)?;
+        let server_public = self
+            .server_key
+            .public_key()
+            .map_err(|_| IdentityError::Damaged)?;
+        let probe = [0u8; CHANNEL_BINDING_LEN];
+        let signs = self.sign_channel(&probe, rng).is_some_and(|signature| {
+            let certificate = self.server_certificate().unwrap_or_default();
+            verify_channel(&self.trust_root_public, &certificate, &probe, &signature)
+        });
+        if certified && certified_key == server_public && signs {
+            Ok(())
+        } else {
+            Err(IdentityError::Mismatched)
+        }
     }
 
     /// Uses an operator's certificate chain and key instead of the
@@ -176,5 +211,35 @@ impl RelayIdentity {
             rng,
         )
         .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_files_that_do_not_belong_together_are_refused() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+        let hosts = ["localhost".to_owned()];
+        let mut rng = rand::rng();
+        RelayIdentity::load_or_create(&one, &hosts, &mut rng)?;
+        RelayIdentity::load_or_create(&two, &hosts, &mut rng)?;
+        // Loads again as it was made, without the trust root's private key.
+        fs::remove_file(one.join("trust-root.key"))?;
+        let (_, created) = RelayIdentity::load_or_create(&one, &hosts, &mut rng)?;
+        assert!(!created);
+        // Another relay's server certificate, then its server key.
+        for file in ["server-cert.bin", "server-key.key"] {
+            let mine = fs::read(one.join(file))?;
+            fs::write(one.join(file), fs::read(two.join(file))?)?;
+            let refused = RelayIdentity::load_or_create(&one, &hosts, &mut rng);
+            assert!(matches!(refused, Err(IdentityError::Mismatched)), "{file}");
+            fs::write(one.join(file), mine)?;
+        }
+        RelayIdentity::load_or_create(&one, &hosts, &mut rng)?;
+        Ok(())
     }
 }

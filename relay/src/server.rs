@@ -1,8 +1,8 @@
 //! The relay server: TLS 1.3 on tokio, one task per connection.
 //!
-//! A connection starts with a challenge, which carries the trust root's
-//! signature over the relay's TLS certificate (the client checks it before
-//! it sends anything). A client that signs the challenge logs in as
+//! A connection starts with a challenge, which carries the server
+//! certificate and the server key's signature over this TLS connection's
+//! exporter value (the client checks both before it sends anything). A client that signs the challenge logs in as
 //! its identity key and gets its mailbox pushed, at once and whenever
 //! something new arrives; an anonymous connection may fetch bundles and
 //! send sealed envelopes. Envelopes are deleted only when their recipient
@@ -193,7 +193,7 @@ pub enum ServerError {
     Tls(#[from] rustls::Error),
     /// storage error: {0}
     Storage(#[from] StorageError),
-    /// cannot vouch for the TLS certificate: {0}
+    /// the relay's keys: {0}
     Identity(#[from] crate::identity::IdentityError),
 }
 
@@ -213,10 +213,13 @@ impl RelayServer {
             .map(|der| rustls::pki_types::CertificateDer::from(der.clone()))
             .collect();
         let key = rustls::pki_types::PrivateKeyDer::Pkcs8(identity.tls_key.clone().into());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_no_client_auth()
             .with_single_cert(chain, key)?;
+        // Clients never resume (see the client's TLS set-up): tickets
+        // would be work for nothing.
+        config.send_tls13_tickets = 0;
         let server_certificate = identity.server_certificate()?;
         Ok(Self {
             listener: TcpListener::bind(address).await?,

@@ -320,3 +320,26 @@ async fn a_relay_that_renews_its_certificate_is_reached_with_the_old_invite() ->
     log_in(&mut alice, &invite).await?.ping().await?;
     relay.stop()
 }
+
+/// Something that does not speak TLS is a broken relay address, not a
+/// question of trust: it is not reported as a mismatch.
+#[tokio::test]
+async fn a_server_that_does_not_speak_tls_is_not_called_a_mismatch() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut alice = Account::create(dir.path(), "alice", 6)?;
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let served = tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await?;
+        tcp.write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n").await?;
+        tcp.flush().await
+    });
+    let root = KeyPair::generate(&mut alice.rng).public_key;
+    let refused = log_in(&mut alice, &invite_for(address, root)).await;
+    assert!(
+        matches!(refused, Err(Error::RelayProtocol(_))),
+        "{refused:?}"
+    );
+    served.await??;
+    Ok(())
+}

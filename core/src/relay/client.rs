@@ -1,4 +1,4 @@
-//! The relay client connection: TLS 1.3 (rustls) with the certificate
+//! The relay client connection: TLS 1.3 (rustls) with each connection
 //! vouched for by the invite's trust root, the challenge login, and request/response over
 //! [`super::wire`] frames. Deliveries pushed by the relay while a request is
 //! outstanding are queued and returned by [`RelayConnection::next_delivery`].
@@ -156,8 +156,9 @@ fn tls_connector() -> Result<TlsConnector> {
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(VouchedForByTrustRoot { provider }))
         .with_no_client_auth();
-    // A resumed session shows no certificate, and `establish` needs one to
-    // check against the trust root: every connection does a full handshake.
+    // No session tickets: a ticket would link this connection to the last
+    // one (which matters through Tor), and the channel binding is checked
+    // on every connection anyway.
     config.resumption = rustls::client::Resumption::disabled();
     Ok(TlsConnector::from(Arc::new(config)))
 }

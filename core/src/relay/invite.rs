@@ -5,10 +5,9 @@
 //!
 //! The trust root is the relay's one identity: the public key that signs
 //! the relay's sealed-sender server certificate (against which recipients
-//! check who a sealed message is from) and that vouches, in every
-//! connection's challenge, for the TLS certificate the relay presents (see
-//! `client`). So the relay may renew or replace its TLS certificate without
-//! changing its invite.
+//! check who a sealed message is from), whose key signs every connection's
+//! TLS channel binding in the challenge (see `client`). So the relay may
+//! renew or replace its TLS certificate without changing its invite.
 //!
 //! Version 1 invites (`sotto-relay:1/<host>/<port>/<certificate
 //! SHA-256>/<trust root>`, printed by earlier relays and kept in earlier
@@ -33,7 +32,7 @@ pub struct RelayInvite {
     /// TCP port.
     pub port: u16,
     /// The relay's trust root: it signs the sealed-sender server
-    /// certificate and vouches for the relay's TLS certificate.
+    /// certificate, whose key vouches for each TLS connection.
     pub trust_root: PublicKey,
 }
 
@@ -73,7 +72,7 @@ impl RelayInvite {
         }
         let root = hex::decode(root).map_err(|_| Error::InvalidInvite)?;
         // Exactly the type byte and the key: libsignal would accept (and
-        // ignore) bytes after it, and one invite must have one spelling.
+        // ignore) bytes after it, so one key could be written many ways.
         if root.len() != 33 {
             return Err(Error::InvalidInvite);
         }
