@@ -114,14 +114,8 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
-    let content = Content {
-        id: MessageId::new(now, rng),
-        sent_at_ms: millis(now),
-        body: Body::Text(text.to_owned()),
-    };
-    in_transaction(store, |store| {
-        send_with_relay(store, contact, &content, sender_relay, now, rng, true)
-    })
+    let body = Body::Text(text.to_owned());
+    send_body_with_relay(store, contact, body, sender_relay, now, rng)
 }
 
 /// Sends delivery or read receipts for messages received from `contact`.
@@ -159,13 +153,29 @@ where
     S: SottoStore,
     R: Rng + CryptoRng,
 {
+    send_body_with_relay(store, contact, body, None, now, rng)
+}
+
+/// [`send_body`] with our relay riding along, if any.
+fn send_body_with_relay<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    body: Body,
+    sender_relay: Option<&RelayInvite>,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<Outgoing>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
     let content = Content {
         id: MessageId::new(now, rng),
         sent_at_ms: millis(now),
         body,
     };
     in_transaction(store, |store| {
-        send_in_transaction(store, contact, &content, now, rng, true)
+        send_with_relay(store, contact, &content, sender_relay, now, rng, true)
     })
 }
 

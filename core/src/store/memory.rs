@@ -273,6 +273,14 @@ impl SenderKeyStore for InMemStore {
     }
 }
 
+/// `stored_at_ms`, or the millisecond after the newest of `others` if that
+/// is later: a conversation's times stay unique, so they are exact paging
+/// cursors (see [`SottoStore::insert_message`]).
+fn unique_stored_at(stored_at_ms: u64, others: impl Iterator<Item = u64>) -> u64 {
+    let after_newest = others.map(|ms| ms.saturating_add(1)).max().unwrap_or(0);
+    stored_at_ms.max(after_newest)
+}
+
 impl SottoStore for InMemStore {
     fn begin(&mut self) -> Result<()> {
         if self.snapshot.is_some() {
@@ -431,16 +439,14 @@ impl SottoStore for InMemStore {
         if !self.state.message_keys.insert(message_key(message)) {
             return Err(Error::AlreadyStored);
         }
-        let after_newest = self
+        let conversation = self
             .state
             .messages
             .iter()
-            .filter(|m| m.contact == message.contact)
-            .map(|m| m.stored_at_ms.saturating_add(1))
-            .max()
-            .unwrap_or(0);
+            .filter(|m| m.contact == message.contact);
         let mut stored = message.clone();
-        stored.stored_at_ms = stored.stored_at_ms.max(after_newest);
+        stored.stored_at_ms =
+            unique_stored_at(stored.stored_at_ms, conversation.map(|m| m.stored_at_ms));
         self.state.messages.push(stored);
         Ok(())
     }
@@ -754,16 +760,14 @@ impl SottoStore for InMemStore {
                 m.group == message.group && m.sender == message.sender && m.id == message.id
             });
         if !exists {
-            let after_newest = self
+            let group = self
                 .state
                 .group_messages
                 .iter()
-                .filter(|m| m.group == message.group)
-                .map(|m| m.stored_at_ms.saturating_add(1))
-                .max()
-                .unwrap_or(0);
+                .filter(|m| m.group == message.group);
             let mut stored = message.clone();
-            stored.stored_at_ms = stored.stored_at_ms.max(after_newest);
+            stored.stored_at_ms =
+                unique_stored_at(stored.stored_at_ms, group.map(|m| m.stored_at_ms));
             self.state.group_messages.push(stored);
         }
         Ok(!exists)

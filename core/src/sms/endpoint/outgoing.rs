@@ -91,19 +91,6 @@ impl SmsEndpoint {
         now: SystemTime,
         step: &mut Step,
     ) -> Result<()> {
-        self.carry(store, to, outgoing, now, step)
-    }
-
-    /// [`SmsEndpoint::send_outgoing`] for an envelope that carries no
-    /// stored 1:1 text.
-    fn carry<S: SottoStore>(
-        &mut self,
-        store: &mut S,
-        to: &PhoneNumber,
-        outgoing: &Outgoing,
-        now: SystemTime,
-        step: &mut Step,
-    ) -> Result<()> {
         self.carry_with(store, to, outgoing, None, (MAX_REFRESHES, false), now, step)
     }
 
