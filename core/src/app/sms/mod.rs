@@ -520,8 +520,9 @@ fn queue_step(store: &mut SqlCipherStore, step: &Step, now: SystemTime) -> Resul
     in_transaction(store, |store| queue_step_in(store, step, now))
 }
 
-/// [`queue_step`] and [`keep_legs`] in one commit: a leg the step made
-/// (a promised relay, say) is kept if and only if its SMS are queued.
+/// [`queue_step`] and the endpoint's waiting legs ([`sorted_legs`]) in one
+/// commit: a leg the step made (a promised relay, say) is kept if and only
+/// if its SMS are queued.
 fn commit_step(
     store: &mut SqlCipherStore,
     step: &Step,

@@ -225,7 +225,8 @@ struct SentPayload {
     /// Its row in the store (`sms_sent`), which keeps it across restarts.
     row: i64,
     /// It carried our relay (`Content.sender_relay`), so a fresh copy must
-    /// too. Not kept across restarts: a fresh copy after one goes without.
+    /// too. Not kept across restarts (a fresh copy then carries the relay
+    /// if it is still owed).
     carries_relay: bool,
 }
 
@@ -252,7 +253,7 @@ struct OwedRelay {
 }
 
 /// How many of our texts carry a promised relay at most. A contact who
-/// never writes back by SMS must not cost ~97 bytes on every text for
+/// never writes back by SMS must not cost ~65 bytes on every text for
 /// ever; two copies cover one text lost whole.
 const MAX_RELAY_RIDES: u8 = 2;
 
