@@ -63,6 +63,68 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.sync_all()
 }
 
+/// The key files, in the order they are moved into place: the marker,
+/// `trust-root.pub`, last.
+const KEY_FILES: [&str; 6] = [
+    "tls-key.der",
+    "tls-cert.der",
+    "server-key.key",
+    "server-cert.bin",
+    "trust-root.key",
+    "trust-root.pub",
+];
+
+/// Makes a new set of keys in `dir`. They are written (and synced) in a
+/// staging directory first and moved into place marker last, so a first
+/// start that was interrupted leaves no half set that the next start
+/// would trip over: it simply starts again.
+fn create_keys<R: Rng + CryptoRng>(
+    dir: &Path,
+    hostnames: &[String],
+    rng: &mut R,
+) -> Result<(), IdentityError> {
+    let staging = dir.join("keys.new");
+    if staging.exists() {
+        fs::remove_dir_all(&staging)?;
+    }
+    fs::create_dir(&staging)?;
+    let tls = rcgen::generate_simple_self_signed(hostnames.to_vec())
+        .map_err(|_| IdentityError::Certificate)?;
+    let trust_root = KeyPair::generate(rng);
+    let server_key = KeyPair::generate(rng);
+    let certificate =
+        ServerCertificate::new(1, server_key.public_key, &trust_root.private_key, rng)
+            .map_err(|_| IdentityError::Certificate)?;
+    let certificate = certificate
+        .serialized()
+        .map_err(|_| IdentityError::Certificate)?;
+    write_private(
+        &staging.join("tls-key.der"),
+        &tls.signing_key.serialize_der(),
+    )?;
+    write_private(&staging.join("tls-cert.der"), tls.cert.der())?;
+    write_private(
+        &staging.join("server-key.key"),
+        &server_key.private_key.serialize(),
+    )?;
+    write_private(&staging.join("server-cert.bin"), certificate)?;
+    write_private(
+        &staging.join("trust-root.key"),
+        &trust_root.private_key.serialize(),
+    )?;
+    write_private(
+        &staging.join("trust-root.pub"),
+        &trust_root.public_key.serialize(),
+    )?;
+    for name in KEY_FILES {
+        fs::rename(staging.join(name), dir.join(name))?;
+    }
+    fs::remove_dir(&staging)?;
+    // The renames are durable once the directory is.
+    fs::File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
 impl RelayIdentity {
     /// Loads the keys from `dir`, creating them on first start. Returns
     /// whether they were created.
@@ -72,37 +134,11 @@ impl RelayIdentity {
         rng: &mut R,
     ) -> Result<(Self, bool), IdentityError> {
         fs::create_dir_all(dir)?;
-        // `trust-root.pub` is written last: its presence marks a complete
-        // set of keys (the private trust root may have been moved offline).
+        // `trust-root.pub` comes last: its presence marks a complete set of
+        // keys (the private trust root may have been moved offline).
         let created = !dir.join("trust-root.pub").exists();
         if created {
-            let tls = rcgen::generate_simple_self_signed(hostnames.to_vec())
-                .map_err(|_| IdentityError::Certificate)?;
-            write_private(&dir.join("tls-key.der"), &tls.signing_key.serialize_der())?;
-            fs::write(dir.join("tls-cert.der"), tls.cert.der())?;
-            let trust_root = KeyPair::generate(rng);
-            let server_key = KeyPair::generate(rng);
-            let certificate =
-                ServerCertificate::new(1, server_key.public_key, &trust_root.private_key, rng)
-                    .map_err(|_| IdentityError::Certificate)?;
-            write_private(
-                &dir.join("server-key.key"),
-                &server_key.private_key.serialize(),
-            )?;
-            fs::write(
-                dir.join("server-cert.bin"),
-                certificate
-                    .serialized()
-                    .map_err(|_| IdentityError::Certificate)?,
-            )?;
-            write_private(
-                &dir.join("trust-root.key"),
-                &trust_root.private_key.serialize(),
-            )?;
-            fs::write(
-                dir.join("trust-root.pub"),
-                trust_root.public_key.serialize(),
-            )?;
+            create_keys(dir, hostnames, rng)?;
         }
         let read = |name: &str| fs::read(dir.join(name));
         let identity = Self {
@@ -240,6 +276,23 @@ mod tests {
             fs::write(one.join(file), mine)?;
         }
         RelayIdentity::load_or_create(&one, &hosts, &mut rng)?;
+        Ok(())
+    }
+
+    #[test]
+    fn a_first_start_that_was_cut_short_starts_again() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let hosts = ["localhost".to_owned()];
+        // Left by a start interrupted half-way: some keys, no marker, and
+        // a staging directory.
+        fs::write(dir.path().join("tls-key.der"), b"half")?;
+        fs::create_dir(dir.path().join("keys.new"))?;
+        fs::write(dir.path().join("keys.new").join("server-key.key"), b"half")?;
+        let (_, created) = RelayIdentity::load_or_create(dir.path(), &hosts, &mut rand::rng())?;
+        assert!(created);
+        assert!(!dir.path().join("keys.new").exists());
+        let (_, created) = RelayIdentity::load_or_create(dir.path(), &hosts, &mut rand::rng())?;
+        assert!(!created);
         Ok(())
     }
 }
