@@ -489,7 +489,8 @@ async fn serve_connection(
         in_flight: 0,
         more_waiting: false,
     };
-    let outcome = run_session(&shared, &mut connection, &mut session, &nonce, &mut stop).await;
+    let login = wire::login_challenge(&nonce, &binding);
+    let outcome = run_session(&shared, &mut connection, &mut session, &login, &mut stop).await;
     if let Err(reason) = outcome {
         tracing::debug!(reason, "connection closed");
     }
@@ -505,7 +506,7 @@ async fn run_session(
     shared: &Arc<Shared>,
     connection: &mut Connection,
     session: &mut Session,
-    nonce: &[u8],
+    login: &[u8],
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), &'static str> {
     loop {
@@ -553,7 +554,7 @@ async fn run_session(
                 }
                 match frame.kind {
                     Some(proto::client_frame::Kind::Authenticate(auth)) => {
-                        authenticate(shared, connection, session, nonce, auth).await?;
+                        authenticate(shared, connection, session, login, auth).await?;
                         push_pending(shared, connection, session).await?;
                     }
                     Some(proto::client_frame::Kind::Request(request)) => {
@@ -632,15 +633,16 @@ async fn authenticate(
     shared: &Arc<Shared>,
     connection: &mut Connection,
     session: &mut Session,
-    nonce: &[u8],
+    login: &[u8],
     auth: proto::Authenticate,
 ) -> Result<(), &'static str> {
-    // The nonce is fresh per connection, so a signature recorded from
-    // another connection (a replay) does not verify here.
+    // The nonce and the channel binding are this connection's, so a
+    // signature recorded from another connection (a replay), or passed on
+    // by a relay the client logged into, does not verify here.
     let canonical = canonical_identity(&auth.identity_key);
     let valid = canonical.is_some()
         && session.account.is_none()
-        && wire::verify_challenge(&auth.identity_key, nonce, &auth.signature);
+        && wire::verify_challenge(&auth.identity_key, login, &auth.signature);
     let Some(identity) = canonical.filter(|_| valid) else {
         let _ = send_frame(
             connection,

@@ -207,9 +207,9 @@ impl RelayConnection {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
         R: Rng + CryptoRng,
     {
-        let (mut connection, nonce) = Self::establish(stream, invite).await?;
+        let (mut connection, challenge) = Self::establish(stream, invite).await?;
         if let Some(login) = login {
-            let signature = wire::sign_challenge(login.identity, &nonce, rng)?;
+            let signature = wire::sign_challenge(login.identity, &challenge, rng)?;
             let identity = *login.identity.identity_key();
             connection
                 .log_in(&identity, login.registration_id, signature)
@@ -219,7 +219,8 @@ impl RelayConnection {
     }
 
     /// Connects and logs in with a signature made elsewhere: `sign` receives
-    /// the relay's challenge nonce and returns the XEdDSA signature over the
+    /// the login challenge (the relay's nonce and the channel binding, see
+    /// [`wire::login_challenge`]) and returns the XEdDSA signature over the
     /// authentication message (see [`wire::sign_challenge`]).
     pub async fn connect_with_signer(
         invite: &RelayInvite,
@@ -227,8 +228,8 @@ impl RelayConnection {
         registration_id: u32,
         sign: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
     ) -> Result<Self> {
-        let (mut connection, nonce) = Self::establish(tcp_to(invite).await?, invite).await?;
-        let signature = sign(&nonce)?;
+        let (mut connection, challenge) = Self::establish(tcp_to(invite).await?, invite).await?;
+        let signature = sign(&challenge)?;
         connection
             .log_in(identity, registration_id, signature)
             .await?;
@@ -237,7 +238,8 @@ impl RelayConnection {
 
     /// TLS handshake, the relay's challenge, and the check that the
     /// invite's trust root vouches for this very TLS connection (see
-    /// [`VouchedForByTrustRoot`]); returns the nonce. Every way of connecting comes through
+    /// [`VouchedForByTrustRoot`]); returns what a login signs
+    /// ([`wire::login_challenge`]). Every way of connecting comes through
     /// here, and nothing is sent to the relay before it returns.
     async fn establish<S>(stream: S, invite: &RelayInvite) -> Result<(Self, Vec<u8>)>
     where
@@ -293,7 +295,10 @@ impl RelayConnection {
         if challenge.nonce.len() != wire::NONCE_LEN {
             return Err(Error::RelayProtocol("bad challenge"));
         }
-        Ok((connection, challenge.nonce))
+        Ok((
+            connection,
+            wire::login_challenge(&challenge.nonce, &binding),
+        ))
     }
 
     async fn log_in(

@@ -34,7 +34,7 @@ pub const NONCE_LEN: usize = 32;
 
 /// Domain separation for the challenge signature, so a signature made for
 /// the relay can never be a signature over anything else.
-const AUTH_CONTEXT: &[u8] = b"sotto-relay-auth-v1";
+const AUTH_CONTEXT: &[u8] = b"sotto-relay-auth-v2";
 
 /// The TLS exporter label (RFC 8446 §7.5) of the channel binding: both ends
 /// derive the same 32 bytes from their TLS session, and no other session
@@ -107,29 +107,37 @@ pub fn decode_client_stream(bytes: &[u8]) -> (Vec<proto::ClientFrame>, Option<Wi
     }
 }
 
-fn auth_message(nonce: &[u8]) -> Vec<u8> {
-    [AUTH_CONTEXT, nonce].concat()
+fn auth_message(challenge: &[u8]) -> Vec<u8> {
+    [AUTH_CONTEXT, challenge].concat()
 }
 
-/// Signs the relay's challenge with our identity key.
+/// What a login signs: the relay's nonce and this connection's channel
+/// binding (see [`sign_channel`]). With the binding, a relay a client logs
+/// into cannot pass the login on to another relay: that relay's connection
+/// has another binding.
+pub fn login_challenge(nonce: &[u8], binding: &[u8; CHANNEL_BINDING_LEN]) -> Vec<u8> {
+    [nonce, binding].concat()
+}
+
+/// Signs a [`login_challenge`] with our identity key.
 pub fn sign_challenge<R: Rng + CryptoRng>(
     identity: &IdentityKeyPair,
-    nonce: &[u8],
+    challenge: &[u8],
     rng: &mut R,
 ) -> crate::Result<Vec<u8>> {
     let signature = identity
         .private_key()
-        .calculate_signature(&auth_message(nonce), rng)
+        .calculate_signature(&auth_message(challenge), rng)
         .map_err(|_| crate::Error::Protocol("signing the challenge failed"))?;
     Ok(signature.to_vec())
 }
 
 /// Checks a challenge signature; `false` for any malformed input.
-pub fn verify_challenge(identity_key: &[u8], nonce: &[u8], signature: &[u8]) -> bool {
+pub fn verify_challenge(identity_key: &[u8], challenge: &[u8], signature: &[u8]) -> bool {
     match IdentityKey::decode(identity_key) {
         Ok(key) => key
             .public_key()
-            .verify_signature(&auth_message(nonce), signature),
+            .verify_signature(&auth_message(challenge), signature),
         Err(_) => false,
     }
 }
@@ -237,6 +245,14 @@ mod tests {
             &signature
         ));
         assert!(!verify_challenge(b"junk", &[1; NONCE_LEN], &signature));
+
+        // A login made on one connection does not verify on another with
+        // the same nonce: the channel binding differs.
+        let here = login_challenge(&[1; NONCE_LEN], &[2; CHANNEL_BINDING_LEN]);
+        let there = login_challenge(&[1; NONCE_LEN], &[3; CHANNEL_BINDING_LEN]);
+        let signature = sign_challenge(&identity, &here, &mut rng).expect("sign");
+        assert!(verify_challenge(&key, &here, &signature));
+        assert!(!verify_challenge(&key, &there, &signature));
     }
 
     #[test]
