@@ -635,3 +635,42 @@ fn an_unanswered_hello_is_sent_again_then_given_up() -> Result<()> {
     assert!(a.endpoint.pending_handshake(&silent).is_none());
     Ok(())
 }
+
+#[test]
+fn a_contact_asking_for_handshakes_again_and_again_gets_one_reply_per_quiet_period() -> Result<()> {
+    let mut rng = rng(13);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let (_, a_at_b, _) = handshake(&mut a, &mut b, &mut rng)?;
+    // After the quiet period of the handshake's own third leg, B asks for
+    // a handshake three times in a row.
+    let later = now() + SmsConfig::default().hello_retry;
+    let mut reply_sms = Vec::new();
+    for _ in 0..3 {
+        let (outgoing, _) = sotto_core::sms::handshake::our_side(
+            &mut b.store,
+            &a_at_b,
+            None,
+            true,
+            later,
+            &mut rng,
+        )?;
+        let mut step = Step::default();
+        let a_number = a.number.clone();
+        b.endpoint
+            .send_outgoing(&mut b.store, &a_number, &outgoing, later, &mut step)?;
+        let mut replied = 0;
+        for sms in step.outgoing {
+            let SmsBody::Text(text) = sms.body else {
+                panic!("text SMS were configured");
+            };
+            let reply = a
+                .endpoint
+                .receive_text(&mut a.store, &b.number, &text, later, &mut rng)?;
+            replied += reply.outgoing.len();
+        }
+        reply_sms.push(replied);
+    }
+    assert_eq!(reply_sms, [1, 0, 0]);
+    Ok(())
+}

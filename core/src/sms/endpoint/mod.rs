@@ -273,6 +273,9 @@ pub struct SmsEndpoint {
     unconfirmed: BTreeMap<PhoneNumber, PendingHello>,
     /// Our relay, promised in a third leg, until it went out and they wrote.
     relay_owed: BTreeMap<PhoneNumber, OwedRelay>,
+    /// When we last gave a third leg to each number (ms since the epoch):
+    /// one per quiet period, however many answers ask for one.
+    third_legs: BTreeMap<PhoneNumber, u64>,
     /// The reply we gave to a handshake leg, by the leg's sender and id.
     replies: BTreeMap<(PhoneNumber, WireId), GivenAnswer>,
     /// Resend requests sent, as their nonce.
@@ -305,6 +308,7 @@ impl SmsEndpoint {
             hellos: BTreeMap::new(),
             unconfirmed: BTreeMap::new(),
             relay_owed: BTreeMap::new(),
+            third_legs: BTreeMap::new(),
             replies: BTreeMap::new(),
             requests_sent: 0,
             waiting: BTreeMap::new(),
@@ -428,6 +432,9 @@ impl SmsEndpoint {
             .retain(|_, reply| reply.resent_at_ms + reply_keep > now_ms);
         self.waiting
             .retain(|_, (_, _, at_ms)| *at_ms + reply_keep > now_ms);
+        let quiet_ms = self.config.hello_retry.as_millis() as u64 / 2;
+        self.third_legs
+            .retain(|_, at_ms| *at_ms + quiet_ms > now_ms);
         Ok(step)
     }
 
@@ -639,7 +646,18 @@ impl SmsEndpoint {
                     }
                 }
             }
-            if handshake.wants_reply {
+            // A third leg per number per quiet period: a contact asking for
+            // one again and again must not make us answer SMS for SMS. (A
+            // lost third leg is repeated for its answer's own parts, see
+            // `repeat_reply`, and an answer sent again comes after the
+            // quiet period.)
+            let quiet_ms = self.config.hello_retry.as_millis() as u64 / 2;
+            let replied_lately = self
+                .third_legs
+                .get(from)
+                .is_some_and(|&at_ms| at_ms + quiet_ms > millis(now));
+            if handshake.wants_reply && !replied_lately {
+                self.third_legs.insert(from.clone(), millis(now));
                 let (outgoing, sent) = handshake::our_side(
                     store,
                     &contact,
