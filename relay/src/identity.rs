@@ -38,6 +38,8 @@ pub enum IdentityError {
     Damaged,
     /// certificate generation failed
     Certificate,
+    /// the data directory holds relay keys but not trust-root.pub: restore the missing files from the backup
+    Incomplete,
     /// the key files in the data directory do not belong together (the server certificate is not the trust root's, or not for the server key)
     Mismatched,
 }
@@ -74,20 +76,27 @@ const KEY_FILES: [&str; 6] = [
     "trust-root.pub",
 ];
 
-/// Makes a new set of keys in `dir`. They are written (and synced) in a
-/// staging directory first and moved into place marker last, so a first
-/// start that was interrupted leaves no half set that the next start
-/// would trip over: it simply starts again.
+/// Where a new set of keys is written before it is complete.
+const PARTIAL: &str = "keys.partial";
+/// The same set once complete and synced, while it is moved into place.
+const READY: &str = "keys.ready";
+
+/// Makes a new set of keys in `dir`, which holds none. They are written
+/// and synced in [`PARTIAL`], which then becomes [`READY`] in one rename,
+/// and are moved into place marker last ([`finish_keys`]). So a first
+/// start cut short either left an incomplete [`PARTIAL`], which the next
+/// start throws away, or a complete [`READY`], which it finishes moving:
+/// never a half set, and never a second identity over the first.
 fn create_keys<R: Rng + CryptoRng>(
     dir: &Path,
     hostnames: &[String],
     rng: &mut R,
 ) -> Result<(), IdentityError> {
-    let staging = dir.join("keys.new");
-    if staging.exists() {
-        fs::remove_dir_all(&staging)?;
+    let partial = dir.join(PARTIAL);
+    if partial.exists() {
+        fs::remove_dir_all(&partial)?;
     }
-    fs::create_dir(&staging)?;
+    fs::create_dir(&partial)?;
     let tls = rcgen::generate_simple_self_signed(hostnames.to_vec())
         .map_err(|_| IdentityError::Certificate)?;
     let trust_root = KeyPair::generate(rng);
@@ -99,27 +108,39 @@ fn create_keys<R: Rng + CryptoRng>(
         .serialized()
         .map_err(|_| IdentityError::Certificate)?;
     write_private(
-        &staging.join("tls-key.der"),
+        &partial.join("tls-key.der"),
         &tls.signing_key.serialize_der(),
     )?;
-    write_private(&staging.join("tls-cert.der"), tls.cert.der())?;
+    write_private(&partial.join("tls-cert.der"), tls.cert.der())?;
     write_private(
-        &staging.join("server-key.key"),
+        &partial.join("server-key.key"),
         &server_key.private_key.serialize(),
     )?;
-    write_private(&staging.join("server-cert.bin"), certificate)?;
+    write_private(&partial.join("server-cert.bin"), certificate)?;
     write_private(
-        &staging.join("trust-root.key"),
+        &partial.join("trust-root.key"),
         &trust_root.private_key.serialize(),
     )?;
     write_private(
-        &staging.join("trust-root.pub"),
+        &partial.join("trust-root.pub"),
         &trust_root.public_key.serialize(),
     )?;
+    fs::File::open(&partial)?.sync_all()?;
+    fs::rename(&partial, dir.join(READY))?;
+    fs::File::open(dir)?.sync_all()?;
+    finish_keys(dir)
+}
+
+/// Moves a complete set of new keys from [`READY`] into place, marker last
+/// (those already moved are skipped).
+fn finish_keys(dir: &Path) -> Result<(), IdentityError> {
+    let ready = dir.join(READY);
     for name in KEY_FILES {
-        fs::rename(staging.join(name), dir.join(name))?;
+        if ready.join(name).exists() {
+            fs::rename(ready.join(name), dir.join(name))?;
+        }
     }
-    fs::remove_dir(&staging)?;
+    fs::remove_dir(&ready)?;
     // The renames are durable once the directory is.
     fs::File::open(dir)?.sync_all()?;
     Ok(())
@@ -134,10 +155,18 @@ impl RelayIdentity {
         rng: &mut R,
     ) -> Result<(Self, bool), IdentityError> {
         fs::create_dir_all(dir)?;
+        if dir.join(READY).exists() {
+            finish_keys(dir)?;
+        }
         // `trust-root.pub` comes last: its presence marks a complete set of
         // keys (the private trust root may have been moved offline).
         let created = !dir.join("trust-root.pub").exists();
         if created {
+            // Key files without the marker are someone's identity, missing
+            // a file: never replaced by a new one.
+            if KEY_FILES.iter().any(|name| dir.join(name).exists()) {
+                return Err(IdentityError::Incomplete);
+            }
             create_keys(dir, hostnames, rng)?;
         }
         let read = |name: &str| fs::read(dir.join(name));
@@ -280,19 +309,36 @@ mod tests {
     }
 
     #[test]
-    fn a_first_start_that_was_cut_short_starts_again() -> Result<(), Box<dyn std::error::Error>> {
+    fn a_first_start_that_was_cut_short_is_finished_and_an_identity_never_replaced(
+    ) -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let hosts = ["localhost".to_owned()];
-        // Left by a start interrupted half-way: some keys, no marker, and
-        // a staging directory.
-        fs::write(dir.path().join("tls-key.der"), b"half")?;
-        fs::create_dir(dir.path().join("keys.new"))?;
-        fs::write(dir.path().join("keys.new").join("server-key.key"), b"half")?;
-        let (_, created) = RelayIdentity::load_or_create(dir.path(), &hosts, &mut rand::rng())?;
+        let mut rng = rand::rng();
+        // Cut short while writing: the incomplete set is thrown away.
+        fs::create_dir(dir.path().join(PARTIAL))?;
+        fs::write(dir.path().join(PARTIAL).join("server-key.key"), b"half")?;
+        let (first, created) = RelayIdentity::load_or_create(dir.path(), &hosts, &mut rng)?;
         assert!(created);
-        assert!(!dir.path().join("keys.new").exists());
-        let (_, created) = RelayIdentity::load_or_create(dir.path(), &hosts, &mut rand::rng())?;
+        assert!(!dir.path().join(PARTIAL).exists());
+
+        // Cut short while moving a complete set into place: finished, with
+        // the identity that was made.
+        let staged = dir.path().join(READY);
+        fs::create_dir(&staged)?;
+        for name in ["server-cert.bin", "trust-root.key", "trust-root.pub"] {
+            fs::rename(dir.path().join(name), staged.join(name))?;
+        }
+        let (again, created) = RelayIdentity::load_or_create(dir.path(), &hosts, &mut rng)?;
         assert!(!created);
+        assert_eq!(again.invite("h", 1), first.invite("h", 1));
+        assert!(!staged.exists());
+
+        // The marker lost, the rest there: refused, nothing replaced.
+        let before = fs::read(dir.path().join("server-key.key"))?;
+        fs::remove_file(dir.path().join("trust-root.pub"))?;
+        let refused = RelayIdentity::load_or_create(dir.path(), &hosts, &mut rng);
+        assert!(matches!(refused, Err(IdentityError::Incomplete)));
+        assert_eq!(fs::read(dir.path().join("server-key.key"))?, before);
         Ok(())
     }
 }
