@@ -642,35 +642,47 @@ fn a_contact_asking_for_handshakes_again_and_again_gets_one_reply_per_quiet_peri
     let mut a = phone("+4930901820", false, &mut rng)?;
     let mut b = phone("+4915123456789", false, &mut rng)?;
     let (_, a_at_b, _) = handshake(&mut a, &mut b, &mut rng)?;
-    // After the quiet period of the handshake's own third leg, B asks for
-    // a handshake three times in a row.
+
+    // A handshake A starts itself is answered at once, however recent the
+    // last one: B's session is confirmed, and B sends nothing again.
+    let b_number = b.number.clone();
+    let (_, step) = a
+        .endpoint
+        .start_handshake(&mut a.store, &b_number, "Bob", now(), &mut rng)?;
+    let ready_before = session_ready_count(&b.events);
+    exchange(&mut a, &mut b, step, &mut rng)?;
+    assert!(session_ready_count(&b.events) > ready_before);
+    let retry = now() + SmsConfig::default().hello_retry;
+    assert!(b
+        .endpoint
+        .tick(&mut b.store, retry, &mut rng)?
+        .outgoing
+        .is_empty());
+
+    // B asks for a handshake on its own, again and again: within the quiet
+    // period of the last third leg, no reply; after it, one (of one or two
+    // SMS, as the ratchet makes it).
     let later = now() + SmsConfig::default().hello_retry;
-    let mut reply_sms = Vec::new();
-    for _ in 0..3 {
-        let (outgoing, _) = sotto_core::sms::handshake::our_side(
-            &mut b.store,
-            &a_at_b,
-            None,
-            true,
-            later,
-            &mut rng,
-        )?;
+    let mut replies = Vec::new();
+    for at in [now(), now(), later, later] {
+        let (outgoing, _) =
+            sotto_core::sms::handshake::our_side(&mut b.store, &a_at_b, None, true, at, &mut rng)?;
         let mut step = Step::default();
         let a_number = a.number.clone();
         b.endpoint
-            .send_outgoing(&mut b.store, &a_number, &outgoing, later, &mut step)?;
-        let mut replied = 0;
+            .send_outgoing(&mut b.store, &a_number, &outgoing, at, &mut step)?;
+        let mut replied = false;
         for sms in step.outgoing {
             let SmsBody::Text(text) = sms.body else {
                 panic!("text SMS were configured");
             };
             let reply = a
                 .endpoint
-                .receive_text(&mut a.store, &b.number, &text, later, &mut rng)?;
-            replied += reply.outgoing.len();
+                .receive_text(&mut a.store, &b.number, &text, at, &mut rng)?;
+            replied |= !reply.outgoing.is_empty();
         }
-        reply_sms.push(replied);
+        replies.push(replied);
     }
-    assert_eq!(reply_sms, [1, 0, 0]);
+    assert_eq!(replies, [false, false, true, false]);
     Ok(())
 }

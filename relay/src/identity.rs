@@ -38,9 +38,9 @@ pub enum IdentityError {
     Damaged,
     /// certificate generation failed
     Certificate,
-    /// the data directory holds relay keys but not trust-root.pub: restore the missing files from the backup
+    /// the data directory holds part of a relay's identity (keys, or a relay.db or invite.txt without trust-root.pub): restore the missing files from the backup, or empty the directory if this relay never served anyone
     Incomplete,
-    /// the key files in the data directory do not belong together (the server certificate is not the trust root's, or not for the server key)
+    /// the key files in the data directory do not belong together (the server certificate is not the trust root's, or not for the server key, or trust-root.key is not trust-root.pub's)
     Mismatched,
 }
 
@@ -132,9 +132,15 @@ fn create_keys<R: Rng + CryptoRng>(
 }
 
 /// Moves a complete set of new keys from [`READY`] into place, marker last
-/// (those already moved are skipped).
+/// (those already moved are skipped). A staged file whose place is taken
+/// means the directory holds another identity: refused, nothing moved.
 fn finish_keys(dir: &Path) -> Result<(), IdentityError> {
     let ready = dir.join(READY);
+    for name in KEY_FILES {
+        if ready.join(name).try_exists()? && dir.join(name).try_exists()? {
+            return Err(IdentityError::Incomplete);
+        }
+    }
     for name in KEY_FILES {
         if ready.join(name).exists() {
             fs::rename(ready.join(name), dir.join(name))?;
@@ -155,17 +161,20 @@ impl RelayIdentity {
         rng: &mut R,
     ) -> Result<(Self, bool), IdentityError> {
         fs::create_dir_all(dir)?;
-        if dir.join(READY).exists() {
+        if dir.join(READY).try_exists()? {
             finish_keys(dir)?;
         }
         // `trust-root.pub` comes last: its presence marks a complete set of
         // keys (the private trust root may have been moved offline).
-        let created = !dir.join("trust-root.pub").exists();
+        let created = !dir.join("trust-root.pub").try_exists()?;
         if created {
-            // Key files without the marker are someone's identity, missing
-            // a file: never replaced by a new one.
-            if KEY_FILES.iter().any(|name| dir.join(name).exists()) {
-                return Err(IdentityError::Incomplete);
+            // Key files without the marker, or a relay's database or invite
+            // (written only after its keys), are an identity that lost a
+            // file: never replaced by a new one.
+            for name in KEY_FILES.iter().chain(&["relay.db", "invite.txt"]) {
+                if dir.join(name).try_exists()? {
+                    return Err(IdentityError::Incomplete);
+                }
             }
             create_keys(dir, hostnames, rng)?;
         }
@@ -181,6 +190,17 @@ impl RelayIdentity {
                 .map_err(|_| IdentityError::Damaged)?,
         };
         identity.check_keys_belong_together(rng)?;
+        // The private trust root, where it is still kept, must be the one
+        // the invite names: it is what would certify a new server key. It
+        // is read for this check only, not kept.
+        let root_key = dir.join("trust-root.key");
+        if root_key.try_exists()? {
+            let private = PrivateKey::deserialize(&fs::read(root_key)?)
+                .map_err(|_| IdentityError::Damaged)?;
+            if private.public_key().ok() != Some(identity.trust_root_public) {
+                return Err(IdentityError::Mismatched);
+            }
+        }
         Ok((identity, created))
     }
 
@@ -297,6 +317,13 @@ mod tests {
         let (_, created) = RelayIdentity::load_or_create(&one, &hosts, &mut rng)?;
         assert!(!created);
         // Another relay's server certificate, then its server key.
+        fs::copy(two.join("trust-root.key"), one.join("trust-root.key"))?;
+        let refused = RelayIdentity::load_or_create(&one, &hosts, &mut rng);
+        assert!(
+            matches!(refused, Err(IdentityError::Mismatched)),
+            "trust-root.key"
+        );
+        fs::remove_file(one.join("trust-root.key"))?;
         for file in ["server-cert.bin", "server-key.key"] {
             let mine = fs::read(one.join(file))?;
             fs::write(one.join(file), fs::read(two.join(file))?)?;
@@ -333,12 +360,25 @@ mod tests {
         assert_eq!(again.invite("h", 1), first.invite("h", 1));
         assert!(!staged.exists());
 
+        // Staged keys whose places are taken: another identity, refused.
+        fs::create_dir(&staged)?;
+        fs::write(staged.join("server-key.key"), b"stray")?;
+        let refused = RelayIdentity::load_or_create(dir.path(), &hosts, &mut rng);
+        assert!(matches!(refused, Err(IdentityError::Incomplete)));
+        fs::remove_dir_all(&staged)?;
+
         // The marker lost, the rest there: refused, nothing replaced.
         let before = fs::read(dir.path().join("server-key.key"))?;
         fs::remove_file(dir.path().join("trust-root.pub"))?;
         let refused = RelayIdentity::load_or_create(dir.path(), &hosts, &mut rng);
         assert!(matches!(refused, Err(IdentityError::Incomplete)));
         assert_eq!(fs::read(dir.path().join("server-key.key"))?, before);
+
+        // Every key lost, the relay's database still there: refused too.
+        let lost = tempfile::tempdir()?;
+        fs::write(lost.path().join("relay.db"), b"")?;
+        let refused = RelayIdentity::load_or_create(lost.path(), &hosts, &mut rng);
+        assert!(matches!(refused, Err(IdentityError::Incomplete)));
         Ok(())
     }
 }

@@ -20,11 +20,12 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/sotto.relay.v1.rs"));
 }
 
-/// The protocol version this build speaks. The challenge's channel
-/// binding (`server_certificate`, `channel_signature`) was added within
-/// version 1: clients of earlier builds ignore it, while this build
-/// refuses a relay that does not send it (see [`verify_channel`]).
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this build speaks. Version 2 added the channel
+/// binding (`server_certificate`, `channel_signature`, see
+/// [`verify_channel`]) and signs it in the login ([`login_challenge`]):
+/// a client of version 1 would fail to log in, so the version tells it
+/// why, and this build refuses a relay that sends no binding.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The largest frame either side accepts (the length prefix excluded).
 pub const MAX_FRAME_LEN: usize = 256 * 1024;

@@ -433,8 +433,9 @@ impl SmsEndpoint {
         self.waiting
             .retain(|_, (_, _, at_ms)| *at_ms + reply_keep > now_ms);
         let quiet_ms = self.config.hello_retry.as_millis() as u64 / 2;
+        // (A time ahead of now is the clock gone back: forgotten too.)
         self.third_legs
-            .retain(|_, at_ms| *at_ms + quiet_ms > now_ms);
+            .retain(|_, at_ms| *at_ms <= now_ms && *at_ms + quiet_ms > now_ms);
         Ok(step)
     }
 
@@ -646,18 +647,18 @@ impl SmsEndpoint {
                     }
                 }
             }
-            // A third leg per number per quiet period: a contact asking for
-            // one again and again must not make us answer SMS for SMS. (A
-            // lost third leg is repeated for its answer's own parts, see
-            // `repeat_reply`, and an answer sent again comes after the
-            // quiet period.)
+            // A third leg per number per quiet period, unless it answers a
+            // hello of ours: a contact asking for one again and again must
+            // not make us answer SMS for SMS. (A lost third leg is repeated
+            // for its answer's own parts, see `repeat_reply`, and an answer
+            // sent again comes after the quiet period.)
             let quiet_ms = self.config.hello_retry.as_millis() as u64 / 2;
+            let now_ms = millis(now);
             let replied_lately = self
                 .third_legs
                 .get(from)
-                .is_some_and(|&at_ms| at_ms + quiet_ms > millis(now));
-            if handshake.wants_reply && !replied_lately {
-                self.third_legs.insert(from.clone(), millis(now));
+                .is_some_and(|&at_ms| at_ms <= now_ms && at_ms + quiet_ms > now_ms);
+            if handshake.wants_reply && (answered_our_hello || !replied_lately) {
                 let (outgoing, sent) = handshake::our_side(
                     store,
                     &contact,
@@ -679,6 +680,7 @@ impl SmsEndpoint {
                 }
                 self.remember_reply(from, id, outgoing.envelope.to_bytes(), now);
                 self.send_outgoing(store, from, &outgoing, now, step)?;
+                self.third_legs.insert(from.clone(), now_ms);
             }
         }
         // A third leg never carries a relay; a handshake with one and no
