@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sotto_core::app::{CallAudio, CallEvent, RecordingSink};
 use sotto_core::call::{CallState, PathPolicy};
+use sotto_relay::serve::LoopbackRelay;
 use sotto_voice::audio::synth::SpeechLikeSource;
 use sotto_voice::audio::BufferSource;
 
 use crate::demo::DemoResult;
-use crate::demo_call::{account, start_relay, wait};
+use crate::demo_call::{account, wait};
 use crate::output::Output;
 
 /// One call's timings, in ms from dialling.
@@ -28,7 +29,8 @@ struct Timing {
 /// Runs `calls` calls one after another and prints the percentiles.
 pub async fn run(calls: usize, relay_only: bool, out: Output) -> DemoResult<()> {
     let dir = tempfile::tempdir()?;
-    let (invite, stop_relay, relay) = start_relay(&dir.path().join("relay")).await?;
+    let relay = LoopbackRelay::start(&dir.path().join("relay")).await?;
+    let invite = relay.invite.clone();
     let alice = account(dir.path(), "alice", &invite).await?;
     let bob = account(dir.path(), "bob", &invite).await?;
     let bob_for_alice = alice.add_contact(&bob.contact_invite(), "Bob")?;
@@ -95,8 +97,7 @@ pub async fn run(calls: usize, relay_only: bool, out: Output) -> DemoResult<()> 
     }
     alice_conn.close().await;
     bob_conn.close().await;
-    let _ = stop_relay.send(());
-    let _ = tokio::time::timeout(Duration::from_secs(15), relay).await;
+    relay.stop().await;
 
     let stats = |pick: fn(&Timing) -> f64| {
         let mut values: Vec<f64> = timings.iter().map(pick).collect();

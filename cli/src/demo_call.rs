@@ -12,7 +12,7 @@ use sotto_core::app::{Account, CallAudio, CallEvent, Connection, Event, Recordin
 use sotto_core::call::{CallState, EndReason, MediaStatus, PathKind, Sas};
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::store::DatabaseKey;
-use sotto_relay::config::RelayConfig;
+use sotto_relay::serve::LoopbackRelay;
 use sotto_voice::audio::speech;
 use sotto_voice::audio::synth::SpeechLikeSource;
 use sotto_voice::audio::BufferSource;
@@ -29,7 +29,8 @@ const HEARD: f64 = 0.6;
 /// Runs the call step in `dir`.
 pub async fn run(dir: &Path) -> DemoResult<()> {
     let relay_dir = dir.join("call-relay");
-    let (invite, stop_relay, relay) = start_relay(&relay_dir).await?;
+    let relay = LoopbackRelay::start(&relay_dir).await?;
+    let invite = relay.invite.clone();
     println!("  relay with its TURN server on 127.0.0.1 (credentials issued per call)");
     let alice = account(dir, "call-alice", &invite).await?;
     let bob = account(dir, "call-bob", &invite).await?;
@@ -117,8 +118,7 @@ pub async fn run(dir: &Path) -> DemoResult<()> {
     drain(&alice, &mut alice_conn).await;
     alice_conn.close().await;
     bob_conn.close().await;
-    let _ = stop_relay.send(());
-    let _ = tokio::time::timeout(DEADLINE, relay).await;
+    relay.stop().await;
 
     let heard = heard_by_bob.samples();
     let missing = report(dir, ("Alice", "Bob"), &alice_says, &heard, &bob_end.1)?;
@@ -173,45 +173,6 @@ fn report(
         &format!("{listener}'s phone rejected no packet"),
     )?;
     Ok(pesq_missing)
-}
-
-/// A relay serving on this runtime until `stop` is sent, with TURN on
-/// loopback (loopback peers allowed: both phones are on this machine).
-pub(crate) async fn start_relay(
-    dir: &Path,
-) -> DemoResult<(
-    RelayInvite,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-)> {
-    std::fs::create_dir_all(dir)?;
-    let mut config = RelayConfig {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: dir.to_owned(),
-        ..RelayConfig::default()
-    };
-    config.turn.enabled = true;
-    config.turn.listen = "127.0.0.1:0".parse()?;
-    config.turn.allow_loopback_peers = true;
-    let (ready_tx, ready) = tokio::sync::oneshot::channel();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let served = sotto_relay::serve::serve(
-            &config,
-            |invite, _| {
-                let _ = ready_tx.send(invite.clone());
-            },
-            async {
-                let _ = stopped.await;
-            },
-        )
-        .await;
-        if let Err(e) = served {
-            eprintln!("the demo relay failed: {e}");
-        }
-    });
-    let invite = tokio::time::timeout(DEADLINE, ready).await??;
-    Ok((invite, stop, task))
 }
 
 pub(crate) async fn account(dir: &Path, name: &str, relay: &RelayInvite) -> DemoResult<Account> {

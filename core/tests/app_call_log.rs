@@ -12,7 +12,7 @@ use sotto_core::call::{CallState, EndReason, PathKind};
 use sotto_core::store::{ConversationSettings, DatabaseKey, SottoStore};
 use sotto_core::Result;
 use sotto_voice::audio::BufferSource;
-use support::app_relay::{account, befriend, call_event, InProcessRelay};
+use support::app_relay::{account, befriend, call_event, start_relay};
 
 fn connect(account: &Account) -> Result<Connection> {
     account.connect(&tokio::runtime::Handle::current())
@@ -41,7 +41,7 @@ fn reasons(log: &[CallLogEntry]) -> Vec<Option<EndReason>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_answered_call_is_logged_on_both_sides_and_survives_a_reopen() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let relay = start_relay(&dir.path().join("relay")).await?;
     let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
     let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
     let (bob_for_alice, alice_for_bob) = befriend(&alice, &bob)?;
@@ -133,7 +133,7 @@ async fn an_answered_call_is_logged_on_both_sides_and_survives_a_reopen() -> Res
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn declined_busy_and_missed_calls_are_logged_and_paged_newest_first() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let relay = start_relay(&dir.path().join("relay")).await?;
     let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
     let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
     let carol = account(dir.path(), "carol", 3, &relay.invite).await?;

@@ -12,7 +12,7 @@ use sotto_core::app::{Account, CallAudio, CallEvent, Connection, RecordingSink};
 use sotto_core::call::{CallState, EndReason, PathKind, PathPolicy, Sas};
 use sotto_core::{Error, Result};
 use sotto_voice::audio::BufferSource;
-use support::app_relay::{account, befriend, call_event, InProcessRelay, DEADLINE};
+use support::app_relay::{account, befriend, call_event, start_relay, DEADLINE};
 use support::speech::{segmental_correlation, speech};
 
 /// Lags searched when comparing what was said with what was heard
@@ -63,7 +63,7 @@ fn sas_of(seen: &[CallEvent]) -> Option<Sas> {
 /// the same authentication string, the caller hangs up and both end.
 async fn speech_both_ways(policy: PathPolicy, expected_path: PathKind) -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let relay = start_relay(&dir.path().join("relay")).await?;
     let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
     let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
     let (bob_for_alice, _) = befriend(&alice, &bob)?;
@@ -174,7 +174,7 @@ async fn a_relay_only_call_goes_through_the_relays_turn_server() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_declined_call_ends_on_both_sides_and_a_second_caller_gets_busy() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let relay = start_relay(&dir.path().join("relay")).await?;
     let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
     let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
     let carol = account(dir.path(), "carol", 3, &relay.invite).await?;
@@ -251,7 +251,7 @@ fn rms(samples: &[i16]) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mute_and_speaker_gain_reach_the_running_call() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let relay = start_relay(&dir.path().join("relay")).await?;
     let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
     let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
     let (bob_for_alice, _) = befriend(&alice, &bob)?;
@@ -337,7 +337,7 @@ async fn mute_and_speaker_gain_reach_the_running_call() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn audio_that_cannot_open_ends_the_call_on_both_sides() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let relay = start_relay(&dir.path().join("relay")).await?;
     let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
     let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
     let (bob_for_alice, _) = befriend(&alice, &bob)?;
@@ -373,7 +373,7 @@ async fn calls_and_their_futures_can_cross_threads() -> Result<()> {
     fn send_sync<T: Send + Sync>(_: &T) {}
     fn send<T: Send>(_: &T) {}
     let dir = tempfile::tempdir()?;
-    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let relay = start_relay(&dir.path().join("relay")).await?;
     let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
     let connection = connect(&alice)?;
     let calls = connection.calls();
@@ -392,7 +392,7 @@ async fn calls_and_their_futures_can_cross_threads() -> Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn when_both_dial_at_once_one_call_connects_on_both_sides() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let relay = start_relay(&dir.path().join("relay")).await?;
     let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
     let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
     let (bob_for_alice, alice_for_bob) = befriend(&alice, &bob)?;
@@ -435,7 +435,7 @@ async fn when_both_dial_at_once_one_call_connects_on_both_sides() -> Result<()> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_call_is_placed_or_answered_through_a_proxy() -> Result<()> {
     let dir = tempfile::tempdir()?;
-    let relay = InProcessRelay::start(&dir.path().join("relay")).await?;
+    let relay = start_relay(&dir.path().join("relay")).await?;
     let alice = account(dir.path(), "alice", 1, &relay.invite).await?;
     let bob = account(dir.path(), "bob", 2, &relay.invite).await?;
     let (bob_for_alice, _) = befriend(&alice, &bob)?;

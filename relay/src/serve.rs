@@ -3,9 +3,12 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sotto_core::relay::invite::RelayInvite;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::config::{ConfigError, RelayConfig};
 use crate::identity::{IdentityError, RelayIdentity};
@@ -30,6 +33,8 @@ pub enum ServeError {
     Turn(#[from] TurnError),
     /// the relay failed: {0}
     Serve(std::io::Error),
+    /// the relay did not start in time
+    NotStarted,
 }
 
 /// Starts the relay of `config`, calls `ready` with its invite and the
@@ -75,6 +80,82 @@ pub async fn serve(
         turn.close().await;
     }
     served
+}
+
+/// How long [`LoopbackRelay`] waits for its relay to start, or to stop.
+const LOOPBACK_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A relay serving on the current tokio runtime, on loopback, with its TURN
+/// server on loopback too (loopback peers allowed: every phone is on this
+/// machine). For the CLI's demo and call benchmark, and for tests. It stops
+/// on [`LoopbackRelay::stop`], or when dropped.
+pub struct LoopbackRelay {
+    /// Its invite.
+    pub invite: RelayInvite,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), ServeError>>>,
+}
+
+impl LoopbackRelay {
+    /// Starts a relay keeping its data in `dir`; returns once it accepts
+    /// connections.
+    pub async fn start(dir: &Path) -> Result<Self, ServeError> {
+        let mut config = RelayConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            data_dir: dir.to_owned(),
+            ..RelayConfig::default()
+        };
+        config.turn.enabled = true;
+        config.turn.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.turn.allow_loopback_peers = true;
+        let (ready_tx, ready) = oneshot::channel();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let ready = |invite: &RelayInvite, _| {
+                let _ = ready_tx.send(invite.clone());
+            };
+            serve(&config, ready, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        match tokio::time::timeout(LOOPBACK_DEADLINE, ready).await {
+            Ok(Ok(invite)) => Ok(Self {
+                invite,
+                stop: Some(stop),
+                task: Some(task),
+            }),
+            // It stopped before it was ready: say why.
+            Ok(Err(_)) => match task.await {
+                Ok(Err(error)) => Err(error),
+                _ => Err(ServeError::NotStarted),
+            },
+            Err(_) => {
+                task.abort();
+                Err(ServeError::NotStarted)
+            }
+        }
+    }
+
+    /// Stops the relay and waits (a bounded time) for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            if let Ok(Ok(Err(error))) = tokio::time::timeout(LOOPBACK_DEADLINE, task).await {
+                tracing::warn!(%error, "the loopback relay failed");
+            }
+        }
+    }
+}
+
+impl Drop for LoopbackRelay {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 /// Starts the embedded TURN server if configured, and gives the relay the

@@ -8,78 +8,17 @@ use sotto_core::app::{Account, CallEvent, Connection, Event, StoreKey};
 use sotto_core::relay::invite::RelayInvite;
 use sotto_core::store::{ContactId, DatabaseKey};
 use sotto_core::{Error, Result};
-use sotto_relay::config::RelayConfig;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use sotto_relay::serve::LoopbackRelay;
 
 /// Every wait on the network in these tests is bounded by this.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// A relay serving on a tokio task until dropped or stopped.
-pub struct InProcessRelay {
-    pub invite: RelayInvite,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
-}
-
-impl InProcessRelay {
-    /// Starts a relay keeping its data in `dir`, with TURN on loopback
-    /// (loopback peers allowed, as for any single-machine setup).
-    pub async fn start(dir: &Path) -> Result<Self> {
-        let mut config = RelayConfig {
-            listen: "127.0.0.1:0".parse().map_err(|_| Error::InvalidInvite)?,
-            data_dir: dir.to_owned(),
-            ..RelayConfig::default()
-        };
-        config.turn.enabled = true;
-        config.turn.listen = "127.0.0.1:0".parse().map_err(|_| Error::InvalidInvite)?;
-        config.turn.allow_loopback_peers = true;
-        std::fs::create_dir_all(dir)?;
-        let (ready_tx, ready) = oneshot::channel();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = sotto_relay::serve::serve(
-                &config,
-                |invite, _| {
-                    let _ = ready_tx.send(invite.clone());
-                },
-                async {
-                    let _ = stopped.await;
-                },
-            )
-            .await;
-            if let Err(e) = served {
-                eprintln!("relay failed: {e}");
-            }
-        });
-        let invite = tokio::time::timeout(DEADLINE, ready)
-            .await
-            .map_err(|_| Error::RelayTimeout)?
-            .map_err(|_| Error::RelayUnreachable)?;
-        Ok(Self {
-            invite,
-            stop: Some(stop),
-            task: Some(task),
-        })
-    }
-
-    /// Stops the relay and waits for it.
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = tokio::time::timeout(DEADLINE, task).await;
-        }
-    }
-}
-
-impl Drop for InProcessRelay {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+/// Starts a relay in this process keeping its data in `dir`, on loopback
+/// with TURN on loopback.
+pub async fn start_relay(dir: &Path) -> Result<LoopbackRelay> {
+    LoopbackRelay::start(dir)
+        .await
+        .map_err(|_| Error::RelayUnreachable)
 }
 
 /// An account on the relay, registered, with its prekeys uploaded.
