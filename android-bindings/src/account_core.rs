@@ -190,24 +190,23 @@ impl AccountCore {
 
     /// Every contact, by name.
     pub(crate) fn contacts(&self) -> Result<Vec<ContactSummary>> {
-        self.with_store(|store| {
-            let mut summaries = Vec::new();
-            for contact in store.contacts()? {
-                let settings = store.conversation_settings(&contact.id)?;
-                let verified = store
-                    .identity_record(&contact.id)?
-                    .is_some_and(|record| record.verified);
-                summaries.push(ContactSummary {
-                    id: contact.id.as_str().to_owned(),
-                    name: contact.name,
-                    on_relay: contact.relay.is_some(),
-                    verified,
-                    disappearing_timer_secs: settings.expire_timer_secs,
-                    keep_no_history: settings.keep_no_history,
-                });
-            }
-            Ok(summaries)
-        })
+        let app = self.app()?;
+        let mut summaries = Vec::new();
+        for contact in app.contacts()? {
+            let settings = self.with_store(|store| store.conversation_settings(&contact.id))?;
+            summaries.push(ContactSummary {
+                id: contact.id.as_str().to_owned(),
+                on_relay: contact.reach != sotto_core::app::Reach::NoRelay,
+                name: contact.name,
+                verified: contact.verified,
+                identity_changed: contact.identity_changed,
+                identity_conflict: contact.identity_conflict,
+                unproven_number: contact.unproven_number,
+                disappearing_timer_secs: settings.expire_timer_secs,
+                keep_no_history: settings.keep_no_history,
+            });
+        }
+        Ok(summaries)
     }
 
     /// Every conversation with a contact, with its newest text and counts,
@@ -340,7 +339,7 @@ fn parse_message_id(text: &str) -> Result<MessageId> {
         .ok_or(SottoError::InvalidInput("a message id is malformed"))
 }
 
-fn parse_identity(bytes: &[u8]) -> Result<IdentityKey> {
+pub(crate) fn parse_identity(bytes: &[u8]) -> Result<IdentityKey> {
     IdentityKey::decode(bytes)
         .map_err(|_| SottoError::InvalidInput("the identity key is malformed"))
 }

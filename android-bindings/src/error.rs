@@ -90,7 +90,7 @@ impl From<CoreError> for SottoError {
                 "it is not vouched for by the invite's trust root (a wrong invite, an outdated relay, or someone in between)",
             ),
             E::RelayRefused(why) | E::RelayProtocol(why) => SottoError::Relay(why),
-            E::UntrustedIdentity => SottoError::UntrustedIdentity,
+            E::UntrustedIdentity | E::ConflictingIdentities => SottoError::UntrustedIdentity,
             E::TooManyHeld => SottoError::Undecryptable(
                 "too many messages wait for the contact's new identity to be trusted",
             ),
@@ -103,7 +103,7 @@ impl From<CoreError> for SottoError {
                 SottoError::InvalidInput("the name is empty, too long, or holds control characters")
             }
             E::NoIdentityChange => {
-                SottoError::InvalidInput("the contact presented no new identity key")
+                SottoError::InvalidInput("the contact presented no such new identity key")
             }
             E::NoRelay => SottoError::NotDeliverable("no relay is known for the contact"),
             E::OtherRelay => SottoError::NotDeliverable(

@@ -61,7 +61,7 @@ pub use events::{AccountEvent, AccountListener, ListenerError, Subscription};
 pub use group_records::{GroupInfo, GroupMessage, GroupSentText, GroupUpdate};
 pub use records::{
     AccountOptions, ContactSummary, ConversationSummary, DeliveryState, MaintenanceReport, Message,
-    SafetyNumber,
+    OfferedIdentity, SafetyNumber,
 };
 
 uniffi::setup_scaffolding!();

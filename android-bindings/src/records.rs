@@ -77,6 +77,32 @@ impl From<sotto_core::safety::SafetyNumber> for SafetyNumber {
     }
 }
 
+/// A new identity key offered in a contact's name, with the safety number
+/// to compare on the contact's phone before `trustNewIdentity` accepts
+/// exactly this key.
+#[derive(Clone, PartialEq, Eq, uniffi::Record)]
+pub struct OfferedIdentity {
+    /// The key, to pass to `trustNewIdentity` or `rejectNewIdentity`.
+    pub identity_key: Vec<u8>,
+    /// The safety number of our identity and this key.
+    pub safety_number: SafetyNumber,
+}
+
+impl std::fmt::Debug for OfferedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OfferedIdentity(..)")
+    }
+}
+
+impl From<sotto_core::app::OfferedIdentity> for OfferedIdentity {
+    fn from(offered: sotto_core::app::OfferedIdentity) -> Self {
+        Self {
+            identity_key: offered.key.serialize().to_vec(),
+            safety_number: offered.safety_number.into(),
+        }
+    }
+}
+
 /// A contact as the contact list shows it.
 #[derive(Clone, PartialEq, Eq, uniffi::Record)]
 pub struct ContactSummary {
@@ -89,8 +115,16 @@ pub struct ContactSummary {
     /// by SMS).
     pub on_relay: bool,
     /// Whether the user compared safety numbers and marked the contact's
-    /// identity verified.
+    /// identity verified (never while a new key is offered).
     pub verified: bool,
+    /// A new identity key is offered in the contact's name: show its safety
+    /// number (`offeredIdentities`), never the trusted key's.
+    pub identity_changed: bool,
+    /// More than one new key is offered in the contact's name: an alert.
+    pub identity_conflict: bool,
+    /// The contact is reached by a phone number nothing has proven to be
+    /// theirs: show "number not proven" until the safety number is compared.
+    pub unproven_number: bool,
     /// The disappearing-messages timer in seconds; 0 means messages stay.
     pub disappearing_timer_secs: u32,
     /// Whether the conversation keeps no history at all.
@@ -273,6 +307,9 @@ mod tests {
             name: "Alice Example".into(),
             on_relay: true,
             verified: false,
+            identity_changed: false,
+            identity_conflict: false,
+            unproven_number: false,
             disappearing_timer_secs: 0,
             keep_no_history: false,
         };

@@ -17,7 +17,7 @@ use crate::account_core::{message_id_text, AccountCore};
 use crate::error::{Result, SottoError};
 use crate::events::AccountEvent;
 use crate::group_records::{group_id_text, GroupMessage};
-use crate::records::{DeliveryState, Message};
+use crate::records::{DeliveryState, Message, OfferedIdentity};
 use crate::sms_records::{
     core_attachment, core_plain_state, plain_state, sent_text, HistoryItem, ImportReport,
     IncomingSms, MmsAttachment, NumberConversation, OutgoingSms, PlainMessage, PlainThread,
@@ -381,16 +381,56 @@ impl Account {
         Ok(())
     }
 
-    /// Trusts the new identity key a contact presented (after
-    /// `IdentityChanged`, once the user looked at the new safety number)
-    /// and decrypts the texts held for it; returns them, oldest first
-    /// (each is also published as `MessageReceived`). The new key is not
-    /// verified. Throws `InvalidInput` when no change is waiting.
-    pub fn trust_new_identity(&self, contact_id: String) -> Result<Vec<Message>> {
+    /// The numbers whose hello or first encrypted message waits for the
+    /// user (`IncomingSms.StrangerWaiting`).
+    pub fn sms_strangers_waiting(&self) -> Result<Vec<String>> {
+        let waiting = self.core.app()?.sms_strangers_waiting()?;
+        Ok(waiting.iter().map(|p| p.as_str().to_owned()).collect())
+    }
+
+    /// The user agrees to talk to `number` by Sotto: its hello is answered
+    /// (its thread stays plain until the handshake completes), or its
+    /// first message is taken; the contact is created as `name`. Returns
+    /// what that turned out to be (`Handshake`, or `Encrypted` for a first
+    /// message). Throws `UnknownContact` when nothing waits from `number`.
+    pub fn accept_sms_stranger(&self, number: String, name: String) -> Result<IncomingSms> {
+        let app = self.core.app()?;
+        let received = app.accept_sms_stranger(&number, &name)?;
+        Ok(self.after_sms(&app, received))
+    }
+
+    /// Forgets what `number` sent, without answering or storing it.
+    pub fn decline_sms_stranger(&self, number: String) -> Result<()> {
+        Ok(self.core.app()?.decline_sms_stranger(&number)?)
+    }
+
+    /// The new identity keys offered in the contact's name (after
+    /// `IdentityChanged`), oldest first, each with the safety number to
+    /// show: the screen compares the offered key, never the trusted one.
+    /// More than one is a conflict to show as an alert.
+    pub fn offered_identities(&self, contact_id: String) -> Result<Vec<OfferedIdentity>> {
+        let contact = ContactId::from_string(contact_id);
+        let offered = self.core.app()?.offered_identities(&contact)?;
+        Ok(offered.into_iter().map(OfferedIdentity::from).collect())
+    }
+
+    /// Trusts `identity_key`, the offered key whose safety number the user
+    /// compared (`offeredIdentities`), and decrypts the texts held for it;
+    /// returns them, oldest first (each is also published as
+    /// `MessageReceived`). The new key is not verified. Throws
+    /// `InvalidInput` when that key is not offered, and
+    /// `UntrustedIdentity` while another key is offered too (it may have
+    /// come after the user looked).
+    pub fn trust_new_identity(
+        &self,
+        contact_id: String,
+        identity_key: Vec<u8>,
+    ) -> Result<Vec<Message>> {
         let app = self.core.app()?;
         let contact = ContactId::from_string(contact_id);
+        let key = crate::account_core::parse_identity(&identity_key)?;
         let mut released = Vec::new();
-        for result in app.accept_new_identity(&contact)? {
+        for result in app.accept_new_identity(&contact, &key)? {
             match result {
                 Ok(sotto_core::messaging::Received::Text(message)) => {
                     let transport = app.text_transports(&contact, &[message.id])?;
@@ -411,6 +451,16 @@ impl Account {
             }
         }
         Ok(released)
+    }
+
+    /// Drops, undecrypted, the texts held under `identity_key`: an offered
+    /// key whose safety number did not match the contact's phone. Returns
+    /// how many were dropped.
+    pub fn reject_new_identity(&self, contact_id: String, identity_key: Vec<u8>) -> Result<u32> {
+        let contact = ContactId::from_string(contact_id);
+        let key = crate::account_core::parse_identity(&identity_key)?;
+        let dropped = self.core.app()?.reject_new_identity(&contact, &key)?;
+        Ok(u32::try_from(dropped).unwrap_or(u32::MAX))
     }
 
     /// How many received texts of the conversation are unread (since the
@@ -537,6 +587,9 @@ impl Account {
                     message: None,
                 }
             }
+            SmsReceived::StrangerWaiting { phone } => IncomingSms::StrangerWaiting {
+                phone: phone.as_str().to_owned(),
+            },
             SmsReceived::PartOfEncrypted => IncomingSms::PartOfEncrypted,
             SmsReceived::Control => IncomingSms::Control,
             SmsReceived::Unusable => IncomingSms::Unusable,

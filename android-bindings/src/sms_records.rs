@@ -35,6 +35,14 @@ pub enum IncomingSms {
         /// Both sides have sessions: encrypted texts can flow.
         session_ready: bool,
     },
+    /// A number whose key we do not know wants to talk by Sotto (a hello,
+    /// or a first encrypted message). Nothing was answered or trusted: ask
+    /// the user, then `acceptSmsStranger` or `declineSmsStranger`. The SMS
+    /// sender may be forged, so show it as a request, not as the number.
+    StrangerWaiting {
+        /// The number it claims to come from.
+        phone: String,
+    },
     /// The contact's identity key changed: the message is held until
     /// `trustNewIdentity` (`IdentityChanged` is published too).
     IdentityChanged {
@@ -67,6 +75,7 @@ impl std::fmt::Debug for IncomingSms {
             IncomingSms::Plain { .. } => "IncomingSms::Plain",
             IncomingSms::Encrypted { .. } => "IncomingSms::Encrypted",
             IncomingSms::Handshake { .. } => "IncomingSms::Handshake",
+            IncomingSms::StrangerWaiting { .. } => "IncomingSms::StrangerWaiting",
             IncomingSms::IdentityChanged { .. } => "IncomingSms::IdentityChanged",
             IncomingSms::Group { .. } => "IncomingSms::Group",
             IncomingSms::PartOfEncrypted => "IncomingSms::PartOfEncrypted",

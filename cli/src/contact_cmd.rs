@@ -4,8 +4,9 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 use serde_json::json;
-use sotto_core::app::{Account, ContactInfo, ContactInvite};
+use sotto_core::app::{Account, ContactInfo, ContactInvite, OfferedIdentity};
 use sotto_core::messaging::Received;
+use sotto_core::safety::SafetyNumber;
 
 use crate::account_cmd::argument_or_stdin;
 use crate::failure::{code, Failure};
@@ -125,36 +126,29 @@ pub struct VerifyArgs {
     no_qr: bool,
 }
 
-/// Shows the safety number; marks verified on `--mark` or a "yes".
+/// Shows the safety number; marks verified on `--mark` or a "yes". While
+/// new identity keys are offered in the contact's name, shows their numbers
+/// instead, for `sotto trust`, and marks nothing.
 pub fn verify(global: &Global, args: VerifyArgs) -> Result<(), Failure> {
     let out = global.output();
     let account = open_account(global)?;
     let contact = resolve(&account, &args.contact)?;
+    let offered = account.offered_identities(&contact.id)?;
+    if !offered.is_empty() {
+        return show_offered(global, &account, &contact, &offered, args.no_qr);
+    }
     let number = account.safety_number(&contact.id)?;
     if !global.json {
         println!("Safety number with {}:\n", contact.name);
-        let groups: Vec<String> = number.grouped().split(' ').map(str::to_owned).collect();
-        for row in groups.chunks(4) {
-            println!("    {}", row.join(" "));
-        }
-        println!();
-        if !args.no_qr {
-            if let Some(code) = output::qr(&number.scannable) {
-                println!("{code}");
-            }
-        }
+        print_number(&number, args.no_qr);
     }
     let mark = if args.mark {
         true
     } else if !global.json && std::io::stdin().is_terminal() && !contact.verified {
-        print!(
+        ask_yes(&format!(
             "Do these digits match the ones on {}'s screen? [y/N] ",
             contact.name
-        );
-        std::io::stdout().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
+        ))?
     } else {
         false
     };
@@ -176,19 +170,131 @@ pub fn verify(global: &Global, args: VerifyArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Prints the safety numbers of the keys offered in `contact`'s name.
+fn show_offered(
+    global: &Global,
+    account: &Account,
+    contact: &ContactInfo,
+    offered: &[OfferedIdentity],
+    no_qr: bool,
+) -> Result<(), Failure> {
+    let out = global.output();
+    if !global.json {
+        if offered.len() > 1 {
+            println!(
+                "WARNING: {} different new identity keys claim to be {}. At most one can be theirs.\n",
+                offered.len(),
+                contact.name
+            );
+        } else {
+            println!("{} presented a new identity key.\n", contact.name);
+        }
+        for identity in offered {
+            println!("Safety number with the new key:\n");
+            print_number(&identity.safety_number, no_qr);
+        }
+    }
+    out.json_line(&json!({
+        "contact": contact_json(&account.contact(&contact.id)?),
+        "offered_safety_numbers": offered
+            .iter()
+            .map(|identity| identity.safety_number.digits.clone())
+            .collect::<Vec<_>>(),
+        "verified": false,
+    }));
+    out.text(
+        "Compare with the contact's phone in person or on a call, then run \
+         `sotto trust <contact> --safety-number <digits>` for the key that matches, \
+         or `sotto trust <contact> --reject <digits>` for one that does not.",
+    );
+    Ok(())
+}
+
+fn print_number(number: &SafetyNumber, no_qr: bool) {
+    let groups: Vec<String> = number.grouped().split(' ').map(str::to_owned).collect();
+    for row in groups.chunks(4) {
+        println!("    {}", row.join(" "));
+    }
+    println!();
+    if !no_qr {
+        if let Some(code) = output::qr(&number.scannable) {
+            println!("{code}");
+        }
+    }
+}
+
+fn ask_yes(question: &str) -> Result<bool, Failure> {
+    print!("{question}");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
 /// `sotto trust`.
 #[derive(Args)]
 pub struct TrustArgs {
     /// The contact (name or id) whose new identity key to accept
     contact: String,
+    /// The safety number of the new key, as `sotto verify` showed it and
+    /// the contact's phone shows it (spaces allowed): exactly that key is
+    /// accepted
+    #[arg(long, value_name = "DIGITS", conflicts_with = "reject")]
+    safety_number: Option<String>,
+    /// Reject the new key with this safety number (it did not match the
+    /// contact's phone): the texts held under it are dropped unread
+    #[arg(long, value_name = "DIGITS")]
+    reject: Option<String>,
 }
 
-/// Accepts a changed identity key and shows the texts held under it.
+/// Accepts (or rejects) a changed identity key, chosen by its safety
+/// number, and shows the texts held under it.
 pub fn trust(global: &Global, args: TrustArgs) -> Result<(), Failure> {
     let out = global.output();
     let account = open_account(global)?;
     let contact = resolve(&account, &args.contact)?;
-    let results = account.accept_new_identity(&contact.id)?;
+    let offered = account.offered_identities(&contact.id)?;
+    if offered.is_empty() {
+        return Err(sotto_core::Error::NoIdentityChange.into());
+    }
+    if let Some(digits) = &args.reject {
+        let identity = offered_with_number(&offered, digits)?;
+        let dropped = account.reject_new_identity(&contact.id, &identity.key)?;
+        out.json_line(&json!({
+            "contact": contact_json(&account.contact(&contact.id)?),
+            "rejected": dropped,
+        }));
+        out.text(&format!(
+            "Rejected the key; {dropped} held message(s) dropped unread."
+        ));
+        return Ok(());
+    }
+    let identity = match &args.safety_number {
+        Some(digits) => offered_with_number(&offered, digits)?,
+        // At a terminal, one offered key may be confirmed by eye.
+        None if offered.len() == 1 && !global.json && std::io::stdin().is_terminal() => {
+            println!("Safety number with {}'s new key:\n", contact.name);
+            print_number(&offered[0].safety_number, true);
+            let question = format!(
+                "Do these digits match the ones on {}'s screen? [y/N] ",
+                contact.name
+            );
+            if !ask_yes(&question)? {
+                out.text("Nothing accepted.");
+                return Ok(());
+            }
+            &offered[0]
+        }
+        None => {
+            return Err(Failure::new(
+                code::INPUT,
+                "safety_number_required",
+                "say which key to accept: --safety-number <digits>",
+                "`sotto verify <contact>` shows the safety number of each key offered",
+            ))
+        }
+    };
+    let results = account.accept_new_identity(&contact.id, &identity.key)?;
     let mut texts = Vec::new();
     for result in results {
         if let Ok(Received::Text(message)) = result {
@@ -201,8 +307,27 @@ pub fn trust(global: &Global, args: TrustArgs) -> Result<(), Failure> {
         "messages": texts,
     }));
     out.text(&format!(
-        "Accepted {}'s new identity key. It is not verified: compare safety numbers with `sotto verify`.",
+        "Accepted {}'s new identity key. Mark it verified with `sotto verify --mark` once you compared the numbers in person or on a call.",
         contact.name
     ));
     Ok(())
+}
+
+/// The offered key whose safety number is `digits` (spaces ignored).
+fn offered_with_number<'a>(
+    offered: &'a [OfferedIdentity],
+    digits: &str,
+) -> Result<&'a OfferedIdentity, Failure> {
+    let wanted: String = digits.chars().filter(|c| !c.is_whitespace()).collect();
+    offered
+        .iter()
+        .find(|identity| identity.safety_number.digits == wanted)
+        .ok_or_else(|| {
+            Failure::new(
+                code::INPUT,
+                "no_such_key",
+                "no key offered for this contact has that safety number",
+                "`sotto verify <contact>` shows the safety number of each key offered",
+            )
+        })
 }

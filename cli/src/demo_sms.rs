@@ -89,7 +89,22 @@ pub(crate) fn run(dir: &std::path::Path, rng: &mut StdRng) -> DemoResult<()> {
         SystemTime::now(),
         rng,
     )?;
-    let handshake_sms = carry(&mut carol, &mut dave, hello, rng)?;
+    let mut handshake_sms = carry(&mut carol, &mut dave, hello, rng)?;
+    // Carol's number is a stranger's to Dave: nothing is answered until he
+    // agrees (an SMS sender can be forged).
+    let carol_number = carol.number.clone();
+    check(
+        dave.endpoint.strangers_waiting() == [carol_number.clone()],
+        "Dave is asked before his phone answers a stranger's hello",
+    )?;
+    let answer = dave.endpoint.accept_stranger(
+        &mut dave.store,
+        &carol_number,
+        "Carol",
+        SystemTime::now(),
+        rng,
+    )?;
+    handshake_sms += carry(&mut dave, &mut carol, answer, rng)?;
     println!(
         "  {} texts {}'s number: the discovery handshake took {handshake_sms} SMS in all",
         carol.name, dave.name

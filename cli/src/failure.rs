@@ -131,7 +131,7 @@ impl From<&sotto_core::Error> for Failure {
             ErrorKind::UntrustedIdentity => (
                 code::UNTRUSTED,
                 "untrusted_identity",
-                "the contact's identity key changed: run `sotto trust <contact>`, then compare safety numbers with `sotto verify <contact>`",
+                "a new identity key is offered in the contact's name: `sotto verify <contact>` shows its safety number to compare, then `sotto trust <contact> --safety-number <digits>` accepts it",
             ),
             ErrorKind::Network => (
                 code::NETWORK,

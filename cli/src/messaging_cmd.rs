@@ -153,7 +153,7 @@ impl<'a> Live<'a> {
             Event::IdentityChanged { contact } => {
                 let name = self.name(contact);
                 self.out.text(&format!(
-                    "(!) {name}'s identity key changed. Their texts wait until you run `sotto trust`, then compare safety numbers with `sotto verify`."
+                    "(!) A new identity key is offered in {name}'s name. Their texts wait: compare its safety number (`sotto verify`) with {name}'s phone, then `sotto trust --safety-number`."
                 ));
                 json!({"type": "identity_changed", "contact": self.contact_value(contact)})
             }

@@ -90,6 +90,7 @@ pub fn contact_json(contact: &ContactInfo) -> Value {
         "verified": contact.verified,
         "reach": reach_name(contact.reach),
         "identity_changed": contact.identity_changed,
+        "identity_conflict": contact.identity_conflict,
     })
 }
 
@@ -121,8 +122,10 @@ pub fn contact_line(contact: &ContactInfo) -> String {
         Reach::OtherRelay => flags.push("on another relay"),
         Reach::NoRelay => flags.push("no relay"),
     }
-    if contact.identity_changed {
-        flags.push("IDENTITY CHANGED: run `sotto trust`");
+    if contact.identity_conflict {
+        flags.push("SEVERAL NEW IDENTITY KEYS OFFERED: compare each with `sotto verify`");
+    } else if contact.identity_changed {
+        flags.push("NEW IDENTITY KEY OFFERED: compare it with `sotto verify`");
     }
     let short = contact.id.as_str().get(..8).unwrap_or(contact.id.as_str());
     if flags.is_empty() {

@@ -67,9 +67,11 @@ fn phone(
     Ok(Phone {
         number: PhoneNumber::parse(number, "GB")?,
         store,
+        // The user agrees to the hello (what is counted is the SMS).
         endpoint: SmsEndpoint::new(SmsConfig {
             own_relay: relay,
             data_sms,
+            ask_before_answering_strangers: false,
             ..SmsConfig::default()
         }),
         peer: None,

@@ -94,8 +94,12 @@ pub enum Error {
     InvalidContactInvite(&'static str),
     /// the contact name is empty, longer than 100 characters, or has control characters
     InvalidName,
-    /// no identity change is waiting for this contact
+    /// a new session from a number whose SMS handshake is not complete; not accepted
+    HandshakeIncomplete,
+    /// no identity change is waiting for this contact (or not under this key)
     NoIdentityChange,
+    /// more than one new identity key is offered for this contact; compare each safety number and reject the ones that do not match
+    ConflictingIdentities,
     /// cannot reach the relay (is it running, and is its address right?)
     RelayUnreachable,
     /// this contact has no relay address, so no session can be started over the relay

@@ -385,7 +385,13 @@ where
         receive_in_transaction(store, contact, envelope, now, rng)
     }) {
         Err(Error::UntrustedIdentity) => {
-            let offered = prekey_identity(envelope).ok().flatten();
+            let offered = prekey_identity(envelope)?;
+            if let Some(key) = &offered {
+                // The key in a PreKey message's header is the sender's word
+                // only: it is offered to the user only if the message
+                // really decrypts under it.
+                decrypts_under(store, contact, key, envelope, now, rng)?;
+            }
             in_transaction(store, |store| {
                 // Anyone who can send from the contact's number (SMS
                 // senders can be forged) could otherwise fill the store.
@@ -567,6 +573,28 @@ fn prekey_identity(envelope: &Envelope) -> Result<Option<libsignal_protocol::Ide
             .map_err(|_| Error::MalformedEnvelope("bad PreKey message")),
         EnvelopeKind::Signal | EnvelopeKind::SenderKey => Ok(None),
     }
+}
+
+/// Whether `envelope` decrypts once `key` is trusted for `contact` (as
+/// accepting the key would do: the old session dropped), tried in a
+/// transaction that is always rolled back, so nothing of it stays.
+fn decrypts_under<S, R>(
+    store: &mut S,
+    contact: &ContactId,
+    key: &libsignal_protocol::IdentityKey,
+    envelope: &Envelope,
+    now: SystemTime,
+    rng: &mut R,
+) -> Result<()>
+where
+    S: SottoStore,
+    R: Rng + CryptoRng,
+{
+    crate::store::rolled_back(store, |store| {
+        store.trust_identity(contact, key)?;
+        store.delete_session(contact)?;
+        receive_in_transaction(store, contact, envelope, now, rng).map(drop)
+    })
 }
 
 /// Processes an envelope that was held for an untrusted identity, now that

@@ -5,6 +5,12 @@
 //! [`Error::UntrustedIdentity`], and incoming envelopes under the new key are
 //! held undecrypted (see [`crate::messaging::Received::HeldForUntrustedIdentity`])
 //! until the user compares safety numbers and calls [`trust_new_identity`].
+//!
+//! Anyone can put a PreKey message under a key of their choosing in front of
+//! us (an SMS sender is easily forged), so an offered key proves nothing
+//! about who holds it. The user is shown the safety number of the key that
+//! is offered, trusts exactly that key, and is never given a silent choice
+//! between several.
 
 use std::cell::RefCell;
 use std::time::SystemTime;
@@ -64,20 +70,35 @@ pub fn has_session<S: SottoStore>(store: &S, contact: &ContactId, now: SystemTim
     }
 }
 
-/// The new identity key a contact presented in a held envelope, if any: what
-/// the user is asked to verify before [`trust_new_identity`].
-pub fn offered_identity<S: SottoStore>(
+/// The new identity keys a contact presented in held envelopes, each once,
+/// oldest first. Only keys whose envelope decrypted in a trial are held
+/// with a key (see `messaging::receive`). One key is a change for the user
+/// to check; more than one means someone else is offering keys in the
+/// contact's name too, and the user must compare each before trusting one.
+pub fn offered_identities<S: SottoStore>(
     store: &S,
     contact: &ContactId,
-) -> Result<Option<IdentityKey>> {
-    let held = store.held_envelopes(contact)?;
-    Ok(held.into_iter().rev().find_map(|h| h.offered_identity))
+) -> Result<Vec<IdentityKey>> {
+    let mut keys: Vec<IdentityKey> = Vec::new();
+    for held in store.held_envelopes(contact)? {
+        if let Some(key) = held.offered_identity {
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+    }
+    Ok(keys)
 }
 
 /// Trusts `key` as the contact's new identity (after the user checked the
-/// new safety number), drops the session built on the old key, and decrypts
-/// the envelopes held while the key was untrusted. Returns what each held
-/// envelope turned out to be, oldest first.
+/// safety number of exactly this key), drops the session built on the old
+/// key, and decrypts the envelopes held while the key was untrusted.
+/// Returns what each held envelope turned out to be, oldest first.
+///
+/// Refused with [`Error::NoIdentityChange`] unless `key` is offered, and
+/// with [`Error::ConflictingIdentities`] while another key is offered too
+/// (it may have come after the user looked): reject the one that is not
+/// the contact's first ([`reject_new_identity`]).
 pub fn trust_new_identity<S, R>(
     store: &mut S,
     contact: &ContactId,
@@ -93,13 +114,15 @@ where
         if store.contact(contact)?.is_none() {
             return Err(Error::UnknownContact);
         }
-        let unchanged = store
-            .identity_record(contact)?
-            .is_some_and(|r| r.key == *key);
-        if !unchanged {
-            store.trust_identity(contact, key)?;
-            store.delete_session(contact)?;
+        let offered = offered_identities(store, contact)?;
+        if !offered.contains(key) {
+            return Err(Error::NoIdentityChange);
         }
+        if offered.len() > 1 {
+            return Err(Error::ConflictingIdentities);
+        }
+        store.trust_identity(contact, key)?;
+        store.delete_session(contact)?;
         Ok(())
     })?;
     let mut results = Vec::new();
@@ -108,4 +131,30 @@ where
         results.push(result);
     }
     Ok(results)
+}
+
+/// Drops the envelopes held under `key` without decrypting them: the user
+/// compared its safety number with the contact and it did not match.
+/// Returns how many were dropped; [`Error::NoIdentityChange`] if `key` is
+/// not offered.
+pub fn reject_new_identity<S: SottoStore>(
+    store: &mut S,
+    contact: &ContactId,
+    key: &IdentityKey,
+) -> Result<usize> {
+    in_transaction(store, |store| {
+        let under_key: Vec<i64> = store
+            .held_envelopes(contact)?
+            .into_iter()
+            .filter(|held| held.offered_identity.as_ref() == Some(key))
+            .map(|held| held.id)
+            .collect();
+        if under_key.is_empty() {
+            return Err(Error::NoIdentityChange);
+        }
+        for id in &under_key {
+            store.remove_held_envelope(*id)?;
+        }
+        Ok(under_key.len())
+    })
 }

@@ -213,9 +213,14 @@ fn settings_survive_reopening_and_unknown_contacts_are_refused() -> Result<()> {
         alice.rename_contact(&stranger, "X"),
         Err(Error::UnknownContact)
     ));
+    let any_key = alice.identity_key();
     assert!(matches!(
-        alice.accept_new_identity(&stranger),
-        Err(Error::NoIdentityChange)
+        alice.accept_new_identity(&stranger, &any_key),
+        Err(Error::UnknownContact)
+    ));
+    assert!(matches!(
+        alice.offered_identities(&stranger),
+        Err(Error::UnknownContact)
     ));
     Ok(())
 }

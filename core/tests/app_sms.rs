@@ -137,10 +137,28 @@ fn texts(outcomes: &[SmsReceived]) -> Vec<String> {
         .collect()
 }
 
+/// The hello from `number` that `hello` delivered to `phone` waits for its
+/// user, who agrees to talk (answering it queues the answer).
+fn accept_hello(hello: &[SmsReceived], phone: &Phone, number: &str, name: &str) -> Result<()> {
+    let waiting = hello.iter().any(
+        |outcome| matches!(outcome, SmsReceived::StrangerWaiting { phone } if phone.as_str() == number),
+    );
+    assert!(waiting, "a stranger's hello waits for the user");
+    assert_eq!(phone.account.sms_strangers_waiting()?.len(), 1);
+    let answered = phone.account.accept_sms_stranger(number, name)?;
+    assert!(
+        matches!(answered, SmsReceived::Handshake { .. }),
+        "{answered:?}"
+    );
+    Ok(())
+}
+
 /// Alice and Bob, with sessions made by the SMS handshake; returns how each
 /// knows the other (Alice's contact for Bob, Bob's contact for Alice).
 fn after_handshake(alice: &Phone, bob: &Phone) -> Result<(ContactId, ContactId)> {
     let bob_at_alice = alice.account.start_sms_handshake(BOB, "Bob")?;
+    let hello = carry(alice, bob, |_| {})?;
+    accept_hello(&hello, bob, ALICE, "Alice")?;
     let (at_alice, at_bob) = settle(alice, bob)?;
     assert_eq!(handshake_ready(&at_alice), Some(bob_at_alice.clone()));
     let alice_at_bob = handshake_ready(&at_bob).expect("Bob's side of the handshake completed");
@@ -503,12 +521,8 @@ fn a_restart_in_the_middle_loses_neither_queue_nor_parts() -> Result<()> {
         };
         outcomes.push(bob.account.sms_received(ALICE, text)?);
     }
-    assert!(
-        outcomes
-            .iter()
-            .any(|o| matches!(o, SmsReceived::Handshake { .. })),
-        "the hello completed from parts held across the restart"
-    );
+    // The hello completed from parts held across the restart.
+    accept_hello(&outcomes, &bob, ALICE, "Alice")?;
     for sms in &hello {
         alice.account.report_sms_status(sms.id, SmsStatus::Sent)?;
     }
@@ -579,27 +593,23 @@ fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
         account: create(&dir.path().join("bob-again"), 3, &relay)?,
         number: BOB,
     };
-    // Alice says hello again; the new Bob answers, and then writes.
+    // Alice says hello again; the new Bob agrees and answers.
     alice.account.start_sms_handshake(BOB, "Bob")?;
-    let at_bob = carry(&alice, &bob, |_| {})?;
-    let alice_at_new_bob = at_bob
-        .iter()
-        .find_map(|o| match o {
-            SmsReceived::Handshake { contact, .. } => Some(contact.clone()),
-            _ => None,
-        })
-        .expect("the new Bob answered the hello");
-    bob.account
-        .send_text_routed_blocking(&alice_at_new_bob, "New phone, same Bob")?;
-    let mut at_alice = carry(&bob, &alice, |_| {})?;
-    at_alice.extend(carry(&bob, &alice, |_| {})?);
+    let hello = carry(&alice, &bob, |_| {})?;
+    accept_hello(&hello, &bob, ALICE, "Alice")?;
+    // Until Alice's side of the handshake comes back, the new Bob's thread
+    // with her number stays plain: nothing proves the hello was hers.
+    assert!(matches!(
+        bob.account.conversation_for_number(ALICE)?,
+        NumberConversation::Plain(_)
+    ));
+    let at_alice = carry(&bob, &alice, |_| {})?;
     assert!(at_alice.contains(&SmsReceived::IdentityChanged {
         contact: bob_at_alice.clone()
     }));
-    assert!(texts(&at_alice).is_empty(), "held, not shown");
-    assert!(alice.account.contact(&bob_at_alice)?.identity_changed);
-    assert!(alice.account.held_message_count(&bob_at_alice)? >= 2);
-    assert_eq!(alice.account.unread_count(&bob_at_alice)?, 0);
+    let info = alice.account.contact(&bob_at_alice)?;
+    assert!(info.identity_changed && !info.identity_conflict);
+    assert!(alice.account.held_message_count(&bob_at_alice)? >= 1);
 
     // Nothing goes to the old key meanwhile.
     assert!(matches!(
@@ -609,23 +619,53 @@ fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
         Err(Error::UntrustedIdentity)
     ));
 
-    // Trusting releases the held text, and texts flow to the new key.
-    let released = alice.account.accept_new_identity(&bob_at_alice)?;
-    let released: Vec<_> = released
-        .into_iter()
-        .filter_map(|r| match r {
-            Ok(sotto_core::messaging::Received::Text(m)) => Some(m.body),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(released, ["New phone, same Bob"]);
-    assert_eq!(alice.account.held_message_count(&bob_at_alice)?, 0);
-    assert_eq!(alice.account.unread_count(&bob_at_alice)?, 1);
+    // The number to compare is the new key's, which is the one the new
+    // Bob's phone shows; trusting exactly that key releases what was held,
+    // and texts flow to the new key.
+    let offered = alice.account.offered_identities(&bob_at_alice)?;
+    assert_eq!(offered.len(), 1);
+    let NumberConversation::Contact(alice_at_new_bob) =
+        bob.account.conversation_for_number(ALICE)?
+    else {
+        // Still plain at Bob's: his contact for Alice is found by name.
+        let alice_at_new_bob = bob.account.contacts()?[0].id.clone();
+        assert_eq!(
+            offered[0].safety_number.digits,
+            bob.account.safety_number(&alice_at_new_bob)?.digits
+        );
+        return finish_new_bob(&alice, &bob, &bob_at_alice, &alice_at_new_bob, &offered[0]);
+    };
+    panic!("the new Bob's thread turned encrypted early: {alice_at_new_bob:?}");
+}
+
+/// The rest of `a_contact_with_a_new_identity_is_held_until_trusted`, once
+/// Alice compared the new key's safety number.
+fn finish_new_bob(
+    alice: &Phone,
+    bob: &Phone,
+    bob_at_alice: &ContactId,
+    alice_at_new_bob: &ContactId,
+    offered: &sotto_core::app::OfferedIdentity,
+) -> Result<()> {
     alice
         .account
-        .send_text_routed_blocking(&bob_at_alice, "Welcome back")?;
-    let at_bob = carry(&alice, &bob, |_| {})?;
+        .accept_new_identity(bob_at_alice, &offered.key)?;
+    assert_eq!(alice.account.held_message_count(bob_at_alice)?, 0);
+    alice
+        .account
+        .send_text_routed_blocking(bob_at_alice, "Welcome back")?;
+    let at_bob = carry(alice, bob, |_| {})?;
     assert_eq!(texts(&at_bob), ["Welcome back"]);
+    // Alice's text came in the session the new Bob's answer made: the
+    // handshake is complete, and his thread with her is encrypted now.
+    assert_eq!(
+        bob.account.conversation_for_number(ALICE)?,
+        NumberConversation::Contact(alice_at_new_bob.clone())
+    );
+    bob.account
+        .send_text_routed_blocking(alice_at_new_bob, "New phone, same Bob")?;
+    let at_alice = carry(bob, alice, |_| {})?;
+    assert_eq!(texts(&at_alice), ["New phone, same Bob"]);
     Ok(())
 }
 
@@ -894,5 +934,205 @@ fn sms_handshakes_advertise_the_relay_saved_last() -> Result<()> {
     let (bob_at_alice, alice_at_bob) = after_handshake(&alice, &bob)?;
     assert_eq!(bob.account.contact(&alice_at_bob)?.reach, Reach::OurRelay);
     assert_eq!(alice.account.contact(&bob_at_alice)?.reach, Reach::OurRelay);
+    Ok(())
+}
+
+/// Mallory's number, and the number she forges as sender: Mum, whom Alice
+/// knows only by plain SMS.
+const MALLORY: &str = "+4917000000001";
+const MUM: &str = "+4940555123";
+
+/// Delivers every SMS `from` has queued to `to`, claiming `as_number` as
+/// the sender (anyone can forge an SMS sender). Returns what `to` made of
+/// each.
+fn forge(from: &Phone, to: &Phone, as_number: &str) -> Result<Vec<SmsReceived>> {
+    let mut outcomes = Vec::new();
+    for sms in from.account.take_outgoing_sms()? {
+        let SmsBody::Text(text) = &sms.body else {
+            panic!("text SMS by default");
+        };
+        outcomes.push(to.account.sms_received(as_number, text)?);
+        from.account.report_sms_status(sms.id, SmsStatus::Sent)?;
+    }
+    Ok(outcomes)
+}
+
+/// Alice, her plain thread with Mum, and Mallory, a Sotto user Alice also
+/// talks to (so Mallory holds Alice's identity and one of her bundles:
+/// Alice's hello to her). Returns Mallory's answer to that hello, still
+/// queued at Mallory's.
+fn alice_mum_and_mallory(dir: &Path, relay: &RelayInvite) -> Result<(Phone, Phone)> {
+    let alice = Phone {
+        account: create(&dir.join("alice"), 1, relay)?,
+        number: ALICE,
+    };
+    let mallory = Phone {
+        account: create(&dir.join("mallory"), 4, relay)?,
+        number: MALLORY,
+    };
+    alice.account.sms_received(MUM, "Dinner on Sunday?")?;
+    alice.account.start_sms_handshake(MALLORY, "Mallory")?;
+    let hello = carry(&alice, &mallory, |_| {})?;
+    accept_hello(&hello, &mallory, ALICE, "Alice")?;
+    Ok((alice, mallory))
+}
+
+#[test]
+fn forged_hellos_from_a_plain_number_are_not_answered_or_trusted() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let alice = Phone {
+        account: create(&dir.path().join("alice"), 1, &relay)?,
+        number: ALICE,
+    };
+    let mallory = Phone {
+        account: create(&dir.path().join("mallory"), 4, &relay)?,
+        number: MALLORY,
+    };
+    alice.account.sms_received(MUM, "Dinner on Sunday?")?;
+    // Mallory's hello (15 SMS), sent "from Mum".
+    mallory.account.start_sms_handshake(ALICE, "Alice")?;
+    let outcomes = forge(&mallory, &alice, MUM)?;
+    assert!(outcomes.len() >= 15);
+    assert!(outcomes.contains(&SmsReceived::StrangerWaiting {
+        phone: PhoneNumber::parse(MUM, "DE")?
+    }));
+    // Nothing answered (no SMS to Mum, none to Mallory), nothing trusted,
+    // and Mum's thread is plain as before.
+    assert_eq!(alice.account.waiting_sms()?, 0);
+    assert!(alice.account.contacts()?.is_empty());
+    assert!(matches!(
+        alice.account.conversation_for_number(MUM)?,
+        NumberConversation::Plain(_)
+    ));
+    let sent = alice
+        .account
+        .send_text_to_number_blocking(MUM, "Yes, 7pm")?;
+    assert!(matches!(sent, SentText::Plain { .. }));
+    let queued = alice.account.take_outgoing_sms()?;
+    assert_eq!(queued.len(), 1);
+    assert!(!queued[0].encrypted);
+    // Declined, it is gone.
+    alice.account.decline_sms_stranger(MUM)?;
+    assert!(alice.account.sms_strangers_waiting()?.is_empty());
+    assert!(matches!(
+        alice.account.accept_sms_stranger(MUM, "Mum"),
+        Err(Error::UnknownContact)
+    ));
+    Ok(())
+}
+
+#[test]
+fn a_forged_first_message_naming_our_relay_waits_for_the_user() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (alice, mallory) = alice_mum_and_mallory(dir.path(), &relay())?;
+    // Mallory's answer to Alice's hello is a PreKey message under her key,
+    // naming Alice's relay as "same relay as yours". She sends it "from Mum".
+    let outcomes = forge(&mallory, &alice, MUM)?;
+    assert!(outcomes.contains(&SmsReceived::StrangerWaiting {
+        phone: PhoneNumber::parse(MUM, "DE")?
+    }));
+    assert!(
+        !outcomes
+            .iter()
+            .any(|o| matches!(o, SmsReceived::Handshake { .. } | SmsReceived::Text { .. })),
+        "{outcomes:?}"
+    );
+    // No contact for Mum's number, no key, no relay: Alice's reply to Mum
+    // goes to Mum, in plain, not sealed to Mallory's mailbox.
+    assert_eq!(alice.account.contacts()?.len(), 1, "Mallory only");
+    assert!(matches!(
+        alice.account.conversation_for_number(MUM)?,
+        NumberConversation::Plain(_)
+    ));
+    let sent = alice
+        .account
+        .send_text_to_number_blocking(MUM, "Yes, 7pm")?;
+    assert!(matches!(sent, SentText::Plain { .. }));
+    Ok(())
+}
+
+#[test]
+fn an_accepted_forged_hello_never_turns_the_thread_encrypted() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (alice, mallory) = alice_mum_and_mallory(dir.path(), &relay())?;
+    // Mallory's answer to Alice's hello waits at Mallory's; first she sends
+    // her own hello "from Mum", and Alice, believing it, agrees.
+    let forged_answer = mallory.account.take_outgoing_sms()?;
+    mallory.account.start_sms_handshake(ALICE, "Alice")?;
+    let outcomes = forge(&mallory, &alice, MUM)?;
+    accept_hello(&outcomes, &alice, MUM, "Mum")?;
+    let mum = alice
+        .account
+        .contacts()?
+        .into_iter()
+        .find(|c| c.name == "Mum")
+        .expect("Alice agreed to talk to Mum");
+    assert!(mum.unproven_number, "shown as 'number not proven'");
+    // Alice's answer went to Mum's real number, where Mallory cannot read it.
+    let answer = alice.account.take_outgoing_sms()?;
+    assert!(!answer.is_empty());
+    assert!(answer.iter().all(|sms| sms.to.as_str() == MUM));
+    // Until Mum's side of the handshake comes back, the thread stays plain.
+    assert!(matches!(
+        alice.account.conversation_for_number(MUM)?,
+        NumberConversation::Plain(_)
+    ));
+    // Mallory holds the hello's key and one of Alice's bundles: a new
+    // session "from Mum" is refused, not taken as the handshake's end.
+    let mut refused = Vec::new();
+    for sms in &forged_answer {
+        let SmsBody::Text(text) = &sms.body else {
+            panic!("text SMS by default");
+        };
+        refused.push(alice.account.sms_received(MUM, text)?);
+    }
+    assert!(refused.contains(&SmsReceived::Unusable), "{refused:?}");
+    assert!(!refused.iter().any(|o| matches!(
+        o,
+        SmsReceived::Handshake {
+            session_ready: true,
+            ..
+        }
+    )));
+    assert!(matches!(
+        alice.account.conversation_for_number(MUM)?,
+        NumberConversation::Plain(_)
+    ));
+    assert_eq!(alice.account.route_to(&mum.id)?, Route::PlainSms);
+    let sent = alice
+        .account
+        .send_text_to_number_blocking(MUM, "Yes, 7pm")?;
+    assert!(matches!(sent, SentText::Plain { .. }));
+    Ok(())
+}
+
+#[test]
+fn an_answer_not_built_on_our_hello_introduces_no_key() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let (alice, mallory) = alice_mum_and_mallory(dir.path(), &relay())?;
+    // Alice says hello to Mum too. Mallory's answer (built on the hello
+    // Alice sent her) arrives "from Mum" before Mum's: it does not answer
+    // the hello that went to Mum, so it is only a stranger's request.
+    alice.account.start_sms_handshake(MUM, "Mum")?;
+    drop(alice.account.take_outgoing_sms()?);
+    let outcomes = forge(&mallory, &alice, MUM)?;
+    assert!(
+        !outcomes
+            .iter()
+            .any(|o| matches!(o, SmsReceived::Handshake { .. } | SmsReceived::Text { .. })),
+        "{outcomes:?}"
+    );
+    let mum = alice
+        .account
+        .contacts()?
+        .into_iter()
+        .find(|c| c.name == "Mum")
+        .expect("the contact Alice's hello made");
+    assert_eq!(alice.account.route_to(&mum.id)?, Route::PlainSms, "no key");
+    assert!(matches!(
+        alice.account.conversation_for_number(MUM)?,
+        NumberConversation::Plain(_)
+    ));
     Ok(())
 }

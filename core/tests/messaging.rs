@@ -260,7 +260,9 @@ fn a_changed_identity_is_refused_until_retrusted<S: SottoStore>(
     }
 
     // Alice checks the new safety number and re-trusts; the held text appears.
-    let offered = session::offered_identity(&alice.store, &alice.peer)?.expect("offered key");
+    let offered = session::offered_identities(&alice.store, &alice.peer)?;
+    assert_eq!(offered.len(), 1, "one key offered");
+    let offered = offered[0];
     let results = session::trust_new_identity(&mut alice.store, &alice.peer, &offered, now(), rng)?;
     assert_eq!(results.len(), 1);
     assert_eq!(
@@ -273,6 +275,153 @@ fn a_changed_identity_is_refused_until_retrusted<S: SottoStore>(
         "it's me, new phone"
     );
     assert!(alice.store.held_envelopes(&alice.peer)?.is_empty());
+    Ok(())
+}
+
+/// Someone (an SMS sender is easily forged) sends Alice a PreKey message
+/// "from Bob" under a key of their own. A key whose message does not
+/// decrypt is not offered at all; keys that do are offered each with their
+/// own safety number, several at once are a conflict that no accept
+/// settles silently, and an accept names exactly the key the user saw.
+fn forged_identity_offers_are_checked_and_never_chosen_silently<S: SottoStore>(
+    mut alice: Party<S>,
+    mut bob: Party<S>,
+    rng: &mut StdRng,
+) -> Result<()> {
+    send_and_receive(&mut alice, &mut bob, "before", rng)?;
+    send_and_receive(&mut bob, &mut alice, "before too", rng)?;
+    safety::mark_verified(&mut alice.store, &alice.peer)?;
+    let old_number = safety::safety_number(&alice.store, &alice.peer)?;
+
+    // A message under a forger's key built from some other account's
+    // bundle: well-formed, names a key, and cannot decrypt at Alice's.
+    let mut forger = with_account(InMemStore::new(), rng)?;
+    let mut carol = with_account(InMemStore::new(), rng)?;
+    forger.save_contact(&sotto_core::store::Contact {
+        id: bob.peer.clone(),
+        name: "Alice".into(),
+        relay: None,
+    })?;
+    let carol_bundle = prekeys::take_prekey_bundle(&mut carol)?;
+    session::start_session(&mut forger, &bob.peer, &carol_bundle, now(), rng)?;
+    let bogus = messaging::send_text(&mut forger, &bob.peer, "it is me, Bob", now(), rng)?;
+    let refused = messaging::receive(
+        &mut alice.store,
+        &alice.peer,
+        &bogus.envelope.to_bytes(),
+        now(),
+        rng,
+    );
+    assert!(refused.is_err(), "not held: {refused:?}");
+    assert!(session::offered_identities(&alice.store, &alice.peer)?.is_empty());
+    assert!(alice.store.held_envelopes(&alice.peer)?.is_empty());
+
+    // A forger who got one of Alice's real bundles (the relay hands them
+    // out) makes a message that does decrypt: offered, with its own number.
+    let mut mallory = with_account(InMemStore::new(), rng)?;
+    mallory.save_contact(&sotto_core::store::Contact {
+        id: bob.peer.clone(),
+        name: "Alice".into(),
+        relay: None,
+    })?;
+    let alice_bundle = prekeys::take_prekey_bundle(&mut alice.store)?;
+    session::start_session(&mut mallory, &bob.peer, &alice_bundle, now(), rng)?;
+    let forged = messaging::send_text(&mut mallory, &bob.peer, "new phone, Bob", now(), rng)?;
+    let held = messaging::receive(
+        &mut alice.store,
+        &alice.peer,
+        &forged.envelope.to_bytes(),
+        now(),
+        rng,
+    )?;
+    assert_eq!(held, Received::HeldForUntrustedIdentity);
+    let offered = session::offered_identities(&alice.store, &alice.peer)?;
+    assert_eq!(offered.len(), 1);
+    let mallory_key = offered[0];
+    // The number to compare is the offered key's, which Bob's phone will
+    // not show; the old one (which it does show) is not offered.
+    let offered_number = safety::safety_number_with(&alice.store, &mallory_key)?;
+    assert_ne!(offered_number.digits, old_number.digits);
+    // A verification mark cannot land while a key is offered.
+    assert!(matches!(
+        safety::mark_verified(&mut alice.store, &alice.peer),
+        Err(Error::UntrustedIdentity)
+    ));
+
+    // The real Bob reinstalls and writes too: two keys, a conflict.
+    let mut new_bob = with_account(InMemStore::new(), rng)?;
+    new_bob.save_contact(&sotto_core::store::Contact {
+        id: bob.peer.clone(),
+        name: "Alice".into(),
+        relay: None,
+    })?;
+    let alice_bundle = prekeys::take_prekey_bundle(&mut alice.store)?;
+    session::start_session(&mut new_bob, &bob.peer, &alice_bundle, now(), rng)?;
+    let real = messaging::send_text(&mut new_bob, &bob.peer, "new phone, really", now(), rng)?;
+    let held = messaging::receive(
+        &mut alice.store,
+        &alice.peer,
+        &real.envelope.to_bytes(),
+        now(),
+        rng,
+    )?;
+    assert_eq!(held, Received::HeldForUntrustedIdentity);
+    let offered = session::offered_identities(&alice.store, &alice.peer)?;
+    assert_eq!(offered.len(), 2, "both keys offered, none chosen");
+    let bob_key = offered[1];
+    assert_eq!(offered[0], mallory_key);
+
+    // Accepting the key the user looked at before the second one came is
+    // refused, and so is a key nobody offered.
+    for key in [mallory_key, bob_key] {
+        let accepted = session::trust_new_identity(&mut alice.store, &alice.peer, &key, now(), rng);
+        assert!(
+            matches!(accepted, Err(Error::ConflictingIdentities)),
+            "{accepted:?}"
+        );
+    }
+    let stranger_key = *with_account(InMemStore::new(), rng)?
+        .local_account()?
+        .expect("account")
+        .identity
+        .identity_key();
+    assert!(matches!(
+        session::trust_new_identity(&mut alice.store, &alice.peer, &stranger_key, now(), rng),
+        Err(Error::NoIdentityChange)
+    ));
+    assert_eq!(
+        alice
+            .store
+            .identity_record(&alice.peer)?
+            .expect("known")
+            .key,
+        *bob.store
+            .local_account()?
+            .expect("account")
+            .identity
+            .identity_key(),
+        "the old key stays trusted"
+    );
+
+    // Alice compares both numbers with Bob: she rejects Mallory's key and
+    // accepts Bob's; only Bob's text is released.
+    assert_eq!(
+        session::reject_new_identity(&mut alice.store, &alice.peer, &mallory_key)?,
+        1
+    );
+    let released =
+        session::trust_new_identity(&mut alice.store, &alice.peer, &bob_key, now(), rng)?;
+    let released: Vec<String> = released
+        .iter()
+        .filter_map(|r| match r {
+            Ok(Received::Text(m)) => Some(m.body.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(released, ["new phone, really"]);
+    let record = alice.store.identity_record(&alice.peer)?.expect("known");
+    assert_eq!(record.key, bob_key);
+    assert!(!record.verified, "a new key starts unverified");
     Ok(())
 }
 
@@ -478,6 +627,7 @@ both_stores!(
     replayed_ciphertext_and_resent_message_are_duplicates,
     hostile_envelopes_give_errors_and_change_nothing,
     a_changed_identity_is_refused_until_retrusted,
+    forged_identity_offers_are_checked_and_never_chosen_silently,
     safety_numbers_match_and_scanning_verifies,
     batches_commit_together_and_a_bad_envelope_spoils_nothing,
     bundles_handed_out_before_a_rotation_still_work,

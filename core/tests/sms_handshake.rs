@@ -36,9 +36,12 @@ fn phone_on(
     Ok(Phone {
         number: PhoneNumber::parse(number, "DE")?,
         store: with_account(InMemStore::new(), rng)?,
+        // These phones' users agree to every stranger's hello: consent is
+        // tested on its own (`a_strangers_hello_waits_for_the_user`).
         endpoint: SmsEndpoint::new(SmsConfig {
             data_sms,
             own_relay: relay,
+            ask_before_answering_strangers: false,
             ..SmsConfig::default()
         }),
         events: Vec::new(),
@@ -396,14 +399,15 @@ fn only_phone_numbers_can_be_asked_for_a_handshake() -> Result<()> {
 }
 
 #[test]
-fn a_strangers_hello_can_wait_for_the_user() -> Result<()> {
+fn a_strangers_hello_waits_for_the_user() -> Result<()> {
     let mut rng = rng(6);
     let mut a = phone("+4930901820", false, &mut rng)?;
     let mut b = phone("+4915123456789", false, &mut rng)?;
-    b.endpoint = SmsEndpoint::new(SmsConfig {
-        ask_before_answering_strangers: true,
-        ..SmsConfig::default()
-    });
+    b.endpoint = SmsEndpoint::new(SmsConfig::default());
+    assert!(
+        b.endpoint.config().ask_before_answering_strangers,
+        "by default"
+    );
     let b_number = b.number.clone();
     let (_, step) = a
         .endpoint
@@ -413,13 +417,14 @@ fn a_strangers_hello_can_wait_for_the_user() -> Result<()> {
     assert!(b
         .events
         .iter()
-        .any(|e| matches!(e, SmsEvent::HelloWaiting { .. })));
+        .any(|e| matches!(e, SmsEvent::StrangerWaiting { .. })));
     assert!(b.store.contacts()?.is_empty());
-    // The user agrees: the handshake goes on from where it stopped.
     let a_number = a.number.clone();
-    let step =
-        b.endpoint
-            .answer_waiting_hello(&mut b.store, &a_number, "Alice", now(), &mut rng)?;
+    assert_eq!(b.endpoint.strangers_waiting(), std::slice::from_ref(&a_number));
+    // The user agrees: the handshake goes on from where it stopped.
+    let step = b
+        .endpoint
+        .accept_stranger(&mut b.store, &a_number, "Alice", now(), &mut rng)?;
     exchange(&mut b, &mut a, step, &mut rng)?;
     assert!(a
         .events
@@ -433,7 +438,7 @@ fn a_strangers_hello_can_wait_for_the_user() -> Result<()> {
     // Nothing waits any more.
     assert!(b
         .endpoint
-        .answer_waiting_hello(&mut b.store, &a_number, "Alice", now(), &mut rng)
+        .accept_stranger(&mut b.store, &a_number, "Alice", now(), &mut rng)
         .is_err());
     Ok(())
 }

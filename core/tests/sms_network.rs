@@ -96,8 +96,11 @@ impl<S: SottoStore> World<S> {
             Ok(Phone {
                 number: PhoneNumber::parse(number, "DE")?,
                 store,
+                // Both users agree to the handshake; consent is tested in
+                // `sms_handshake`.
                 endpoint: SmsEndpoint::new(SmsConfig {
                     own_relay: Some(relay),
+                    ask_before_answering_strangers: false,
                     ..SmsConfig::default()
                 }),
                 peer: None,

@@ -235,7 +235,7 @@ impl Calls {
     /// progress.
     pub async fn place(&self, contact: &ContactId, audio: CallAudio) -> Result<CallId> {
         self.refuse_behind_proxy()?;
-        if session::offered_identity(&*self.shared.store(), contact)?.is_some() {
+        if !session::offered_identities(&*self.shared.store(), contact)?.is_empty() {
             // The call's keys would be agreed with the old identity.
             return Err(Error::UntrustedIdentity);
         }

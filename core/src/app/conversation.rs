@@ -16,9 +16,10 @@ impl Account {
     /// waits for the user ([`Account::accept_new_identity`]): a text now
     /// would go to the old key, whose owner may be gone.
     pub(crate) fn refuse_if_identity_changed(&self, contact: &ContactId) -> Result<()> {
-        match session::offered_identity(&*self.shared.store(), contact)? {
-            Some(_) => Err(Error::UntrustedIdentity),
-            None => Ok(()),
+        if session::offered_identities(&*self.shared.store(), contact)?.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::UntrustedIdentity)
         }
     }
 

@@ -63,7 +63,7 @@ impl Error {
             | Error::InvalidPhoneNumber
             | Error::UnknownMessage => ErrorKind::InvalidInput,
             Error::UnknownContact => ErrorKind::UnknownContact,
-            Error::UntrustedIdentity => ErrorKind::UntrustedIdentity,
+            Error::UntrustedIdentity | Error::ConflictingIdentities => ErrorKind::UntrustedIdentity,
             Error::ProxyFailed
             | Error::CertificateMismatch
             | Error::RelayUnreachable

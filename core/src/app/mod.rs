@@ -101,13 +101,22 @@ pub struct ContactInfo {
     pub id: ContactId,
     /// The name the user gave (or "Unknown sender").
     pub name: String,
-    /// Whether the user verified the safety number of the current key.
+    /// Whether the user verified the safety number of the current key, and
+    /// no new key is offered since.
     pub verified: bool,
     /// Where the contact receives.
     pub reach: Reach,
-    /// The contact presented a new identity key; texts under it wait until
-    /// the user accepts it ([`Account::accept_new_identity`]).
+    /// A new identity key is offered in the contact's name; texts under it
+    /// wait until the user compares its safety number and accepts it
+    /// ([`Account::offered_identities`], [`Account::accept_new_identity`]).
     pub identity_changed: bool,
+    /// More than one new identity key is offered in the contact's name: at
+    /// most one can be theirs. An alert, never resolved silently.
+    pub identity_conflict: bool,
+    /// The contact is reached by a phone number that nothing has proven to
+    /// belong to their key (anyone can send SMS in a number's name): shown
+    /// as "number not proven" until the safety number is compared.
+    pub unproven_number: bool,
 }
 
 impl std::fmt::Debug for ContactInfo {
@@ -116,7 +125,26 @@ impl std::fmt::Debug for ContactInfo {
             .field("id", &self.id)
             .field("verified", &self.verified)
             .field("reach", &self.reach)
+            .field("identity_changed", &self.identity_changed)
+            .field("identity_conflict", &self.identity_conflict)
             .finish_non_exhaustive()
+    }
+}
+
+/// A new identity key offered in a contact's name, and the safety number
+/// the user compares with the contact's phone before accepting it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OfferedIdentity {
+    /// The key, to pass to [`Account::accept_new_identity`] or
+    /// [`Account::reject_new_identity`].
+    pub key: IdentityKey,
+    /// The safety number of our identity and this key.
+    pub safety_number: SafetyNumber,
+}
+
+impl std::fmt::Debug for OfferedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OfferedIdentity(..)")
     }
 }
 
@@ -437,9 +465,15 @@ impl Account {
             Some(relay) if *relay == self.settings().relay => Reach::OurRelay,
             Some(_) => Reach::OtherRelay,
         };
+        let offered = session::offered_identities(store, &contact.id)?;
+        // A verification was of the old key: it does not carry over to a
+        // key offered since, whoever offers it.
+        let verified = record.is_some_and(|r| r.verified) && offered.is_empty();
         Ok(ContactInfo {
-            verified: record.is_some_and(|r| r.verified),
-            identity_changed: !store.held_envelopes(&contact.id)?.is_empty(),
+            verified,
+            identity_changed: !offered.is_empty(),
+            identity_conflict: offered.len() > 1,
+            unproven_number: !verified && !store.phones_of(&contact.id)?.is_empty(),
             reach,
             name: contact.name,
             id: contact.id,
@@ -565,23 +599,56 @@ impl Account {
         safety::verify_scanned(&mut *self.shared.store(), contact, scanned)
     }
 
-    /// Accepts the new identity key a contact presented (see
-    /// [`Event::IdentityChanged`]) and decrypts the texts held back under
-    /// it; returns them, oldest first. The new key is not verified: compare
-    /// the new safety number.
-    pub fn accept_new_identity(&self, contact: &ContactId) -> Result<Vec<Result<Received>>> {
+    /// The new identity keys offered in the contact's name (see
+    /// [`Event::IdentityChanged`]), oldest first, each with the safety
+    /// number to compare with the contact's phone before accepting it.
+    /// Empty when nothing is offered; more than one is a conflict
+    /// ([`ContactInfo::identity_conflict`]).
+    pub fn offered_identities(&self, contact: &ContactId) -> Result<Vec<OfferedIdentity>> {
+        let store = self.shared.store();
+        if store.contact(contact)?.is_none() {
+            return Err(Error::UnknownContact);
+        }
+        session::offered_identities(&*store, contact)?
+            .into_iter()
+            .map(|key| {
+                Ok(OfferedIdentity {
+                    safety_number: safety::safety_number_with(&*store, &key)?,
+                    key,
+                })
+            })
+            .collect()
+    }
+
+    /// Accepts `key`, a new identity key offered for the contact whose
+    /// safety number the user compared ([`Account::offered_identities`]),
+    /// and decrypts the texts held back under it; returns them, oldest
+    /// first. Refused with [`Error::ConflictingIdentities`] while another
+    /// key is offered too (it may have arrived after the user looked). The
+    /// new key is trusted, not verified.
+    pub fn accept_new_identity(
+        &self,
+        contact: &ContactId,
+        key: &IdentityKey,
+    ) -> Result<Vec<Result<Received>>> {
         let mut store = self.shared.store();
-        let key = session::offered_identity(&*store, contact)?.ok_or(Error::NoIdentityChange)?;
         let results = session::trust_new_identity(
             &mut *store,
             contact,
-            &key,
+            key,
             SystemTime::now(),
             &mut rand::rng(),
         )?;
         drop(store);
         self.shared.outbox_changed.notify_one();
         Ok(results)
+    }
+
+    /// Drops, undecrypted, the texts held under `key`, a new identity key
+    /// offered in the contact's name whose safety number did not match.
+    /// Returns how many were dropped.
+    pub fn reject_new_identity(&self, contact: &ContactId, key: &IdentityKey) -> Result<usize> {
+        session::reject_new_identity(&mut *self.shared.store(), contact, key)
     }
 
     /// One page of the call log: the newest `limit` calls that started

@@ -115,13 +115,21 @@ pub fn route_facts<S: SottoStore>(
 ) -> Result<RouteFacts> {
     let stored = store.contact(contact)?.ok_or(Error::UnknownContact)?;
     Ok(RouteFacts {
-        on_sotto: store.identity_record(contact)?.is_some(),
+        on_sotto: on_sotto(store, contact)?,
         has_relay: stored.relay.is_some(),
         has_phone: !store.phones_of(contact)?.is_empty(),
         data_up,
         has_attachments: false,
         user_chose_plain: false,
     })
+}
+
+/// Whether texts to `contact` are encrypted: we trust a key for them, and
+/// no handshake by SMS is still waiting for their number to show it holds
+/// that key. A key alone is not enough: the sender number of a hello is
+/// easily forged, and our answer goes to the real number.
+pub fn on_sotto<S: SottoStore>(store: &S, contact: &ContactId) -> Result<bool> {
+    Ok(store.identity_record(contact)?.is_some() && !store.handshake_pending(contact)?)
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ struct State {
     app_settings: BTreeMap<String, String>,
     next_row_id: i64,
     phones: BTreeMap<PhoneNumber, ContactId>,
+    handshake_pending: BTreeSet<PhoneNumber>,
     plain: BTreeMap<i64, (PlainMessage, Vec<Attachment>)>,
     plain_external_ids: HashSet<String>,
     sms_parts: BTreeMap<i64, HeldSmsPart>,
@@ -606,7 +607,25 @@ impl SottoStore for InMemStore {
     }
     fn link_phone(&mut self, phone: &PhoneNumber, contact: &ContactId) -> Result<()> {
         self.state.phones.insert(phone.clone(), contact.clone());
+        self.state.handshake_pending.remove(phone);
         Ok(())
+    }
+
+    fn set_handshake_pending(&mut self, phone: &PhoneNumber, pending: bool) -> Result<()> {
+        if pending && self.state.phones.contains_key(phone) {
+            self.state.handshake_pending.insert(phone.clone());
+        } else {
+            self.state.handshake_pending.remove(phone);
+        }
+        Ok(())
+    }
+
+    fn handshake_pending(&self, contact: &ContactId) -> Result<bool> {
+        Ok(self
+            .state
+            .handshake_pending
+            .iter()
+            .any(|phone| self.state.phones.get(phone) == Some(contact)))
     }
 
     fn contact_by_phone(&self, phone: &PhoneNumber) -> Result<Option<ContactId>> {

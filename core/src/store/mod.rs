@@ -437,6 +437,12 @@ pub trait SottoStore:
     fn contact_by_phone(&self, phone: &PhoneNumber) -> Result<Option<ContactId>>;
     /// The phone numbers linked to a contact, sorted.
     fn phones_of(&self, contact: &ContactId) -> Result<Vec<PhoneNumber>>;
+    /// Marks the handshake behind a linked number as waiting for the number
+    /// to show it holds the contact's key (we answered its hello), or as
+    /// complete. Linking a number anew completes it.
+    fn set_handshake_pending(&mut self, phone: &PhoneNumber, pending: bool) -> Result<()>;
+    /// Whether a number of `contact` waits for its handshake to complete.
+    fn handshake_pending(&self, contact: &ContactId) -> Result<bool>;
 
     /// Stores a plain SMS/MMS with its attachments. Returns its id, or
     /// `None` if a message with the same `external_id` is stored already.
@@ -518,6 +524,24 @@ pub trait SottoStore:
     fn sender_key_distributions(&self, sender: &ContactId) -> Result<Vec<[u8; 16]>>;
     /// Forgets the sender key kept for `sender` under `distribution`.
     fn forget_sender_key(&mut self, sender: &ContactId, distribution: &[u8; 16]) -> Result<()>;
+}
+
+/// Runs `work` in one transaction that is always rolled back: a trial
+/// whose outcome is all that is kept.
+pub fn rolled_back<S, T>(store: &mut S, work: impl FnOnce(&mut S) -> Result<T>) -> Result<T>
+where
+    S: SottoStore + ?Sized,
+{
+    store.begin()?;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut *store)));
+    let rollback = store.rollback();
+    match outcome {
+        Ok(value) => {
+            rollback?;
+            value
+        }
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 /// Runs `work` in one transaction: commits if it returns `Ok`, rolls back

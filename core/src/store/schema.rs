@@ -327,6 +327,13 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO plain_read_marks (phone, read_up_to)
         SELECT phone, MAX(id) FROM plain_messages GROUP BY phone;
     "#,
+    // Version 12 (security): a number linked by answering its hello stays
+    // `handshake_pending` until the number shows it holds the key (the
+    // handshake's last leg, a message in the session our answer made), so
+    // a forged hello cannot turn the number's plain thread encrypted.
+    r#"
+    ALTER TABLE contact_phones ADD COLUMN handshake_pending INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -1066,6 +1066,23 @@ impl SottoStore for SqlCipherStore {
         Ok(contact.map(ContactId::from_string))
     }
 
+    fn set_handshake_pending(&mut self, phone: &PhoneNumber, pending: bool) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE contact_phones SET handshake_pending = ?2 WHERE phone = ?1")?
+            .execute(params![phone.as_str(), pending])?;
+        Ok(())
+    }
+
+    fn handshake_pending(&self, contact: &ContactId) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM contact_phones
+                 WHERE contact = ?1 AND handshake_pending != 0)",
+            )?
+            .query_row([contact.as_str()], |row| row.get(0))?)
+    }
+
     fn phones_of(&self, contact: &ContactId) -> Result<Vec<PhoneNumber>> {
         let mut stmt = self
             .conn

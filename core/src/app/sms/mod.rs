@@ -144,6 +144,15 @@ pub enum SmsReceived {
     /// Sotto content with nothing to show (a receipt, a message already
     /// received).
     Control,
+    /// A number whose key we do not know wants to talk by Sotto (a hello, or
+    /// a first encrypted message). Nothing is answered or trusted until the
+    /// user accepts ([`Account::accept_sms_stranger`]): the sender number
+    /// of an SMS is easily forged, so show it as a request, never as the
+    /// number's contact.
+    StrangerWaiting {
+        /// The number it claims to come from.
+        phone: PhoneNumber,
+    },
     /// A part of a Sotto message whose other parts have not arrived yet, or
     /// a request to send parts again (answered through the queue).
     PartOfEncrypted,
@@ -158,7 +167,7 @@ impl SmsReceived {
         match self {
             SmsReceived::Text { .. } | SmsReceived::GroupText { .. } => 7,
             SmsReceived::IdentityChanged { .. } => 6,
-            SmsReceived::Handshake { .. } => 5,
+            SmsReceived::Handshake { .. } | SmsReceived::StrangerWaiting { .. } => 5,
             SmsReceived::Plain { .. } => 4,
             SmsReceived::TimerChanged { .. } | SmsReceived::GroupChanged { .. } => 3,
             SmsReceived::Unusable => 3,
@@ -491,6 +500,45 @@ impl Account {
             .collect()
     }
 
+    /// The numbers whose hello or first encrypted message waits for the
+    /// user ([`SmsReceived::StrangerWaiting`]). Kept in memory only: a
+    /// hello not answered is sent again by its sender.
+    pub fn sms_strangers_waiting(&self) -> Result<Vec<PhoneNumber>> {
+        let guard = self.endpoint()?;
+        Ok(guard
+            .as_ref()
+            .map(SmsEndpoint::strangers_waiting)
+            .unwrap_or_default())
+    }
+
+    /// The user agrees to talk to `number`, which sent a hello or a first
+    /// encrypted message ([`SmsReceived::StrangerWaiting`]): the hello is
+    /// answered (the number's thread stays plain until the handshake
+    /// completes), or the message is taken, and the contact is created
+    /// under `name`. Until the safety number is compared the number is not
+    /// proven ([`super::ContactInfo::unproven_number`]).
+    pub fn accept_sms_stranger(&self, number: &str, name: &str) -> Result<SmsReceived> {
+        let name = super::check_name(name)?;
+        let from = self.parse_phone(number)?;
+        let mut guard = self.endpoint()?;
+        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+        let now = SystemTime::now();
+        let mut store = self.shared.store();
+        let step = endpoint.accept_stranger(&mut *store, &from, &name, now, &mut rand::rng())?;
+        commit_step(&mut store, &step, now, endpoint)?;
+        Ok(summarise(&step))
+    }
+
+    /// Forgets what `number` sent ([`SmsReceived::StrangerWaiting`])
+    /// without answering or storing it.
+    pub fn decline_sms_stranger(&self, number: &str) -> Result<()> {
+        let from = self.parse_phone(number)?;
+        let mut guard = self.endpoint()?;
+        let endpoint = guard.as_mut().ok_or(Error::NoAccount)?;
+        endpoint.decline_stranger(&from);
+        Ok(())
+    }
+
     /// Starts the Sotto discovery handshake with `number` by SMS: the
     /// contact (named `name` if new) gets our identity, a prekey bundle and
     /// our relay. Its SMS wait in the queue; [`SmsReceived::Handshake`] with
@@ -683,9 +731,10 @@ fn summarise(step: &Step) -> SmsReceived {
             }
             SmsEvent::Damaged { .. } | SmsEvent::Failed { .. } => SmsReceived::Unusable,
             SmsEvent::Incomplete { .. } => SmsReceived::PartOfEncrypted,
-            SmsEvent::HelloWaiting { .. } | SmsEvent::HandshakeUnanswered { .. } => {
-                SmsReceived::Control
-            }
+            SmsEvent::StrangerWaiting { from } => SmsReceived::StrangerWaiting {
+                phone: from.clone(),
+            },
+            SmsEvent::HandshakeUnanswered { .. } => SmsReceived::Control,
         };
         if outcome.rank() > best.rank() {
             best = outcome;

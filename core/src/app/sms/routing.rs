@@ -13,7 +13,7 @@ use crate::message::MessageId;
 use crate::messaging::Outgoing;
 use crate::millis;
 use crate::sms::plain;
-use crate::sms::route::route_facts;
+use crate::sms::route::{on_sotto, route_facts};
 use crate::sms::{choose_route, PhoneNumber, Route, Step};
 use crate::store::{in_transaction, ContactId, NewQueuedSms, SottoStore};
 
@@ -47,12 +47,15 @@ pub enum SentText {
 
 impl Account {
     /// The conversation with `number`: the Sotto contact who has it, or
-    /// its plain-SMS thread.
+    /// its plain-SMS thread. A number stays a plain thread until its
+    /// contact is on Sotto: a key is trusted for them and no SMS handshake
+    /// still waits for the number to show it holds that key.
     pub fn conversation_for_number(&self, number: &str) -> Result<NumberConversation> {
         let phone = self.parse_phone(number)?;
-        Ok(match self.shared.store().contact_by_phone(&phone)? {
-            Some(contact) => NumberConversation::Contact(contact),
-            None => NumberConversation::Plain(phone),
+        let store = self.shared.store();
+        Ok(match store.contact_by_phone(&phone)? {
+            Some(contact) if on_sotto(&*store, &contact)? => NumberConversation::Contact(contact),
+            _ => NumberConversation::Plain(phone),
         })
     }
 

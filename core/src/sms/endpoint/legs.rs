@@ -168,19 +168,8 @@ impl SmsEndpoint {
         };
         let known = store.contact_by_phone(from)?.is_some();
         if self.config.ask_before_answering_strangers && !known {
-            if self.waiting.len() >= MAX_WAITING_HELLOS {
-                let oldest = self
-                    .waiting
-                    .iter()
-                    .min_by_key(|(_, w)| w.2)
-                    .map(|(k, _)| k.clone());
-                if let Some(oldest) = oldest {
-                    self.waiting.remove(&oldest);
-                }
-            }
-            self.waiting.insert(from.clone(), (id, bundle, millis(now)));
-            step.events
-                .push(SmsEvent::HelloWaiting { from: from.clone() });
+            let request = StrangerRequest::Hello { id, bundle };
+            self.wait_for_user(from, request, now, step);
             return Ok(());
         }
         // One answer per number per quiet period, whatever the hellos say:
@@ -196,9 +185,47 @@ impl SmsEndpoint {
         self.answer_checked(store, from, id, &bundle, from.as_str(), now, rng, step)
     }
 
-    /// Answers the hello a stranger sent (see [`SmsEvent::HelloWaiting`]),
-    /// creating the contact under `name`.
-    pub fn answer_waiting_hello<S: SottoStore>(
+    /// Keeps what a stranger sent for the user to decide on (at most
+    /// [`MAX_WAITING_STRANGERS`]: a full list refuses newcomers rather than
+    /// pushing out what the user may be looking at).
+    pub(super) fn wait_for_user(
+        &mut self,
+        from: &PhoneNumber,
+        request: StrangerRequest,
+        now: SystemTime,
+        step: &mut Step,
+    ) {
+        if !self.waiting.contains_key(from) && self.waiting.len() >= MAX_WAITING_STRANGERS {
+            tracing::info!("a stranger's request was dropped: too many wait for the user");
+            return;
+        }
+        // A hello and a first message from one number: the hello is the
+        // one to answer (a first message can come again, as a resend).
+        let keep_hello = matches!(
+            (self.waiting.get(from), &request),
+            (
+                Some((StrangerRequest::Hello { .. }, _)),
+                StrangerRequest::Message { .. }
+            )
+        );
+        if !keep_hello {
+            self.waiting.insert(from.clone(), (request, millis(now)));
+        }
+        step.events
+            .push(SmsEvent::StrangerWaiting { from: from.clone() });
+    }
+
+    /// The numbers whose hello or first message waits for the user.
+    pub fn strangers_waiting(&self) -> Vec<PhoneNumber> {
+        self.waiting.keys().cloned().collect()
+    }
+
+    /// The user agrees to talk to `from` (see [`SmsEvent::StrangerWaiting`]):
+    /// answers its hello, or takes its first message, creating the contact
+    /// under `name`. The number stays "not proven" until the safety number
+    /// is compared; after a hello, its thread stays plain until the
+    /// handshake completes.
+    pub fn accept_stranger<S: SottoStore>(
         &mut self,
         store: &mut S,
         from: &PhoneNumber,
@@ -206,15 +233,60 @@ impl SmsEndpoint {
         now: SystemTime,
         rng: &mut (impl Rng + CryptoRng),
     ) -> Result<Step> {
-        let (id, bundle, _) = self.waiting.remove(from).ok_or(Error::UnknownContact)?;
+        let (request, _) = self.waiting.remove(from).ok_or(Error::UnknownContact)?;
         let mut step = Step::default();
-        self.answer_checked(store, from, id, &bundle, name, now, rng, &mut step)?;
+        match request {
+            StrangerRequest::Hello { id, bundle } => {
+                self.answer_checked(store, from, id, &bundle, name, now, rng, &mut step)?
+            }
+            StrangerRequest::Message { id, envelope } => {
+                let (contact, _) = contact_for(store, from, name, rng)?;
+                match messaging::receive(store, &contact, &envelope.to_bytes(), now, rng) {
+                    Ok(received) => step.events.push(SmsEvent::Received { contact, received }),
+                    Err(error @ Error::Storage(_)) => return Err(error),
+                    Err(error) => step.events.push(SmsEvent::Failed {
+                        from: from.clone(),
+                        id,
+                        error,
+                    }),
+                }
+            }
+        }
         Ok(step)
     }
 
-    /// Forgets a stranger's hello without answering.
-    pub fn decline_waiting_hello(&mut self, from: &PhoneNumber) {
+    /// Forgets what a stranger sent, without answering or storing it.
+    pub fn decline_stranger(&mut self, from: &PhoneNumber) {
         self.waiting.remove(from);
+    }
+
+    /// Whether `envelope` from `from` answers our pending hello to that
+    /// number: a PreKey message built on the one-time prekeys our hello
+    /// carried. Only the holder of the number saw them.
+    pub(super) fn answers_our_hello(&self, from: &PhoneNumber, envelope: &Envelope) -> bool {
+        let Some(hello) = self.hellos.get(from) else {
+            return false;
+        };
+        if envelope.kind != EnvelopeKind::PreKey {
+            return false;
+        }
+        let Ok(message) =
+            libsignal_protocol::PreKeySignalMessage::try_from(&envelope.ciphertext[..])
+        else {
+            return false;
+        };
+        let Ok(SmsFrame::Hello { bundle }) = SmsFrame::from_bytes(&hello.payload) else {
+            return false;
+        };
+        let Ok(bundle) = handshake::check_hello(&bundle) else {
+            return false;
+        };
+        let ours = (
+            bundle.pre_key_id().ok().flatten(),
+            bundle.kyber_pre_key_id().ok(),
+        );
+        let theirs = (message.pre_key_id(), message.kyber_pre_key_id());
+        ours.0.is_some() && ours == theirs
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -230,6 +302,12 @@ impl SmsEndpoint {
         step: &mut Step,
     ) -> Result<()> {
         let (contact, new_contact) = contact_for(store, from, name, rng)?;
+        if store.identity_record(&contact)?.is_none() {
+            // The hello's key is trusted by answering it, but only the real
+            // number gets the answer: until their last leg comes back in
+            // the session it makes, the number is not on Sotto.
+            in_transaction(store, |store| store.set_handshake_pending(from, true))?;
+        }
         let answered = handshake::answer(
             store,
             &contact,
@@ -250,8 +328,8 @@ impl SmsEndpoint {
                 return Ok(());
             }
         };
-        // Both sides may have said hello at once; ours is answered by this.
-        self.hellos.remove(from);
+        // Both sides may have said hello at once: ours stays pending, and
+        // their answer to it completes the handshake as any answer does.
         let payload = outgoing.envelope.to_bytes();
         self.remember_reply(from, id, payload.clone(), now);
         self.unconfirmed.insert(

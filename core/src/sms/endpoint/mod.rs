@@ -65,8 +65,9 @@ pub struct SmsConfig {
     /// How long a sent payload is kept for resend requests.
     pub sent_cache_age: Duration,
     /// Ask the user before answering a hello from a number that is no
-    /// contact (answering costs about 16 SMS and one prekey); otherwise
-    /// every valid hello is answered.
+    /// contact (answering costs about 16 SMS and one prekey, and ties the
+    /// number to a key whose sender may have forged the number); otherwise
+    /// every valid hello is answered. On by default.
     pub ask_before_answering_strangers: bool,
 }
 
@@ -80,7 +81,7 @@ impl Default for SmsConfig {
             hello_attempts: 3,
             sent_cache: 256,
             sent_cache_age: Duration::from_secs(24 * 3600),
-            ask_before_answering_strangers: false,
+            ask_before_answering_strangers: true,
         }
     }
 }
@@ -140,10 +141,11 @@ pub enum SmsEvent {
         /// What it was.
         received: Received,
     },
-    /// A number that is no contact says hello; answer it with
-    /// [`SmsEndpoint::answer_waiting_hello`] if the user agrees (only with
-    /// [`SmsConfig::ask_before_answering_strangers`]).
-    HelloWaiting {
+    /// A number whose key we do not know says hello, or sends a first
+    /// encrypted message: nothing is answered, stored or trusted until the
+    /// user agrees ([`SmsEndpoint::accept_stranger`]). Anyone can forge
+    /// the number an SMS comes from, so the user is the one who decides.
+    StrangerWaiting {
         /// The number.
         from: PhoneNumber,
     },
@@ -280,12 +282,23 @@ pub struct SmsEndpoint {
     replies: BTreeMap<(PhoneNumber, WireId), GivenAnswer>,
     /// Resend requests sent, as their nonce.
     requests_sent: u8,
-    /// Hellos from strangers waiting for the user's decision.
-    waiting: BTreeMap<PhoneNumber, (WireId, PreKeyBundle, u64)>,
+    /// What strangers sent, waiting for the user's decision, with when
+    /// it came (ms since the epoch).
+    waiting: BTreeMap<PhoneNumber, (StrangerRequest, u64)>,
 }
 
-/// The most hellos kept waiting for the user, and replies remembered.
-const MAX_WAITING_HELLOS: usize = 32;
+/// What a number whose key we do not know sent, kept until the user
+/// accepts or declines it.
+enum StrangerRequest {
+    /// A hello: answering it costs ~16 SMS and a prekey.
+    Hello { id: WireId, bundle: PreKeyBundle },
+    /// A first encrypted message (they had our bundle from elsewhere).
+    Message { id: WireId, envelope: Envelope },
+}
+
+/// The most strangers' requests kept waiting for the user, and replies
+/// remembered.
+const MAX_WAITING_STRANGERS: usize = 32;
 const MAX_REPLIES: usize = 1024;
 
 impl std::fmt::Debug for SmsEndpoint {
@@ -431,7 +444,7 @@ impl SmsEndpoint {
         self.replies
             .retain(|_, reply| reply.resent_at_ms + reply_keep > now_ms);
         self.waiting
-            .retain(|_, (_, _, at_ms)| *at_ms + reply_keep > now_ms);
+            .retain(|_, (_, at_ms)| *at_ms + reply_keep > now_ms);
         let quiet_ms = self.config.hello_retry.as_millis() as u64 / 2;
         // (A time ahead of now is the clock gone back: forgotten too.)
         self.third_legs
@@ -582,27 +595,40 @@ impl SmsEndpoint {
         step: &mut Step,
     ) -> Result<()> {
         let bytes = envelope.to_bytes();
-        let result = match store.contact_by_phone(from)? {
-            Some(contact) => {
+        let contact = store.contact_by_phone(from)?;
+        let key_known = match &contact {
+            Some(contact) => store.identity_record(contact)?.is_some(),
+            None => false,
+        };
+        // Only the answer to our hello may introduce a key for the number
+        // by itself: it is built on the prekeys our hello took to the real
+        // number, which a forger of the number never saw.
+        let answers_our_hello = self.answers_our_hello(from, envelope);
+        let result = match contact {
+            Some(contact) if answers_our_hello => {
                 messaging::receive(store, &contact, &bytes, now, rng).map(|r| (contact, r))
             }
-            None if envelope.kind == EnvelopeKind::PreKey && from.is_e164() => {
-                // A first message from a number we do not know (they had our
-                // bundle from elsewhere): the contact exists only if it
-                // decrypts, as for sealed first contact on the relay.
-                let contact = ContactId::random(rng);
-                in_transaction(store, |store| {
-                    store.save_contact(&Contact {
-                        id: contact.clone(),
-                        name: from.as_str().to_owned(),
-                        relay: None,
-                    })?;
-                    store.link_phone(from, &contact)?;
-                    messaging::receive_in_transaction(store, &contact, envelope, now, rng)
-                })
-                .map(|r| (contact, r))
+            // While our answer to their hello waits for its last leg, a new
+            // session from the number proves nothing (whoever sent the hello
+            // holds its key and may have a bundle of ours): only a message
+            // in the session our answer made completes the handshake.
+            Some(_)
+                if envelope.kind == EnvelopeKind::PreKey && self.unconfirmed.contains_key(from) =>
+            {
+                Err(Error::HandshakeIncomplete)
             }
-            None => Err(Error::NoSession),
+            Some(contact) if key_known => {
+                messaging::receive(store, &contact, &bytes, now, rng).map(|r| (contact, r))
+            }
+            _ if envelope.kind == EnvelopeKind::PreKey && from.is_e164() => {
+                let request = StrangerRequest::Message {
+                    id,
+                    envelope: envelope.clone(),
+                };
+                self.wait_for_user(from, request, now, step);
+                return Ok(());
+            }
+            _ => Err(Error::NoSession),
         };
         let (contact, received) = match result {
             Ok(ok) => ok,
@@ -624,7 +650,6 @@ impl SmsEndpoint {
                 return Ok(());
             }
         };
-        let answered_our_hello = self.hellos.remove(from).is_some();
         // They wrote after our promised relay went out: it is delivered (or
         // was lost with a text lost whole, which nothing could tell apart).
         // A copy of an old message, or one from a new identity waiting for
@@ -633,11 +658,19 @@ impl SmsEndpoint {
             received,
             Received::Duplicate | Received::HeldForUntrustedIdentity
         );
+        let answered_our_hello = news && answers_our_hello && self.hellos.remove(from).is_some();
         if news && self.relay_owed.get(from).is_some_and(|owed| owed.rides > 0) {
             self.relay_owed.remove(from);
         }
-        // Anything from them means they have the session our answer made.
-        let confirmed_our_answer = self.unconfirmed.remove(from).is_some();
+        // A message in an existing session (not a PreKey message, which
+        // anyone holding the hello's key could make from a bundle of ours)
+        // shows they have the session our answer made, so the number is
+        // theirs: the handshake is complete.
+        let in_our_session = news && envelope.kind == EnvelopeKind::Signal;
+        let confirmed_our_answer = in_our_session && self.unconfirmed.remove(from).is_some();
+        if answered_our_hello || confirmed_our_answer {
+            in_transaction(store, |store| store.set_handshake_pending(from, false))?;
+        }
         if let Received::ContactHandshake(handshake) = &received {
             if handshake.same_relay_as_yours {
                 if let Some(mut stored) = store.contact(&contact)? {
@@ -687,7 +720,8 @@ impl SmsEndpoint {
         // wish for a reply is a promised relay arriving, not a new session.
         let ready = answered_our_hello
             || confirmed_our_answer
-            || matches!(&received, Received::ContactHandshake(h) if !h.wants_reply && h.relay.is_none());
+            || (in_our_session
+                && matches!(&received, Received::ContactHandshake(h) if !h.wants_reply && h.relay.is_none()));
         step.events.push(SmsEvent::Received {
             contact: contact.clone(),
             received,

@@ -305,9 +305,18 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
     }
 
     override fun safetyNumber(conversationId: String): SafetyNumber = call {
-        val n = account.contactSafetyNumber(requireContact(conversationId))
-        val verified = account.contacts().firstOrNull { it.id == conversationId }?.verified ?: false
-        SafetyNumber(n.grouped, n.qrPayload, verified)
+        val contact = requireContact(conversationId)
+        // While a new key is offered, its number is the one to compare, never the trusted key's.
+        val offered = account.offeredIdentities(contact)
+        val first = offered.firstOrNull()
+        if (first != null) {
+            val n = first.safetyNumber
+            SafetyNumber(n.grouped, n.qrPayload, verified = false, offeredKey = first.identityKey, conflict = offered.size > 1)
+        } else {
+            val n = account.contactSafetyNumber(contact)
+            val verified = account.contacts().firstOrNull { it.id == conversationId }?.verified ?: false
+            SafetyNumber(n.grouped, n.qrPayload, verified)
+        }
     }
 
     override fun checkScannedSafetyNumber(conversationId: String, payload: ByteArray): ScanResult = try {
@@ -323,9 +332,9 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         if (verified) account.markContactVerified(contact) else account.clearContactVerified(contact)
     }
 
-    override fun trustNewIdentity(conversationId: String) = call {
+    override fun trustNewIdentity(conversationId: String, offeredKey: ByteArray) = call {
         // The released texts are also published as MessageReceived events.
-        account.trustNewIdentity(requireContact(conversationId))
+        account.trustNewIdentity(requireContact(conversationId), offeredKey)
         Unit
     }
 
@@ -337,6 +346,8 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             FfiIncomingSms.PartOfEncrypted -> IncomingSms.PartOfEncrypted
             is FfiIncomingSms.Handshake -> IncomingSms.SottoControl(r.contactId)
             is FfiIncomingSms.IdentityChanged -> IncomingSms.SottoControl(r.contactId)
+            // A stranger's request waits for the user; no conversation exists for it yet.
+            is FfiIncomingSms.StrangerWaiting -> IncomingSms.SottoControl(null)
             // Groups are not in `SottoCore` yet: stored in the core, nothing to show here.
             is FfiIncomingSms.Group, FfiIncomingSms.Control, FfiIncomingSms.Unusable -> IncomingSms.SottoControl(null)
         }

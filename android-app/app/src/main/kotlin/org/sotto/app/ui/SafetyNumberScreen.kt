@@ -131,12 +131,16 @@ fun SafetyNumberScreen(
                     refresh++
                 }
             }) { Text(stringResource(if (n.verified) R.string.safety_clear_verified else R.string.safety_mark_verified)) }
-            if (identityChanged) {
-                // Offered only after the new number is on screen: trusting it is what the user checks here.
+            val offeredKey = n.offeredKey
+            if (n.conflict) {
+                // Several keys claim to be this contact: never a silent choice.
+                Text(stringResource(R.string.identity_conflict_banner), color = MaterialTheme.colorScheme.error)
+            } else if (identityChanged && offeredKey != null) {
+                // The digits on screen are the offered key's; trusting accepts exactly that key.
                 Text(stringResource(R.string.identity_changed_banner), color = MaterialTheme.colorScheme.error)
                 OutlinedButton(onClick = {
                     scope.launch {
-                        withContext(Dispatchers.IO) { graph.core.value?.trustNewIdentity(conversationId) }
+                        withContext(Dispatchers.IO) { graph.core.value?.trustNewIdentity(conversationId, offeredKey) }
                         refresh++
                     }
                 }) { Text(stringResource(R.string.safety_trust_new_identity)) }

@@ -19,8 +19,19 @@ import org.sotto.logic.settings.ProxySetting
 import org.sotto.logic.sms.MessageSendStatus
 
 /** A safety number to compare: 60 digits for reading aloud, and the QR payload. */
-class SafetyNumber(val displayDigits: String, val qrPayload: ByteArray, val verified: Boolean) {
-    override fun toString(): String = "SafetyNumber(verified=$verified)"
+class SafetyNumber(
+    val displayDigits: String,
+    val qrPayload: ByteArray,
+    val verified: Boolean,
+    /**
+     * Set while a new identity key is offered in the contact's name: these digits are then that key's (the ones the
+     * contact's phone shows if the change is real), and trusting passes this key back, so exactly it is trusted.
+     */
+    val offeredKey: ByteArray? = null,
+    /** More than one new key is offered in the contact's name: at most one is theirs. */
+    val conflict: Boolean = false,
+) {
+    override fun toString(): String = "SafetyNumber(verified=$verified, offered=${offeredKey != null}, conflict=$conflict)"
 }
 
 /** The result of scanning the other phone's safety-number QR code. */
@@ -162,7 +173,7 @@ interface SottoCore : AutoCloseable {
     /** Keeps no history for a conversation (turning it on deletes what is stored), or keeps it again. */
     fun setKeepNoHistory(conversationId: String, keepNoHistory: Boolean)
 
-    /** The safety number with the contact of [conversationId]. */
+    /** The safety number with the contact of [conversationId]: of the offered key while one is offered. */
     fun safetyNumber(conversationId: String): SafetyNumber
 
     /** Compares a scanned QR payload with the safety number; a match marks the contact verified. */
@@ -171,8 +182,11 @@ interface SottoCore : AutoCloseable {
     /** Marks the contact verified or not after a spoken comparison. */
     fun setVerified(conversationId: String, verified: Boolean)
 
-    /** Trusts the contact's new identity key and decrypts the messages held for it. */
-    fun trustNewIdentity(conversationId: String)
+    /**
+     * Trusts [offeredKey] (a [SafetyNumber.offeredKey] whose digits the user compared) as the contact's new identity
+     * and decrypts the messages held for it; refused while another key is offered too.
+     */
+    fun trustNewIdentity(conversationId: String, offeredKey: ByteArray)
 
     /** Hands in an SMS the phone received. */
     fun smsReceived(sender: String, body: String, receivedAtMillis: Long): IncomingSms
