@@ -116,6 +116,7 @@ impl From<CoreError> for SottoError {
                 "the prekey bundle is malformed or its signatures do not verify",
             ),
             E::MessageTooLong => SottoError::InvalidInput("the message is too long"),
+            E::InvalidLockedInboxKey => SottoError::InvalidInput("the locked-inbox key is malformed"),
             E::InvalidPhoneNumber => SottoError::InvalidInput("the phone number is not valid"),
             E::MalformedSms(why) => SottoError::InvalidInput(why),
             E::NoRoute(why) => SottoError::NotDeliverable(why),

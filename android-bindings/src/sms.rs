@@ -381,6 +381,21 @@ impl Account {
         Ok(())
     }
 
+    /// The public key SMS are sealed to while the account is locked
+    /// (`sealForLockedInbox`), made on first use. Keep it in a file beside
+    /// the database, readable while locked: it opens nothing.
+    pub fn locked_inbox_key(&self) -> Result<Vec<u8>> {
+        Ok(self.core.app()?.locked_inbox_key()?)
+    }
+
+    /// Opens one record sealed to `lockedInboxKey` while the account was
+    /// locked. Throws `Undecryptable` for a damaged record or one sealed to
+    /// another key.
+    pub fn open_locked_inbox(&self, sealed: Vec<u8>) -> Result<Vec<u8>> {
+        let record = self.core.app()?.open_locked_inbox(&sealed)?;
+        Ok(record.to_vec())
+    }
+
     /// The numbers whose hello or first encrypted message waits for the
     /// user (`IncomingSms.StrangerWaiting`).
     pub fn sms_strangers_waiting(&self) -> Result<Vec<String>> {
@@ -610,4 +625,14 @@ pub(crate) fn announce_waiting_sms(core: &AccountCore, app: &app::Account) {
         }),
         Err(error) => tracing::warn!(%error, "could not count the waiting SMS"),
     }
+}
+
+/// Seals `record` (an SMS the phone received while the account is locked,
+/// as the app encodes it) to the account's `lockedInboxKey`, for the spool
+/// file that waits for the next unlock. Needs no open account. HPKE (RFC
+/// 9180: X25519, HKDF-SHA256, AES-256-GCM): only the unlocked account opens
+/// it. Throws `InvalidInput` for a malformed key or a record over 256 KiB.
+#[uniffi::export]
+pub fn seal_for_locked_inbox(public_key: Vec<u8>, record: Vec<u8>) -> Result<Vec<u8>> {
+    Ok(sotto_core::seal_for_locked_inbox(&public_key, &record)?)
 }

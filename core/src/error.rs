@@ -94,6 +94,8 @@ pub enum Error {
     InvalidContactInvite(&'static str),
     /// the contact name is empty, longer than 100 characters, or has control characters
     InvalidName,
+    /// the locked-inbox key is malformed
+    InvalidLockedInboxKey,
     /// a new session from a number whose SMS handshake is not complete; not accepted
     HandshakeIncomplete,
     /// no identity change is waiting for this contact (or not under this key)

@@ -29,6 +29,7 @@ pub mod call;
 mod error;
 pub mod groups;
 pub mod history;
+mod locked_inbox;
 pub mod message;
 pub mod messaging;
 pub mod padding;
@@ -45,6 +46,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use bundle::{decode_bundle, encode_bundle};
 pub use error::{Error, Result};
 pub use libsignal_protocol::{IdentityKey, PreKeyBundle};
+pub use locked_inbox::seal as seal_for_locked_inbox;
 
 /// The libsignal device id of every Sotto account (one device per account).
 pub const DEVICE_ID: libsignal_protocol::DeviceId = match libsignal_protocol::DeviceId::new(1) {

@@ -1136,3 +1136,39 @@ fn an_answer_not_built_on_our_hello_introduces_no_key() -> Result<()> {
     ));
     Ok(())
 }
+
+#[test]
+fn sms_sealed_while_locked_open_only_in_the_unlocked_account() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let relay = relay();
+    let path = dir.path().join("alice");
+    let public = create(&path, 1, &relay)?.locked_inbox_key()?;
+    // Locked: no account is open; the app seals with the public key alone.
+    let record = "+4940555123 Dinner on Sunday?".as_bytes();
+    let sealed = sotto_core::seal_for_locked_inbox(&public, record)?;
+    for secret in ["4940555123", "Dinner"] {
+        assert!(
+            !sealed.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the spool shows nothing of the SMS"
+        );
+    }
+    // Unlocked: the same key, and the record opens.
+    let alice = Account::open(&path, &key(1))?;
+    assert_eq!(alice.locked_inbox_key()?, public, "one key for the account");
+    assert_eq!(&alice.open_locked_inbox(&sealed)?[..], record);
+    // Another account cannot open it, nor can a damaged record be opened.
+    let other = create(&dir.path().join("other"), 2, &relay)?;
+    other.locked_inbox_key()?;
+    assert!(matches!(
+        other.open_locked_inbox(&sealed),
+        Err(Error::Undecryptable(_))
+    ));
+    let mut damaged = sealed.clone();
+    damaged[40] ^= 1;
+    assert!(alice.open_locked_inbox(&damaged).is_err());
+    assert!(matches!(
+        sotto_core::seal_for_locked_inbox(b"garbage", record),
+        Err(Error::InvalidLockedInboxKey)
+    ));
+    Ok(())
+}

@@ -420,7 +420,10 @@ fn a_strangers_hello_waits_for_the_user() -> Result<()> {
         .any(|e| matches!(e, SmsEvent::StrangerWaiting { .. })));
     assert!(b.store.contacts()?.is_empty());
     let a_number = a.number.clone();
-    assert_eq!(b.endpoint.strangers_waiting(), std::slice::from_ref(&a_number));
+    assert_eq!(
+        b.endpoint.strangers_waiting(),
+        std::slice::from_ref(&a_number)
+    );
     // The user agrees: the handshake goes on from where it stopped.
     let step = b
         .endpoint

@@ -33,6 +33,7 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
+mod locked_inbox;
 mod plain_read;
 mod plain_threads;
 mod routing;

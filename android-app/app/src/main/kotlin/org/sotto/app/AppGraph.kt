@@ -4,6 +4,7 @@ import android.content.Context
 import android.os.Handler
 import android.os.Looper
 import android.os.SystemClock
+import android.util.AtomicFile
 import android.util.Log
 import kotlinx.coroutines.CoroutineExceptionHandler
 import kotlinx.coroutines.CoroutineScope
@@ -101,6 +102,7 @@ class AppGraph(private val context: Context) {
                 }
             }
             subscription = opened.subscribe(CoreEvents())
+            withContext(Dispatchers.IO) { writeLockedInboxKey(opened.lockedInboxKey()) }
             coreState.value = opened
             lock.unlocked()
             val s = settings.settings.value
@@ -112,6 +114,19 @@ class AppGraph(private val context: Context) {
             }
         } finally {
             passphrase?.fill('\u0000')
+        }
+    }
+
+    /** Keeps the locked-inbox public key beside the database, so SMS arriving while locked are sealed to it. */
+    private fun writeLockedInboxKey(key: ByteArray) {
+        val file = AtomicFile(File(context.noBackupFilesDir, IncomingSmsHandler.LOCKED_INBOX_KEY_FILE))
+        val out = file.startWrite()
+        try {
+            out.write(key)
+            file.finishWrite(out)
+        } catch (e: java.io.IOException) {
+            file.failWrite(out)
+            throw e
         }
     }
 

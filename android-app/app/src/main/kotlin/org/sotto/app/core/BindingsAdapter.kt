@@ -88,6 +88,14 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             BindingsAdapter(Account.openWithKey(path, key, AccountOptions()))
         }
 
+        /**
+         * Seals [record] to the account's locked-inbox [publicKey] while the
+         * account is locked (no core is open then); see PendingSmsQueue.
+         */
+        fun sealForLockedInbox(publicKey: ByteArray, record: ByteArray): ByteArray = mapErrors {
+            org.sotto.ffi.sealForLockedInbox(publicKey, record)
+        }
+
         private inline fun <T> mapErrors(block: () -> T): T = try {
             block()
         } catch (e: SottoException) {
@@ -338,6 +346,19 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         Unit
     }
 
+    override fun strangersWaiting(): List<String> = call { account.smsStrangersWaiting() }
+
+    override fun acceptStranger(number: String, name: String) = call {
+        account.acceptSmsStranger(number, name)
+        Unit
+    }
+
+    override fun declineStranger(number: String) = call { account.declineSmsStranger(number) }
+
+    override fun lockedInboxKey(): ByteArray = call { account.lockedInboxKey() }
+
+    override fun openLockedInbox(sealed: ByteArray): ByteArray = call { account.openLockedInbox(sealed) }
+
     /** The core stamps the time itself ([receivedAtMillis] is for the Telephony provider row). */
     override fun smsReceived(sender: String, body: String, receivedAtMillis: Long): IncomingSms = call {
         when (val r = account.smsReceived(sender, body)) {
@@ -347,7 +368,7 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
             is FfiIncomingSms.Handshake -> IncomingSms.SottoControl(r.contactId)
             is FfiIncomingSms.IdentityChanged -> IncomingSms.SottoControl(r.contactId)
             // A stranger's request waits for the user; no conversation exists for it yet.
-            is FfiIncomingSms.StrangerWaiting -> IncomingSms.SottoControl(null)
+            is FfiIncomingSms.StrangerWaiting -> IncomingSms.StrangerWaiting(r.phone)
             // Groups are not in `SottoCore` yet: stored in the core, nothing to show here.
             is FfiIncomingSms.Group, FfiIncomingSms.Control, FfiIncomingSms.Unusable -> IncomingSms.SottoControl(null)
         }

@@ -114,6 +114,21 @@ class Notifications(private val context: Context) {
             .build(),
     )
 
+    /**
+     * A number whose key is unknown asks to talk by Sotto. It is a request: the sender of an SMS can be forged, so the
+     * text says the number is not proven and the app answers only if the user accepts.
+     */
+    fun strangerRequest(number: String) = post(
+        ID_STRANGER,
+        NotificationCompat.Builder(context, CHANNEL_MESSAGES)
+            .setSmallIcon(R.drawable.ic_notification)
+            .setContentTitle(context.getString(R.string.notification_stranger_title))
+            .setContentText(context.getString(R.string.notification_stranger_text, number))
+            .setContentIntent(openConversation(null))
+            .setAutoCancel(true)
+            .build(),
+    )
+
     /** An MMS could not be downloaded or read (the carrier failed, or its PDU was damaged). */
     fun mmsFailed() = post(
         ID_MMS,
@@ -174,5 +189,6 @@ class Notifications(private val context: Context) {
         private const val ID_LOCKED = 1
         private const val ID_MMS = 2
         private const val ID_SEND_FAILED = 3
+        private const val ID_STRANGER = 4
     }
 }

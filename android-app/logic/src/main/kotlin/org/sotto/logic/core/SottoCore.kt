@@ -49,6 +49,13 @@ sealed interface IncomingSms {
     data object PartOfEncrypted : IncomingSms
 
     /**
+     * A number whose key is unknown wants to talk by Sotto (a hello, or a first encrypted message). Nothing was
+     * answered or trusted: ask the user ([SottoCore.acceptStranger] or [SottoCore.declineStranger]). The sender
+     * number of an SMS can be forged, so show it as a request, never as that number's conversation.
+     */
+    data class StrangerWaiting(val number: String) : IncomingSms
+
+    /**
      * A Sotto SMS with no message to show: a discovery handshake, a receipt
      * or timer change, a held message of a changed identity, a group text
      * (groups are not in the app yet), or a damaged part. Never written
@@ -187,6 +194,21 @@ interface SottoCore : AutoCloseable {
      * and decrypts the messages held for it; refused while another key is offered too.
      */
     fun trustNewIdentity(conversationId: String, offeredKey: ByteArray)
+
+    /** The numbers whose Sotto request ([IncomingSms.StrangerWaiting]) waits for the user. */
+    fun strangersWaiting(): List<String>
+
+    /** The user agrees to talk to [number] by Sotto; its conversation stays plain until the handshake completes. */
+    fun acceptStranger(number: String, name: String)
+
+    /** Forgets [number]'s request without answering it. */
+    fun declineStranger(number: String)
+
+    /** The public key SMS are sealed to while locked (kept beside the database in the clear; it opens nothing). */
+    fun lockedInboxKey(): ByteArray
+
+    /** Opens one SMS record sealed to [lockedInboxKey] while the app was locked. */
+    fun openLockedInbox(sealed: ByteArray): ByteArray
 
     /** Hands in an SMS the phone received. */
     fun smsReceived(sender: String, body: String, receivedAtMillis: Long): IncomingSms
