@@ -93,7 +93,7 @@ impl Default for Limits {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),
             anonymous_idle_timeout: Duration::from_secs(20),
-            accounts_per_address_per_hour: 10,
+            accounts_per_address_per_hour: 5,
             mailbox_ttl: Duration::from_secs(30 * 24 * 3600),
             mailbox_quota: 10_000,
             // A sealed text is about 2 KiB: a full mailbox of texts fits.

@@ -3,7 +3,7 @@
 //!
 //! Stored: accounts (identity public key and registration id), their
 //! published prekeys, and mailboxes of sealed envelopes (recipient, opaque
-//! payload, arrival and expiry times). Nothing else: no sender, no phone
+//! payload and its size, arrival and expiry times). Nothing else: no sender, no phone
 //! number, no contact list, no plaintext. A PostgreSQL implementation for
 //! several relays can implement the same trait.
 
