@@ -729,7 +729,7 @@ async fn authenticate(
     if !exists
         && !shared
             .registration_limits
-            .allow(&session_source_key(session.source))
+            .allow(&source_limit_key(session.source))
     {
         let _ = send_frame(connection, error_response(0, proto::Status::RateLimited)).await;
         return Err("too many new accounts from this source");
@@ -748,7 +748,7 @@ async fn authenticate(
 }
 
 /// A source address as a [`KeyedLimits`] key.
-fn session_source_key(source: IpAddr) -> Vec<u8> {
+fn source_limit_key(source: IpAddr) -> Vec<u8> {
     match source {
         IpAddr::V4(v4) => v4.octets().to_vec(),
         IpAddr::V6(v6) => v6.octets().to_vec(),
