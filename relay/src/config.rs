@@ -106,12 +106,24 @@ impl std::fmt::Debug for TurnSection {
 pub struct LimitsConfig {
     /// Connections served at once.
     pub max_connections: usize,
-    /// Seconds of silence before a connection is closed.
+    /// Connections open at once from one source address (an IPv4 address
+    /// or an IPv6 /64).
+    pub max_connections_per_address: usize,
+    /// Seconds of silence before a logged-in connection is closed.
     pub idle_timeout_secs: u64,
+    /// Seconds an anonymous connection may go without a request other
+    /// than a ping before it is closed.
+    pub anonymous_idle_timeout_secs: u64,
+    /// New accounts per source address per hour.
+    pub accounts_per_address_per_hour: u32,
     /// Days an undelivered envelope is kept.
     pub mailbox_ttl_days: u64,
     /// Envelopes queued per account at most.
     pub mailbox_quota: u64,
+    /// Payload bytes queued per account at most.
+    pub mailbox_bytes_quota: u64,
+    /// Bytes of prekeys stored per account at most.
+    pub prekey_bytes_quota: u64,
     /// Sustained requests per second per connection.
     pub requests_per_second: u32,
     /// Burst of requests per connection.
@@ -148,9 +160,14 @@ impl Default for LimitsConfig {
         let limits = Limits::default();
         Self {
             max_connections: limits.max_connections,
+            max_connections_per_address: limits.max_connections_per_address,
             idle_timeout_secs: limits.idle_timeout.as_secs(),
+            anonymous_idle_timeout_secs: limits.anonymous_idle_timeout.as_secs(),
+            accounts_per_address_per_hour: limits.accounts_per_address_per_hour,
             mailbox_ttl_days: limits.mailbox_ttl.as_secs() / 86_400,
             mailbox_quota: limits.mailbox_quota,
+            mailbox_bytes_quota: limits.mailbox_bytes_quota,
+            prekey_bytes_quota: limits.prekey_bytes_quota,
             requests_per_second: limits.requests_per_second,
             request_burst: limits.request_burst,
             account_requests_per_second: limits.account_requests_per_second,
@@ -167,9 +184,14 @@ impl LimitsConfig {
     pub fn to_limits(&self) -> Limits {
         Limits {
             max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            anonymous_idle_timeout: Duration::from_secs(self.anonymous_idle_timeout_secs),
+            accounts_per_address_per_hour: self.accounts_per_address_per_hour,
             mailbox_ttl: Duration::from_secs(self.mailbox_ttl_days * 86_400),
             mailbox_quota: self.mailbox_quota,
+            mailbox_bytes_quota: self.mailbox_bytes_quota,
+            prekey_bytes_quota: self.prekey_bytes_quota,
             requests_per_second: self.requests_per_second,
             request_burst: self.request_burst,
             account_requests_per_second: self.account_requests_per_second,

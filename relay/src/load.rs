@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 /// `relay.toml` for the relay under load: limits high enough that the
 /// benchmark measures throughput, not rate limiting.
 pub const LOAD_RELAY_CONFIG: &str = "[limits]\nmax_connections = 100000\n\
+    max_connections_per_address = 100000\naccounts_per_address_per_hour = 1000000\n\
     requests_per_second = 1000000\nrequest_burst = 1000000\n\
     account_requests_per_second = 1000000\nrecipient_envelopes_per_second = 1000000\n\
     recipient_burst = 1000000\nmailbox_quota = 1000000\n";

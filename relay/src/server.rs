@@ -9,10 +9,16 @@
 //! acknowledges them. Malformed or oversized frames, idle connections and
 //! clients over their request rate are disconnected; nothing a client sends
 //! can panic the server. Logs carry no keys, payloads or addresses.
+//!
+//! What one free account can make the operator store is bounded: uploaded
+//! prekeys must be real, signed keys of the exact size (see
+//! [`crate::prekeys`]) within a byte quota, mailboxes have an envelope and
+//! a byte quota, and new accounts and open connections are limited per
+//! source address (see [`crate::source_address`]).
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -28,21 +34,38 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::Framed;
 
 use crate::identity::RelayIdentity;
-use crate::storage::{MailboxOutcome, MailboxWrite, RelayStorage, StorageError};
+use crate::source_address::{ConnectionSlot, ConnectionSlots};
+use crate::storage::{MailboxOutcome, MailboxQuota, MailboxWrite, RelayStorage, StorageError};
 
 /// Limits that protect the relay from its clients.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Connections served at once; more wait in the accept queue.
     pub max_connections: usize,
+    /// Connections one source address (an IPv4 address or an IPv6 /64)
+    /// may hold open at once; more are closed at once, before TLS.
+    pub max_connections_per_address: usize,
     /// Time allowed for the TLS handshake.
     pub handshake_timeout: Duration,
-    /// A connection that sends nothing for this long is closed.
+    /// A logged-in connection that sends nothing for this long is closed.
     pub idle_timeout: Duration,
+    /// An anonymous connection is closed when it has sent nothing but
+    /// pings for this long, or for `idle_timeout` if that is shorter
+    /// (counted from its last other request, or from its start): pings keep
+    /// a logged-in connection open, not a slot that does no work.
+    pub anonymous_idle_timeout: Duration,
+    /// New accounts one source address may create per hour (a token
+    /// bucket with this burst).
+    pub accounts_per_address_per_hour: u32,
     /// How long an undelivered envelope is kept.
     pub mailbox_ttl: Duration,
     /// Envelopes queued per account at most.
     pub mailbox_quota: u64,
+    /// Payload bytes queued per account at most.
+    pub mailbox_bytes_quota: u64,
+    /// Bytes of prekeys (public keys and signatures) stored per account at
+    /// most.
+    pub prekey_bytes_quota: u64,
     /// Sustained requests per second per connection.
     pub requests_per_second: u32,
     /// Requests a connection may send in a burst.
@@ -66,10 +89,19 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_connections: 10_000,
+            max_connections_per_address: 64,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),
+            anonymous_idle_timeout: Duration::from_secs(20),
+            accounts_per_address_per_hour: 5,
             mailbox_ttl: Duration::from_secs(30 * 24 * 3600),
             mailbox_quota: 10_000,
+            // A sealed text is about 2 KiB: a full mailbox of texts fits.
+            mailbox_bytes_quota: 32 * 1024 * 1024,
+            // Two batches of 100 one-time keys of each kind (about 330 KB)
+            // with room to spare; a Kyber-1024 key and its signature are
+            // 1,633 bytes.
+            prekey_bytes_quota: 512 * 1024,
             requests_per_second: 500,
             request_burst: 1_000,
             account_requests_per_second: 1_000,
@@ -99,6 +131,10 @@ struct Shared {
     recipient_limits: KeyedLimits,
     /// Bundle-fetch budgets of accounts.
     bundle_limits: KeyedLimits,
+    /// Budgets of new accounts, by source address.
+    registration_limits: KeyedLimits,
+    /// Open connections by source address.
+    connection_slots: Arc<ConnectionSlots>,
     /// Mailbox writes on their way to the group-commit writer.
     writes: mpsc::Sender<PendingWrite>,
     /// TURN credentials for calls, when the relay offers TURN.
@@ -151,12 +187,13 @@ async fn write(shared: &Shared, op: MailboxWrite) -> Option<MailboxOutcome> {
 /// and unused so the map stays bounded by the active keys.
 struct KeyedLimits {
     buckets: Mutex<HashMap<Vec<u8>, RateLimit>>,
-    rate: u32,
+    /// Tokens per second.
+    rate: f64,
     burst: u32,
 }
 
 impl KeyedLimits {
-    fn new(rate: u32, burst: u32) -> Self {
+    fn new(rate: f64, burst: u32) -> Self {
         Self {
             buckets: Mutex::new(HashMap::new()),
             rate,
@@ -230,17 +267,22 @@ impl RelayServer {
                 identity,
                 server_certificate,
                 account_limits: KeyedLimits::new(
-                    limits.account_requests_per_second,
+                    f64::from(limits.account_requests_per_second),
                     limits.account_requests_per_second.saturating_mul(2),
                 ),
                 recipient_limits: KeyedLimits::new(
-                    limits.recipient_envelopes_per_second,
+                    f64::from(limits.recipient_envelopes_per_second),
                     limits.recipient_burst,
                 ),
                 bundle_limits: KeyedLimits::new(
-                    limits.bundle_fetches_per_second,
+                    f64::from(limits.bundle_fetches_per_second),
                     limits.bundle_fetch_burst,
                 ),
+                registration_limits: KeyedLimits::new(
+                    f64::from(limits.accounts_per_address_per_hour) / 3600.0,
+                    limits.accounts_per_address_per_hour,
+                ),
+                connection_slots: ConnectionSlots::new(limits.max_connections_per_address),
                 limits,
                 online: Mutex::new(HashMap::new()),
                 writes,
@@ -290,7 +332,7 @@ impl RelayServer {
                 permit = permits.clone().acquire_owned() => permit,
             };
             let Ok(permit) = permit else { break };
-            let (tcp, _) = tokio::select! {
+            let (tcp, peer) = tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok(pair) => pair,
@@ -303,11 +345,18 @@ impl RelayServer {
                     }
                 },
             };
+            // Over its source's share: closed before any TLS work, so
+            // that one source cannot hold every slot.
+            let Some(slot) = self.shared.connection_slots.take(peer.ip()) else {
+                tracing::debug!("connection refused: its source has too many open");
+                drop(tcp);
+                continue;
+            };
             let shared = self.shared.clone();
             let acceptor = self.acceptor.clone();
             let stop = stop_rx.clone();
             connections.spawn(async move {
-                serve_connection(shared, acceptor, tcp, stop).await;
+                serve_connection(shared, acceptor, tcp, slot, stop).await;
                 drop(permit);
             });
             // Reap finished connection tasks so the set stays small.
@@ -382,7 +431,7 @@ where
     .unwrap_or_else(|_| Err(StorageError::Database(rusqlite::Error::InvalidQuery)))
 }
 
-/// A token bucket: `rate` per second, up to `burst` at once.
+/// A token bucket: `rate` tokens per second, up to `burst` at once.
 struct RateLimit {
     tokens: f64,
     rate: f64,
@@ -391,10 +440,10 @@ struct RateLimit {
 }
 
 impl RateLimit {
-    fn new(rate: u32, burst: u32) -> Self {
+    fn new(rate: f64, burst: u32) -> Self {
         Self {
             tokens: f64::from(burst),
-            rate: f64::from(rate),
+            rate,
             burst: f64::from(burst),
             last: Instant::now(),
         }
@@ -425,6 +474,11 @@ type Connection =
 /// The state of one connection.
 struct Session {
     account: Option<Vec<u8>>,
+    /// Where the connection comes from (see [`crate::source_address`]);
+    /// in memory only, never logged.
+    source: IpAddr,
+    /// When an anonymous connection last sent a request other than a ping.
+    last_work: Instant,
     /// Highest mailbox id pushed on this connection.
     pushed_up_to: u64,
     mailbox_changes: Option<watch::Receiver<u64>>,
@@ -440,6 +494,7 @@ async fn serve_connection(
     shared: Arc<Shared>,
     acceptor: TlsAcceptor,
     tcp: TcpStream,
+    slot: ConnectionSlot,
     mut stop: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
@@ -480,10 +535,12 @@ async fn serve_connection(
     }
     let mut session = Session {
         account: None,
+        source: slot.source(),
+        last_work: Instant::now(),
         pushed_up_to: 0,
         mailbox_changes: None,
         rate: RateLimit::new(
-            shared.limits.requests_per_second,
+            f64::from(shared.limits.requests_per_second),
             shared.limits.request_burst,
         ),
         in_flight: 0,
@@ -500,6 +557,7 @@ async fn serve_connection(
     if let Some(account) = &session.account {
         leave_online(&shared, account);
     }
+    drop(slot);
 }
 
 async fn run_session(
@@ -516,6 +574,16 @@ async fn run_session(
                 None => std::future::pending().await,
             }
         };
+        let idle_deadline = match session.account {
+            Some(_) => tokio::time::Instant::now() + shared.limits.idle_timeout,
+            None => {
+                let limit = shared
+                    .limits
+                    .anonymous_idle_timeout
+                    .min(shared.limits.idle_timeout);
+                (session.last_work + limit).into()
+            }
+        };
         tokio::select! {
             _ = stop.changed() => return Ok(()),
             changed = mailbox_changed => {
@@ -523,7 +591,7 @@ async fn run_session(
                     push_pending(shared, connection, session).await?;
                 }
             }
-            frame = tokio::time::timeout(shared.limits.idle_timeout, connection.next()) => {
+            frame = tokio::time::timeout_at(idle_deadline, connection.next()) => {
                 let body = match frame {
                     Err(_) => return Err("idle"),
                     Ok(None) => return Ok(()),
@@ -558,6 +626,9 @@ async fn run_session(
                         push_pending(shared, connection, session).await?;
                     }
                     Some(proto::client_frame::Kind::Request(request)) => {
+                        if !matches!(request.body, Some(proto::request::Body::Ping(_))) {
+                            session.last_work = Instant::now();
+                        }
                         let acked = matches!(request.body, Some(proto::request::Body::Ack(_)));
                         let response = handle_request(shared, session, request).await;
                         send_frame(connection, response).await?;
@@ -651,6 +722,18 @@ async fn authenticate(
         .await;
         return Err("authentication failed");
     };
+    let key = identity.clone();
+    let exists = with_storage(shared, move |s| s.account_exists(&key))
+        .await
+        .map_err(|_| "storage")?;
+    if !exists
+        && !shared
+            .registration_limits
+            .allow(&source_limit_key(session.source))
+    {
+        let _ = send_frame(connection, error_response(0, proto::Status::RateLimited)).await;
+        return Err("too many new accounts from this source");
+    }
     let registration_id = auth.registration_id;
     let now = now_ms();
     let key = identity.clone();
@@ -662,6 +745,14 @@ async fn authenticate(
     session.mailbox_changes = Some(join_online(shared, &identity));
     session.account = Some(identity);
     send_frame(connection, error_response(0, proto::Status::Ok)).await
+}
+
+/// A source address as a [`KeyedLimits`] key.
+fn source_limit_key(source: IpAddr) -> Vec<u8> {
+    match source {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => v6.octets().to_vec(),
+    }
 }
 
 fn join_online(shared: &Shared, account: &[u8]) -> watch::Receiver<u64> {
@@ -805,7 +896,10 @@ async fn handle_request(
                 payload: send.payload,
                 now_ms: now,
                 expires_at_ms: now + shared.limits.mailbox_ttl.as_millis() as u64,
-                quota: shared.limits.mailbox_quota,
+                quota: MailboxQuota {
+                    envelopes: shared.limits.mailbox_quota,
+                    bytes: shared.limits.mailbox_bytes_quota,
+                },
             };
             match write(shared, op).await {
                 Some(MailboxOutcome::Queued(_)) => {
@@ -825,7 +919,25 @@ async fn handle_request(
             let Some(account) = account else {
                 return error_response(id, proto::Status::Unauthenticated);
             };
-            match with_storage(shared, move |s| s.store_prekeys(&account, &upload)).await {
+            // The account is a canonical identity key (checked at login).
+            let Ok(identity) = IdentityKey::decode(&account) else {
+                return error_response(id, proto::Status::Internal);
+            };
+            // Up to a few hundred signature checks: off the async workers.
+            let checked = tokio::task::spawn_blocking(move || {
+                crate::prekeys::check_upload(&identity, &upload).map(|()| upload)
+            })
+            .await;
+            let upload = match checked {
+                Ok(Ok(upload)) => upload,
+                Ok(Err(invalid)) => {
+                    tracing::debug!(%invalid, "prekey upload refused");
+                    return error_response(id, proto::Status::BadRequest);
+                }
+                Err(_) => return error_response(id, proto::Status::Internal),
+            };
+            let quota = shared.limits.prekey_bytes_quota;
+            match with_storage(shared, move |s| s.store_prekeys(&account, &upload, quota)).await {
                 Ok(counts) => response(
                     id,
                     proto::Status::Ok,

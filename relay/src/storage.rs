@@ -3,7 +3,7 @@
 //!
 //! Stored: accounts (identity public key and registration id), their
 //! published prekeys, and mailboxes of sealed envelopes (recipient, opaque
-//! payload, arrival and expiry times). Nothing else: no sender, no phone
+//! payload and its size, arrival and expiry times). Nothing else: no sender, no phone
 //! number, no contact list, no plaintext. A PostgreSQL implementation for
 //! several relays can implement the same trait.
 
@@ -21,13 +21,22 @@ pub enum StorageError {
     NoAccount,
     /// the recipient's mailbox is full
     MailboxFull,
-    /// the account already holds the most one-time prekeys allowed
+    /// the upload would take the account past its prekey count or byte quota
     TooManyPreKeys,
 }
 
 /// One-time prekeys of each kind an account may keep on the relay; a client
 /// uploads 100 at a time and tops up when few are left.
 pub const MAX_ONE_TIME_PREKEYS: u32 = 1_000;
+
+/// What one mailbox may hold: envelopes and payload bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailboxQuota {
+    /// Envelopes at most.
+    pub envelopes: u64,
+    /// Payload bytes at most, all envelopes together.
+    pub bytes: u64,
+}
 
 /// Result alias for storage calls.
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -73,7 +82,7 @@ pub enum MailboxWrite {
         /// Expiry time.
         expires_at_ms: u64,
         /// The recipient's quota.
-        quota: u64,
+        quota: MailboxQuota,
     },
     /// Delete an acknowledged envelope (see [`RelayStorage::ack`]).
     Ack {
@@ -111,26 +120,31 @@ pub trait RelayStorage: Send {
     fn account_exists(&self, identity: &[u8]) -> StorageResult<bool>;
     /// Deletes the account, its prekeys and its mailbox.
     fn delete_account(&mut self, identity: &[u8]) -> StorageResult<()>;
-    /// Stores uploaded prekeys; returns the one-time counts afterwards.
+    /// Stores uploaded prekeys (already checked, see [`crate::prekeys`]);
+    /// returns the one-time counts afterwards. Fails with `TooManyPreKeys`,
+    /// storing nothing, if the account would then hold more than
+    /// [`MAX_ONE_TIME_PREKEYS`] of a kind or more than `byte_quota` bytes of
+    /// prekeys (public keys and signatures) in all.
     fn store_prekeys(
         &mut self,
         identity: &[u8],
         upload: &proto::UploadPreKeys,
+        byte_quota: u64,
     ) -> StorageResult<proto::PreKeyCounts>;
     /// How many one-time prekeys the account has left.
     fn prekey_counts(&self, identity: &[u8]) -> StorageResult<proto::PreKeyCounts>;
     /// Takes a bundle for the account, consuming its one-time keys: each is
     /// handed out at most once, however many fetches run at the same time.
     fn take_bundle(&mut self, identity: &[u8]) -> StorageResult<Option<BundleParts>>;
-    /// Queues one envelope (a batch of one); fails with `MailboxFull` past
-    /// `quota` envelopes.
+    /// Queues one envelope (a batch of one); fails with `MailboxFull` if it
+    /// would take the mailbox past `quota`.
     fn enqueue(
         &mut self,
         recipient: &[u8],
         payload: &[u8],
         now_ms: u64,
         expires_at_ms: u64,
-        quota: u64,
+        quota: MailboxQuota,
     ) -> StorageResult<u64> {
         let write = MailboxWrite::Enqueue {
             recipient: recipient.to_vec(),
@@ -184,7 +198,8 @@ pub trait RelayStorage: Send {
     fn write_batch(&mut self, writes: &[MailboxWrite]) -> StorageResult<Vec<MailboxOutcome>>;
 }
 
-const SCHEMA: &[&str] = &[r#"
+const SCHEMA: &[&str] = &[
+    r#"
     CREATE TABLE accounts (
         identity BLOB PRIMARY KEY,
         registration_id INTEGER NOT NULL,
@@ -219,7 +234,16 @@ const SCHEMA: &[&str] = &[r#"
     );
     CREATE INDEX mailbox_by_recipient ON mailbox (recipient, id);
     CREATE INDEX mailbox_by_expiry ON mailbox (expires_at_ms);
-"#];
+"#,
+    r#"
+    -- Payload sizes in the recipient index, so that the byte quota is
+    -- checked from the index alone, as the envelope count already was.
+    ALTER TABLE mailbox ADD COLUMN size INTEGER NOT NULL DEFAULT 0;
+    UPDATE mailbox SET size = length(payload);
+    DROP INDEX mailbox_by_recipient;
+    CREATE INDEX mailbox_by_recipient ON mailbox (recipient, id, size);
+"#,
+];
 
 /// [`RelayStorage`] in an embedded SQLite database.
 pub struct SqliteStorage {
@@ -315,6 +339,7 @@ impl RelayStorage for SqliteStorage {
         &mut self,
         identity: &[u8],
         upload: &proto::UploadPreKeys,
+        byte_quota: u64,
     ) -> StorageResult<proto::PreKeyCounts> {
         let tx = self.conn.transaction()?;
         if !account_exists_in(&tx, identity)? {
@@ -353,7 +378,10 @@ impl RelayStorage for SqliteStorage {
             }
         }
         let counts = Self::counts(&tx, identity)?;
-        if counts.one_time > MAX_ONE_TIME_PREKEYS || counts.one_time_kyber > MAX_ONE_TIME_PREKEYS {
+        if counts.one_time > MAX_ONE_TIME_PREKEYS
+            || counts.one_time_kyber > MAX_ONE_TIME_PREKEYS
+            || prekey_bytes(&tx, identity)? > byte_quota
+        {
             // Dropping `tx` rolls the upload back.
             return Err(StorageError::TooManyPreKeys);
         }
@@ -476,6 +504,20 @@ impl RelayStorage for SqliteStorage {
     }
 }
 
+/// Bytes of prekeys (public keys and signatures) the account holds.
+fn prekey_bytes(conn: &Connection, identity: &[u8]) -> StorageResult<u64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(sum(length(public_key) + length(signature)), 0) FROM (
+                 SELECT public_key, signature FROM signed_prekeys WHERE identity = ?1
+                 UNION ALL
+                 SELECT public_key, signature FROM last_resort_prekeys WHERE identity = ?1
+                 UNION ALL
+                 SELECT public_key, signature FROM one_time_prekeys WHERE identity = ?1)",
+        )?
+        .query_row([identity], |r| r.get(0))?)
+}
+
 fn account_exists_in(conn: &Connection, identity: &[u8]) -> StorageResult<bool> {
     Ok(conn
         .prepare_cached("SELECT 1 FROM accounts WHERE identity = ?1")?
@@ -489,22 +531,25 @@ fn enqueue_in(
     payload: &[u8],
     now_ms: u64,
     expires_at_ms: u64,
-    quota: u64,
+    quota: MailboxQuota,
 ) -> StorageResult<u64> {
     if !account_exists_in(conn, recipient)? {
         return Err(StorageError::NoAccount);
     }
-    let queued: u64 = conn
-        .prepare_cached("SELECT count(*) FROM mailbox WHERE recipient = ?1")?
-        .query_row([recipient], |r| r.get(0))?;
-    if queued >= quota {
+    let (queued, bytes): (u64, u64) = conn
+        .prepare_cached(
+            "SELECT count(*), coalesce(sum(size), 0) FROM mailbox WHERE recipient = ?1",
+        )?
+        .query_row([recipient], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let size = payload.len() as u64;
+    if queued >= quota.envelopes || bytes.saturating_add(size) > quota.bytes {
         return Err(StorageError::MailboxFull);
     }
     conn.prepare_cached(
-        "INSERT INTO mailbox (recipient, payload, received_at_ms, expires_at_ms)
-         VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO mailbox (recipient, payload, size, received_at_ms, expires_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![recipient, payload, now_ms, expires_at_ms])?;
+    .execute(params![recipient, payload, size, now_ms, expires_at_ms])?;
     Ok(conn.last_insert_rowid() as u64)
 }
 
@@ -517,6 +562,14 @@ mod tests {
             id,
             public_key: vec![id as u8; 33],
             signature: vec![1; 64],
+        }
+    }
+
+    /// Envelope quotas only.
+    fn envelopes(envelopes: u64) -> MailboxQuota {
+        MailboxQuota {
+            envelopes,
+            bytes: u64::MAX,
         }
     }
 
@@ -538,6 +591,7 @@ mod tests {
                 one_time_prekeys: vec![key(10), key(11)],
                 one_time_kyber_prekeys: vec![key(20)],
             },
+            u64::MAX,
         )?;
         assert_eq!((counts.one_time, counts.one_time_kyber), (2, 1));
         let first = s.take_bundle(b"alice")?.expect("bundle");
@@ -562,12 +616,83 @@ mod tests {
             one_time_prekeys: (from..from + n).map(key).collect(),
             ..Default::default()
         };
-        s.store_prekeys(b"carol", &upload(0, MAX_ONE_TIME_PREKEYS))?;
+        s.store_prekeys(b"carol", &upload(0, MAX_ONE_TIME_PREKEYS), u64::MAX)?;
         assert!(matches!(
-            s.store_prekeys(b"carol", &upload(MAX_ONE_TIME_PREKEYS, 1)),
+            s.store_prekeys(b"carol", &upload(MAX_ONE_TIME_PREKEYS, 1), u64::MAX),
             Err(StorageError::TooManyPreKeys)
         ));
         assert_eq!(s.prekey_counts(b"carol")?.one_time, MAX_ONE_TIME_PREKEYS);
+        Ok(())
+    }
+
+    #[test]
+    fn prekey_bytes_are_capped_and_a_refused_upload_stores_nothing() -> StorageResult<()> {
+        let (_dir, mut s) = storage();
+        s.upsert_account(b"dave", 1, 1)?;
+        // Each test key is 33 + 64 bytes.
+        let upload = |ids: std::ops::Range<u32>| proto::UploadPreKeys {
+            signed_prekey: Some(key(0)),
+            one_time_prekeys: ids.map(key).collect(),
+            ..Default::default()
+        };
+        let quota = 10 * 97;
+        assert_eq!(s.store_prekeys(b"dave", &upload(1..10), quota)?.one_time, 9);
+        assert!(matches!(
+            s.store_prekeys(b"dave", &upload(10..11), quota),
+            Err(StorageError::TooManyPreKeys)
+        ));
+        assert_eq!(s.prekey_counts(b"dave")?.one_time, 9);
+        // Replacing the signed prekey is not adding to it.
+        assert_eq!(s.store_prekeys(b"dave", &upload(1..1), quota)?.one_time, 9);
+        Ok(())
+    }
+
+    #[test]
+    fn mailbox_bytes_are_capped() -> StorageResult<()> {
+        let (_dir, mut s) = storage();
+        s.upsert_account(b"erin", 1, 1)?;
+        let quota = MailboxQuota {
+            envelopes: 100,
+            bytes: 10,
+        };
+        s.enqueue(b"erin", &[1; 6], 1, 100, quota)?;
+        assert!(matches!(
+            s.enqueue(b"erin", &[2; 5], 1, 100, quota),
+            Err(StorageError::MailboxFull)
+        ));
+        s.enqueue(b"erin", &[3; 4], 1, 100, quota)?;
+        assert_eq!(s.pending(b"erin", 0, 10)?.len(), 2);
+        Ok(())
+    }
+
+    #[test]
+    fn a_database_of_the_first_schema_counts_its_mailbox_bytes() -> StorageResult<()> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("relay.db");
+        {
+            let conn = Connection::open(&path)?;
+            conn.execute_batch(SCHEMA[0])?;
+            conn.pragma_update(None, "user_version", 1)?;
+            conn.execute(
+                "INSERT INTO accounts VALUES (?1, 1, 1)",
+                [b"frank".as_slice()],
+            )?;
+            conn.execute(
+                "INSERT INTO mailbox (recipient, payload, received_at_ms, expires_at_ms)
+                 VALUES (?1, ?2, 1, 100)",
+                params![b"frank".as_slice(), [7u8; 8].as_slice()],
+            )?;
+        }
+        let mut s = SqliteStorage::open(&path)?;
+        let quota = MailboxQuota {
+            envelopes: 100,
+            bytes: 10,
+        };
+        assert!(matches!(
+            s.enqueue(b"frank", &[1; 3], 1, 100, quota),
+            Err(StorageError::MailboxFull)
+        ));
+        s.enqueue(b"frank", &[1; 2], 1, 100, quota)?;
         Ok(())
     }
 
@@ -576,7 +701,7 @@ mod tests {
         let (_dir, mut s) = storage();
         let reader = s.reader()?;
         s.upsert_account(b"bob", 1, 1)?;
-        let id = s.enqueue(b"bob", b"one", 1, 100, 10)?;
+        let id = s.enqueue(b"bob", b"one", 1, 100, envelopes(10))?;
         assert_eq!(reader.pending(b"bob", 0, 10)?[0].id, id);
         s.ack(b"bob", id)?;
         assert!(reader.pending(b"bob", 0, 10)?.is_empty());
@@ -588,13 +713,13 @@ mod tests {
         let (_dir, mut s) = storage();
         s.upsert_account(b"bob", 1, 1)?;
         assert!(matches!(
-            s.enqueue(b"nobody", b"x", 1, 100, 10),
+            s.enqueue(b"nobody", b"x", 1, 100, envelopes(10)),
             Err(StorageError::NoAccount)
         ));
-        let a = s.enqueue(b"bob", b"one", 1, 100, 2)?;
-        let b = s.enqueue(b"bob", b"two", 1, 50, 2)?;
+        let a = s.enqueue(b"bob", b"one", 1, 100, envelopes(2))?;
+        let b = s.enqueue(b"bob", b"two", 1, 50, envelopes(2))?;
         assert!(matches!(
-            s.enqueue(b"bob", b"three", 1, 100, 2),
+            s.enqueue(b"bob", b"three", 1, 100, envelopes(2)),
             Err(StorageError::MailboxFull)
         ));
         assert_eq!(s.pending(b"bob", 0, 10)?.len(), 2);
@@ -618,7 +743,7 @@ mod tests {
             payload: b"sealed".to_vec(),
             now_ms: 1,
             expires_at_ms: 100,
-            quota: 2,
+            quota: envelopes(2),
         };
         let outcomes = s.write_batch(&[
             enqueue(b"bob"),

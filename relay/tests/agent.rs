@@ -147,7 +147,16 @@ async fn the_agent_tops_up_one_time_prekeys_that_others_used() -> TestResult {
             .await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while served < 60 && tokio::time::Instant::now() < deadline {
-        let bundle = fetcher.fetch_bundle(&bob_id).await?;
+        let bundle = match fetcher.fetch_bundle(&bob_id).await {
+            Ok(bundle) => bundle,
+            // The agent reports itself connected before its first upload
+            // is through (the relay checks every key's signature).
+            Err(sotto_core::Error::RelayRefused("not found")) if served == 0 => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
         if bundle.pre_key_id()?.is_some() {
             served += 1;
         } else {
@@ -159,6 +168,64 @@ async fn the_agent_tops_up_one_time_prekeys_that_others_used() -> TestResult {
         served >= 60,
         "the agent kept the stock up ({served} served)"
     );
+    stop_tx.send(true)?;
+    relay.stop()
+}
+
+#[tokio::test]
+async fn the_agent_stays_connected_when_the_relay_closes_idle_anonymous_connections() -> TestResult
+{
+    let dir = tempfile::tempdir()?;
+    let relay = RelayProcess::start_with(
+        &dir.path().join("relay"),
+        0,
+        "[limits]\nanonymous_idle_timeout_secs = 1\n",
+    )?;
+    let invite = relay.invite.clone();
+    let mut alice = Account::create(dir.path(), "alice", 14)?;
+    let mut bob = Account::create(dir.path(), "bob", 15)?;
+    let (alice_id, bob_id) = (alice.identity()?, bob.identity()?);
+    let bob_for_alice = alice.add_contact(&bob_id, "Bob")?;
+    bob.add_contact(&alice_id, "Alice")?;
+    drop(bob.register(&invite).await?);
+    let bundle = alice.register(&invite).await?.fetch_bundle(&bob_id).await?;
+    session::start_session(
+        &mut alice.store,
+        &bob_for_alice,
+        &bundle,
+        SystemTime::now(),
+        &mut alice.rng,
+    )?;
+
+    let mut config = AgentConfig::new(invite.clone());
+    config.keepalive = Duration::from_millis(200);
+    let (stop_tx, stop) = watch::channel(false);
+    let mut alice = start_agent(alice, config.clone(), stop.clone());
+    let mut bob = start_agent(bob, config, stop);
+    wait_connected(&mut alice).await?;
+    wait_connected(&mut bob).await?;
+
+    // Keepalives for longer than the relay lets an anonymous connection
+    // idle, then a text.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    {
+        let mut store = alice.store.lock().map_err(|_| "poisoned")?;
+        messaging::send_text(
+            &mut *store,
+            &bob_for_alice,
+            "still here",
+            SystemTime::now(),
+            &mut rand::rng(),
+        )?;
+    }
+    alice.outbox.notify_one();
+    assert_eq!(next_text(&mut bob).await?, "still here");
+    while let Ok(event) = alice.events.try_recv() {
+        assert!(
+            !matches!(event, AgentEvent::Disconnected(_)),
+            "the agent lost its session: {event:?}"
+        );
+    }
     stop_tx.send(true)?;
     relay.stop()
 }

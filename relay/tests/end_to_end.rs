@@ -294,8 +294,9 @@ async fn the_relay_keeps_no_text_and_no_sender() -> TestResult {
     );
     // Alice logged in once to get her certificate, so her account exists;
     // what must not exist is any link from the envelope to her. The mailbox
-    // row holds only recipient, payload and times (see storage.rs), and the
-    // payload is sealed: her identity key appears only in her account row.
+    // row holds only recipient, payload, its size and times (see
+    // storage.rs), and the payload is sealed: her identity key appears only
+    // in her account row.
     let conn = rusqlite::Connection::open(relay_dir.join("relay.db"))?;
     let columns: Vec<String> = conn
         .prepare("SELECT name FROM pragma_table_info('mailbox')")?
@@ -308,7 +309,8 @@ async fn the_relay_keeps_no_text_and_no_sender() -> TestResult {
             "recipient",
             "payload",
             "received_at_ms",
-            "expires_at_ms"
+            "expires_at_ms",
+            "size"
         ]
     );
     let payload: Vec<u8> = conn.query_row("SELECT payload FROM mailbox", [], |r| r.get(0))?;

@@ -3,7 +3,9 @@
 //! outbox (sealing each envelope for its recipient), receives deliveries —
 //! acknowledging each only after `messaging::receive_sealed_via_relay`
 //! committed it —
-//! and pings to keep the connection alive.
+//! and pings to keep the connection alive. Sealed envelopes go out on an
+//! anonymous connection opened for each flush of the outbox: the relay
+//! closes anonymous connections that only ping.
 //!
 //! The store is shared with the application behind a mutex; the agent
 //! holds the lock only for synchronous store work, never across network I/O.
@@ -170,22 +172,11 @@ where
         registration_id: account.registration_id,
     };
     let mut connection = open(config, Some(login), rng).await?;
-    // Sealed envelopes go out on a second, anonymous connection, so the
-    // relay cannot tie them to the account logged in on the first.
-    let mut sending = open(config, None, rng).await?;
     *connected = true;
     let _ = events.send(AgentEvent::Connected);
 
     replenish_prekeys(store, &mut connection, config, rng).await?;
-    flush_outbox(
-        store,
-        &mut connection,
-        &mut sending,
-        certificate,
-        events,
-        rng,
-    )
-    .await?;
+    flush_outbox(store, config, &mut connection, certificate, events, rng).await?;
 
     let mut keepalive = tokio::time::interval(config.keepalive);
     keepalive.tick().await;
@@ -219,12 +210,11 @@ where
                 }
             }
             _ = outbox_changed.notified() => {
-                flush_outbox(store, &mut connection, &mut sending, certificate, events, rng).await?;
+                flush_outbox(store, config, &mut connection, certificate, events, rng).await?;
             }
             // The keepalive also tops up prekeys that others fetched.
             _ = keepalive.tick() => {
                 replenish_prekeys(store, &mut connection, config, rng).await?;
-                sending.ping().await?;
             }
         }
     }
@@ -265,12 +255,13 @@ async fn open(
 }
 
 /// Seals and sends everything in the outbox, oldest first: certificates
-/// come from the logged-in `connection`, envelopes go out on the anonymous
-/// `sending` one.
+/// come from the logged-in `connection`, envelopes go out on an anonymous
+/// connection opened for this flush, so the relay cannot tie them to the
+/// account logged in on the first.
 async fn flush_outbox<S>(
     store: &Arc<Mutex<S>>,
+    config: &AgentConfig,
     connection: &mut RelayConnection,
-    sending: &mut RelayConnection,
     certificate: &mut Option<SenderCertificate>,
     events: &mpsc::UnboundedSender<AgentEvent>,
     rng: &mut StdRng,
@@ -279,6 +270,10 @@ where
     S: SottoStore + Send + 'static,
 {
     let pending = lock(store).outbox()?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let mut sending = open(config, None, rng).await?;
     for entry in pending {
         // Renewed well before expiry: recipients check it as of when the
         // relay accepted the envelope, so only its age at sending matters.

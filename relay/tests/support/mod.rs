@@ -40,11 +40,13 @@ impl RelayProcess {
         Self::start_with(data_dir, port, "")
     }
 
-    /// Starts the relay with `config` as its `relay.toml`.
+    /// Starts the relay with `config` as its `relay.toml`, with limits per
+    /// source address raised unless `config` sets them: every test client
+    /// comes from 127.0.0.1.
     pub fn start_with(data_dir: &Path, port: u16, config: &str) -> TestResult<Self> {
         std::fs::create_dir_all(data_dir)?;
         let config_path = data_dir.join("relay.toml");
-        std::fs::write(&config_path, config)?;
+        std::fs::write(&config_path, loopback_limits(config)?)?;
         let listen = format!("127.0.0.1:{port}");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sotto-relay"))
             .arg("--config")
@@ -110,6 +112,24 @@ impl RelayProcess {
         }
         Ok(())
     }
+}
+
+/// `config` with the limits per source address raised to what a machine
+/// full of test clients needs, where it does not set them itself.
+fn loopback_limits(config: &str) -> TestResult<String> {
+    let mut table: toml::Table = toml::from_str(config)?;
+    let limits = table
+        .entry("limits")
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+        .as_table_mut()
+        .ok_or("[limits] is not a table")?;
+    for key in [
+        "max_connections_per_address",
+        "accounts_per_address_per_hour",
+    ] {
+        limits.entry(key).or_insert(toml::Value::Integer(1_000_000));
+    }
+    Ok(toml::to_string(&table)?)
 }
 
 impl Drop for RelayProcess {
