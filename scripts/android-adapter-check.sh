@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/kotlin-env.sh
 . scripts/kotlin-env.sh
 
-generated=target/kotlin/generated
+# Where kotlin-test.sh generated them (it honours CARGO_TARGET_DIR too).
+generated="${CARGO_TARGET_DIR:-target}/kotlin/generated"
 logic_jar=android-app/build/check/logic-and-tests.jar
 adapter=android-app/app/src/main/kotlin/org/sotto/app/core/BindingsAdapter.kt
 if ! compgen -G "$generated/org/sotto/ffi/*.kt" >/dev/null; then

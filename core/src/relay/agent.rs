@@ -3,9 +3,10 @@
 //! outbox (sealing each envelope for its recipient), receives deliveries —
 //! acknowledging each only after `messaging::receive_sealed_via_relay`
 //! committed it —
-//! and pings to keep the connection alive. Sealed envelopes go out on an
-//! anonymous connection opened for each flush of the outbox: the relay
-//! closes anonymous connections that only ping.
+//! and pings to keep the connection alive. Sealed envelopes go out on a
+//! second, anonymous connection, kept while it is in use and opened afresh
+//! after [`ANONYMOUS_REUSE`] of quiet: the relay closes anonymous
+//! connections that only ping, so it is not kept alive by pings.
 //!
 //! The store is shared with the application behind a mutex; the agent
 //! holds the lock only for synchronous store work, never across network I/O.
@@ -172,11 +173,21 @@ where
         registration_id: account.registration_id,
     };
     let mut connection = open(config, Some(login), rng).await?;
+    let mut sending = AnonymousSending::default();
     *connected = true;
     let _ = events.send(AgentEvent::Connected);
 
     replenish_prekeys(store, &mut connection, config, rng).await?;
-    flush_outbox(store, config, &mut connection, certificate, events, rng).await?;
+    flush_outbox(
+        store,
+        config,
+        &mut connection,
+        &mut sending,
+        certificate,
+        events,
+        rng,
+    )
+    .await?;
 
     let mut keepalive = tokio::time::interval(config.keepalive);
     keepalive.tick().await;
@@ -210,7 +221,7 @@ where
                 }
             }
             _ = outbox_changed.notified() => {
-                flush_outbox(store, config, &mut connection, certificate, events, rng).await?;
+                flush_outbox(store, config, &mut connection, &mut sending, certificate, events, rng).await?;
             }
             // The keepalive also tops up prekeys that others fetched.
             _ = keepalive.tick() => {
@@ -254,14 +265,50 @@ async fn open(
     }
 }
 
+/// How long an anonymous sending connection is used again after its last
+/// send. Well below the relay's default idle limit for anonymous
+/// connections (20 s), so a conversation in progress pays for no new TLS
+/// handshake (or Tor stream) per text, and a quiet one never finds its
+/// connection closed under it.
+const ANONYMOUS_REUSE: Duration = Duration::from_secs(10);
+
+/// The anonymous connection sealed envelopes go out on, so the relay cannot
+/// tie them to the account logged in on the other; with when it last sent.
+#[derive(Default)]
+struct AnonymousSending {
+    connection: Option<(RelayConnection, tokio::time::Instant)>,
+}
+
+impl AnonymousSending {
+    /// The connection to send on: the last one if it sent within
+    /// [`ANONYMOUS_REUSE`], else a new one.
+    async fn get(
+        &mut self,
+        config: &AgentConfig,
+        rng: &mut StdRng,
+    ) -> Result<&mut RelayConnection> {
+        let now = tokio::time::Instant::now();
+        let stale = self
+            .connection
+            .as_ref()
+            .is_none_or(|(_, last)| now.duration_since(*last) >= ANONYMOUS_REUSE);
+        if stale {
+            self.connection = Some((open(config, None, rng).await?, now));
+        }
+        let (connection, last) = self.connection.as_mut().ok_or(Error::ConnectionClosed)?;
+        *last = now;
+        Ok(connection)
+    }
+}
+
 /// Seals and sends everything in the outbox, oldest first: certificates
-/// come from the logged-in `connection`, envelopes go out on an anonymous
-/// connection opened for this flush, so the relay cannot tie them to the
-/// account logged in on the first.
+/// come from the logged-in `connection`, envelopes go out on the anonymous
+/// `sending` one.
 async fn flush_outbox<S>(
     store: &Arc<Mutex<S>>,
     config: &AgentConfig,
     connection: &mut RelayConnection,
+    sending: &mut AnonymousSending,
     certificate: &mut Option<SenderCertificate>,
     events: &mpsc::UnboundedSender<AgentEvent>,
     rng: &mut StdRng,
@@ -270,10 +317,6 @@ where
     S: SottoStore + Send + 'static,
 {
     let pending = lock(store).outbox()?;
-    if pending.is_empty() {
-        return Ok(());
-    }
-    let mut sending = open(config, None, rng).await?;
     for entry in pending {
         // Renewed well before expiry: recipients check it as of when the
         // relay accepted the envelope, so only its age at sending matters.
@@ -296,7 +339,10 @@ where
             }
         };
         let outcome = match sealed {
-            Ok((recipient, payload)) => sending.send_sealed(&recipient, payload).await,
+            Ok((recipient, payload)) => {
+                let sending = sending.get(config, rng).await?;
+                sending.send_sealed(&recipient, payload).await
+            }
             Err(e) => Err(e),
         };
         match outcome {

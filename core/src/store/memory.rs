@@ -58,8 +58,9 @@ struct State {
     sms_sent: BTreeMap<i64, SentSms>,
 }
 
-/// A [`SottoStore`] that lives in memory only.
-#[derive(Default)]
+/// A [`SottoStore`] that lives in memory only. A clone is an independent
+/// copy (the fuzzers start every input from one prepared store).
+#[derive(Clone, Default)]
 pub struct InMemStore {
     state: State,
     /// The state as it was at `begin`, restored by `rollback`.
