@@ -586,6 +586,8 @@ fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
         number: BOB,
     };
     let (bob_at_alice, _) = after_handshake(&alice, &bob)?;
+    alice.account.mark_verified(&bob_at_alice)?;
+    assert!(alice.account.contact(&bob_at_alice)?.verified);
 
     // Bob's phone is wiped: a new account on the same number.
     drop(bob);
@@ -609,6 +611,11 @@ fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
     }));
     let info = alice.account.contact(&bob_at_alice)?;
     assert!(info.identity_changed && !info.identity_conflict);
+    assert!(!info.verified, "the old key's verification is not the new key's");
+    assert!(matches!(
+        alice.account.mark_verified(&bob_at_alice),
+        Err(Error::UntrustedIdentity)
+    ));
     assert!(alice.account.held_message_count(&bob_at_alice)? >= 1);
 
     // Nothing goes to the old key meanwhile.
