@@ -611,7 +611,10 @@ fn a_contact_with_a_new_identity_is_held_until_trusted() -> Result<()> {
     }));
     let info = alice.account.contact(&bob_at_alice)?;
     assert!(info.identity_changed && !info.identity_conflict);
-    assert!(!info.verified, "the old key's verification is not the new key's");
+    assert!(
+        !info.verified,
+        "the old key's verification is not the new key's"
+    );
     assert!(matches!(
         alice.account.mark_verified(&bob_at_alice),
         Err(Error::UntrustedIdentity)

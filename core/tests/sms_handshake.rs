@@ -357,6 +357,44 @@ fn a_hello_with_a_changed_identity_is_refused_until_retrusted() -> Result<()> {
 }
 
 #[test]
+fn an_answer_under_a_new_key_is_held_and_our_hello_not_sent_again() -> Result<()> {
+    let mut rng = rng(9);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    let (b_at_a, _, _) = handshake(&mut a, &mut b, &mut rng)?;
+    // B reinstalls; A says hello again and the new B answers it.
+    let mut b2 = phone("+4915123456789", false, &mut rng)?;
+    let b_number = b2.number.clone();
+    let (_, step) = a
+        .endpoint
+        .start_handshake(&mut a.store, &b_number, "Bob", now(), &mut rng)?;
+    a.events.clear();
+    exchange(&mut a, &mut b2, step, &mut rng)?;
+    assert!(a.events.iter().any(|e| matches!(
+        e,
+        SmsEvent::Received {
+            received: Received::HeldForUntrustedIdentity,
+            ..
+        }
+    )));
+    assert!(!a
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::SessionReady { .. })));
+    assert_eq!(
+        sotto_core::session::offered_identities(&a.store, &b_at_a)?.len(),
+        1
+    );
+    // Answered: the hello is not sent again (another ~30 SMS) while the key
+    // waits for the user.
+    assert_eq!(a.endpoint.pending_handshake(&b_number), None);
+    let later = now() + std::time::Duration::from_secs(3 * 3600);
+    let step = a.endpoint.tick(&mut a.store, later, &mut rng)?;
+    assert!(step.outgoing.is_empty(), "{:?}", step.outgoing);
+    Ok(())
+}
+
+#[test]
 fn bad_hellos_and_junk_payloads_fail_visibly_and_change_nothing() -> Result<()> {
     let mut rng = rng(4);
     let mut b = phone("+4915123456789", false, &mut rng)?;

@@ -658,7 +658,12 @@ impl SmsEndpoint {
             received,
             Received::Duplicate | Received::HeldForUntrustedIdentity
         );
-        let answered_our_hello = news && answers_our_hello && self.hellos.remove(from).is_some();
+        // The answer to our hello came (perhaps under a new key, held for
+        // the user): the hello is not sent again either way.
+        let hello_answered = answers_our_hello
+            && !matches!(received, Received::Duplicate)
+            && self.hellos.remove(from).is_some();
+        let answered_our_hello = hello_answered && news;
         if news && self.relay_owed.get(from).is_some_and(|owed| owed.rides > 0) {
             self.relay_owed.remove(from);
         }
