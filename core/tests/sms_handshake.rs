@@ -395,6 +395,91 @@ fn an_answer_under_a_new_key_is_held_and_our_hello_not_sent_again() -> Result<()
 }
 
 #[test]
+fn an_accepted_forged_hello_is_never_completed_by_its_forger() -> Result<()> {
+    let mut rng = rng(10);
+    let mut b = phone("+4915123456789", false, &mut rng)?;
+    b.endpoint = SmsEndpoint::new(SmsConfig::default());
+    let mut mallory = phone("+4917000000001", false, &mut rng)?;
+    let a_number = PhoneNumber::parse("+4930901820", "DE")?;
+    // Mallory's hello, sent "from A"; B's user believes it and agrees.
+    let b_number = b.number.clone();
+    let (_, hello) =
+        mallory
+            .endpoint
+            .start_handshake(&mut mallory.store, &b_number, "B", now(), &mut rng)?;
+    for out in hello.outgoing {
+        let SmsBody::Text(text) = out.body else {
+            panic!("text SMS");
+        };
+        b.endpoint
+            .receive_text(&mut b.store, &a_number, &text, now(), &mut rng)?;
+    }
+    let answer = b
+        .endpoint
+        .accept_stranger(&mut b.store, &a_number, "A", now(), &mut rng)?;
+    assert!(!answer.outgoing.is_empty());
+    assert!(
+        answer.outgoing.iter().all(|sms| sms.to == a_number),
+        "to the real A"
+    );
+    let a_at_b = b.store.contact_by_phone(&a_number)?.expect("contact");
+    assert!(!sotto_core::sms::route::on_sotto(&b.store, &a_at_b)?);
+    // The real A never answers; B sends its answer again, then gives up.
+    let mut later = now();
+    for _ in 0..4 {
+        later += std::time::Duration::from_secs(31 * 60);
+        b.endpoint.tick(&mut b.store, later, &mut rng)?;
+    }
+    assert!(!b
+        .endpoint
+        .waiting_legs()
+        .iter()
+        .any(|leg| leg.kind == LegKind::Answer));
+    // Mallory holds the hello's key and gets a bundle of B's (the relay
+    // hands them out): her new session "from A" is refused all the same.
+    let b_at_mallory = ContactId::random(&mut rng);
+    mallory.store.save_contact(&sotto_core::store::Contact {
+        id: b_at_mallory.clone(),
+        name: "B".into(),
+        relay: None,
+    })?;
+    let bundle = sotto_core::prekeys::take_prekey_bundle(&mut b.store)?;
+    sotto_core::session::start_session(
+        &mut mallory.store,
+        &b_at_mallory,
+        &bundle,
+        now(),
+        &mut rng,
+    )?;
+    let mut events = Vec::new();
+    for text in ["it's A, really", "hello?"] {
+        let out = sotto_core::messaging::send_text(
+            &mut mallory.store,
+            &b_at_mallory,
+            text,
+            later,
+            &mut rng,
+        )?;
+        for part in SmsCodec::to_texts(&SmsFrame::Envelope(out.envelope).to_bytes())? {
+            let step = b
+                .endpoint
+                .receive_text(&mut b.store, &a_number, &part, later, &mut rng)?;
+            events.extend(step.events);
+        }
+    }
+    assert!(events.iter().any(|e| matches!(
+        e,
+        SmsEvent::Failed {
+            error: Error::HandshakeIncomplete,
+            ..
+        }
+    )));
+    assert!(last_text(&events).is_none(), "{events:?}");
+    assert!(!sotto_core::sms::route::on_sotto(&b.store, &a_at_b)?);
+    Ok(())
+}
+
+#[test]
 fn bad_hellos_and_junk_payloads_fail_visibly_and_change_nothing() -> Result<()> {
     let mut rng = rng(4);
     let mut b = phone("+4915123456789", false, &mut rng)?;

@@ -596,9 +596,12 @@ impl SmsEndpoint {
     ) -> Result<()> {
         let bytes = envelope.to_bytes();
         let contact = store.contact_by_phone(from)?;
-        let key_known = match &contact {
-            Some(contact) => store.identity_record(contact)?.is_some(),
-            None => false,
+        let (key_known, pending) = match &contact {
+            Some(contact) => (
+                store.identity_record(contact)?.is_some(),
+                store.handshake_pending(contact)?,
+            ),
+            None => (false, false),
         };
         // Only the answer to our hello may introduce a key for the number
         // by itself: it is built on the prekeys our hello took to the real
@@ -608,12 +611,14 @@ impl SmsEndpoint {
             Some(contact) if answers_our_hello => {
                 messaging::receive(store, &contact, &bytes, now, rng).map(|r| (contact, r))
             }
-            // While our answer to their hello waits for its last leg, a new
-            // session from the number proves nothing (whoever sent the hello
-            // holds its key and may have a bundle of ours): only a message
-            // in the session our answer made completes the handshake.
+            // While our answer to their hello waits for its last leg (also
+            // after we stopped sending it again), a new session from the
+            // number proves nothing: whoever sent the hello holds its key
+            // and may have a bundle of ours. Only a message in the session
+            // our answer made completes the handshake.
             Some(_)
-                if envelope.kind == EnvelopeKind::PreKey && self.unconfirmed.contains_key(from) =>
+                if envelope.kind == EnvelopeKind::PreKey
+                    && (pending || self.unconfirmed.contains_key(from)) =>
             {
                 Err(Error::HandshakeIncomplete)
             }
@@ -672,8 +677,9 @@ impl SmsEndpoint {
         // shows they have the session our answer made, so the number is
         // theirs: the handshake is complete.
         let in_our_session = news && envelope.kind == EnvelopeKind::Signal;
-        let confirmed_our_answer = in_our_session && self.unconfirmed.remove(from).is_some();
-        if answered_our_hello || confirmed_our_answer {
+        let confirmed_our_answer =
+            in_our_session && (self.unconfirmed.remove(from).is_some() || pending);
+        if pending && (answered_our_hello || confirmed_our_answer) {
             in_transaction(store, |store| store.set_handshake_pending(from, false))?;
         }
         if let Received::ContactHandshake(handshake) = &received {
