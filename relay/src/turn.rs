@@ -219,6 +219,7 @@ impl EmbeddedTurn {
             allow_loopback: section.allow_loopback_peers,
             own_ips,
             relay_ports: section.min_port..=section.max_port,
+            listen_port: address.port(),
         };
         let auth = Arc::new(RestAuth {
             secret,

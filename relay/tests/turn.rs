@@ -777,10 +777,25 @@ async fn relay_with_turn(
     allow_loopback: bool,
     more: &str,
 ) -> TestResult<(RelayProcess, SocketAddr, RelayConnection)> {
-    let port = free_udp_port()?;
+    // Both of the relay's ports outside the relayed range, which is open
+    // to peers even on the relay's own address.
+    let port = loop {
+        let port = free_udp_port()?;
+        if !RELAY_PORTS.contains(&port) {
+            break port;
+        }
+    };
+    let relay_port = loop {
+        let port = std::net::TcpListener::bind((LOOPBACK, 0))?
+            .local_addr()?
+            .port();
+        if !RELAY_PORTS.contains(&port) {
+            break port;
+        }
+    };
     let relay = RelayProcess::start_with(
         &dir.join("relay"),
-        0,
+        relay_port,
         &embedded_turn_config_with(port, allow_loopback, more),
     )?;
     let mut alice = Account::create(dir, "alice", 31)?;

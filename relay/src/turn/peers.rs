@@ -18,6 +18,8 @@ pub struct PeerPolicy {
     pub own_ips: Vec<IpAddr>,
     /// The relayed port range.
     pub relay_ports: RangeInclusive<u16>,
+    /// The TURN server's own port, refused even inside that range.
+    pub listen_port: u16,
 }
 
 impl PeerPolicy {
@@ -32,7 +34,7 @@ impl PeerPolicy {
             return false;
         }
         let own = self.own_ips.iter().any(|own| canonical(*own) == ip);
-        !own || self.relay_ports.contains(&peer.port())
+        !own || (self.relay_ports.contains(&peer.port()) && peer.port() != self.listen_port)
     }
 }
 
@@ -128,6 +130,7 @@ mod tests {
             allow_loopback,
             own_ips: vec!["198.51.100.7".parse().expect("ip")],
             relay_ports: 49152..=65535,
+            listen_port: 50000,
         }
     }
 
@@ -211,6 +214,8 @@ mod tests {
         assert!(!policy(false).allows(own(22)));
         assert!(policy(false).allows(own(49152)));
         assert!(policy(false).allows(own(65535)));
+        // The TURN port itself, even inside the relayed range.
+        assert!(!policy(false).allows(own(50000)));
         let mapped = SocketAddr::new("::ffff:198.51.100.7".parse().expect("ip"), 3478);
         assert!(!policy(false).allows(mapped));
         // On loopback too, where tests run.
@@ -219,6 +224,6 @@ mod tests {
             ..policy(true)
         };
         assert!(!local.allows(at("127.0.0.1")));
-        assert!(local.allows(SocketAddr::new("127.0.0.1".parse().expect("ip"), 50000)));
+        assert!(local.allows(SocketAddr::new("127.0.0.1".parse().expect("ip"), 50001)));
     }
 }
