@@ -18,9 +18,10 @@
 //!
 //! Everything else goes through unchanged, and the crate answers it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock, Weak};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use sotto_core::call::turn::rest_username_expiry;
 use stun::attributes::{ATTR_MESSAGE_INTEGRITY, ATTR_REALM, ATTR_USERNAME, ATTR_XOR_PEER_ADDRESS};
@@ -32,6 +33,7 @@ use stun::message::{
 };
 use stun::textattrs::TextAttribute;
 use turn::allocation::five_tuple::FiveTuple;
+use turn::allocation::AllocationInfo;
 use turn::proto::chandata::ChannelData;
 use turn::proto::peeraddr::PeerAddress;
 use turn::proto::PROTO_UDP;
@@ -53,6 +55,9 @@ pub(super) struct Gate {
     /// client retransmits).
     server: OnceLock<Weak<Server>>,
 }
+
+/// How long a look-up of the server's allocations may take.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What to do with a datagram.
 enum Verdict {
@@ -139,10 +144,7 @@ impl Gate {
         from: SocketAddr,
         signed: &Signed,
     ) -> Verdict {
-        let Some(server) = self.server.get().and_then(Weak::upgrade) else {
-            return Verdict::Drop;
-        };
-        let Ok(allocations) = server.get_allocations_info(None).await else {
+        let Some(allocations) = self.allocations(None).await else {
             return Verdict::Drop;
         };
         if allocations.contains_key(&self.five_tuple(from)) {
@@ -163,13 +165,22 @@ impl Gate {
     /// The username of the allocation `from` holds: `Some(None)` if none,
     /// `None` if the server cannot be asked.
     async fn allocation_of(&self, from: SocketAddr) -> Option<Option<String>> {
-        let server = self.server.get().and_then(Weak::upgrade)?;
         let five_tuple = self.five_tuple(from);
-        let mut found = server
-            .get_allocations_info(Some(vec![five_tuple]))
-            .await
-            .ok()?;
+        let mut found = self.allocations(Some(vec![five_tuple])).await?;
         Some(found.remove(&five_tuple).map(|a| a.username))
+    }
+
+    /// The server's allocations (those of `five_tuples`, or all), or `None`
+    /// if it cannot say promptly: the server reads no datagram meanwhile.
+    async fn allocations(
+        &self,
+        five_tuples: Option<Vec<FiveTuple>>,
+    ) -> Option<HashMap<FiveTuple, AllocationInfo>> {
+        let server = self.server.get().and_then(Weak::upgrade)?;
+        tokio::time::timeout(LOOKUP_TIMEOUT, server.get_allocations_info(five_tuples))
+            .await
+            .ok()?
+            .ok()
     }
 
     fn five_tuple(&self, from: SocketAddr) -> FiveTuple {
