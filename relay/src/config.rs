@@ -52,8 +52,16 @@ pub struct TurnSection {
     pub min_port: u16,
     /// Highest relayed port.
     pub max_port: u16,
-    /// How long issued credentials stay valid, in seconds.
+    /// How long issued credentials stay valid for a new allocation, in
+    /// seconds: clients ask for them as a call's media starts.
     pub credential_ttl_secs: u64,
+    /// How long, in seconds, an allocation made with credentials may keep
+    /// refreshing itself (and its permissions) with them after they
+    /// expired: the longest call through the embedded server.
+    pub max_call_secs: u64,
+    /// Allocations one account may hold at once on the embedded server;
+    /// past it, Allocate gets 486 (Allocation Quota Reached).
+    pub allocations_per_account: usize,
     /// The shared secret (coturn's `static-auth-secret`); by default a
     /// random one kept in `turn-secret` in the data directory.
     pub secret: Option<String>,
@@ -76,7 +84,9 @@ impl Default for TurnSection {
             realm: "sotto".into(),
             min_port: 49152,
             max_port: 65535,
-            credential_ttl_secs: 6 * 3600,
+            credential_ttl_secs: 300,
+            max_call_secs: 12 * 3600,
+            allocations_per_account: 4,
             secret: None,
             allow_loopback_peers: false,
             external_servers: Vec::new(),
@@ -94,6 +104,8 @@ impl std::fmt::Debug for TurnSection {
             .field("min_port", &self.min_port)
             .field("max_port", &self.max_port)
             .field("credential_ttl_secs", &self.credential_ttl_secs)
+            .field("max_call_secs", &self.max_call_secs)
+            .field("allocations_per_account", &self.allocations_per_account)
             .field("allow_loopback_peers", &self.allow_loopback_peers)
             .field("external_servers", &self.external_servers)
             .finish_non_exhaustive()
@@ -278,5 +290,14 @@ mod tests {
         assert_eq!(config.turn.listen.port(), 3479);
         assert!(!format!("{config:?}").contains("hunter2"));
         assert!(!RelayConfig::default().turn.enabled);
+    }
+
+    #[test]
+    fn turn_defaults_are_safe() {
+        let turn = RelayConfig::default().turn;
+        // Credentials only long enough to allocate; private peers refused.
+        assert!(turn.credential_ttl_secs <= 300);
+        assert!(!turn.allow_loopback_peers);
+        assert!(turn.allocations_per_account >= 2);
     }
 }

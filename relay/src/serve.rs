@@ -177,7 +177,11 @@ async fn start_turn(
     let mut embedded = None;
     if section.enabled {
         let public_ip = public_ip(section)?;
-        let turn = EmbeddedTurn::start(section, secret.clone()).await?;
+        let relay_ips: Vec<_> = [config.public_host.parse().ok(), Some(config.listen.ip())]
+            .into_iter()
+            .flatten()
+            .collect();
+        let turn = EmbeddedTurn::start(section, secret.clone(), &relay_ips).await?;
         let advertised = SocketAddr::new(public_ip, turn.local_addr().port());
         tracing::info!(address = %turn.local_addr(), "TURN listening");
         servers.push(advertised.to_string());

@@ -974,15 +974,16 @@ async fn handle_request(
             }
         }
         Body::GetTurnCredentials(_) => {
-            if account.is_none() {
+            let Some(account) = account else {
                 return error_response(id, proto::Status::Unauthenticated);
-            }
+            };
             match &shared.turn {
+                // Bound to the account, for the TURN server's quota.
                 Some(issuer) => response(
                     id,
                     proto::Status::Ok,
                     Some(proto::response::Body::TurnCredentials(
-                        issuer.issue(SystemTime::now()),
+                        issuer.issue(&account, SystemTime::now()),
                     )),
                 ),
                 None => error_response(id, proto::Status::NotFound),

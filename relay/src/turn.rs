@@ -6,17 +6,29 @@
 //! `sotto_core::call::turn`): any TURN server that knows the shared secret
 //! checks them on its own, so coturn with `use-auth-secret` and
 //! `static-auth-secret` set to the same secret accepts exactly what this
-//! relay issues. The embedded server refuses expired usernames.
+//! relay issues. The username is `<expiry>:<account tag>`: the tag is a
+//! keyed hash of the account (stable, but no one without the secret can
+//! tell which account it is), so the TURN server can count allocations per
+//! account. Credentials are asked for when a call's media starts and last
+//! minutes; the embedded server lets an allocation made with them refresh
+//! itself past that for up to `max_call_secs` (see [`gate`]).
 //!
-//! The relay never logs TURN usernames, peers or relayed addresses.
+//! The embedded server refuses peers on the relay host's networks
+//! ([`peers`]) and more than `allocations_per_account` allocations per
+//! account. The relay never logs TURN usernames, peers or relayed addresses.
+
+mod gate;
+pub mod peers;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use hmac::{Hmac, Mac};
 use rand::RngCore;
-use sotto_core::call::turn::{rest_credentials, rest_password, rest_username_expiry};
+use sha2::Sha256;
+use sotto_core::call::turn::{rest_password, rest_username_expiry};
 use sotto_core::relay::wire::proto;
 use tokio::net::UdpSocket;
 use turn::auth::{generate_auth_key, AuthHandler};
@@ -29,6 +41,8 @@ use webrtc_util::Conn;
 use zeroize::Zeroizing;
 
 use crate::config::TurnSection;
+use gate::Gate;
+use peers::PeerPolicy;
 
 /// Issues TURN credentials: the shared secret, their lifetime, and the
 /// servers to name in the response.
@@ -57,23 +71,64 @@ impl TurnIssuer {
         }
     }
 
-    /// Fresh credentials, valid for the configured lifetime from `now`.
-    pub fn issue(&self, now: SystemTime) -> proto::TurnCredentials {
-        let credentials = rest_credentials(&self.secret, self.ttl, now, &mut rand::rng());
+    /// Fresh credentials for `account` (its identity key), valid for the
+    /// configured lifetime from `now`.
+    pub fn issue(&self, account: &[u8], now: SystemTime) -> proto::TurnCredentials {
+        let expiry = (now + self.ttl)
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let username = format!("{expiry}:{}", account_tag(&self.secret, account));
+        let password = rest_password(&self.secret, &username);
         proto::TurnCredentials {
-            username: credentials.username.clone(),
-            password: credentials.password.to_string(),
+            username,
+            password: password.to_string(),
             ttl_seconds: u32::try_from(self.ttl.as_secs()).unwrap_or(u32::MAX),
             servers: self.servers.clone(),
         }
     }
 }
 
-/// Checks REST-scheme usernames for the embedded server: unexpired, and
-/// the password the secret gives (as the long-term key of RFC 8489 §9.2.2,
-/// MD5(username ":" realm ":" password)).
+/// The account's name in TURN usernames: 128 bits of HMAC-SHA256 under the
+/// TURN secret, in hex. Stable, so a TURN server can count an account's
+/// allocations; keyed, so its logs cannot name the account.
+fn account_tag(secret: &[u8], account: &[u8]) -> String {
+    // HMAC accepts keys of any length; the error case cannot happen.
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret) else {
+        return String::new();
+    };
+    mac.update(b"sotto turn account\0");
+    mac.update(account);
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// The part of a REST-scheme username after its expiry: the account tag
+/// (or, from older relays, a random id).
+fn rest_username_account(username: &str) -> &str {
+    username.split_once(':').map_or("", |(_, account)| account)
+}
+
+/// Checks REST-scheme usernames for the embedded server: the password the
+/// secret gives (as the long-term key of RFC 8489 §9.2.2,
+/// MD5(username ":" realm ":" password)), and not expired for longer than
+/// the longest call. Whether an expired username may still be used is the
+/// [`Gate`]'s decision: only on the allocation made with it.
 struct RestAuth {
     secret: Zeroizing<Vec<u8>>,
+    max_call: Duration,
+}
+
+impl RestAuth {
+    /// The long-term key for `username`, if it is a REST-scheme username
+    /// whose expiry is less than the longest call ago.
+    fn key(&self, username: &str, realm: &str) -> Option<Vec<u8>> {
+        let expiry = rest_username_expiry(username)?;
+        if expiry + self.max_call <= SystemTime::now() {
+            return None;
+        }
+        let password = rest_password(&self.secret, username);
+        Some(generate_auth_key(username, realm, &password))
+    }
 }
 
 impl AuthHandler for RestAuth {
@@ -83,13 +138,8 @@ impl AuthHandler for RestAuth {
         realm: &str,
         _src_addr: SocketAddr,
     ) -> Result<Vec<u8>, turn::Error> {
-        let expiry = rest_username_expiry(username)
-            .ok_or_else(|| turn::Error::Other("not a REST-scheme username".into()))?;
-        if expiry <= SystemTime::now() {
-            return Err(turn::Error::Other("expired TURN credentials".into()));
-        }
-        let password = rest_password(&self.secret, username);
-        Ok(generate_auth_key(username, realm, &password))
+        self.key(username, realm)
+            .ok_or_else(|| turn::Error::Other("unknown or expired TURN credentials".into()))
     }
 }
 
@@ -143,25 +193,48 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 
 /// The embedded TURN server, running until [`EmbeddedTurn::close`].
 pub struct EmbeddedTurn {
-    server: Server,
+    server: Arc<Server>,
     address: SocketAddr,
 }
 
 impl EmbeddedTurn {
     /// Binds `section.listen` (UDP) and starts serving allocations on
-    /// relayed ports `min_port..=max_port` of `public_ip`.
+    /// relayed ports `min_port..=max_port` of `public_ip`. `relay_ips` are
+    /// other addresses of this host (the relay's own listening address),
+    /// refused as peers like the TURN server's.
     pub async fn start(
         section: &TurnSection,
         secret: Zeroizing<Vec<u8>>,
+        relay_ips: &[IpAddr],
     ) -> Result<Self, TurnError> {
         let public_ip = public_ip(section)?;
         let socket = UdpSocket::bind(section.listen)
             .await
             .map_err(TurnError::Listen)?;
         let address = socket.local_addr().map_err(TurnError::Listen)?;
+        let mut own_ips = vec![public_ip, address.ip()];
+        own_ips.extend_from_slice(relay_ips);
+        own_ips.retain(|ip| !ip.is_unspecified());
+        let policy = PeerPolicy {
+            allow_loopback: section.allow_loopback_peers,
+            own_ips,
+            relay_ports: section.min_port..=section.max_port,
+            listen_port: address.port(),
+        };
+        let auth = Arc::new(RestAuth {
+            secret,
+            max_call: Duration::from_secs(section.max_call_secs),
+        });
+        let gate = Arc::new(Gate::new(
+            Arc::new(socket),
+            address,
+            policy.clone(),
+            auth.clone(),
+            section.allocations_per_account,
+        ));
         let server = Server::new(ServerConfig {
             conn_configs: vec![ConnConfig {
-                conn: Arc::new(socket),
+                conn: gate.clone(),
                 relay_addr_generator: Box::new(PeerFilteredRelays {
                     ranges: RelayAddressGeneratorRanges {
                         relay_address: public_ip,
@@ -171,17 +244,19 @@ impl EmbeddedTurn {
                         address: section.listen.ip().to_string(),
                         net: Arc::new(Net::new(None)),
                     },
-                    allow_loopback: section.allow_loopback_peers,
+                    policy,
                 }),
             }],
             realm: section.realm.clone(),
-            auth_handler: Arc::new(RestAuth { secret }),
+            auth_handler: auth,
             // Zero: the crate's default of ten minutes (RFC 8656 §12).
             channel_bind_timeout: Duration::from_secs(0),
             alloc_close_notify: None,
         })
         .await
         .map_err(|_| TurnError::Server)?;
+        let server = Arc::new(server);
+        gate.serve(&server);
         Ok(Self { server, address })
     }
 
@@ -196,33 +271,10 @@ impl EmbeddedTurn {
     }
 }
 
-/// Whether a relayed port may exchange datagrams with `peer`. Never with
-/// addresses that would turn the TURN server into a way into the relay
-/// host itself or its link: loopback (unless allowed, for tests),
-/// unspecified, multicast, broadcast and link-local addresses — as coturn
-/// refuses loopback peers by default.
-pub fn peer_allowed(peer: IpAddr, allow_loopback: bool) -> bool {
-    let peer = match peer {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(peer),
-        v4 => v4,
-    };
-    if peer.is_loopback() {
-        return allow_loopback;
-    }
-    match peer {
-        IpAddr::V4(v4) => {
-            !(v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast() || v4.is_link_local())
-        }
-        IpAddr::V6(v6) => {
-            !(v6.is_unspecified() || v6.is_multicast() || (v6.segments()[0] & 0xffc0) == 0xfe80)
-        }
-    }
-}
-
 /// Allocates relayed ports from a range, each behind [`PeerFilter`].
 struct PeerFilteredRelays {
     ranges: RelayAddressGeneratorRanges,
-    allow_loopback: bool,
+    policy: PeerPolicy,
 }
 
 #[async_trait::async_trait]
@@ -239,17 +291,20 @@ impl RelayAddressGenerator for PeerFilteredRelays {
         let (conn, address) = self.ranges.allocate_conn(use_ipv4, requested_port).await?;
         let filtered: Arc<dyn Conn + Send + Sync> = Arc::new(PeerFilter {
             inner: conn,
-            allow_loopback: self.allow_loopback,
+            policy: self.policy.clone(),
         });
         Ok((filtered, address))
     }
 }
 
-/// A relayed port that neither sends to nor hears from refused peers
-/// ([`peer_allowed`]): the TURN crate has no peer policy of its own.
+/// A relayed port that neither sends to nor hears from refused peers. The
+/// [`Gate`] already refuses permissions and channels towards them; this is
+/// the last line, where each datagram leaves or arrives, in case a request
+/// ever slips past it (TURN permissions are per IP address, and the
+/// relay's own address is allowed on its relayed ports only).
 struct PeerFilter {
     inner: Arc<dyn Conn + Send + Sync>,
-    allow_loopback: bool,
+    policy: PeerPolicy,
 }
 
 fn refused() -> webrtc_util::Error {
@@ -259,7 +314,7 @@ fn refused() -> webrtc_util::Error {
 #[async_trait::async_trait]
 impl Conn for PeerFilter {
     async fn connect(&self, addr: SocketAddr) -> webrtc_util::Result<()> {
-        if !peer_allowed(addr.ip(), self.allow_loopback) {
+        if !self.policy.allows(addr) {
             return Err(refused());
         }
         self.inner.connect(addr).await
@@ -272,7 +327,7 @@ impl Conn for PeerFilter {
     async fn recv_from(&self, buf: &mut [u8]) -> webrtc_util::Result<(usize, SocketAddr)> {
         loop {
             let (n, from) = self.inner.recv_from(buf).await?;
-            if peer_allowed(from.ip(), self.allow_loopback) {
+            if self.policy.allows(from) {
                 return Ok((n, from));
             }
         }
@@ -280,15 +335,13 @@ impl Conn for PeerFilter {
 
     async fn send(&self, buf: &[u8]) -> webrtc_util::Result<usize> {
         match self.inner.remote_addr() {
-            Some(peer) if peer_allowed(peer.ip(), self.allow_loopback) => {
-                self.inner.send(buf).await
-            }
+            Some(peer) if self.policy.allows(peer) => self.inner.send(buf).await,
             _ => Err(refused()),
         }
     }
 
     async fn send_to(&self, buf: &[u8], target: SocketAddr) -> webrtc_util::Result<usize> {
-        if !peer_allowed(target.ip(), self.allow_loopback) {
+        if !self.policy.allows(target) {
             return Err(refused());
         }
         self.inner.send_to(buf, target).await
@@ -324,51 +377,71 @@ pub fn public_ip(section: &TurnSection) -> Result<IpAddr, TurnError> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn peers_on_the_relay_host_or_its_link_are_refused() {
-        let ip = |s: &str| s.parse::<IpAddr>().expect("address");
-        for allowed in ["203.0.113.7", "192.168.1.20", "2001:db8::1", "10.0.0.2"] {
-            assert!(peer_allowed(ip(allowed), false), "{allowed}");
+    fn auth(max_call: Duration) -> RestAuth {
+        RestAuth {
+            secret: Zeroizing::new(b"s3cret".to_vec()),
+            max_call,
         }
-        for refused in [
-            "127.0.0.1",
-            "127.3.2.1",
-            "::1",
-            "::ffff:127.0.0.1",
-            "0.0.0.0",
-            "::",
-            "224.0.0.1",
-            "255.255.255.255",
-            "169.254.1.1",
-            "fe80::1",
-            "ff02::1",
-        ] {
-            assert!(!peer_allowed(ip(refused), false), "{refused}");
-        }
-        assert!(peer_allowed(ip("127.0.0.1"), true));
-        assert!(peer_allowed(ip("::ffff:127.0.0.1"), true));
+    }
+
+    fn issuer(ttl: Duration) -> TurnIssuer {
+        TurnIssuer::new(
+            Zeroizing::new(b"s3cret".to_vec()),
+            ttl,
+            vec!["127.0.0.1:3478".into()],
+        )
     }
 
     #[test]
-    fn the_embedded_server_accepts_only_fresh_rest_credentials() -> Result<(), turn::Error> {
-        let auth = RestAuth {
-            secret: Zeroizing::new(b"s3cret".to_vec()),
-        };
+    fn the_embedded_server_knows_only_its_own_credentials() -> Result<(), turn::Error> {
+        let auth = auth(Duration::from_secs(3600));
         let from: SocketAddr = "127.0.0.1:1".parse().map_err(|_| turn::Error::ErrFakeErr)?;
-        let issuer = TurnIssuer::new(
-            Zeroizing::new(b"s3cret".to_vec()),
-            Duration::from_secs(60),
-            vec!["127.0.0.1:3478".into()],
-        );
-        let fresh = issuer.issue(SystemTime::now());
+        let issuer = issuer(Duration::from_secs(60));
+        let fresh = issuer.issue(b"alice", SystemTime::now());
         let key = auth.auth_handle(&fresh.username, "sotto", from)?;
         assert_eq!(
             key,
             generate_auth_key(&fresh.username, "sotto", &fresh.password)
         );
-        let old = issuer.issue(SystemTime::now() - Duration::from_secs(120));
-        assert!(auth.auth_handle(&old.username, "sotto", from).is_err());
         assert!(auth.auth_handle("alice", "sotto", from).is_err());
+        assert!(auth.auth_handle("9999999999", "sotto", from).is_ok());
         Ok(())
+    }
+
+    #[test]
+    fn expired_usernames_are_known_for_the_longest_call_only() {
+        // The gate lets an expired username work on its own allocation;
+        // past the longest call it is unknown everywhere.
+        let auth = auth(Duration::from_secs(3600));
+        let issuer = issuer(Duration::from_secs(60));
+        let ended_a_minute_ago =
+            issuer.issue(b"alice", SystemTime::now() - Duration::from_secs(120));
+        assert!(auth.key(&ended_a_minute_ago.username, "sotto").is_some());
+        let ended_long_ago = issuer.issue(b"alice", SystemTime::now() - Duration::from_secs(3700));
+        assert!(auth.key(&ended_long_ago.username, "sotto").is_none());
+    }
+
+    #[test]
+    fn usernames_name_the_account_by_a_keyed_tag() {
+        let issuer = issuer(Duration::from_secs(300));
+        let now = SystemTime::now();
+        let alice = issuer.issue(b"alice identity key", now);
+        let again = issuer.issue(b"alice identity key", now + Duration::from_secs(5));
+        let bob = issuer.issue(b"bob identity key", now);
+        let tag = rest_username_account(&alice.username);
+        assert_eq!(tag.len(), 32);
+        assert_eq!(tag, rest_username_account(&again.username));
+        assert_ne!(tag, rest_username_account(&bob.username));
+        assert!(!tag.contains(&hex::encode(b"alice")));
+        assert_eq!(alice.ttl_seconds, 300);
+        let other_secret = TurnIssuer::new(
+            Zeroizing::new(b"other".to_vec()),
+            Duration::from_secs(300),
+            Vec::new(),
+        );
+        assert_ne!(
+            tag,
+            rest_username_account(&other_secret.issue(b"alice identity key", now).username)
+        );
     }
 }

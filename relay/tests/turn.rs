@@ -124,12 +124,22 @@ async fn relayed_call_through(turn: TurnServer, seed: u64) -> TestResult {
     Ok(())
 }
 
+/// The relayed ports of the embedded TURN server in these tests.
+const RELAY_PORTS: std::ops::RangeInclusive<u16> = 42000..=42999;
+
 /// The relay config for the embedded TURN server on `port`; every peer in
 /// these tests is on loopback, which the server refuses unless allowed.
 fn embedded_turn_config(port: u16, allow_loopback: bool) -> String {
+    embedded_turn_config_with(port, allow_loopback, "credential_ttl_secs = 600\n")
+}
+
+/// [`embedded_turn_config`] with more `[turn]` lines.
+fn embedded_turn_config_with(port: u16, allow_loopback: bool, more: &str) -> String {
     format!(
-        "[turn]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nmin_port = 42000\nmax_port = 42999\ncredential_ttl_secs = 600\n\
-         allow_loopback_peers = {allow_loopback}\n"
+        "[turn]\nenabled = true\nlisten = \"127.0.0.1:{port}\"\nmin_port = {}\nmax_port = {}\n\
+         allow_loopback_peers = {allow_loopback}\n{more}",
+        RELAY_PORTS.start(),
+        RELAY_PORTS.end(),
     )
 }
 
@@ -563,5 +573,402 @@ async fn a_call_is_signalled_and_relayed_through_one_sotto_relay() -> TestResult
         assert!(outcome.status.first_audio_at.is_some());
         assert!(outcome.sink.samples.iter().any(|s| s.unsigned_abs() > 1000));
     }
+    relay.stop()
+}
+
+/// A bare TURN client that builds each request itself, so a test can ask
+/// the server for exactly what an attacker would and read its answer. It
+/// never sends a datagram anywhere but to the TURN server on loopback.
+struct RawTurn {
+    socket: tokio::net::UdpSocket,
+    server: SocketAddr,
+    username: String,
+    password: String,
+    realm: String,
+    nonce: String,
+}
+
+/// A TURN answer: the success response, or the error code.
+type Answer = Result<stun::message::Message, u16>;
+
+impl RawTurn {
+    async fn new(server: &TurnServer) -> TestResult<Self> {
+        Ok(Self {
+            socket: tokio::net::UdpSocket::bind((LOOPBACK, 0)).await?,
+            server: server.address.parse()?,
+            username: server.credentials.username.clone(),
+            password: server.credentials.password.to_string(),
+            realm: String::new(),
+            nonce: String::new(),
+        })
+    }
+
+    /// Sends a `method` request carrying `attributes` (signed once the
+    /// server has named its realm and nonce) and waits for its answer.
+    async fn request(
+        &mut self,
+        method: stun::message::Method,
+        attributes: impl Fn() -> Vec<Box<dyn stun::message::Setter>>,
+    ) -> TestResult<Answer> {
+        use stun::attributes::*;
+        use stun::message::*;
+        use stun::textattrs::TextAttribute;
+        for _ in 0..3 {
+            let mut setters: Vec<Box<dyn Setter>> = vec![
+                Box::new(stun::agent::TransactionId::new()),
+                Box::new(MessageType::new(method, CLASS_REQUEST)),
+            ];
+            setters.extend(attributes());
+            if !self.nonce.is_empty() {
+                setters.push(Box::new(TextAttribute::new(
+                    ATTR_USERNAME,
+                    self.username.clone(),
+                )));
+                setters.push(Box::new(TextAttribute::new(ATTR_REALM, self.realm.clone())));
+                setters.push(Box::new(TextAttribute::new(ATTR_NONCE, self.nonce.clone())));
+                setters.push(Box::new(
+                    stun::integrity::MessageIntegrity::new_long_term_integrity(
+                        self.username.clone(),
+                        self.realm.clone(),
+                        self.password.clone(),
+                    ),
+                ));
+            }
+            let mut request = Message::new();
+            request.build(&setters)?;
+            self.socket.send_to(&request.raw, self.server).await?;
+            let response = self.response_to(&request).await?;
+            if response.typ.class == CLASS_SUCCESS_RESPONSE {
+                return Ok(Ok(response));
+            }
+            let mut code = stun::error_code::ErrorCodeAttribute::default();
+            code.get_from(&response)?;
+            let challenge = [401, 438].contains(&code.code.0);
+            match TextAttribute::get_from_as(&response, ATTR_NONCE) {
+                Ok(nonce) if challenge => {
+                    self.nonce = nonce.text;
+                    self.realm = TextAttribute::get_from_as(&response, ATTR_REALM)?.text;
+                }
+                _ => return Ok(Err(code.code.0)),
+            }
+        }
+        Err("the TURN server kept challenging".into())
+    }
+
+    /// The response to `request`, skipping anything else.
+    async fn response_to(
+        &self,
+        request: &stun::message::Message,
+    ) -> TestResult<stun::message::Message> {
+        let mut buf = [0u8; 1500];
+        loop {
+            let (n, _) =
+                tokio::time::timeout(Duration::from_secs(5), self.socket.recv_from(&mut buf))
+                    .await
+                    .map_err(|_| "the TURN server did not answer")??;
+            let mut message = stun::message::Message::new();
+            message.raw = buf[..n].to_vec();
+            if message.decode().is_ok() && message.transaction_id == request.transaction_id {
+                return Ok(message);
+            }
+        }
+    }
+
+    /// Allocates a UDP relay; returns the relayed address.
+    async fn allocate(&mut self) -> TestResult<Result<SocketAddr, u16>> {
+        use stun::message::Getter;
+        let answer = self
+            .request(stun::message::METHOD_ALLOCATE, || {
+                vec![Box::new(turn::proto::reqtrans::RequestedTransport {
+                    protocol: turn::proto::PROTO_UDP,
+                })]
+            })
+            .await?;
+        Ok(match answer {
+            Ok(response) => {
+                let mut relayed = turn::proto::relayaddr::RelayedAddress::default();
+                relayed.get_from(&response)?;
+                Ok(SocketAddr::new(relayed.ip, relayed.port))
+            }
+            Err(code) => Err(code),
+        })
+    }
+
+    async fn refresh(&mut self, lifetime: Duration) -> TestResult<Answer> {
+        self.request(stun::message::METHOD_REFRESH, || {
+            vec![Box::new(turn::proto::lifetime::Lifetime(lifetime))]
+        })
+        .await
+    }
+
+    async fn create_permission(&mut self, peers: &[SocketAddr]) -> TestResult<Answer> {
+        self.request(stun::message::METHOD_CREATE_PERMISSION, || {
+            peers.iter().map(|peer| peer_address(*peer)).collect()
+        })
+        .await
+    }
+
+    async fn channel_bind(&mut self, peer: SocketAddr, channel: u16) -> TestResult<Answer> {
+        self.request(stun::message::METHOD_CHANNEL_BIND, || {
+            vec![
+                Box::new(turn::proto::channum::ChannelNumber(channel)),
+                peer_address(peer),
+            ]
+        })
+        .await
+    }
+
+    /// A Send indication: `data` for `peer`, through the relayed port.
+    async fn send_indication(&self, peer: SocketAddr, data: &[u8]) -> TestResult {
+        use stun::message::*;
+        let mut indication = Message::new();
+        indication.build(&[
+            Box::new(stun::agent::TransactionId::new()),
+            Box::new(MessageType::new(METHOD_SEND, CLASS_INDICATION)),
+            peer_address(peer),
+            Box::new(turn::proto::data::Data(data.to_vec())),
+        ])?;
+        self.socket.send_to(&indication.raw, self.server).await?;
+        Ok(())
+    }
+
+    /// The data of the next Data indication, if one comes within `wait`.
+    async fn next_data(&self, wait: Duration) -> TestResult<Option<Vec<u8>>> {
+        use stun::message::*;
+        let mut buf = [0u8; 1500];
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let Ok(received) =
+                tokio::time::timeout_at(deadline, self.socket.recv_from(&mut buf)).await
+            else {
+                return Ok(None);
+            };
+            let (n, _) = received?;
+            let mut message = Message::new();
+            message.raw = buf[..n].to_vec();
+            if message.decode().is_ok()
+                && message.typ == MessageType::new(METHOD_DATA, CLASS_INDICATION)
+            {
+                let mut data = turn::proto::data::Data::default();
+                data.get_from(&message)?;
+                return Ok(Some(data.0));
+            }
+        }
+    }
+}
+
+fn peer_address(peer: SocketAddr) -> Box<dyn stun::message::Setter> {
+    Box::new(turn::proto::peeraddr::PeerAddress {
+        ip: peer.ip(),
+        port: peer.port(),
+    })
+}
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().expect("a socket address")
+}
+
+const FORBIDDEN: Answer = Err(403);
+
+/// Starts a relay with the embedded TURN server; returns it, the TURN
+/// server's address and a registered account's connection.
+async fn relay_with_turn(
+    dir: &std::path::Path,
+    allow_loopback: bool,
+    more: &str,
+) -> TestResult<(RelayProcess, SocketAddr, RelayConnection)> {
+    // Both of the relay's ports outside the relayed range, which is open
+    // to peers even on the relay's own address.
+    let port = loop {
+        let port = free_udp_port()?;
+        if !RELAY_PORTS.contains(&port) {
+            break port;
+        }
+    };
+    let relay_port = loop {
+        let port = std::net::TcpListener::bind((LOOPBACK, 0))?
+            .local_addr()?
+            .port();
+        if !RELAY_PORTS.contains(&port) {
+            break port;
+        }
+    };
+    let relay = RelayProcess::start_with(
+        &dir.join("relay"),
+        relay_port,
+        &embedded_turn_config_with(port, allow_loopback, more),
+    )?;
+    let mut alice = Account::create(dir, "alice", 31)?;
+    let connection = alice.register(&relay.invite).await?;
+    Ok((relay, SocketAddr::from((LOOPBACK, port)), connection))
+}
+
+fn answer_is(answer: &Answer, expected: &Answer) -> bool {
+    match (answer, expected) {
+        (Ok(_), Ok(_)) => true,
+        (Err(a), Err(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn the_embedded_turn_server_forbids_peers_on_private_networks() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (relay, turn_address, mut alice) = relay_with_turn(dir.path(), false, "").await?;
+    let server = alice.turn_credentials().await?.remove(0);
+    let mut client = RawTurn::new(&server).await?;
+    let relayed = client
+        .allocate()
+        .await?
+        .map_err(|c| format!("allocate: {c}"))?;
+    let refused = [
+        addr("10.0.0.1:9"),
+        addr("172.16.0.1:9"),
+        addr("192.168.1.1:9"),
+        addr("100.64.0.1:9"),
+        addr("169.254.169.254:80"),
+        addr("127.0.0.1:9"),
+        addr("0.0.0.0:9"),
+        addr("224.0.0.1:9"),
+        addr("255.255.255.255:9"),
+        addr("[fd00::1]:9"),
+        addr("[fe80::1]:9"),
+        addr("[::1]:9"),
+        addr("[::ffff:10.0.0.1]:9"),
+        addr("[::ffff:127.0.0.1]:9"),
+        turn_address,
+        SocketAddr::from((LOOPBACK, relay.invite.port)),
+        relayed,
+    ];
+    for peer in refused {
+        let answer = client.create_permission(&[peer]).await?;
+        assert!(
+            answer_is(&answer, &FORBIDDEN),
+            "CreatePermission {peer}: {answer:?}"
+        );
+        let answer = client.channel_bind(peer, 0x4000).await?;
+        assert!(
+            answer_is(&answer, &FORBIDDEN),
+            "ChannelBind {peer}: {answer:?}"
+        );
+    }
+    // A refused peer behind an allowed one (the TURN crate reads only the
+    // first) refuses the whole request.
+    let answer = client
+        .create_permission(&[addr("203.0.113.7:9"), addr("10.0.0.1:9")])
+        .await?;
+    assert!(answer_is(&answer, &FORBIDDEN), "{answer:?}");
+    // A public peer is allowed (a permission only: nothing is sent to it).
+    let answer = client.create_permission(&[addr("203.0.113.7:9")]).await?;
+    assert!(answer.is_ok(), "{answer:?}");
+    relay.stop()
+}
+
+/// A UDP socket on loopback outside the relayed port range.
+async fn listener_outside_relay_ports() -> TestResult<tokio::net::UdpSocket> {
+    loop {
+        let socket = tokio::net::UdpSocket::bind((LOOPBACK, 0)).await?;
+        if !RELAY_PORTS.contains(&socket.local_addr()?.port()) {
+            return Ok(socket);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_embedded_turn_server_forbids_its_own_addresses_even_with_loopback_allowed(
+) -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (relay, turn_address, mut alice) = relay_with_turn(dir.path(), true, "").await?;
+    let server = alice.turn_credentials().await?.remove(0);
+    let mut a = RawTurn::new(&server).await?;
+    let mut b = RawTurn::new(&server).await?;
+    let a_relayed = a.allocate().await?.map_err(|c| format!("allocate: {c}"))?;
+    let b_relayed = b.allocate().await?.map_err(|c| format!("allocate: {c}"))?;
+    for own in [
+        turn_address,
+        SocketAddr::from((LOOPBACK, relay.invite.port)),
+    ] {
+        let answer = a.create_permission(&[own]).await?;
+        assert!(
+            answer_is(&answer, &FORBIDDEN),
+            "CreatePermission {own}: {answer:?}"
+        );
+        let answer = a.channel_bind(own, 0x4001).await?;
+        assert!(
+            answer_is(&answer, &FORBIDDEN),
+            "ChannelBind {own}: {answer:?}"
+        );
+    }
+    // Another allocation on this server is a fine peer: two phones behind
+    // the same relay.
+    assert!(a.create_permission(&[b_relayed]).await?.is_ok());
+    assert!(b.create_permission(&[a_relayed]).await?.is_ok());
+    a.send_indication(b_relayed, b"to b").await?;
+    assert_eq!(b.next_data(DEADLINE).await?, Some(b"to b".to_vec()));
+    // TURN permissions are per address, so 127.0.0.1 is now permitted; a
+    // Send indication to another port of it (the relay host's own
+    // services) still goes nowhere.
+    let victim = listener_outside_relay_ports().await?;
+    a.send_indication(victim.local_addr()?, b"hello, relay host")
+        .await?;
+    let mut buf = [0u8; 1500];
+    let heard = tokio::time::timeout(Duration::from_millis(500), victim.recv_from(&mut buf)).await;
+    assert!(heard.is_err(), "the relay sent to its own host");
+    relay.stop()
+}
+
+#[tokio::test]
+async fn turn_allocations_are_limited_per_account() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (relay, _, mut alice) =
+        relay_with_turn(dir.path(), true, "allocations_per_account = 2\n").await?;
+    let first = alice.turn_credentials().await?.remove(0);
+    let mut one = RawTurn::new(&first).await?;
+    let mut two = RawTurn::new(&first).await?;
+    assert!(one.allocate().await?.is_ok());
+    assert!(two.allocate().await?.is_ok());
+    // New credentials are still the same account's.
+    let second = alice.turn_credentials().await?.remove(0);
+    let mut three = RawTurn::new(&second).await?;
+    assert_eq!(three.allocate().await?, Err(486));
+    // Another account has its own quota.
+    let mut bob = Account::create(dir.path(), "bob", 32)?;
+    let mut bob = bob.register(&relay.invite).await?;
+    let bobs = bob.turn_credentials().await?.remove(0);
+    assert!(RawTurn::new(&bobs).await?.allocate().await?.is_ok());
+    // A released allocation frees its place.
+    assert!(one.refresh(Duration::ZERO).await?.is_ok());
+    assert!(three.allocate().await?.is_ok());
+    relay.stop()
+}
+
+#[tokio::test]
+async fn an_allocation_outlives_its_credentials_but_they_allocate_nothing_new() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (relay, _, mut alice) =
+        relay_with_turn(dir.path(), true, "credential_ttl_secs = 2\n").await?;
+    let server = alice.turn_credentials().await?.remove(0);
+    let mut caller = RawTurn::new(&server).await?;
+    let mut callee = RawTurn::new(&server).await?;
+    let caller_relayed = caller.allocate().await?.map_err(|c| format!("{c}"))?;
+    let callee_relayed = callee.allocate().await?.map_err(|c| format!("{c}"))?;
+    assert!(callee.create_permission(&[caller_relayed]).await?.is_ok());
+    // The credentials expire (their expiry is in whole seconds).
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // The call goes on: the allocation refreshes, and so do its
+    // permissions and channels, with the username it was made with.
+    assert!(caller.refresh(Duration::from_secs(600)).await?.is_ok());
+    assert!(caller.create_permission(&[callee_relayed]).await?.is_ok());
+    assert!(caller.channel_bind(callee_relayed, 0x4000).await?.is_ok());
+    caller
+        .send_indication(callee_relayed, b"still talking")
+        .await?;
+    assert_eq!(
+        callee.next_data(DEADLINE).await?,
+        Some(b"still talking".to_vec())
+    );
+    // But they allocate nothing new, from anywhere.
+    let mut late = RawTurn::new(&server).await?;
+    assert_eq!(late.allocate().await?, Err(401));
     relay.stop()
 }

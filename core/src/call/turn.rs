@@ -7,8 +7,10 @@
 //! `password = base64(HMAC-SHA1(shared secret, username))`. Any TURN server
 //! holding the shared secret checks them without a database, so the relay
 //! can hand them to its authenticated accounts and either its embedded TURN
-//! server or a coturn beside it accepts them. The opaque id is random, not
-//! the account: a TURN server's logs then cannot tell who called.
+//! server or a coturn beside it accepts them. The relay puts a keyed tag of
+//! the account in place of the opaque id, so that its TURN server can count
+//! an account's allocations while a TURN server's logs still cannot tell
+//! who called; [`rest_credentials`] mints them with a random id.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
