@@ -91,6 +91,13 @@ fn handshake(alice: &Phone, bob: &Phone) -> Result<ContactId> {
     let mut ready = false;
     for _round in 0..8 {
         let at_bob = carry(alice, bob)?;
+        // Alice's number is a stranger's to Bob: his user agrees to talk.
+        if at_bob
+            .iter()
+            .any(|outcome| matches!(outcome, SmsReceived::StrangerWaiting { .. }))
+        {
+            bob.account.accept_sms_stranger(ALICE, "Alice")?;
+        }
         let at_alice = carry(bob, alice)?;
         ready |= at_alice.iter().chain(&at_bob).any(|outcome| {
             matches!(
