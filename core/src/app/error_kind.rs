@@ -61,6 +61,7 @@ impl Error {
             | Error::NoSuchCall
             | Error::CallInProgress
             | Error::InvalidPhoneNumber
+            | Error::PassphraseStore
             | Error::UnknownMessage => ErrorKind::InvalidInput,
             Error::UnknownContact => ErrorKind::UnknownContact,
             Error::UntrustedIdentity | Error::ConflictingIdentities => ErrorKind::UntrustedIdentity,
