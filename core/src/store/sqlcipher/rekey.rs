@@ -69,7 +69,7 @@ impl SqlCipherStore {
         remove_staged(&path)?;
         if let Err(e) = self
             .export_to(&staged, new_key)
-            .and_then(|()| SqlCipherStore::open(&staged, new_key).map(drop))
+            .and_then(|()| prove_staged(&staged, new_key))
         {
             let _ = remove_staged(&path);
             return Err(e);
@@ -125,6 +125,23 @@ impl SqlCipherStore {
             .query_row("PRAGMA main.user_version", [], |row| row.get(0))?;
         self.conn
             .pragma_update(Some(STAGED_SCHEMA), "user_version", version)
+    }
+}
+
+/// Opens the staged copy with `key` (the open checks every step: key,
+/// schema version, journal mode) and closes it whole: its WAL written back
+/// and gone, since only the file itself is renamed over the store.
+fn prove_staged(staged: &Path, key: &DatabaseKey) -> Result<()> {
+    let mut check = SqlCipherStore::open(staged, key)?;
+    crate::store::SottoStore::checkpoint(&mut check)?;
+    check.conn.close().map_err(|(_, e)| Error::from(e))?;
+    let mut wal = staged.as_os_str().to_owned();
+    wal.push("-wal");
+    match fs::metadata(PathBuf::from(wal)) {
+        Ok(meta) if meta.len() > 0 => Err(Error::Io(std::io::Error::other(
+            "the staged copy kept a write-ahead log",
+        ))),
+        _ => Ok(()),
     }
 }
 
