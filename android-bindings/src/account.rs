@@ -16,7 +16,7 @@ use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 use zeroize::Zeroizing;
 
-use crate::account_core::{passphrase_key, raw_key, AccountCore};
+use crate::account_core::{database_key, passphrase_key, raw_key, AccountCore};
 use crate::error::{Result, SottoError};
 use crate::events::{AccountListener, Subscription};
 use crate::records::{
@@ -113,6 +113,22 @@ impl Account {
             passphrase_key(Zeroizing::new(passphrase)),
             options,
         )
+    }
+
+    /// Re-encrypts the store under `new_key` (32 bytes) and keeps the
+    /// account open on it: from now on only `new_key` opens the store, so an
+    /// older copy of the wrapped key is useless. The Android app does this
+    /// whenever the passphrase lock changes. It copies the whole store,
+    /// holding the store's lock meanwhile.
+    ///
+    /// On an error nothing changed and the old key still opens the store,
+    /// except when reopening the replaced store failed (`Storage`): then the
+    /// store is under `new_key` and this account must be closed and opened
+    /// again with it. Throws `InvalidInput` when the key is not 32 bytes or
+    /// the account was opened with a passphrase.
+    pub fn rekey(&self, new_key: Vec<u8>) -> Result<()> {
+        let key = database_key(Zeroizing::new(new_key))?;
+        Ok(self.core.app()?.rekey(&key)?)
     }
 
     /// The invite others add this account with: one `sotto-contact:` line

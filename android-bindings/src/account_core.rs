@@ -29,6 +29,11 @@ use crate::records::{
 
 /// A raw key handed in as bytes; it must be exactly 32 of them.
 pub(crate) fn raw_key(bytes: Zeroizing<Vec<u8>>) -> Result<StoreKey> {
+    database_key(bytes).map(StoreKey::Raw)
+}
+
+/// The database key in `bytes`, which must be exactly 32 of them.
+pub(crate) fn database_key(bytes: Zeroizing<Vec<u8>>) -> Result<DatabaseKey> {
     let mut raw: [u8; 32] = bytes
         .as_slice()
         .try_into()
@@ -36,7 +41,7 @@ pub(crate) fn raw_key(bytes: Zeroizing<Vec<u8>>) -> Result<StoreKey> {
     let key = DatabaseKey::from_bytes(raw);
     // `raw` is a copy on the stack; wipe it too.
     zeroize::Zeroize::zeroize(&mut raw);
-    Ok(StoreKey::Raw(key))
+    Ok(key)
 }
 
 /// A passphrase handed in as a string.

@@ -118,6 +118,9 @@ impl From<CoreError> for SottoError {
             E::MessageTooLong => SottoError::InvalidInput("the message is too long"),
             E::InvalidLockedInboxKey => SottoError::InvalidInput("the locked-inbox key is malformed"),
             E::InvalidPhoneNumber => SottoError::InvalidInput("the phone number is not valid"),
+            E::PassphraseStore => SottoError::InvalidInput(
+                "a store opened with a passphrase is not rekeyed with a raw key",
+            ),
             E::MalformedSms(why) => SottoError::InvalidInput(why),
             E::NoRoute(why) => SottoError::NotDeliverable(why),
             E::MalformedEnvelope(why) | E::Undecryptable(why) | E::MalformedContent(why) => {
@@ -194,6 +197,12 @@ mod tests {
             (CoreError::UnknownContact, SottoError::UnknownContact),
             (CoreError::ProxyFailed, SottoError::Network),
             (CoreError::NestedTransaction, SottoError::Internal),
+            (
+                CoreError::PassphraseStore,
+                SottoError::InvalidInput(
+                    "a store opened with a passphrase is not rekeyed with a raw key",
+                ),
+            ),
             (CoreError::AccountExists, SottoError::AccountExists),
             (CoreError::NoAccount, SottoError::NoAccount),
             (CoreError::NoSuchCall, SottoError::NoSuchCall),

@@ -24,6 +24,8 @@ pub enum Error {
     StoreLocked,
     /// the passphrase salt beside the database is missing or malformed
     MissingSalt,
+    /// this store is locked with a passphrase; only a store opened with a raw key can be rekeyed
+    PassphraseStore,
     /// storage error: {0}
     Storage(#[from] rusqlite::Error),
     /// file error: {0}

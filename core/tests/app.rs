@@ -94,6 +94,48 @@ fn a_passphrase_account_needs_its_passphrase() -> Result<()> {
     Ok(())
 }
 
+/// Issue 19 (key vault): an account opened with a raw key moves to a new
+/// key and goes on working; afterwards only the new key opens it. A
+/// passphrase account is refused (its key comes from the passphrase).
+#[test]
+fn a_raw_key_account_rekeys_and_goes_on_while_a_passphrase_account_is_refused() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let home = dir.path().join("alice");
+    let relay = relay(7443);
+    let alice = Account::create(&home, &raw(1), relay.clone())?;
+    let bob = create(dir.path(), "bob", 2, &relay)?;
+    let bob_id = alice.add_contact(&bob.contact_invite(), "Bob")?;
+    let identity = alice.identity_key();
+
+    alice.rekey(&DatabaseKey::from_bytes([5; 32]))?;
+    // Reads and writes go on on the open account.
+    assert_eq!(alice.contact(&bob_id)?.name, "Bob");
+    alice.add_contact(&bob.contact_invite(), "Robert")?;
+    let mut settings = alice.settings();
+    settings.read_receipts = !settings.read_receipts;
+    alice.save_settings(settings.clone())?;
+    drop(alice);
+
+    assert!(matches!(
+        Account::open(&home, &raw(1)),
+        Err(Error::WrongKey)
+    ));
+    let alice = Account::open(&home, &raw(5))?;
+    assert_eq!(alice.identity_key(), identity);
+    assert_eq!(alice.contact(&bob_id)?.name, "Robert");
+    assert_eq!(alice.settings(), settings);
+
+    let phrase = StoreKey::Passphrase(Zeroizing::new(b"horse battery".to_vec()));
+    let carol = Account::create(&dir.path().join("carol"), &phrase, relay)?;
+    assert!(matches!(
+        carol.rekey(&DatabaseKey::from_bytes([6; 32])),
+        Err(Error::PassphraseStore)
+    ));
+    drop(carol);
+    Account::open(&dir.path().join("carol"), &phrase)?;
+    Ok(())
+}
+
 #[test]
 fn invites_make_contacts_trusted_on_first_use() -> Result<()> {
     let dir = tempfile::tempdir()?;

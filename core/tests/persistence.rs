@@ -106,6 +106,112 @@ fn wrong_key_is_refused_and_the_file_is_unchanged() -> Result<()> {
     Ok(())
 }
 
+/// Issue 19 (key vault): changing the Android passphrase rekeys the store, so
+/// an older copy of the wrapped key no longer opens it. After `rekey` the
+/// open store goes on reading and writing; on disk only the new key opens
+/// it, with everything in it.
+#[test]
+fn a_rekeyed_store_opens_with_the_new_key_only_and_keeps_everything() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut rng = rng(34);
+    let (mut alice, mut bob) = sqlcipher_pair(dir.path(), &mut rng)?;
+    for n in 0..3 {
+        send_and_receive(&mut alice, &mut bob, &format!("before {n}"), &mut rng)?;
+        send_and_receive(&mut bob, &mut alice, &format!("reply {n}"), &mut rng)?;
+    }
+    alice.store.rekey(&key(7))?;
+    // The open store goes on, both ways, with its sessions.
+    let got = send_and_receive(&mut bob, &mut alice, "while rekeyed", &mut rng)?;
+    assert_eq!(text_of(&got), "while rekeyed");
+    send_and_receive(&mut alice, &mut bob, "answer", &mut rng)?;
+    let stored = alice.store.messages(&alice.peer, 100, None)?.len();
+    assert_eq!(stored, 8);
+    let alice_peer = alice.peer.clone();
+    drop(alice);
+
+    let path = db_path(dir.path(), "alice");
+    assert!(matches!(
+        SqlCipherStore::open(&path, &key(1)),
+        Err(Error::WrongKey)
+    ));
+    let mut alice = Party {
+        store: SqlCipherStore::open(&path, &key(7))?,
+        peer: alice_peer,
+    };
+    assert_eq!(alice.store.messages(&alice.peer, 100, None)?.len(), stored);
+    assert!(alice.store.cipher_integrity_check()?.is_empty());
+    let got = send_and_receive(&mut bob, &mut alice, "after reopening", &mut rng)?;
+    assert_eq!(text_of(&got), "after reopening");
+    // Nothing of the rekey is left beside the store.
+    let names: Vec<String> = snapshot(dir.path())?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        !names.iter().any(|name| name.contains("rekey")),
+        "{names:?}"
+    );
+    Ok(())
+}
+
+/// A rekey is refused inside a transaction (it would end it) and changes
+/// nothing; a store can be rekeyed again.
+#[test]
+fn a_rekey_inside_a_transaction_is_refused_and_a_second_rekey_works() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("store.db");
+    let mut rng = rng(35);
+    let mut store = with_account(SqlCipherStore::open(&path, &key(1))?, &mut rng)?;
+    store.begin()?;
+    assert!(matches!(
+        store.rekey(&key(2)),
+        Err(Error::NestedTransaction)
+    ));
+    store.rollback()?;
+    store.rekey(&key(2))?;
+    store.rekey(&key(3))?;
+    drop(store);
+    for wrong in [1, 2] {
+        assert!(matches!(
+            SqlCipherStore::open(&path, &key(wrong)),
+            Err(Error::WrongKey)
+        ));
+    }
+    assert!(SqlCipherStore::open(&path, &key(3))?
+        .local_account()?
+        .is_some());
+    Ok(())
+}
+
+/// A rekey that fails before the store is replaced changes nothing: the
+/// open store goes on under its old key. A staged copy a crash left beside
+/// the store is deleted by the next open, which uses the store itself.
+#[test]
+fn a_failed_or_interrupted_rekey_leaves_the_old_key_in_force() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("store.db");
+    let staged = dir.path().join("store.db.rekey");
+    let mut rng = rng(36);
+    let mut store = with_account(SqlCipherStore::open(&path, &key(1))?, &mut rng)?;
+    // The staged copy cannot be written (a directory is in its place).
+    fs::create_dir(&staged)?;
+    assert!(store.rekey(&key(2)).is_err());
+    store.save_app_setting("still", "writable")?;
+    drop(store);
+    fs::remove_dir(&staged)?;
+    assert!(matches!(
+        SqlCipherStore::open(&path, &key(2)),
+        Err(Error::WrongKey)
+    ));
+
+    // A crash after the export, before the rename.
+    fs::write(&staged, b"a half-written copy")?;
+    let store = SqlCipherStore::open(&path, &key(1))?;
+    assert_eq!(store.app_setting("still")?.as_deref(), Some("writable"));
+    assert!(!staged.exists());
+    Ok(())
+}
+
 #[test]
 fn wrong_passphrase_is_refused_and_the_file_is_unchanged() -> Result<()> {
     let dir = tempfile::tempdir()?;

@@ -62,6 +62,7 @@ impl Error {
             | Error::CallInProgress
             | Error::InvalidPhoneNumber
             | Error::InvalidLockedInboxKey
+            | Error::PassphraseStore
             | Error::UnknownMessage => ErrorKind::InvalidInput,
             Error::UnknownContact => ErrorKind::UnknownContact,
             Error::UntrustedIdentity | Error::ConflictingIdentities => ErrorKind::UntrustedIdentity,

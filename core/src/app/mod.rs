@@ -202,6 +202,8 @@ pub struct Account {
     shared: Arc<Shared>,
     identity: IdentityKey,
     data_dir: PathBuf,
+    /// Opened with a raw key (not a passphrase): [`Account::rekey`] applies.
+    raw_key: bool,
 }
 
 impl std::fmt::Debug for Account {
@@ -282,7 +284,7 @@ impl Account {
         // done, so a crash in between leaves a directory `create` finishes.
         in_transaction(&mut store, |store| AppSettings::new(relay).save(store))?;
         prekeys::create_account(&mut store, policy, SystemTime::now(), &mut rand::rng())?;
-        Self::from_store(store, data_dir)
+        Self::from_store(store, data_dir, key)
     }
 
     /// Opens the account in `data_dir`. [`Error::NoAccount`] if there is
@@ -297,7 +299,7 @@ impl Account {
         if store.local_account()?.is_none() {
             return Err(Error::NoAccount);
         }
-        Self::from_store(store, data_dir)
+        Self::from_store(store, data_dir, key)
     }
 
     /// Whether `data_dir` holds an account database (without opening it).
@@ -305,7 +307,7 @@ impl Account {
         database_path(data_dir).is_file()
     }
 
-    fn from_store(store: SqlCipherStore, data_dir: &Path) -> Result<Self> {
+    fn from_store(store: SqlCipherStore, data_dir: &Path, key: &StoreKey) -> Result<Self> {
         let identity = *store
             .local_account()?
             .ok_or(Error::NoAccount)?
@@ -325,7 +327,23 @@ impl Account {
             }),
             identity,
             data_dir: data_dir.to_owned(),
+            raw_key: matches!(key, StoreKey::Raw(_)),
         })
+    }
+
+    /// Re-encrypts the store under `new_key` (the Android app does this when
+    /// the passphrase lock changes, so an older copy of the wrapped key stops
+    /// opening it). The account stays open; from now on only `new_key` opens
+    /// the store. Waits for the store's lock, then holds it for the whole
+    /// copy. See [`SqlCipherStore::rekey`] for what an error leaves.
+    ///
+    /// Only for accounts opened with a raw key: a passphrase store's key
+    /// comes from its passphrase and salt ([`Error::PassphraseStore`]).
+    pub fn rekey(&self, new_key: &DatabaseKey) -> Result<()> {
+        if !self.raw_key {
+            return Err(Error::PassphraseStore);
+        }
+        self.shared.store().rekey(new_key)
     }
 
     /// Runs `work` on the store, under the same lock as everything else.

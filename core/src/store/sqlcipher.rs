@@ -6,7 +6,7 @@
 //! transaction survives a crash or power loss, and with `secure_delete` so
 //! deleted rows are overwritten. Temporary tables stay in memory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 use libsignal_protocol::{
@@ -34,6 +34,7 @@ use crate::sms::phone::PhoneNumber;
 pub(crate) mod call_log;
 pub(crate) mod plain_read_marks;
 pub(crate) mod read_marks;
+mod rekey;
 pub(crate) mod sms_queue;
 pub(crate) mod text_transport;
 
@@ -53,6 +54,8 @@ pub const DEFAULT_CACHE_KIB: u32 = 8 * 1024;
 pub struct SqlCipherStore {
     conn: Connection,
     in_transaction: bool,
+    /// The database file, for [`SqlCipherStore::rekey`].
+    path: PathBuf,
 }
 
 impl std::fmt::Debug for SqlCipherStore {
@@ -97,6 +100,9 @@ impl SqlCipherStore {
         // fails with SQLITE_NOTADB on a wrong key, and changes nothing.
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
             .map_err(classify_open_error)?;
+        // A copy a crashed rekey left behind is never needed: without the
+        // rename that ends a rekey, this file is the store.
+        rekey::remove_staged(path)?;
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
@@ -120,6 +126,7 @@ impl SqlCipherStore {
         Ok(Self {
             conn,
             in_transaction: false,
+            path: path.to_owned(),
         })
     }
 

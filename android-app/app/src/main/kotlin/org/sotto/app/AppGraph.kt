@@ -29,6 +29,7 @@ import org.sotto.app.sms.MmsTransfers
 import org.sotto.app.sms.SmsSender
 import org.sotto.logic.call.CallController
 import org.sotto.logic.call.CallEvent
+import org.sotto.logic.core.CoreException
 import org.sotto.logic.core.CoreListener
 import org.sotto.logic.core.SottoCore
 import org.sotto.logic.keys.DatabaseKeyVault
@@ -60,7 +61,11 @@ class AppGraph(private val context: Context) {
     val settings = SettingsStore(context)
     val notifications = Notifications(context)
     val smsSender = SmsSender(context)
-    private val vault = DatabaseKeyVault(KeystoreKeyWrapper(), AtomicKeyFile(context))
+    private val vault = DatabaseKeyVault(
+        KeystoreKeyWrapper(),
+        AtomicKeyFile(context, "db-key.bin"),
+        AtomicKeyFile(context, "db-key.pending.bin"),
+    )
     val lock = AppLockTimer(settings.settings.value.appLock)
 
     private val coreState = MutableStateFlow<SottoCore?>(null)
@@ -85,14 +90,15 @@ class AppGraph(private val context: Context) {
     /**
      * Unwraps the database key ([passphrase] when the lock is on) and opens
      * the core. Throws [VaultException] (wrong passphrase, Keystore key
-     * gone, damaged key file) or the core's errors; nothing is changed on
-     * failure.
+     * gone, phone locked, damaged key file) or the core's errors; nothing is
+     * changed on failure, except that an interrupted passphrase change is
+     * settled by the key that opened the store.
      */
     suspend fun unlock(passphrase: CharArray?): Unit = unlocking.withLock {
         try {
             if (coreState.value != null) return@withLock
             val opened = withContext(Dispatchers.IO) {
-                vault.open(passphrase).use { key ->
+                vault.open(passphrase) { key ->
                     val bytes = key.copyBytes()
                     try {
                         BindingsAdapter.open(File(context.noBackupFilesDir, "sotto.db").path, bytes)
@@ -143,10 +149,33 @@ class AppGraph(private val context: Context) {
         return coreState.value
     }
 
-    /** Changes the passphrase lock; the database key stays the same. */
-    suspend fun changePassphrase(current: CharArray?, new: CharArray?) = withContext(Dispatchers.IO) {
+    /**
+     * Sets, changes or removes ([new] null) the passphrase lock. The open
+     * store moves to a new database key at the same time, so no earlier
+     * copy of the key file opens it any more (DatabaseKeyVault explains the
+     * steps). Needs the app unlocked. Throws [VaultException] (wrong
+     * [current], damaged key file, an earlier change unfinished) before
+     * anything changed, or [CoreException] when the rekey failed: the app
+     * then locks, and the next unlock settles which key the store is under.
+     */
+    suspend fun changePassphrase(current: CharArray?, new: CharArray?): Unit = unlocking.withLock {
         try {
-            vault.changePassphrase(current, new)
+            val open = coreState.value ?: throw CoreException.Internal()
+            try {
+                withContext(Dispatchers.IO) {
+                    vault.changePassphrase(current, new) { key ->
+                        val bytes = key.copyBytes()
+                        try {
+                            open.rekey(bytes)
+                        } finally {
+                            bytes.fill(0)
+                        }
+                    }
+                }
+            } catch (e: CoreException) {
+                closeCore()
+                throw e
+            }
         } finally {
             current?.fill('\u0000')
             new?.fill('\u0000')

@@ -513,6 +513,8 @@ class BindingsAdapter private constructor(private val account: Account) : SottoC
         call { account.runMaintenance() }
     }
 
+    override fun rekey(newKey: ByteArray) = call { account.rekey(newKey) }
+
     override fun subscribe(listener: CoreListener): AutoCloseable {
         val forwarder = Forwarder(listener)
         val subscription = account.subscribe(forwarder)

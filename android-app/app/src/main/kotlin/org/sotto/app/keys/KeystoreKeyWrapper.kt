@@ -4,9 +4,11 @@ import android.content.Context
 import android.security.keystore.KeyGenParameterSpec
 import android.security.keystore.KeyPermanentlyInvalidatedException
 import android.security.keystore.KeyProperties
+import android.security.keystore.UserNotAuthenticatedException
 import android.util.AtomicFile
 import org.sotto.logic.keys.KeyFile
 import org.sotto.logic.keys.KeyWrapper
+import org.sotto.logic.keys.KeystoreKeyLockedException
 import org.sotto.logic.keys.KeystoreKeyUnavailableException
 import org.sotto.logic.keys.Sealed
 import java.io.File
@@ -25,13 +27,27 @@ import javax.crypto.spec.GCMParameterSpec
  * Keystore (it refuses caller IVs for encryption). Created on first wrap only;
  * if it is gone later, unwrapping reports [KeystoreKeyUnavailableException]
  * and nothing is regenerated, because a new key would orphan the database.
+ *
+ * From Android 15 (API 35) the key is created unlocked-device-required: the
+ * Keystore refuses it while the phone is locked ([KeystoreKeyLockedException]),
+ * so a thief holding a locked phone cannot have the Keystore unwrap the
+ * database key even with code running in the app. Not before: Android 12–14
+ * document bugs that make such keys unusable (no secure lock screen, the
+ * lock screen removed, an unlock by a weak biometric or a trust agent), and
+ * an unusable key is a database that never opens again; Android 10–11 phones
+ * would carry the key into those versions on upgrade. A key keeps the
+ * parameters it was created with (docs/android.md, "Keys").
  */
 class KeystoreKeyWrapper(private val alias: String = "sotto-db-key-wrap") : KeyWrapper {
     private val keyStore: KeyStore = KeyStore.getInstance("AndroidKeyStore").apply { load(null) }
 
     override fun wrap(plain: ByteArray, aad: ByteArray): Sealed {
         val cipher = Cipher.getInstance("AES/GCM/NoPadding")
-        cipher.init(Cipher.ENCRYPT_MODE, existingKey() ?: createKey())
+        try {
+            cipher.init(Cipher.ENCRYPT_MODE, existingKey() ?: createKey())
+        } catch (e: UserNotAuthenticatedException) {
+            throw KeystoreKeyLockedException()
+        }
         cipher.updateAAD(aad)
         return Sealed(cipher.iv, cipher.doFinal(plain))
     }
@@ -43,6 +59,8 @@ class KeystoreKeyWrapper(private val alias: String = "sotto-db-key-wrap") : KeyW
             cipher.init(Cipher.DECRYPT_MODE, key, GCMParameterSpec(128, sealed.iv))
         } catch (e: KeyPermanentlyInvalidatedException) {
             throw KeystoreKeyUnavailableException()
+        } catch (e: UserNotAuthenticatedException) {
+            throw KeystoreKeyLockedException()
         }
         cipher.updateAAD(aad)
         return cipher.doFinal(sealed.ciphertext)
@@ -59,6 +77,7 @@ class KeystoreKeyWrapper(private val alias: String = "sotto-db-key-wrap") : KeyW
             .setBlockModes(KeyProperties.BLOCK_MODE_GCM)
             .setEncryptionPaddings(KeyProperties.ENCRYPTION_PADDING_NONE)
             .setKeySize(256)
+        if (android.os.Build.VERSION.SDK_INT >= 35) spec.setUnlockedDeviceRequired(true)
         val generator = KeyGenerator.getInstance(KeyProperties.KEY_ALGORITHM_AES, "AndroidKeyStore")
         if (android.os.Build.VERSION.SDK_INT >= 28) {
             try {
@@ -74,12 +93,13 @@ class KeystoreKeyWrapper(private val alias: String = "sotto-db-key-wrap") : KeyW
 }
 
 /**
- * The wrapped key in the app's no-backup directory (never in a backup: the
+ * A wrapped key in the app's no-backup directory (never in a backup: the
  * Keystore key it needs cannot leave the phone anyway), written with
- * [AtomicFile] so a crash leaves the old or the new file, whole.
+ * [AtomicFile] so a crash leaves the old or the new file, whole. [name] is
+ * the file: the vault's main slot or its pending slot.
  */
-class AtomicKeyFile(context: Context) : KeyFile {
-    private val file = AtomicFile(File(context.noBackupFilesDir, "db-key.bin"))
+class AtomicKeyFile(context: Context, name: String) : KeyFile {
+    private val file = AtomicFile(File(context.noBackupFilesDir, name))
 
     override fun read(): ByteArray? = try {
         file.readFully()
@@ -97,4 +117,7 @@ class AtomicKeyFile(context: Context) : KeyFile {
             throw e
         }
     }
+
+    // AtomicFile.delete removes the file and any backup or half-written copy of it.
+    override fun delete() = file.delete()
 }

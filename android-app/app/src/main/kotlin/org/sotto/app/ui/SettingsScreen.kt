@@ -37,6 +37,7 @@ import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.launch
 import org.sotto.app.AppGraph
 import org.sotto.app.R
+import org.sotto.logic.core.CoreException
 import org.sotto.logic.keys.VaultException
 import org.sotto.logic.permissions.Feature
 import org.sotto.logic.permissions.PermissionEvent
@@ -239,8 +240,14 @@ private fun AppLockSection(graph: AppGraph, settings: Settings, save: (Settings)
                 if (newChars == null) R.string.lock_removed else R.string.lock_set
             } catch (e: VaultException.WrongPassphrase) {
                 R.string.unlock_wrong_passphrase
+            } catch (e: VaultException.ChangeUnfinished) {
+                R.string.lock_change_failed
+            } catch (e: VaultException.DeviceLocked) {
+                R.string.unlock_device_locked
             } catch (e: VaultException) {
                 R.string.unlock_key_file_damaged
+            } catch (e: CoreException) {
+                R.string.lock_change_failed
             }
         }
     }) { Text(stringResource(R.string.action_save)) }

@@ -48,6 +48,8 @@ fun UnlockScreen(needsPassphrase: Boolean, unlock: suspend (CharArray?) -> Unit)
                 R.string.unlock_wrong_passphrase
             } catch (e: VaultException.KeystoreKeyUnavailable) {
                 R.string.unlock_keystore_gone
+            } catch (e: VaultException.DeviceLocked) {
+                R.string.unlock_device_locked
             } catch (e: VaultException) {
                 R.string.unlock_key_file_damaged
             } catch (e: CoreException.WrongKey) {

@@ -289,4 +289,14 @@ interface SottoCore : AutoCloseable {
 
     /** Subscribes [listener]; closing the handle unsubscribes. */
     fun subscribe(listener: CoreListener): AutoCloseable
+
+    /**
+     * Re-encrypts the store under [newKey] (32 bytes; the caller wipes it)
+     * and stays open on it: from then on only [newKey] opens the store
+     * (`keys.DatabaseKeyVault.changePassphrase`). On an error the old key
+     * normally still opens it; after [CoreException.Storage] it may already
+     * be under [newKey], so the caller closes the core and opens it again
+     * through the vault, which tries both keys.
+     */
+    fun rekey(newKey: ByteArray)
 }

@@ -17,9 +17,38 @@
  * outer plaintext, mode 1: salt (16) | PBKDF2 iterations (4) | inner IV (12) | inner ciphertext
  * ```
  * Both layers authenticate the header (magic, version, mode) as associated data.
+ *
+ * Changing the passphrase (setting, changing or removing it) makes a NEW
+ * random database key and rekeys the database under it, so no earlier copy
+ * of the key file (a backup, a copied file, the file before the passphrase
+ * was set) opens the database afterwards. Re-wrapping the old key would
+ * leave every earlier copy working with the Keystore alone.
+ *
+ * A crash at any point must leave a key file that opens the database, so
+ * the change has two slots and goes in this order:
+ * ```
+ * 1. the new key, wrapped (under the new passphrase), is written to the
+ *    pending slot                     main: old key, pending: new key, database: old
+ * 2. the database is rekeyed (one atomic step in the core)
+ *                                     main: old key, pending: new key, database: new
+ * 3. the pending bytes replace the main file
+ *                                     main: new key, pending: new key, database: new
+ * 4. the pending slot is deleted      main: new key,                   database: new
+ * ```
+ * Each file write is atomic ([KeyFile.write]). While a pending slot exists,
+ * [open] tries the main key and then the pending key (each with the
+ * passphrase given: the user may type the old or the new one), and the key
+ * that opens the database settles the slots: the main key's success drops
+ * the pending slot (the rekey did not happen), the pending key's success
+ * moves it to the main file first. Nothing else ever deletes a slot, and a
+ * change is refused while a pending slot is unsettled, so no step replaces
+ * the only key that opens the database. A failed rekey (an exception, not a
+ * crash) keeps the pending slot too: only an open can tell which key the
+ * database is under.
  */
 package org.sotto.logic.keys
 
+import org.sotto.logic.core.CoreException
 import java.io.ByteArrayOutputStream
 import java.nio.ByteBuffer
 import java.security.GeneralSecurityException
@@ -41,23 +70,31 @@ interface KeyWrapper {
 
     /**
      * Decrypts [sealed]. Throws [KeystoreKeyUnavailableException] when the
-     * Keystore key is gone or permanently invalidated, and
-     * [AEADBadTagException] when the data does not authenticate.
+     * Keystore key is gone or permanently invalidated,
+     * [KeystoreKeyLockedException] when the key needs the phone unlocked
+     * and it is locked, and [AEADBadTagException] when the data does not
+     * authenticate.
      */
     fun unwrap(sealed: Sealed, aad: ByteArray): ByteArray
 }
 
-/** Where the wrapped key lives. `:app` uses an `AtomicFile` in no-backup storage. */
+/** Where a wrapped key lives. `:app` uses an `AtomicFile` in no-backup storage. */
 interface KeyFile {
     /** The stored bytes, or null when there is no key file yet. */
     fun read(): ByteArray?
 
     /** Replaces the stored bytes atomically: after a crash the old or the new content is there, whole. */
     fun write(bytes: ByteArray)
+
+    /** Deletes the file; nothing happens when there is none. */
+    fun delete()
 }
 
 /** The Keystore key this file was wrapped with no longer exists (app data restored elsewhere, key invalidated). */
 class KeystoreKeyUnavailableException : GeneralSecurityException("the Keystore key that wraps the database key is unavailable")
+
+/** The Keystore key may be used only while the phone is unlocked, and it is locked now. */
+class KeystoreKeyLockedException : GeneralSecurityException("the Keystore key needs the phone unlocked")
 
 /** Why the vault could not give the key. Messages never contain key material or the passphrase. */
 sealed class VaultException(message: String) : Exception(message) {
@@ -70,8 +107,14 @@ sealed class VaultException(message: String) : Exception(message) {
     /** The Keystore key is gone; the database cannot be opened on this install. The key file is left as it was. */
     class KeystoreKeyUnavailable : VaultException("the Keystore key is unavailable")
 
+    /** The phone is locked and the Keystore key works only while it is unlocked; try again after unlocking. */
+    class DeviceLocked : VaultException("the phone is locked")
+
     /** The key file is damaged; [reason] names the part. The file is left as it was. */
     class Corrupt(reason: String) : VaultException("the key file is damaged: $reason")
+
+    /** An earlier passphrase change did not finish; the next [DatabaseKeyVault.open] settles it. */
+    class ChangeUnfinished : VaultException("an earlier passphrase change did not finish; lock and unlock first")
 }
 
 /** The unwrapped 256-bit database key. Wipe it with [close] once SQLCipher has it. */
@@ -85,48 +128,107 @@ class DatabaseKey(private val bytes: ByteArray) : AutoCloseable {
     override fun toString(): String = "DatabaseKey(redacted)"
 }
 
-/** Creates, unwraps and re-wraps the database key. */
+/**
+ * Creates and unwraps the database key, and replaces it when the
+ * passphrase changes. [file] is the main slot, [pending] the slot of a key
+ * change in progress (see the file header).
+ */
 class DatabaseKeyVault(
     private val wrapper: KeyWrapper,
     private val file: KeyFile,
+    private val pending: KeyFile,
     private val random: SecureRandom = SecureRandom(),
     /** PBKDF2 iterations for a new passphrase; OWASP's 2023 figure for HMAC-SHA256. Stored per file. */
     private val pbkdf2Iterations: Int = 600_000,
 ) {
     /** True when a key file exists. */
-    fun exists(): Boolean = file.read() != null
-
-    /** True when the existing key file needs a passphrase. */
-    fun isPassphraseProtected(): Boolean {
-        val bytes = file.read() ?: return false
-        return parseHeader(bytes).mode == MODE_PASSPHRASE
-    }
+    fun exists(): Boolean = file.read() != null || pending.read() != null
 
     /**
-     * The database key. On first use (no key file) a fresh random key is made
-     * and stored, wrapped (under [passphrase] too when one is given). An
-     * existing file is never replaced here, whatever goes wrong: a new key
-     * would make the existing database unreadable.
+     * True when a key file needs a passphrase. With an unfinished change
+     * either slot may be the one that opens the database, so either one
+     * needing a passphrase counts.
      */
-    fun open(passphrase: CharArray?): DatabaseKey {
-        val stored = file.read()
-        if (stored == null) {
+    fun isPassphraseProtected(): Boolean = listOfNotNull(file.read(), pending.read()).any { parseHeader(it).mode == MODE_PASSPHRASE }
+
+    /**
+     * Unwraps the database key and hands it to [openDatabase], which opens
+     * the database with it and throws [CoreException.WrongKey] when the key
+     * does not open it; the key is wiped when [openDatabase] returns. On
+     * first use (no key file) a fresh random key is made and stored,
+     * wrapped (under [passphrase] too when one is given). With an
+     * unfinished change the main key is tried first, then the pending one,
+     * and the slots are settled by the one that opened the database.
+     *
+     * Throws [VaultException] or [CoreException.WrongKey] when no slot
+     * opens it (a slot's own failure, such as a wrong passphrase, is
+     * reported before a key that does not open the database), and whatever
+     * else [openDatabase] throws. An existing file is never replaced by a
+     * new key here, whatever goes wrong: that would orphan the database.
+     */
+    fun <T : AutoCloseable> open(passphrase: CharArray?, openDatabase: (DatabaseKey) -> T): T {
+        val main = file.read()
+        val unfinished = pending.read()
+        if (main == null && unfinished == null) {
             val key = ByteArray(KEY_BYTES).also(random::nextBytes)
             file.write(seal(key, passphrase))
-            return DatabaseKey(key)
+            return DatabaseKey(key).use(openDatabase)
         }
-        return DatabaseKey(unseal(stored, passphrase))
+        var failure: Exception? = null
+        for (slot in listOfNotNull(main, unfinished)) {
+            val key = try {
+                DatabaseKey(unseal(slot, passphrase))
+            } catch (e: VaultException) {
+                failure = if (failure is VaultException) failure else e
+                continue
+            }
+            val database = try {
+                key.use(openDatabase)
+            } catch (e: CoreException.WrongKey) {
+                failure = failure ?: e
+                continue
+            }
+            try {
+                if (unfinished != null) settle(opened = slot)
+            } catch (e: Exception) {
+                database.close()
+                throw e
+            }
+            return database
+        }
+        throw checkNotNull(failure)
+    }
+
+    /** Makes [opened] (the slot whose key opened the database) the main file and drops the pending slot. */
+    private fun settle(opened: ByteArray) {
+        if (file.read()?.contentEquals(opened) != true) file.write(opened)
+        pending.delete()
     }
 
     /**
-     * Re-wraps the same database key under [newPassphrase] (null removes the
-     * passphrase). The database itself is not touched: its key stays the same.
+     * Replaces the database key: checks [currentPassphrase] against the key
+     * file, makes a new random key, and hands it to [rekeyDatabase], which
+     * re-encrypts the open database under it; the new key ends up wrapped
+     * under [newPassphrase] (null: no passphrase). Afterwards no earlier
+     * copy of the key file opens the database. The steps and what a crash
+     * between them leaves are in the file header.
+     *
+     * Throws [VaultException] before anything changed (wrong passphrase,
+     * damaged file, [VaultException.ChangeUnfinished]), and whatever
+     * [rekeyDatabase] throws; after that the pending slot stays for the
+     * next [open] to settle.
      */
-    fun changePassphrase(currentPassphrase: CharArray?, newPassphrase: CharArray?) {
+    fun changePassphrase(currentPassphrase: CharArray?, newPassphrase: CharArray?, rekeyDatabase: (DatabaseKey) -> Unit) {
         val stored = file.read() ?: throw VaultException.Corrupt("no key file")
-        val key = unseal(stored, currentPassphrase)
+        if (pending.read() != null) throw VaultException.ChangeUnfinished()
+        unseal(stored, currentPassphrase).fill(0)
+        val key = ByteArray(KEY_BYTES).also(random::nextBytes)
         try {
-            file.write(seal(key, newPassphrase))
+            val sealed = seal(key, newPassphrase)
+            pending.write(sealed)
+            DatabaseKey(key.copyOf()).use(rekeyDatabase)
+            file.write(sealed)
+            pending.delete()
         } finally {
             key.fill(0)
         }
@@ -146,8 +248,13 @@ class DatabaseKeyVault(
             ByteBuffer.allocate(SALT_BYTES + 4 + IV_BYTES + inner.size)
                 .put(salt).putInt(pbkdf2Iterations).put(iv).put(inner).array()
         }
-        val sealed = wrapper.wrap(outerPlain, header)
-        outerPlain.fill(0)
+        val sealed = try {
+            wrapper.wrap(outerPlain, header)
+        } catch (e: KeystoreKeyLockedException) {
+            throw VaultException.DeviceLocked()
+        } finally {
+            outerPlain.fill(0)
+        }
         require(sealed.iv.size in 1..255) { "unexpected IV size from the Keystore" }
         return ByteArrayOutputStream().apply {
             write(header)
@@ -165,6 +272,8 @@ class DatabaseKeyVault(
             wrapper.unwrap(Sealed(parsed.iv, parsed.ciphertext), headerBytes)
         } catch (e: KeystoreKeyUnavailableException) {
             throw VaultException.KeystoreKeyUnavailable()
+        } catch (e: KeystoreKeyLockedException) {
+            throw VaultException.DeviceLocked()
         } catch (e: AEADBadTagException) {
             throw VaultException.Corrupt("outer layer does not authenticate")
         }
