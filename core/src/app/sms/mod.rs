@@ -681,7 +681,9 @@ fn summarise(step: &Step) -> SmsReceived {
                     session_ready: true,
                 }
             }
-            SmsEvent::Damaged { .. } | SmsEvent::Failed { .. } => SmsReceived::Unusable,
+            SmsEvent::Damaged { .. } | SmsEvent::Failed { .. } | SmsEvent::PartRefused { .. } => {
+                SmsReceived::Unusable
+            }
             SmsEvent::Incomplete { .. } => SmsReceived::PartOfEncrypted,
             SmsEvent::HelloWaiting { .. } | SmsEvent::HandshakeUnanswered { .. } => {
                 SmsReceived::Control

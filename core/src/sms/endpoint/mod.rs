@@ -181,6 +181,15 @@ pub enum SmsEvent {
         /// Whether it is still waiting or gone.
         expiry: Expiry,
     },
+    /// The first part of a new encrypted message was dropped: too many
+    /// unfinished messages from this number, or from all numbers together
+    /// (SMS senders can be forged; messages already begun are never pushed
+    /// out for new ones). If it was real, the sender's part will be asked
+    /// for again once its later parts open the message.
+    PartRefused {
+        /// The sender.
+        from: PhoneNumber,
+    },
     /// A text in Sotto's form that was damaged on the way (never shown).
     Damaged {
         /// The sender.
@@ -401,7 +410,7 @@ impl SmsEndpoint {
                     &mut step,
                 )?;
             } else {
-                // Given up or evicted: its held parts go too.
+                // Given up: its held parts go too.
                 let (phone, id, count) = (&incomplete.sender, incomplete.id.0, incomplete.count);
                 in_transaction(store, |store| store.release_sms_parts(phone, id, count))?;
             }
@@ -480,6 +489,14 @@ impl SmsEndpoint {
                 Ok(())
             }
             Offer::Duplicate => self.repeat_reply(from, id, now, step),
+            Offer::Refused => {
+                if raw.is_none() {
+                    in_transaction(store, |store| store.release_sms_parts(from, id.0, count))?;
+                }
+                step.events
+                    .push(SmsEvent::PartRefused { from: from.clone() });
+                Ok(())
+            }
             Offer::Corrupt => {
                 // A one-part message cut short: its header survived (see
                 // `segment`), so ask for it again.
