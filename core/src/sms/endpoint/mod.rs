@@ -30,9 +30,11 @@ use std::time::{Duration, SystemTime};
 use libsignal_protocol::PreKeyBundle;
 use rand::{CryptoRng, Rng};
 
+mod automatic;
 mod legs;
 mod outgoing;
 
+pub use automatic::DEFAULT_AUTOMATIC_SMS_PER_HOUR;
 pub use legs::{LegKind, WaitingLeg};
 
 use super::frame::SmsFrame;
@@ -68,6 +70,9 @@ pub struct SmsConfig {
     /// contact (answering costs about 16 SMS and one prekey); otherwise
     /// every valid hello is answered.
     pub ask_before_answering_strangers: bool,
+    /// The most SMS per hour sent without the user asking (resends,
+    /// handshake answers, third legs, retries); see `automatic`.
+    pub automatic_sms_per_hour: u32,
 }
 
 impl Default for SmsConfig {
@@ -81,6 +86,7 @@ impl Default for SmsConfig {
             sent_cache: 256,
             sent_cache_age: Duration::from_secs(24 * 3600),
             ask_before_answering_strangers: false,
+            automatic_sms_per_hour: DEFAULT_AUTOMATIC_SMS_PER_HOUR,
         }
     }
 }
@@ -190,6 +196,16 @@ pub enum SmsEvent {
         /// The sender.
         from: PhoneNumber,
     },
+    /// Automatic SMS (resends, handshake answers, retries) were not sent:
+    /// [`SmsConfig::automatic_sms_per_hour`] was reached. They are not
+    /// queued; the other side asks again, or our timer retries, and what is
+    /// still needed goes out in a later hour.
+    AutomaticSmsHeldBack {
+        /// How many SMS were held back.
+        sms: usize,
+        /// The cap in force.
+        per_hour: u32,
+    },
     /// A text in Sotto's form that was damaged on the way (never shown).
     Damaged {
         /// The sender.
@@ -237,6 +253,9 @@ struct SentPayload {
     /// too. Not kept across restarts (a fresh copy then carries the relay
     /// if it is still owed).
     carries_relay: bool,
+    /// How many times each part was sent again (at most
+    /// `automatic::MAX_PART_RESENDS`; not kept across restarts).
+    part_resends: Vec<u8>,
 }
 
 /// How many times one text may be encrypted afresh for a receiver that
@@ -291,6 +310,8 @@ pub struct SmsEndpoint {
     requests_sent: u8,
     /// Hellos from strangers waiting for the user's decision.
     waiting: BTreeMap<PhoneNumber, (WireId, PreKeyBundle, u64)>,
+    /// The automatic SMS sent this hour.
+    automatic: automatic::HourlyCap,
 }
 
 /// The most hellos kept waiting for the user, and replies remembered.
@@ -312,6 +333,7 @@ impl SmsEndpoint {
     pub fn new(config: SmsConfig) -> Self {
         Self {
             reassembler: Reassembler::new(config.limits),
+            automatic: automatic::HourlyCap::new(config.automatic_sms_per_hour),
             config,
             sent: VecDeque::new(),
             hellos: BTreeMap::new(),
@@ -359,6 +381,7 @@ impl SmsEndpoint {
                 self.take_segment(store, from, segment, raw, now, rng, &mut step)?
             }
         }
+        self.cap_automatic(store, &mut step, usize::MAX, now)?;
         Ok(step)
     }
 
@@ -384,6 +407,7 @@ impl SmsEndpoint {
             )?,
             Err(_) => step.events.push(SmsEvent::Damaged { from: from.clone() }),
         }
+        self.cap_automatic(store, &mut step, usize::MAX, now)?;
         Ok(step)
     }
 
@@ -422,6 +446,8 @@ impl SmsEndpoint {
                 expiry: incomplete.expiry,
             });
         }
+        // What follows sends again what we sent before (see `automatic`).
+        let retries_from = step.outgoing.len();
         let (config, hellos, unconfirmed) = (&self.config, &mut self.hellos, &mut self.unconfirmed);
         Self::retry_legs(config, hellos, now_ms, &mut step)?;
         Self::retry_legs(config, unconfirmed, now_ms, &mut step)?;
@@ -445,6 +471,7 @@ impl SmsEndpoint {
         // (A time ahead of now is the clock gone back: forgotten too.)
         self.third_legs
             .retain(|_, at_ms| *at_ms <= now_ms && *at_ms + quiet_ms > now_ms);
+        self.cap_automatic(store, &mut step, retries_from, now)?;
         Ok(step)
     }
 
@@ -527,6 +554,7 @@ impl SmsEndpoint {
                 refreshes_left: kept.refreshes_left,
                 row: kept.id,
                 carries_relay: false,
+                part_resends: Vec::new(),
             });
         }
         self.trim_sent(store)?;
