@@ -727,6 +727,65 @@ mod tests {
         Ok(())
     }
 
+    /// A caller behind NAT: its checks reach the callee from the NAT's
+    /// address, which is no candidate. The callee ignores the nomination on
+    /// that pair; the caller gives it up and nominates the next that works.
+    #[tokio::test]
+    async fn an_unacknowledged_nomination_gives_way_to_the_next_pair() -> Result<()> {
+        let mut config = PathConfig::new(IpAddr::from([127, 0, 0, 1]), None);
+        config.timeout = Duration::from_secs(8);
+        let key = PathKey([8; 32]);
+        let caller = LocalCandidates::gather(&config).await?;
+        let callee = LocalCandidates::gather(&config).await?;
+        let (caller_host, callee_host) = (caller.candidates()[0], callee.candidates()[0]);
+        // The NAT: the caller reaches the callee through it, and the callee
+        // sees its outside address.
+        let inside = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+        let outside = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+        let nat_inside = inside.local_addr()?;
+        let forward = |from: Arc<UdpSocket>, to: Arc<UdpSocket>, target: SocketAddr| {
+            tokio::spawn(async move {
+                let mut buf = [0u8; MAX_DATAGRAM];
+                while let Ok((n, _)) = from.recv_from(&mut buf).await {
+                    let _ = to.send_to(&buf[..n], target).await;
+                }
+            })
+        };
+        let nat = [
+            forward(inside.clone(), outside.clone(), callee_host.address),
+            forward(outside, inside, caller_host.address),
+        ];
+        // The caller's direct pair goes through the NAT; its other pair
+        // (offered as relayed, so tried only after) reaches the callee as is.
+        let for_caller = [
+            Candidate {
+                kind: CandidateKind::Host,
+                address: nat_inside,
+            },
+            Candidate {
+                kind: CandidateKind::Relayed,
+                address: callee_host.address,
+            },
+        ];
+        let callee_config = config.clone();
+        let callee_key = key.clone();
+        let callee = tokio::spawn(async move {
+            callee
+                .connect(&[caller_host], Role::Callee, &callee_key, &callee_config)
+                .await
+        });
+        let caller = caller
+            .connect(&for_caller, Role::Caller, &key, &config)
+            .await?;
+        let callee = callee.await.map_err(|_| Error::NoMediaPath)??;
+        assert_eq!(caller.chosen.1, callee_host.address);
+        assert_eq!(callee.chosen.1, caller_host.address);
+        nat.iter().for_each(JoinHandle::abort);
+        caller.close().await;
+        callee.close().await;
+        Ok(())
+    }
+
     #[test]
     fn checks_never_look_like_rtp() {
         let packet = checks(Role::Caller, 1).encode(CheckKind::Request, [0; 12]);
