@@ -280,6 +280,36 @@ fn the_cap_holds_resends_back_visibly_and_a_new_hour_lets_them_go() -> Result<()
     Ok(())
 }
 
+/// A text asked for afresh (the receiver could not decrypt it) while the
+/// cap is full is not encrypted again: the refresh is kept for a later
+/// request.
+#[test]
+fn a_fresh_copy_held_back_by_the_cap_is_not_spent() -> Result<()> {
+    let mut rng = rng(36);
+    let (mut alice, mut bob, bob_at_alice) = alice_and_bob(SmsConfig::default(), &mut rng)?;
+    let (id, count) = long_text(&mut alice, &mut bob, &bob_at_alice, &mut rng)?;
+    let afresh = |nonce| {
+        let request = SmsFrame::ResendRequest {
+            id,
+            count,
+            missing: Vec::new(),
+            nonce,
+        };
+        SmsCodec::to_texts(&request.to_bytes())
+    };
+    alice.endpoint.set_automatic_sms_per_hour(0);
+    let step = forge(&mut alice, &bob.number, &afresh(1)?, now(), &mut rng)?;
+    assert!(step.outgoing.is_empty());
+    assert!(step
+        .events
+        .iter()
+        .any(|e| matches!(e, SmsEvent::AutomaticSmsHeldBack { per_hour: 0, .. })));
+    alice.endpoint.set_automatic_sms_per_hour(100);
+    let step = forge(&mut alice, &bob.number, &afresh(2)?, now(), &mut rng)?;
+    assert!(!step.outgoing.is_empty());
+    Ok(())
+}
+
 /// The cap is an account setting: kept across reopening, applied to the
 /// running SMS endpoint at once, and what it holds back is counted by the
 /// SMS tick.
@@ -333,12 +363,17 @@ fn the_cap_is_a_setting_and_the_tick_tells_what_it_held_back() -> Result<()> {
     assert_eq!(alice.sms_tick()?.automatic_sms_held_back, 0);
     drop(alice);
 
-    // Reopened, the setting holds; raised, the next hello is answered.
+    // Reopened, the setting holds; raised, it applies to the running SMS
+    // endpoint at once: the next hello is answered.
     let alice = Account::open(&home, &key)?;
     assert_eq!(alice.settings().automatic_sms_per_hour, 0);
-    alice.update_settings(|settings| settings.automatic_sms_per_hour = 40)?;
     for text in &texts {
         alice.sms_received("+4915100000002", text)?;
+    }
+    assert!(alice.take_outgoing_sms()?.is_empty());
+    alice.update_settings(|settings| settings.automatic_sms_per_hour = 40)?;
+    for text in &texts {
+        alice.sms_received("+4915100000003", text)?;
     }
     let answer = alice.take_outgoing_sms()?;
     assert!(!answer.is_empty() && answer.len() <= 40, "{}", answer.len());

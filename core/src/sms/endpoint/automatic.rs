@@ -110,18 +110,27 @@ impl SmsEndpoint {
     /// left unanswered leaves no contact, session or leg to retry behind,
     /// and its sender sends it again.
     pub(super) fn room_for_an_answer(&mut self, now: SystemTime, step: &mut Step) -> bool {
-        if self.automatic.fits(HANDSHAKE_ANSWER_SMS, millis(now)) {
+        self.room_for(HANDSHAKE_ANSWER_SMS, now, step)
+    }
+
+    /// Whether `sms` automatic SMS fit this hour; if not, says they were
+    /// held back. For work that cannot be undone once done (a text
+    /// encrypted afresh, a hello answered), asked before doing it.
+    pub(super) fn room_for(&mut self, sms: usize, now: SystemTime, step: &mut Step) -> bool {
+        if self.automatic.fits(sms, millis(now)) {
             return true;
         }
-        self.automatic.held_back = self
-            .automatic
-            .held_back
-            .saturating_add(HANDSHAKE_ANSWER_SMS);
+        self.report_held_back(sms, step);
+        false
+    }
+
+    fn report_held_back(&mut self, sms: usize, step: &mut Step) {
+        tracing::info!(sms, "automatic SMS over the hourly cap held back");
+        self.automatic.held_back = self.automatic.held_back.saturating_add(sms);
         step.events.push(SmsEvent::AutomaticSmsHeldBack {
-            sms: HANDSHAKE_ANSWER_SMS,
+            sms,
             per_hour: self.config.automatic_sms_per_hour,
         });
-        false
     }
 
     /// Holds back what `step` would send on its own beyond this hour's cap,
@@ -175,15 +184,7 @@ impl SmsEndpoint {
             tracing::info!(sms = to_strangers, "no automatic retries to strangers");
         }
         if held_back > 0 {
-            tracing::info!(
-                sms = held_back,
-                "automatic SMS over the hourly cap held back"
-            );
-            self.automatic.held_back = self.automatic.held_back.saturating_add(held_back);
-            step.events.push(SmsEvent::AutomaticSmsHeldBack {
-                sms: held_back,
-                per_hour: self.config.automatic_sms_per_hour,
-            });
+            self.report_held_back(held_back, step);
         }
         Ok(())
     }

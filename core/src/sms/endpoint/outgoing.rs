@@ -148,11 +148,20 @@ impl SmsEndpoint {
             if sent.refreshes_left == 0 {
                 return Ok(());
             }
+            // A fresh copy is about the size of this one; not made (and
+            // the refresh not spent) if it could not go this hour.
+            let copy_sms = Self::bodies(sent.data, &sent.payload)?.len();
             let refreshes_left = sent.refreshes_left - 1;
-            // Asked once for this copy; a second request must not fork it.
-            sent.refreshes_left = 0;
             let row = sent.row;
             let carried_relay = sent.carries_relay;
+            if !self.room_for(copy_sms, now, step) {
+                return Ok(());
+            }
+            let Some(sent) = self.sent.iter_mut().find(|s| s.row == row) else {
+                return Ok(());
+            };
+            // Asked once for this copy; a second request must not fork it.
+            sent.refreshes_left = 0;
             // A fresh copy carries the relay if the first did, or if it is
             // still owed (the first's flag is not kept across a restart).
             let rider = if carried_relay {
