@@ -39,6 +39,7 @@
 
 pub mod account;
 mod account_core;
+pub mod automatic_sms;
 pub mod call_log;
 pub mod call_records;
 pub mod calls;

@@ -119,6 +119,8 @@ impl Account {
         Ok(SmsTickReport {
             incomplete: u32::try_from(tick.incomplete).unwrap_or(u32::MAX),
             handshakes_unanswered: u32::try_from(tick.handshakes_unanswered).unwrap_or(u32::MAX),
+            automatic_sms_held_back: u32::try_from(tick.automatic_sms_held_back)
+                .unwrap_or(u32::MAX),
         })
     }
 

@@ -335,6 +335,11 @@ pub struct SmsTickReport {
     pub incomplete: u32,
     /// Handshakes we started that were never answered.
     pub handshakes_unanswered: u32,
+    /// SMS Sotto would have sent on its own (resends, handshake answers,
+    /// retries) but held back since the last tick: the hourly cap
+    /// (`setAutomaticSmsPerHour`) was reached. The other side asks again or
+    /// the retry comes later; worth a quiet notice.
+    pub automatic_sms_held_back: u32,
 }
 
 pub(crate) fn sent_text(sent: CoreSent) -> SentText {

@@ -148,3 +148,17 @@ fn an_options_batch_of_zero_is_refused() -> TestResult {
     assert!(matches!(result, Err(SottoError::InvalidInput(_))));
     Ok(())
 }
+
+#[test]
+fn the_cap_on_automatic_sms_is_a_setting_that_persists() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("alice");
+    let account = create(&path, quiet_options())?;
+    assert_eq!(account.automatic_sms_per_hour()?, 30);
+    account.set_automatic_sms_per_hour(5)?;
+    assert_eq!(account.automatic_sms_per_hour()?, 5);
+    assert_eq!(account.sms_tick()?.automatic_sms_held_back, 0);
+    drop(account);
+    assert_eq!(open(&path)?.automatic_sms_per_hour()?, 5);
+    Ok(())
+}

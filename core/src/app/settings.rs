@@ -8,11 +8,13 @@
 //! | `delivery_receipts` | `true`/`false`: tell senders when a text arrived |
 //! | `read_receipts` | `true`/`false`: tell senders when a text was read |
 //! | `relay_only_calls` | `true`/`false`: media of calls through TURN only (default off) |
+//! | `sms_automatic_per_hour` | the most SMS sent per hour without the user asking (default 30) |
 
 use std::net::SocketAddr;
 
 use crate::error::{Error, Result};
 use crate::relay::invite::RelayInvite;
+use crate::sms::endpoint::DEFAULT_AUTOMATIC_SMS_PER_HOUR;
 use crate::store::SottoStore;
 
 const RELAY: &str = "relay";
@@ -20,6 +22,7 @@ const SOCKS5: &str = "socks5";
 const DELIVERY_RECEIPTS: &str = "delivery_receipts";
 const READ_RECEIPTS: &str = "read_receipts";
 const RELAY_ONLY_CALLS: &str = "relay_only_calls";
+const AUTOMATIC_SMS_PER_HOUR: &str = "sms_automatic_per_hour";
 
 /// What the user chose for this account.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +39,13 @@ pub struct AppSettings {
     /// server only, so a peer never learns this device's address (default
     /// off). Applied when a connection starts.
     pub relay_only_calls: bool,
+    /// The most SMS per hour Sotto sends without the user asking: resends
+    /// of parts, handshake answers and their retries, resend requests
+    /// (default [`DEFAULT_AUTOMATIC_SMS_PER_HOUR`]). SMS senders can be
+    /// forged, so this bounds what a stranger can make the phone spend;
+    /// what the cap holds back is asked for again or retried later (see
+    /// `docs/sms-transport.md`). 0 sends none. Applies at once.
+    pub automatic_sms_per_hour: u32,
 }
 
 impl AppSettings {
@@ -47,6 +57,7 @@ impl AppSettings {
             delivery_receipts: true,
             read_receipts: true,
             relay_only_calls: false,
+            automatic_sms_per_hour: DEFAULT_AUTOMATIC_SMS_PER_HOUR,
         }
     }
 
@@ -74,6 +85,10 @@ impl AppSettings {
             delivery_receipts: flag_or(DELIVERY_RECEIPTS, true)?,
             read_receipts: flag_or(READ_RECEIPTS, true)?,
             relay_only_calls: flag_or(RELAY_ONLY_CALLS, false)?,
+            automatic_sms_per_hour: match store.app_setting(AUTOMATIC_SMS_PER_HOUR)? {
+                None => DEFAULT_AUTOMATIC_SMS_PER_HOUR,
+                Some(text) => text.parse().map_err(|_| Error::CorruptStore)?,
+            },
         })
     }
 
@@ -88,6 +103,10 @@ impl AppSettings {
         store.save_app_setting(DELIVERY_RECEIPTS, bool_text(self.delivery_receipts))?;
         store.save_app_setting(READ_RECEIPTS, bool_text(self.read_receipts))?;
         store.save_app_setting(RELAY_ONLY_CALLS, bool_text(self.relay_only_calls))?;
+        store.save_app_setting(
+            AUTOMATIC_SMS_PER_HOUR,
+            &self.automatic_sms_per_hour.to_string(),
+        )?;
         Ok(())
     }
 }

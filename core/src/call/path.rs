@@ -13,7 +13,11 @@
 //! - the caller (controlling) picks a direct host-to-host pair as soon as
 //!   one works, or else — after a short grace for a direct pair — a pair
 //!   through TURN, and nominates it; the callee uses the pair the
-//!   nomination arrived on.
+//!   nomination arrived on, if it is one of its pairs: a nomination from an
+//!   address the peer did not offer as a candidate (a captured nomination
+//!   replayed from elsewhere, whose HMAC still verifies) is ignored. Peers
+//!   behind NAT reach each other through a relayed candidate, whose address
+//!   is the one signalled, so they are not affected.
 //!
 //! [`PathPolicy::RelayOnly`] offers and uses relayed candidates only, so the
 //! other side never learns this device's address (as WebRTC's "relay" ICE
@@ -326,6 +330,10 @@ async fn receive_loop(local: usize, endpoint: Endpoint, tx: mpsc::Sender<Inbound
     }
 }
 
+/// How long the caller repeats a nomination that is not acknowledged
+/// before it gives the pair up and nominates the next one that works.
+const NOMINATION_PATIENCE: Duration = Duration::from_secs(2);
+
 /// Check packets: marker, kind, sender's role, transaction id, tag.
 const CHECK_MARKER: u8 = 0x01;
 const CHECK_LEN: usize = 1 + 1 + 1 + 12 + 16;
@@ -516,6 +524,9 @@ impl MediaPath {
         let mut succeeded: Vec<Pair> = Vec::new();
         let mut first_success: Option<Instant> = None;
         let mut nominated: Option<(Pair, [u8; 12])> = None;
+        let mut nominated_at = Instant::now();
+        // Pairs nominated in vain: the callee never acknowledged them.
+        let mut abandoned: Vec<Pair> = Vec::new();
         let mut ticker = tokio::time::interval(config.check_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // With no direct pair to hope for (relay-only, or no host
@@ -530,13 +541,22 @@ impl MediaPath {
             tokio::select! {
                 _ = ticker.tick() => {
                     if let Some((pair, id)) = nominated {
-                        let packet = self.checks.encode(CheckKind::Nominate, id);
-                        let _ = self.endpoints[pair.local].send_to(&packet, pair.remote).await;
-                        continue;
+                        if nominated_at.elapsed() < NOMINATION_PATIENCE {
+                            let packet = self.checks.encode(CheckKind::Nominate, id);
+                            let _ = self.endpoints[pair.local].send_to(&packet, pair.remote).await;
+                            continue;
+                        }
+                        // The callee takes nominations only from the
+                        // candidates we offered; through a NAT our host
+                        // socket is seen elsewhere. Try the next pair.
+                        succeeded.retain(|p| *p != pair);
+                        abandoned.push(pair);
+                        nominated = None;
                     }
                     if self.checks.role == Role::Caller {
                         if let Some(pair) = choose(&succeeded, first_success, grace) {
                             nominated = Some((pair, self.nominate(pair).await));
+                            nominated_at = Instant::now();
                             continue;
                         }
                     }
@@ -545,7 +565,7 @@ impl MediaPath {
                     if sent.len() > 4096 {
                         sent.clear();
                     }
-                    for pair in pairs.iter().filter(|p| !succeeded.contains(p)) {
+                    for pair in pairs.iter().filter(|p| !succeeded.contains(p) && !abandoned.contains(p)) {
                         let id = transaction();
                         let packet = self.checks.encode(CheckKind::Request, id);
                         // A pair that cannot send (no route, TURN refusing
@@ -569,7 +589,7 @@ impl MediaPath {
                         CheckKind::Response => {
                             if let Some(pair) = sent.get(&check.transaction) {
                                 if pair.local == packet.local && pair.remote == packet.from
-                                    && !succeeded.contains(pair)
+                                    && !succeeded.contains(pair) && !abandoned.contains(pair)
                                 {
                                     succeeded.push(*pair);
                                     first_success.get_or_insert_with(Instant::now);
@@ -578,17 +598,25 @@ impl MediaPath {
                                     if self.checks.role == Role::Caller && nominated.is_none() {
                                         if let Some(pair) = choose(&succeeded, first_success, grace) {
                                             nominated = Some((pair, self.nominate(pair).await));
+                                            nominated_at = Instant::now();
                                         }
                                     }
                                 }
                             }
                         }
                         CheckKind::Nominate if self.checks.role == Role::Callee => {
+                            // Only on a pair of ours: a nomination that verifies
+                            // but comes from an address the peer never offered
+                            // (a replayed copy) must not take the media there.
+                            let Some(pair) = pairs
+                                .iter()
+                                .find(|p| p.local == packet.local && p.remote == packet.from)
+                            else {
+                                continue;
+                            };
                             let answer = self.checks.encode(CheckKind::NominateAck, check.transaction);
                             let _ = self.endpoints[packet.local].send_to(&answer, packet.from).await;
-                            let direct = self.endpoints[packet.local].kind() == CandidateKind::Host
-                                && pairs.iter().any(|p| p.local == packet.local && p.remote == packet.from && p.direct);
-                            return Ok(Pair { local: packet.local, remote: packet.from, direct });
+                            return Ok(*pair);
                         }
                         CheckKind::NominateAck => {
                             if let Some((pair, id)) = nominated {
@@ -661,6 +689,101 @@ mod tests {
         tampered[5] ^= 1;
         assert!(callee.decode(&tampered).is_none());
         assert!(callee.decode(&request[..CHECK_LEN - 1]).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_nomination_from_an_address_that_is_no_candidate_is_ignored() -> Result<()> {
+        let mut config = PathConfig::new(IpAddr::from([127, 0, 0, 1]), None);
+        config.timeout = Duration::from_secs(5);
+        let key = PathKey([7; 32]);
+        let caller = LocalCandidates::gather(&config).await?;
+        let callee = LocalCandidates::gather(&config).await?;
+        let (for_callee, for_caller) = (caller.candidates().to_vec(), callee.candidates().to_vec());
+        let (caller_address, callee_address) = (for_callee[0].address, for_caller[0].address);
+        let callee_config = config.clone();
+        let callee_key = key.clone();
+        let callee = tokio::spawn(async move {
+            callee
+                .connect(&for_callee, Role::Callee, &callee_key, &callee_config)
+                .await
+        });
+        // Mallory replays a genuine nomination (the HMAC verifies) from her
+        // own address, before the caller even starts.
+        let mallory = UdpSocket::bind("127.0.0.1:0").await?;
+        let forged = checks(Role::Caller, 7).encode(CheckKind::Nominate, [9; 12]);
+        for _ in 0..10 {
+            mallory.send_to(&forged, callee_address).await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let caller = caller
+            .connect(&for_caller, Role::Caller, &key, &config)
+            .await?;
+        let callee = callee.await.map_err(|_| Error::NoMediaPath)??;
+        assert_eq!(callee.chosen.1, caller_address);
+        assert_ne!(callee.chosen.1, mallory.local_addr()?);
+        assert_eq!(callee.kind(), PathKind::Direct);
+        caller.close().await;
+        callee.close().await;
+        Ok(())
+    }
+
+    /// A caller behind NAT: its checks reach the callee from the NAT's
+    /// address, which is no candidate. The callee ignores the nomination on
+    /// that pair; the caller gives it up and nominates the next that works.
+    #[tokio::test]
+    async fn an_unacknowledged_nomination_gives_way_to_the_next_pair() -> Result<()> {
+        let mut config = PathConfig::new(IpAddr::from([127, 0, 0, 1]), None);
+        config.timeout = Duration::from_secs(8);
+        let key = PathKey([8; 32]);
+        let caller = LocalCandidates::gather(&config).await?;
+        let callee = LocalCandidates::gather(&config).await?;
+        let (caller_host, callee_host) = (caller.candidates()[0], callee.candidates()[0]);
+        // The NAT: the caller reaches the callee through it, and the callee
+        // sees its outside address.
+        let inside = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+        let outside = Arc::new(UdpSocket::bind("127.0.0.1:0").await?);
+        let nat_inside = inside.local_addr()?;
+        let forward = |from: Arc<UdpSocket>, to: Arc<UdpSocket>, target: SocketAddr| {
+            tokio::spawn(async move {
+                let mut buf = [0u8; MAX_DATAGRAM];
+                while let Ok((n, _)) = from.recv_from(&mut buf).await {
+                    let _ = to.send_to(&buf[..n], target).await;
+                }
+            })
+        };
+        let nat = [
+            forward(inside.clone(), outside.clone(), callee_host.address),
+            forward(outside, inside, caller_host.address),
+        ];
+        // The caller's direct pair goes through the NAT; its other pair
+        // (offered as relayed, so tried only after) reaches the callee as is.
+        let for_caller = [
+            Candidate {
+                kind: CandidateKind::Host,
+                address: nat_inside,
+            },
+            Candidate {
+                kind: CandidateKind::Relayed,
+                address: callee_host.address,
+            },
+        ];
+        let callee_config = config.clone();
+        let callee_key = key.clone();
+        let callee = tokio::spawn(async move {
+            callee
+                .connect(&[caller_host], Role::Callee, &callee_key, &callee_config)
+                .await
+        });
+        let caller = caller
+            .connect(&for_caller, Role::Caller, &key, &config)
+            .await?;
+        let callee = callee.await.map_err(|_| Error::NoMediaPath)??;
+        assert_eq!(caller.chosen.1, callee_host.address);
+        assert_eq!(callee.chosen.1, caller_host.address);
+        nat.iter().for_each(JoinHandle::abort);
+        caller.close().await;
+        callee.close().await;
+        Ok(())
     }
 
     #[test]

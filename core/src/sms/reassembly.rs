@@ -16,8 +16,13 @@
 //! same output in the same order (reports, resend requests).
 //!
 //! Memory is bounded: per sender (messages and bytes) and overall (bytes).
-//! Making room evicts the oldest message, which is reported as
-//! [`Expiry::Evicted`]. Completed messages are remembered for a while (a
+//! A message is charged for its full size (its part count times the largest
+//! part) from its first part on, so a message once taken always has room
+//! for the rest of its parts. When a new message does not fit, it is
+//! refused ([`Offer::Refused`]) and nothing held is evicted: SMS senders can
+//! be forged, and a forger flooding parts, from a contact's number or from
+//! many numbers, must not push out a contact's half-received message. Old
+//! messages leave only by completing or by their own timeout. Completed messages are remembered for a while (a
 //! fingerprint of each part), so a re-sent copy of a message already
 //! received is recognised as a duplicate rather than opening a new,
 //! never-ending reassembly, while a new message whose 18-bit id happens to
@@ -29,7 +34,7 @@ use std::time::{Duration, SystemTime};
 
 use sha2::Digest;
 
-use super::segment::{Segment, WireId};
+use super::segment::{Segment, WireId, DATA_CHUNK, TEXT_CHUNK};
 use crate::millis;
 
 /// Bounds on the reassembler's time and memory.
@@ -82,6 +87,9 @@ pub enum Offer {
     /// A one-part message whose payload does not match its wire id: damaged
     /// on the way.
     Corrupt,
+    /// The first part of a message that does not fit its sender's budget or
+    /// the overall one: dropped, nothing held was evicted for it.
+    Refused,
 }
 
 impl std::fmt::Debug for Offer {
@@ -91,6 +99,7 @@ impl std::fmt::Debug for Offer {
             Offer::Pending { have, count } => write!(f, "Pending({have}/{count})"),
             Offer::Duplicate => f.write_str("Duplicate"),
             Offer::Corrupt => f.write_str("Corrupt"),
+            Offer::Refused => f.write_str("Refused"),
         }
     }
 }
@@ -102,8 +111,6 @@ pub enum Expiry {
     ResendRequested,
     /// It timed out after every resend round; it is gone.
     GaveUp,
-    /// Room was needed for newer messages; it is gone.
-    Evicted,
 }
 
 /// A message that did not (yet) complete.
@@ -139,11 +146,21 @@ impl<K> std::fmt::Debug for Incomplete<K> {
 /// parts are bounded too.
 const ENTRY_OVERHEAD: usize = 64;
 
+/// The largest part's chunk, text or data SMS.
+const MAX_CHUNK: usize = if TEXT_CHUNK > DATA_CHUNK {
+    TEXT_CHUNK
+} else {
+    DATA_CHUNK
+};
+
+/// What a message of `count` parts is charged from its first part on.
+fn reservation(count: u8) -> usize {
+    ENTRY_OVERHEAD + usize::from(count) * MAX_CHUNK
+}
+
 struct Partial {
     parts: Vec<Option<Vec<u8>>>,
     have: u8,
-    bytes: usize,
-    started_ms: u64,
     deadline_ms: u64,
     resends: u8,
 }
@@ -181,7 +198,6 @@ pub struct Reassembler<K> {
     total_bytes: usize,
     completed: BTreeMap<Key<K>, Completed>,
     completed_order: VecDeque<(Key<K>, u64)>,
-    evicted: Vec<Incomplete<K>>,
 }
 
 impl<K> std::fmt::Debug for Reassembler<K> {
@@ -202,11 +218,11 @@ impl<K: Clone + Ord> Reassembler<K> {
             total_bytes: 0,
             completed: BTreeMap::new(),
             completed_order: VecDeque::new(),
-            evicted: Vec::new(),
         }
     }
 
-    /// Bytes held for unfinished messages (with per-message overhead).
+    /// Bytes reserved for unfinished messages: each is charged its full
+    /// size (part count times the largest part, plus an overhead) at once.
     pub fn bytes_held(&self) -> usize {
         self.total_bytes
     }
@@ -236,30 +252,22 @@ impl<K: Clone + Ord> Reassembler<K> {
             };
         }
         if !self.partial.contains_key(&key) {
-            self.make_room(sender, ENTRY_OVERHEAD + segment.chunk.len(), None);
-            self.total_bytes += ENTRY_OVERHEAD;
+            if !self.fits(sender, segment.count) {
+                return Offer::Refused;
+            }
+            self.total_bytes += reservation(segment.count);
             self.partial.insert(
                 key.clone(),
                 Partial {
                     parts: vec![None; usize::from(segment.count)],
                     have: 0,
-                    bytes: ENTRY_OVERHEAD,
-                    started_ms: now_ms,
                     deadline_ms: 0,
                     resends: 0,
                 },
             );
-        } else {
-            let held = self.partial[&key].parts[usize::from(segment.index)]
-                .as_ref()
-                .map_or(0, Vec::len);
-            if segment.chunk.len() > held {
-                self.make_room(sender, segment.chunk.len() - held, Some(&key));
-            }
         }
         let Some(partial) = self.partial.get_mut(&key) else {
-            // make_room never evicts the message it makes room for.
-            return Offer::Duplicate;
+            return Offer::Refused;
         };
         let last = segment.index + 1 == segment.count;
         let slot = &mut partial.parts[usize::from(segment.index)];
@@ -267,17 +275,11 @@ impl<K: Clone + Ord> Reassembler<K> {
             // Carriers cut texts short, never longer: of two different
             // copies of the last part, the longer one is the better.
             Some(held) if last && held.len() < segment.chunk.len() => {
-                partial.bytes += segment.chunk.len() - held.len();
-                self.total_bytes += segment.chunk.len() - held.len();
                 *held = segment.chunk;
                 partial.have -= 1;
             }
             Some(_) => return Offer::Duplicate,
-            None => {
-                partial.bytes += segment.chunk.len();
-                self.total_bytes += segment.chunk.len();
-                *slot = Some(segment.chunk);
-            }
+            None => *slot = Some(segment.chunk),
         }
         partial.have += 1;
         partial.deadline_ms = now_ms + self.limits.timeout.as_millis() as u64;
@@ -290,18 +292,17 @@ impl<K: Clone + Ord> Reassembler<K> {
         let Some(partial) = self.partial.remove(&key) else {
             return Offer::Duplicate;
         };
-        self.total_bytes -= partial.bytes;
         match self.finish(key.clone(), partial.parts.clone(), now_ms) {
-            Some(payload) => Offer::Complete(payload),
+            Some(payload) => {
+                self.total_bytes -= reservation(segment.count);
+                Offer::Complete(payload)
+            }
             None => {
                 // The id does not match: drop the last part and wait.
                 let mut partial = partial;
                 let last = partial.parts.len() - 1;
-                if let Some(chunk) = partial.parts[last].take() {
-                    partial.bytes -= chunk.len();
-                }
+                partial.parts[last] = None;
                 partial.have -= 1;
-                self.total_bytes += partial.bytes;
                 let pending = Offer::Pending {
                     have: partial.have,
                     count: segment.count,
@@ -348,49 +349,27 @@ impl<K: Clone + Ord> Reassembler<K> {
         }
     }
 
-    /// Evicts the oldest messages (never `keep`) until `extra` more bytes
-    /// from `sender` fit.
-    fn make_room(&mut self, sender: &K, extra: usize, keep: Option<&Key<K>>) {
-        loop {
-            let (sender_messages, sender_bytes) = self
-                .partial
-                .iter()
-                .filter(|((s, _, _), _)| s == sender)
-                .fold((0, 0), |(n, b), (_, p)| (n + 1, b + p.bytes));
-            let new_message = usize::from(keep.is_none());
-            let sender_full = sender_bytes + extra > self.limits.bytes_per_sender
-                || sender_messages + new_message > self.limits.messages_per_sender;
-            let total_full = self.total_bytes + extra > self.limits.total_bytes;
-            if !sender_full && !total_full {
-                return;
-            }
-            let victim = self
-                .partial
-                .iter()
-                .filter(|(k, _)| Some(*k) != keep)
-                .filter(|((s, _, _), _)| !sender_full || s == sender)
-                .min_by_key(|(_, p)| p.started_ms)
-                .map(|(k, _)| k.clone());
-            let Some(victim) = victim else { return };
-            if let Some(partial) = self.partial.remove(&victim) {
-                self.total_bytes -= partial.bytes;
-                self.evicted.push(Incomplete {
-                    missing: partial.missing(),
-                    sender: victim.0,
-                    id: victim.1,
-                    count: victim.2,
-                    expiry: Expiry::Evicted,
-                });
-            }
-        }
+    /// Whether a new message of `count` parts from `sender` fits both its
+    /// sender's budget and the overall one.
+    fn fits(&self, sender: &K, count: u8) -> bool {
+        let (messages, bytes) = self
+            .partial
+            .iter()
+            .filter(|((s, _, _), _)| s == sender)
+            .fold((0, 0), |(n, b), ((_, _, c), _)| {
+                (n + 1, b + reservation(*c))
+            });
+        let extra = reservation(count);
+        messages < self.limits.messages_per_sender
+            && bytes + extra <= self.limits.bytes_per_sender
+            && self.total_bytes + extra <= self.limits.total_bytes
     }
 
-    /// Reports messages whose time ran out at `now`, and those evicted
-    /// since the last call.
+    /// Reports messages whose time ran out at `now`.
     pub fn expire(&mut self, now: SystemTime) -> Vec<Incomplete<K>> {
         let now_ms = millis(now);
         let timeout_ms = self.limits.timeout.as_millis() as u64;
-        let mut out = std::mem::take(&mut self.evicted);
+        let mut out = Vec::new();
         let due: Vec<Key<K>> = self
             .partial
             .iter()
@@ -407,8 +386,8 @@ impl<K: Clone + Ord> Reassembler<K> {
                 partial.deadline_ms = now_ms + timeout_ms;
                 Expiry::ResendRequested
             } else {
-                if let Some(gone) = self.partial.remove(&key) {
-                    self.total_bytes -= gone.bytes;
+                if self.partial.remove(&key).is_some() {
+                    self.total_bytes -= reservation(key.2);
                 }
                 Expiry::GaveUp
             };
@@ -538,9 +517,65 @@ mod tests {
             r.offer(&sender, parts[0].clone(), at(100));
             assert!(r.bytes_held() <= 5000);
         }
-        let evicted = r.expire(at(100));
-        assert!(evicted.iter().all(|i| i.expiry == Expiry::Evicted));
-        assert!(!evicted.is_empty());
+        // Nothing was evicted to make room: nothing ends before its time.
+        assert!(r.expire(at(100)).is_empty());
+    }
+
+    /// A forger (anyone can forge an SMS sender) floods parts from a
+    /// contact's number and from many numbers while a message from the
+    /// contact is half received: the message still completes.
+    #[test]
+    fn a_forged_flood_does_not_push_out_a_half_received_message() {
+        let mut r = Reassembler::new(ReassemblyLimits::default());
+        let contact = u32::MAX;
+        let payload: Vec<u8> = (0..1200u32).map(|i| (i * 7 % 256) as u8).collect();
+        let parts = segments(&payload);
+        assert_eq!(parts.len(), 10);
+        for part in &parts[..5] {
+            assert!(matches!(
+                r.offer(&contact, part.clone(), at(0)),
+                Offer::Pending { .. }
+            ));
+        }
+        // Forged parts under the contact's number, each opening a message
+        // of the most parts there can be.
+        let forged = segments(&[0xAB; 127 * TEXT_CHUNK])[0].clone();
+        assert_eq!(forged.count, 127);
+        let mut refused = 0;
+        for n in 0..200u32 {
+            let forged = Segment {
+                id: WireId(n),
+                ..forged.clone()
+            };
+            if r.offer(&contact, forged, at(1)) == Offer::Refused {
+                refused += 1;
+            }
+        }
+        assert!(refused > 0);
+        // And from many numbers, until the whole table is full.
+        for sender in 0..2000u32 {
+            if r.offer(&sender, forged.clone(), at(2)) == Offer::Refused {
+                refused += 1;
+            }
+        }
+        assert!(refused > 2000 - 100);
+        assert!(r.bytes_held() <= ReassemblyLimits::default().total_bytes);
+        assert!(r.expire(at(3)).is_empty());
+        // The contact's remaining parts arrive: the message completes.
+        for part in &parts[5..9] {
+            assert!(matches!(
+                r.offer(&contact, part.clone(), at(4)),
+                Offer::Pending { .. }
+            ));
+        }
+        assert_eq!(
+            r.offer(&contact, parts[9].clone(), at(5)),
+            Offer::Complete(payload)
+        );
+        // The forged messages still leave by their own timeout.
+        let ended = r.expire(at(10 * 60 + 2));
+        assert!(!ended.is_empty());
+        assert!(ended.iter().all(|i| i.expiry == Expiry::ResendRequested));
     }
 
     #[test]

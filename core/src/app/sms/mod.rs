@@ -197,6 +197,10 @@ pub struct SmsTick {
     pub incomplete: usize,
     /// Handshakes we started that were never answered.
     pub handshakes_unanswered: usize,
+    /// Automatic SMS (resends, handshake answers, retries) not sent since
+    /// the last tick because the hourly cap
+    /// ([`crate::app::AppSettings::automatic_sms_per_hour`]) was reached.
+    pub automatic_sms_held_back: usize,
 }
 
 /// The account's SMS endpoint, made and restored on first use.
@@ -229,6 +233,7 @@ fn restored_endpoint(shared: &Shared, store: &mut SqlCipherStore) -> Result<SmsE
     let settings = SmsSettings::load(store)?;
     let mut endpoint = SmsEndpoint::new(SmsConfig {
         own_relay: Some(shared.settings().relay),
+        automatic_sms_per_hour: shared.settings().automatic_sms_per_hour,
         data_sms: settings.data_sms,
         ..SmsConfig::default()
     });
@@ -258,6 +263,9 @@ pub(crate) fn relay_changed(shared: &Shared) -> Result<()> {
     if stale {
         let mut store = shared.store();
         *guard = Some(restored_endpoint(shared, &mut store)?);
+    }
+    if let Some(endpoint) = guard.as_mut() {
+        endpoint.set_automatic_sms_per_hour(shared.settings().automatic_sms_per_hour);
     }
     Ok(())
 }
@@ -340,7 +348,10 @@ impl Account {
         commit_step(&mut store, &step, now, endpoint)?;
         let before = millis(now).saturating_sub(DELIVERY_REPORT_WAIT.as_millis() as u64);
         in_transaction(&mut *store, |store| store.sms_queue_prune(before))?;
-        let mut tick = SmsTick::default();
+        let mut tick = SmsTick {
+            automatic_sms_held_back: endpoint.take_automatic_held_back(),
+            ..SmsTick::default()
+        };
         for event in &step.events {
             match event {
                 SmsEvent::Incomplete { expiry, .. }
@@ -730,12 +741,16 @@ fn summarise(step: &Step) -> SmsReceived {
                     session_ready: true,
                 }
             }
-            SmsEvent::Damaged { .. } | SmsEvent::Failed { .. } => SmsReceived::Unusable,
+            SmsEvent::Damaged { .. } | SmsEvent::Failed { .. } | SmsEvent::PartRefused { .. } => {
+                SmsReceived::Unusable
+            }
             SmsEvent::Incomplete { .. } => SmsReceived::PartOfEncrypted,
             SmsEvent::StrangerWaiting { from } => SmsReceived::StrangerWaiting {
                 phone: from.clone(),
             },
-            SmsEvent::HandshakeUnanswered { .. } => SmsReceived::Control,
+            SmsEvent::HandshakeUnanswered { .. } | SmsEvent::AutomaticSmsHeldBack { .. } => {
+                SmsReceived::Control
+            }
         };
         if outcome.rank() > best.rank() {
             best = outcome;

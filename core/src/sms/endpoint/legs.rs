@@ -182,6 +182,9 @@ impl SmsEndpoint {
         {
             return Ok(());
         }
+        if !known && !self.room_for_an_answer(now, step) {
+            return Ok(());
+        }
         self.answer_checked(store, from, id, &bundle, from.as_str(), now, rng, step)
     }
 

@@ -30,9 +30,11 @@ use std::time::{Duration, SystemTime};
 use libsignal_protocol::PreKeyBundle;
 use rand::{CryptoRng, Rng};
 
+mod automatic;
 mod legs;
 mod outgoing;
 
+pub use automatic::DEFAULT_AUTOMATIC_SMS_PER_HOUR;
 pub use legs::{LegKind, WaitingLeg};
 
 use super::frame::SmsFrame;
@@ -69,6 +71,9 @@ pub struct SmsConfig {
     /// number to a key whose sender may have forged the number); otherwise
     /// every valid hello is answered. On by default.
     pub ask_before_answering_strangers: bool,
+    /// The most SMS per hour sent without the user asking (resends,
+    /// handshake answers, third legs, retries); see `automatic`.
+    pub automatic_sms_per_hour: u32,
 }
 
 impl Default for SmsConfig {
@@ -82,6 +87,7 @@ impl Default for SmsConfig {
             sent_cache: 256,
             sent_cache_age: Duration::from_secs(24 * 3600),
             ask_before_answering_strangers: true,
+            automatic_sms_per_hour: DEFAULT_AUTOMATIC_SMS_PER_HOUR,
         }
     }
 }
@@ -183,6 +189,25 @@ pub enum SmsEvent {
         /// Whether it is still waiting or gone.
         expiry: Expiry,
     },
+    /// The first part of a new encrypted message was dropped: too many
+    /// unfinished messages from this number, or from all numbers together
+    /// (SMS senders can be forged; messages already begun are never pushed
+    /// out for new ones). If it was real, the sender's part will be asked
+    /// for again once its later parts open the message.
+    PartRefused {
+        /// The sender.
+        from: PhoneNumber,
+    },
+    /// Automatic SMS (resends, handshake answers, retries) were not sent:
+    /// [`SmsConfig::automatic_sms_per_hour`] was reached. They are not
+    /// queued; the other side asks again, or our timer retries, and what is
+    /// still needed goes out in a later hour.
+    AutomaticSmsHeldBack {
+        /// How many SMS were held back.
+        sms: usize,
+        /// The cap in force.
+        per_hour: u32,
+    },
     /// A text in Sotto's form that was damaged on the way (never shown).
     Damaged {
         /// The sender.
@@ -230,6 +255,9 @@ struct SentPayload {
     /// too. Not kept across restarts (a fresh copy then carries the relay
     /// if it is still owed).
     carries_relay: bool,
+    /// How many times each part was sent again (at most
+    /// `automatic::MAX_PART_RESENDS`; not kept across restarts).
+    part_resends: Vec<u8>,
 }
 
 /// How many times one text may be encrypted afresh for a receiver that
@@ -285,6 +313,8 @@ pub struct SmsEndpoint {
     /// What strangers sent, waiting for the user's decision, with when
     /// it came (ms since the epoch).
     waiting: BTreeMap<PhoneNumber, (StrangerRequest, u64)>,
+    /// The automatic SMS sent this hour.
+    automatic: automatic::HourlyCap,
 }
 
 /// What a number whose key we do not know sent, kept until the user
@@ -316,6 +346,7 @@ impl SmsEndpoint {
     pub fn new(config: SmsConfig) -> Self {
         Self {
             reassembler: Reassembler::new(config.limits),
+            automatic: automatic::HourlyCap::new(config.automatic_sms_per_hour),
             config,
             sent: VecDeque::new(),
             hellos: BTreeMap::new(),
@@ -363,6 +394,7 @@ impl SmsEndpoint {
                 self.take_segment(store, from, segment, raw, now, rng, &mut step)?
             }
         }
+        self.cap_automatic(store, &mut step, usize::MAX, now)?;
         Ok(step)
     }
 
@@ -388,6 +420,7 @@ impl SmsEndpoint {
             )?,
             Err(_) => step.events.push(SmsEvent::Damaged { from: from.clone() }),
         }
+        self.cap_automatic(store, &mut step, usize::MAX, now)?;
         Ok(step)
     }
 
@@ -414,7 +447,7 @@ impl SmsEndpoint {
                     &mut step,
                 )?;
             } else {
-                // Given up or evicted: its held parts go too.
+                // Given up: its held parts go too.
                 let (phone, id, count) = (&incomplete.sender, incomplete.id.0, incomplete.count);
                 in_transaction(store, |store| store.release_sms_parts(phone, id, count))?;
             }
@@ -426,6 +459,8 @@ impl SmsEndpoint {
                 expiry: incomplete.expiry,
             });
         }
+        // What follows sends again what we sent before (see `automatic`).
+        let retries_from = step.outgoing.len();
         let (config, hellos, unconfirmed) = (&self.config, &mut self.hellos, &mut self.unconfirmed);
         Self::retry_legs(config, hellos, now_ms, &mut step)?;
         Self::retry_legs(config, unconfirmed, now_ms, &mut step)?;
@@ -449,6 +484,7 @@ impl SmsEndpoint {
         // (A time ahead of now is the clock gone back: forgotten too.)
         self.third_legs
             .retain(|_, at_ms| *at_ms <= now_ms && *at_ms + quiet_ms > now_ms);
+        self.cap_automatic(store, &mut step, retries_from, now)?;
         Ok(step)
     }
 
@@ -493,6 +529,14 @@ impl SmsEndpoint {
                 Ok(())
             }
             Offer::Duplicate => self.repeat_reply(from, id, now, step),
+            Offer::Refused => {
+                if raw.is_none() {
+                    in_transaction(store, |store| store.release_sms_parts(from, id.0, count))?;
+                }
+                step.events
+                    .push(SmsEvent::PartRefused { from: from.clone() });
+                Ok(())
+            }
             Offer::Corrupt => {
                 // A one-part message cut short: its header survived (see
                 // `segment`), so ask for it again.
@@ -523,6 +567,7 @@ impl SmsEndpoint {
                 refreshes_left: kept.refreshes_left,
                 row: kept.id,
                 carries_relay: false,
+                part_resends: Vec::new(),
             });
         }
         self.trim_sent(store)?;

@@ -133,6 +133,10 @@ impl SmsEndpoint {
         rng: &mut (impl Rng + CryptoRng),
         step: &mut Step,
     ) -> Result<()> {
+        // Sending again is a retry: never to a stranger (see `automatic`).
+        if !automatic::is_accepted_contact(store, from)? {
+            return Ok(());
+        }
         let Some(sent) = self.sent.iter_mut().find(|s| &s.to == from && s.id == id) else {
             // Too old or never ours: nothing to resend.
             return Ok(());
@@ -144,11 +148,20 @@ impl SmsEndpoint {
             if sent.refreshes_left == 0 {
                 return Ok(());
             }
+            // A fresh copy is about the size of this one; not made (and
+            // the refresh not spent) if it could not go this hour.
+            let copy_sms = Self::bodies(sent.data, &sent.payload)?.len();
             let refreshes_left = sent.refreshes_left - 1;
-            // Asked once for this copy; a second request must not fork it.
-            sent.refreshes_left = 0;
             let row = sent.row;
             let carried_relay = sent.carries_relay;
+            if !self.room_for(copy_sms, now, step) {
+                return Ok(());
+            }
+            let Some(sent) = self.sent.iter_mut().find(|s| s.row == row) else {
+                return Ok(());
+            };
+            // Asked once for this copy; a second request must not fork it.
+            sent.refreshes_left = 0;
             // A fresh copy carries the relay if the first did, or if it is
             // still owed (the first's flag is not kept across a restart).
             let rider = if carried_relay {
@@ -179,13 +192,28 @@ impl SmsEndpoint {
         if bodies.len() != usize::from(count) {
             return Ok(());
         }
-        for index in missing {
-            if let Some(body) = bodies.get(usize::from(*index)) {
-                step.outgoing.push(OutgoingSms {
-                    to: from.clone(),
-                    body: body.clone(),
-                });
+        // Each part goes again a few times in all, however many requests
+        // ask for it (each in the list once).
+        sent.part_resends.resize(bodies.len(), 0);
+        let mut parts: Vec<usize> = missing
+            .iter()
+            .map(|&index| usize::from(index))
+            .filter(|&index| index < bodies.len())
+            .filter(|&index| sent.part_resends[index] < automatic::MAX_PART_RESENDS)
+            .collect();
+        parts.sort_unstable();
+        parts.dedup();
+        // Counted only if they can go this hour (`cap_automatic` decides).
+        if self.automatic.fits(parts.len(), millis(now)) {
+            for &index in &parts {
+                sent.part_resends[index] += 1;
             }
+        }
+        for index in parts {
+            step.outgoing.push(OutgoingSms {
+                to: from.clone(),
+                body: bodies[index].clone(),
+            });
         }
         Ok(())
     }
@@ -226,6 +254,7 @@ impl SmsEndpoint {
             refreshes_left,
             row: 0,
             carries_relay,
+            part_resends: Vec::new(),
         };
         let record = SentSms {
             id: 0,
