@@ -12,7 +12,7 @@ use sotto_core::sms::{
     PhoneNumber, SmsBody, SmsCodec, SmsConfig, SmsEndpoint, SmsEvent, SmsFrame, Step, TextSms,
     WireId,
 };
-use sotto_core::store::{ContactId, InMemStore};
+use sotto_core::store::{ContactId, InMemStore, SottoStore};
 use sotto_core::Result;
 use support::*;
 
@@ -77,6 +77,14 @@ fn alice_and_bob(config: SmsConfig, rng: &mut StdRng) -> Result<(Phone, Phone, C
             .endpoint
             .start_handshake(&mut alice.store, &bob_number, "Bob", now(), rng)?;
     exchange(&mut alice, &mut bob, step, rng)?;
+    // Bob's user agrees to talk to Alice's number (when he is asked).
+    let alice_number = alice.number.clone();
+    if bob.endpoint.strangers_waiting().contains(&alice_number) {
+        let answer =
+            bob.endpoint
+                .accept_stranger(&mut bob.store, &alice_number, "Alice", now(), rng)?;
+        exchange(&mut bob, &mut alice, answer, rng)?;
+    }
     Ok((alice, bob, bob_at_alice))
 }
 
@@ -156,19 +164,17 @@ fn twenty_forged_resend_requests_cost_at_most_the_part_budget_and_the_cap() -> R
     Ok(())
 }
 
-#[test]
-fn ten_forged_hellos_are_answered_within_the_cap() -> Result<()> {
-    let mut rng = rng(32);
-    let mut alice = phone("+4930901820", SmsConfig::default(), &mut rng)?;
-    let mut mallory = phone("+4915199999999", SmsConfig::default(), &mut rng)?;
+/// The same hello "from" ten numbers Mallory chose, delivered to Alice
+/// configured as `config`; returns how many were answered and with how
+/// many SMS, and Alice for what comes after.
+fn ten_forged_hellos(config: SmsConfig, rng: &mut StdRng) -> Result<(usize, usize, Phone)> {
+    let mut alice = phone("+4930901820", config, rng)?;
+    let mut mallory = phone("+4915199999999", SmsConfig::default(), rng)?;
     let alice_number = alice.number.clone();
-    let (_, hello) = mallory.endpoint.start_handshake(
-        &mut mallory.store,
-        &alice_number,
-        "Alice",
-        now(),
-        &mut rng,
-    )?;
+    let (_, hello) =
+        mallory
+            .endpoint
+            .start_handshake(&mut mallory.store, &alice_number, "Alice", now(), rng)?;
     let texts: Vec<String> = hello
         .outgoing
         .into_iter()
@@ -177,17 +183,39 @@ fn ten_forged_hellos_are_answered_within_the_cap() -> Result<()> {
             SmsBody::Data { .. } => panic!("text SMS only here"),
         })
         .collect();
-    // The same hello from ten numbers Mallory chose.
     let mut sent = 0;
     let mut answers = 0;
     for n in 0..10 {
         let victim = number(&format!("+49151000000{n:02}"))?;
-        let step = forge(&mut alice, &victim, &texts, now(), &mut rng)?;
+        let step = forge(&mut alice, &victim, &texts, now(), rng)?;
         if !step.outgoing.is_empty() {
             answers += 1;
         }
         sent += step.outgoing.len();
     }
+    Ok((answers, sent, alice))
+}
+
+#[test]
+fn ten_forged_hellos_cost_nothing_while_strangers_are_asked_first() -> Result<()> {
+    let mut rng = rng(33);
+    let (answers, sent, alice) = ten_forged_hellos(SmsConfig::default(), &mut rng)?;
+    println!("10 forged hellos, asking first (the default): {answers} answered, {sent} SMS");
+    assert_eq!((answers, sent), (0, 0));
+    assert_eq!(alice.endpoint.strangers_waiting().len(), 10);
+    assert!(alice.store.contacts()?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn ten_forged_hellos_are_answered_within_the_cap() -> Result<()> {
+    let mut rng = rng(32);
+    // A phone whose user chose to answer strangers without being asked.
+    let config = SmsConfig {
+        ask_before_answering_strangers: false,
+        ..SmsConfig::default()
+    };
+    let (answers, sent, mut alice) = ten_forged_hellos(config, &mut rng)?;
     // Unbounded, that was 10 answers of about 16 SMS each.
     println!("10 forged hellos: {answers} answered, {sent} SMS");
     assert!(answers >= 1);
@@ -352,9 +380,19 @@ fn the_cap_is_a_setting_and_the_tick_tells_what_it_held_back() -> Result<()> {
         })
         .collect();
 
+    // Hellos from strangers only wait for the user; a hello from a number
+    // Alice said hello to herself is answered on its own, an automatic
+    // answer. (Her own hellos are the user's doing, not counted.)
+    let known = |alice: &Account, number: &str| -> Result<()> {
+        alice.start_sms_handshake(number, "Friend")?;
+        drop(alice.take_outgoing_sms()?);
+        Ok(())
+    };
+
     // No automatic SMS at all: the hello is not answered, and the tick says
     // what was held back.
     alice.update_settings(|settings| settings.automatic_sms_per_hour = 0)?;
+    known(&alice, "+4915100000001")?;
     for text in &texts {
         alice.sms_received("+4915100000001", text)?;
     }
@@ -367,11 +405,13 @@ fn the_cap_is_a_setting_and_the_tick_tells_what_it_held_back() -> Result<()> {
     // endpoint at once: the next hello is answered.
     let alice = Account::open(&home, &key)?;
     assert_eq!(alice.settings().automatic_sms_per_hour, 0);
+    known(&alice, "+4915100000002")?;
     for text in &texts {
         alice.sms_received("+4915100000002", text)?;
     }
     assert!(alice.take_outgoing_sms()?.is_empty());
     alice.update_settings(|settings| settings.automatic_sms_per_hour = 40)?;
+    known(&alice, "+4915100000003")?;
     for text in &texts {
         alice.sms_received("+4915100000003", text)?;
     }
