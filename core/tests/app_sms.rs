@@ -967,6 +967,30 @@ fn forge(from: &Phone, to: &Phone, as_number: &str) -> Result<Vec<SmsReceived>> 
     Ok(outcomes)
 }
 
+/// Mum's number is still a plain thread at Alice's, and Alice's reply goes
+/// to Mum as a plain SMS (not sealed to anyone's key).
+fn mum_stays_plain(alice: &Phone) -> Result<()> {
+    assert!(matches!(
+        alice.account.conversation_for_number(MUM)?,
+        NumberConversation::Plain(_)
+    ));
+    let sent = alice
+        .account
+        .send_text_to_number_blocking(MUM, "Yes, 7pm")?;
+    assert!(matches!(sent, SentText::Plain { .. }));
+    Ok(())
+}
+
+/// Alice's contact named `name`.
+fn contact_named(alice: &Phone, name: &str) -> Result<sotto_core::app::ContactInfo> {
+    Ok(alice
+        .account
+        .contacts()?
+        .into_iter()
+        .find(|c| c.name == name)
+        .expect("the contact exists"))
+}
+
 /// Alice, her plain thread with Mum, and Mallory, a Sotto user Alice also
 /// talks to (so Mallory holds Alice's identity and one of her bundles:
 /// Alice's hello to her). Returns Mallory's answer to that hello, still
@@ -1011,14 +1035,7 @@ fn forged_hellos_from_a_plain_number_are_not_answered_or_trusted() -> Result<()>
     // and Mum's thread is plain as before.
     assert_eq!(alice.account.waiting_sms()?, 0);
     assert!(alice.account.contacts()?.is_empty());
-    assert!(matches!(
-        alice.account.conversation_for_number(MUM)?,
-        NumberConversation::Plain(_)
-    ));
-    let sent = alice
-        .account
-        .send_text_to_number_blocking(MUM, "Yes, 7pm")?;
-    assert!(matches!(sent, SentText::Plain { .. }));
+    mum_stays_plain(&alice)?;
     let queued = alice.account.take_outgoing_sms()?;
     assert_eq!(queued.len(), 1);
     assert!(!queued[0].encrypted);
@@ -1051,14 +1068,7 @@ fn a_forged_first_message_naming_our_relay_waits_for_the_user() -> Result<()> {
     // No contact for Mum's number, no key, no relay: Alice's reply to Mum
     // goes to Mum, in plain, not sealed to Mallory's mailbox.
     assert_eq!(alice.account.contacts()?.len(), 1, "Mallory only");
-    assert!(matches!(
-        alice.account.conversation_for_number(MUM)?,
-        NumberConversation::Plain(_)
-    ));
-    let sent = alice
-        .account
-        .send_text_to_number_blocking(MUM, "Yes, 7pm")?;
-    assert!(matches!(sent, SentText::Plain { .. }));
+    mum_stays_plain(&alice)?;
     Ok(())
 }
 
@@ -1072,12 +1082,7 @@ fn an_accepted_forged_hello_never_turns_the_thread_encrypted() -> Result<()> {
     mallory.account.start_sms_handshake(ALICE, "Alice")?;
     let outcomes = forge(&mallory, &alice, MUM)?;
     accept_hello(&outcomes, &alice, MUM, "Mum")?;
-    let mum = alice
-        .account
-        .contacts()?
-        .into_iter()
-        .find(|c| c.name == "Mum")
-        .expect("Alice agreed to talk to Mum");
+    let mum = contact_named(&alice, "Mum")?;
     assert!(mum.unproven_number, "shown as 'number not proven'");
     // Alice's answer went to Mum's real number, where Mallory cannot read it.
     let answer = alice.account.take_outgoing_sms()?;
@@ -1105,15 +1110,8 @@ fn an_accepted_forged_hello_never_turns_the_thread_encrypted() -> Result<()> {
             ..
         }
     )));
-    assert!(matches!(
-        alice.account.conversation_for_number(MUM)?,
-        NumberConversation::Plain(_)
-    ));
     assert_eq!(alice.account.route_to(&mum.id)?, Route::PlainSms);
-    let sent = alice
-        .account
-        .send_text_to_number_blocking(MUM, "Yes, 7pm")?;
-    assert!(matches!(sent, SentText::Plain { .. }));
+    mum_stays_plain(&alice)?;
     Ok(())
 }
 
@@ -1133,12 +1131,7 @@ fn an_answer_not_built_on_our_hello_introduces_no_key() -> Result<()> {
             .any(|o| matches!(o, SmsReceived::Handshake { .. } | SmsReceived::Text { .. })),
         "{outcomes:?}"
     );
-    let mum = alice
-        .account
-        .contacts()?
-        .into_iter()
-        .find(|c| c.name == "Mum")
-        .expect("the contact Alice's hello made");
+    let mum = contact_named(&alice, "Mum")?;
     assert_eq!(alice.account.route_to(&mum.id)?, Route::PlainSms, "no key");
     assert!(matches!(
         alice.account.conversation_for_number(MUM)?,

@@ -278,6 +278,27 @@ fn a_changed_identity_is_refused_until_retrusted<S: SottoStore>(
     Ok(())
 }
 
+/// A new account (a new identity key) that starts a session from `bundle`
+/// as `peer` (its contact for whoever holds the bundle) and writes `text`:
+/// the envelope's bytes.
+fn new_account_writes(
+    peer: &sotto_core::store::ContactId,
+    bundle: &sotto_core::PreKeyBundle,
+    text: &str,
+    rng: &mut StdRng,
+) -> Result<Vec<u8>> {
+    let mut store = with_account(InMemStore::new(), rng)?;
+    store.save_contact(&sotto_core::store::Contact {
+        id: peer.clone(),
+        name: "Alice".into(),
+        relay: None,
+    })?;
+    session::start_session(&mut store, peer, bundle, now(), rng)?;
+    Ok(messaging::send_text(&mut store, peer, text, now(), rng)?
+        .envelope
+        .to_bytes())
+}
+
 /// Someone (an SMS sender is easily forged) sends Alice a PreKey message
 /// "from Bob" under a key of their own. A key whose message does not
 /// decrypt is not offered at all; keys that do are offered each with their
@@ -295,45 +316,19 @@ fn forged_identity_offers_are_checked_and_never_chosen_silently<S: SottoStore>(
 
     // A message under a forger's key built from some other account's
     // bundle: well-formed, names a key, and cannot decrypt at Alice's.
-    let mut forger = with_account(InMemStore::new(), rng)?;
     let mut carol = with_account(InMemStore::new(), rng)?;
-    forger.save_contact(&sotto_core::store::Contact {
-        id: bob.peer.clone(),
-        name: "Alice".into(),
-        relay: None,
-    })?;
     let carol_bundle = prekeys::take_prekey_bundle(&mut carol)?;
-    session::start_session(&mut forger, &bob.peer, &carol_bundle, now(), rng)?;
-    let bogus = messaging::send_text(&mut forger, &bob.peer, "it is me, Bob", now(), rng)?;
-    let refused = messaging::receive(
-        &mut alice.store,
-        &alice.peer,
-        &bogus.envelope.to_bytes(),
-        now(),
-        rng,
-    );
+    let bogus = new_account_writes(&bob.peer, &carol_bundle, "it is me, Bob", rng)?;
+    let refused = messaging::receive(&mut alice.store, &alice.peer, &bogus, now(), rng);
     assert!(refused.is_err(), "not held: {refused:?}");
     assert!(session::offered_identities(&alice.store, &alice.peer)?.is_empty());
     assert!(alice.store.held_envelopes(&alice.peer)?.is_empty());
 
     // A forger who got one of Alice's real bundles (the relay hands them
     // out) makes a message that does decrypt: offered, with its own number.
-    let mut mallory = with_account(InMemStore::new(), rng)?;
-    mallory.save_contact(&sotto_core::store::Contact {
-        id: bob.peer.clone(),
-        name: "Alice".into(),
-        relay: None,
-    })?;
     let alice_bundle = prekeys::take_prekey_bundle(&mut alice.store)?;
-    session::start_session(&mut mallory, &bob.peer, &alice_bundle, now(), rng)?;
-    let forged = messaging::send_text(&mut mallory, &bob.peer, "new phone, Bob", now(), rng)?;
-    let held = messaging::receive(
-        &mut alice.store,
-        &alice.peer,
-        &forged.envelope.to_bytes(),
-        now(),
-        rng,
-    )?;
+    let forged = new_account_writes(&bob.peer, &alice_bundle, "new phone, Bob", rng)?;
+    let held = messaging::receive(&mut alice.store, &alice.peer, &forged, now(), rng)?;
     assert_eq!(held, Received::HeldForUntrustedIdentity);
     let offered = session::offered_identities(&alice.store, &alice.peer)?;
     assert_eq!(offered.len(), 1);
@@ -349,22 +344,9 @@ fn forged_identity_offers_are_checked_and_never_chosen_silently<S: SottoStore>(
     ));
 
     // The real Bob reinstalls and writes too: two keys, a conflict.
-    let mut new_bob = with_account(InMemStore::new(), rng)?;
-    new_bob.save_contact(&sotto_core::store::Contact {
-        id: bob.peer.clone(),
-        name: "Alice".into(),
-        relay: None,
-    })?;
     let alice_bundle = prekeys::take_prekey_bundle(&mut alice.store)?;
-    session::start_session(&mut new_bob, &bob.peer, &alice_bundle, now(), rng)?;
-    let real = messaging::send_text(&mut new_bob, &bob.peer, "new phone, really", now(), rng)?;
-    let held = messaging::receive(
-        &mut alice.store,
-        &alice.peer,
-        &real.envelope.to_bytes(),
-        now(),
-        rng,
-    )?;
+    let real = new_account_writes(&bob.peer, &alice_bundle, "new phone, really", rng)?;
+    let held = messaging::receive(&mut alice.store, &alice.peer, &real, now(), rng)?;
     assert_eq!(held, Received::HeldForUntrustedIdentity);
     let offered = session::offered_identities(&alice.store, &alice.peer)?;
     assert_eq!(offered.len(), 2, "both keys offered, none chosen");
