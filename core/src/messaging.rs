@@ -385,6 +385,12 @@ where
         receive_in_transaction(store, contact, envelope, now, rng)
     }) {
         Err(Error::UntrustedIdentity) => {
+            // Anyone who can send from the contact's number (SMS senders
+            // can be forged) could otherwise fill the store; refused before
+            // the trial below costs a decryption.
+            if store.held_envelope_count(contact)? >= MAX_HELD_ENVELOPES {
+                return Err(Error::TooManyHeld);
+            }
             let offered = prekey_identity(envelope)?;
             if let Some(key) = &offered {
                 // The key in a PreKey message's header is the sender's word
@@ -393,8 +399,6 @@ where
                 decrypts_under(store, contact, key, envelope, now, rng)?;
             }
             in_transaction(store, |store| {
-                // Anyone who can send from the contact's number (SMS
-                // senders can be forged) could otherwise fill the store.
                 if store.held_envelope_count(contact)? >= MAX_HELD_ENVELOPES {
                     return Err(Error::TooManyHeld);
                 }
