@@ -123,6 +123,9 @@ impl From<CoreError> for SottoError {
             ),
             E::MalformedSms(why) => SottoError::InvalidInput(why),
             E::NoRoute(why) => SottoError::NotDeliverable(why),
+            E::HandshakeIncomplete => SottoError::NotDeliverable(
+                "the SMS handshake with this number is not complete yet",
+            ),
             E::MalformedEnvelope(why) | E::Undecryptable(why) | E::MalformedContent(why) => {
                 SottoError::Undecryptable(why)
             }

@@ -543,6 +543,13 @@ where
         return Err(Error::InvalidSenderCertificate);
     }
     if let Some(contact) = store.contact_by_identity(&unsealed.sender)? {
+        // A contact whose SMS handshake waits for its number (we answered a
+        // hello whose sender may have forged the number) gets no new
+        // session from anywhere: only a message in the session our answer
+        // made may complete that handshake (`sms::endpoint`).
+        if unsealed.envelope.kind == EnvelopeKind::PreKey && store.handshake_pending(&contact)? {
+            return Err(Error::HandshakeIncomplete);
+        }
         let received = receive_envelope(store, &contact, &unsealed.envelope, now, rng)?;
         return Ok(SealedReceived {
             contact,

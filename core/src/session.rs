@@ -123,6 +123,11 @@ where
         }
         store.trust_identity(contact, key)?;
         store.delete_session(contact)?;
+        // The user compared this key's safety number: stronger than any SMS
+        // handshake could prove, so one still waiting ends here.
+        for phone in store.phones_of(contact)? {
+            store.set_handshake_pending(&phone, false)?;
+        }
         Ok(())
     })?;
     let mut results = Vec::new();

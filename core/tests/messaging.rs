@@ -391,8 +391,14 @@ fn forged_identity_offers_are_checked_and_never_chosen_silently<S: SottoStore>(
         session::reject_new_identity(&mut alice.store, &alice.peer, &mallory_key)?,
         1
     );
+    // (Had Bob's number an SMS handshake waiting, trusting the key whose
+    // number Alice compared would end it too.)
+    let bobs_number = sotto_core::sms::PhoneNumber::parse("+4940123456", "DE")?;
+    alice.store.link_phone(&bobs_number, &alice.peer)?;
+    alice.store.set_handshake_pending(&bobs_number, true)?;
     let released =
         session::trust_new_identity(&mut alice.store, &alice.peer, &bob_key, now(), rng)?;
+    assert!(!alice.store.handshake_pending(&alice.peer)?);
     let released: Vec<String> = released
         .iter()
         .filter_map(|r| match r {

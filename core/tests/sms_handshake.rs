@@ -480,6 +480,54 @@ fn an_accepted_forged_hello_is_never_completed_by_its_forger() -> Result<()> {
 }
 
 #[test]
+fn a_number_whose_hello_went_unanswered_is_asked_about_again() -> Result<()> {
+    let mut rng = rng(11);
+    let mut a = phone("+4930901820", false, &mut rng)?;
+    a.endpoint = SmsEndpoint::new(SmsConfig::default());
+    let mut mallory = phone("+4917000000001", false, &mut rng)?;
+    let b_number = PhoneNumber::parse("+4915123456789", "DE")?;
+    // A says hello to B's number; nobody answers and A gives up.
+    let (b_at_a, _) =
+        a.endpoint
+            .start_handshake(&mut a.store, &b_number, "Bob", now(), &mut rng)?;
+    let mut later = now();
+    for _ in 0..4 {
+        later += std::time::Duration::from_secs(31 * 60);
+        a.endpoint.tick(&mut a.store, later, &mut rng)?;
+    }
+    assert_eq!(a.endpoint.pending_handshake(&b_number), None);
+    // Mallory's hello "from B" is not answered unasked: the contact A made
+    // for the number holds no key, so the number is a stranger again.
+    let a_number = a.number.clone();
+    let (_, hello) =
+        mallory
+            .endpoint
+            .start_handshake(&mut mallory.store, &a_number, "A", later, &mut rng)?;
+    let mut sent = 0;
+    let mut waiting = false;
+    for out in hello.outgoing {
+        let SmsBody::Text(text) = out.body else {
+            panic!("text SMS");
+        };
+        let step = a
+            .endpoint
+            .receive_text(&mut a.store, &b_number, &text, later, &mut rng)?;
+        sent += step.outgoing.len();
+        waiting |= step
+            .events
+            .iter()
+            .any(|e| matches!(e, SmsEvent::StrangerWaiting { .. }));
+    }
+    assert!(waiting);
+    assert_eq!(sent, 0, "nothing answered");
+    assert!(
+        a.store.identity_record(&b_at_a)?.is_none(),
+        "no key trusted"
+    );
+    Ok(())
+}
+
+#[test]
 fn bad_hellos_and_junk_payloads_fail_visibly_and_change_nothing() -> Result<()> {
     let mut rng = rng(4);
     let mut b = phone("+4915123456789", false, &mut rng)?;

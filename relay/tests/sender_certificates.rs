@@ -96,3 +96,84 @@ fn certificates_are_checked_at_relay_arrival_not_at_reading_time() -> TestResult
     assert_eq!(bob.store.messages(&alice_for_bob, 10, None)?.len(), 1);
     Ok(())
 }
+
+/// A contact whose SMS handshake waits for its number (we answered a hello
+/// that may have been forged, so its key is not proven to be the number's)
+/// gets no new session through the relay either: a sealed PreKey message
+/// under that key is refused, and nothing is stored. Once the handshake is
+/// complete, the same message is taken.
+#[test]
+fn a_pending_sms_handshake_gets_no_new_session_through_the_relay() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (relay, _) = RelayIdentity::load_or_create(
+        &dir.path().join("relay"),
+        &["localhost".into()],
+        &mut rand::rng(),
+    )?;
+    let trust_root = relay.invite("localhost", 7443).trust_root;
+    let mut mallory = Account::create(dir.path(), "mallory", 23)?;
+    let mut bob = Account::create(dir.path(), "bob", 24)?;
+    let (mallory_id, bob_id) = (mallory.identity()?, bob.identity()?);
+    let bob_for_mallory = mallory.add_contact(&bob_id, "Bob")?;
+    // Bob answered a hello "from Mum" that carried Mallory's key.
+    let mum_for_bob = bob.add_contact(&mallory_id, "Mum")?;
+    let mum = sotto_core::sms::PhoneNumber::parse("+4940555123", "DE")?;
+    bob.store.link_phone(&mum, &mum_for_bob)?;
+    bob.store.set_handshake_pending(&mum, true)?;
+
+    let now = SystemTime::now();
+    let bundle = prekeys::take_prekey_bundle(&mut bob.store)?;
+    session::start_session(
+        &mut mallory.store,
+        &bob_for_mallory,
+        &bundle,
+        now,
+        &mut mallory.rng,
+    )?;
+    let certificate = relay
+        .issue_sender_certificate(&mallory_id, now, &mut mallory.rng)
+        .ok_or("certificate")?;
+    let out = messaging::send_text(
+        &mut mallory.store,
+        &bob_for_mallory,
+        "it is Mum",
+        now,
+        &mut mallory.rng,
+    )?;
+    let payload = sealed::seal(
+        &mallory.store,
+        &bob_for_mallory,
+        &out.envelope,
+        &certificate,
+        &mut mallory.rng,
+    )?;
+    let refused = messaging::receive_sealed(
+        &mut bob.store,
+        &payload,
+        &trust_root,
+        now,
+        now,
+        &mut bob.rng,
+    );
+    assert!(
+        matches!(refused, Err(Error::HandshakeIncomplete)),
+        "{refused:?}"
+    );
+    assert!(bob.store.messages(&mum_for_bob, 10, None)?.is_empty());
+
+    bob.store.set_handshake_pending(&mum, false)?;
+    let got = messaging::receive_sealed(
+        &mut bob.store,
+        &payload,
+        &trust_root,
+        now,
+        now,
+        &mut bob.rng,
+    )?;
+    assert!(
+        matches!(got.received, Received::Text(_)),
+        "{:?}",
+        got.received
+    );
+    Ok(())
+}

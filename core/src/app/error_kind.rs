@@ -77,6 +77,7 @@ impl Error {
             | Error::OtherRelay
             | Error::NoSession
             | Error::NoRoute(_)
+            | Error::HandshakeIncomplete
             | Error::CallsThroughProxy => ErrorKind::NotDeliverable,
             _ => ErrorKind::Internal,
         }

@@ -561,6 +561,11 @@ impl Account {
     /// it goes with the next connection.
     pub async fn send_text(&self, contact: &ContactId, text: &str) -> Result<MessageId> {
         self.refuse_if_identity_changed(contact)?;
+        // A key from a hello we answered whose number has not yet shown it
+        // holds it: nothing is encrypted to it, by the relay either.
+        if self.shared.store().handshake_pending(contact)? {
+            return Err(Error::HandshakeIncomplete);
+        }
         self.ensure_session(contact).await?;
         let outgoing = messaging::send_text(
             &mut *self.shared.store(),

@@ -166,7 +166,16 @@ impl SmsEndpoint {
                 return Ok(());
             }
         };
-        let known = store.contact_by_phone(from)?.is_some();
+        // Answered unasked: a contact whose key we hold (their new hello
+        // must carry that key, or the answer fails), or a number our own
+        // hello waits for (both said hello at once). A contact without a
+        // key (a hello of ours given up, say) is a stranger again.
+        let known = match store.contact_by_phone(from)? {
+            Some(contact) => {
+                store.identity_record(&contact)?.is_some() || self.hellos.contains_key(from)
+            }
+            None => false,
+        };
         if self.config.ask_before_answering_strangers && !known {
             let request = StrangerRequest::Hello { id, bundle };
             self.wait_for_user(from, request, now, step);

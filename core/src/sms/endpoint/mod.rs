@@ -656,15 +656,14 @@ impl SmsEndpoint {
             Some(contact) if answers_our_hello => {
                 messaging::receive(store, &contact, &bytes, now, rng).map(|r| (contact, r))
             }
-            // While our answer to their hello waits for its last leg (also
-            // after we stopped sending it again), a new session from the
-            // number proves nothing: whoever sent the hello holds its key
-            // and may have a bundle of ours. Only a message in the session
-            // our answer made completes the handshake.
-            Some(_)
-                if envelope.kind == EnvelopeKind::PreKey
-                    && (pending || self.unconfirmed.contains_key(from)) =>
-            {
+            // While the handshake our answer began waits for its last leg
+            // (also after we stopped sending the answer again), a new
+            // session from the number proves nothing: whoever sent the
+            // hello holds its key and may have a bundle of ours. Only a
+            // message in the session our answer made completes it. (A
+            // contact whose key we held before answering is not pending: a
+            // new session from that key is theirs.)
+            Some(_) if envelope.kind == EnvelopeKind::PreKey && pending => {
                 Err(Error::HandshakeIncomplete)
             }
             Some(contact) if key_known => {
