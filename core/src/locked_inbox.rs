@@ -10,8 +10,7 @@
 //! AES-256-GCM) through libsignal's `signal-crypto`; the info string binds
 //! every box to this use.
 
-use libsignal_protocol::{KeyPair, PrivateKey, PublicKey};
-use rand::{CryptoRng, Rng};
+use libsignal_protocol::{PrivateKey, PublicKey};
 use signal_crypto::{SimpleHpkeReceiver, SimpleHpkeSender};
 
 use crate::error::{Error, Result};
@@ -22,11 +21,6 @@ const INFO: &[u8] = b"Sotto locked inbox v1";
 /// The largest record sealed: far above an SMS joined from 255 parts with
 /// its sender and time.
 pub const MAX_RECORD_BYTES: usize = 256 * 1024;
-
-/// A fresh locked-inbox key pair.
-pub fn generate<R: Rng + CryptoRng>(rng: &mut R) -> KeyPair {
-    KeyPair::generate(rng)
-}
 
 /// Seals `record` to `public_key` (the locked-inbox key in libsignal's
 /// 33-byte form). Needs no store, so it works while the account is locked.
@@ -55,8 +49,8 @@ mod tests {
     #[test]
     fn a_sealed_record_opens_only_with_its_key_and_whole() -> Result<()> {
         let mut rng = rand::rng();
-        let ours = generate(&mut rng);
-        let theirs = generate(&mut rng);
+        let ours = libsignal_protocol::KeyPair::generate(&mut rng);
+        let theirs = libsignal_protocol::KeyPair::generate(&mut rng);
         let record = b"+4930901820 Dinner on Sunday?";
         let sealed = seal(&ours.public_key.serialize(), record)?;
         assert!(

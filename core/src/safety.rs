@@ -104,7 +104,7 @@ pub fn verify_scanned<S: SottoStore>(
     contact: &ContactId,
     scanned: &[u8],
 ) -> Result<bool> {
-    refuse_while_key_offered(store, contact)?;
+    crate::session::refuse_while_key_offered(store, contact)?;
     let fp = fingerprint(store, contact)?;
     let matches = fp
         .scannable
@@ -119,19 +119,8 @@ pub fn verify_scanned<S: SottoStore>(
 /// Marks the contact's identity verified after the user compared the digits
 /// by other means (read aloud, in person).
 pub fn mark_verified<S: SottoStore>(store: &mut S, contact: &ContactId) -> Result<()> {
-    refuse_while_key_offered(store, contact)?;
+    crate::session::refuse_while_key_offered(store, contact)?;
     in_transaction(store, |store| store.set_identity_verified(contact, true))
-}
-
-/// [`Error::UntrustedIdentity`] while a new key is offered in the contact's
-/// name: the user compares that key's number (and accepts or rejects it)
-/// first, so a mark can never land on a key other than the one compared.
-fn refuse_while_key_offered<S: SottoStore>(store: &S, contact: &ContactId) -> Result<()> {
-    if crate::session::offered_identities(store, contact)?.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::UntrustedIdentity)
-    }
 }
 
 #[cfg(test)]

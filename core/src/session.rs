@@ -90,6 +90,18 @@ pub fn offered_identities<S: SottoStore>(
     Ok(keys)
 }
 
+/// [`Error::UntrustedIdentity`] while a new key is offered in the contact's
+/// name: nothing is sent to the old key (whose owner may be gone), no call
+/// agrees keys with it, and no verification mark lands on it, until the
+/// user compared the offered key's number and accepted or rejected it.
+pub fn refuse_while_key_offered<S: SottoStore>(store: &S, contact: &ContactId) -> Result<()> {
+    if offered_identities(store, contact)?.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::UntrustedIdentity)
+    }
+}
+
 /// Trusts `key` as the contact's new identity (after the user checked the
 /// safety number of exactly this key), drops the session built on the old
 /// key, and decrypts the envelopes held while the key was untrusted.

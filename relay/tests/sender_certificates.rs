@@ -17,15 +17,18 @@ use support::*;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
+/// A relay identity made in `dir`, and its trust root.
+fn relay_in(dir: &std::path::Path) -> TestResult<(RelayIdentity, libsignal_protocol::PublicKey)> {
+    let (relay, _) =
+        RelayIdentity::load_or_create(&dir.join("relay"), &["localhost".into()], &mut rand::rng())?;
+    let trust_root = relay.invite("localhost", 7443).trust_root;
+    Ok((relay, trust_root))
+}
+
 #[test]
 fn certificates_are_checked_at_relay_arrival_not_at_reading_time() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let (relay, _) = RelayIdentity::load_or_create(
-        &dir.path().join("relay"),
-        &["localhost".into()],
-        &mut rand::rng(),
-    )?;
-    let trust_root = relay.invite("localhost", 7443).trust_root;
+    let (relay, trust_root) = relay_in(dir.path())?;
     let mut alice = Account::create(dir.path(), "alice", 21)?;
     let mut bob = Account::create(dir.path(), "bob", 22)?;
     let (alice_id, bob_id) = (alice.identity()?, bob.identity()?);
@@ -105,12 +108,7 @@ fn certificates_are_checked_at_relay_arrival_not_at_reading_time() -> TestResult
 #[test]
 fn a_pending_sms_handshake_gets_no_new_session_through_the_relay() -> TestResult {
     let dir = tempfile::tempdir()?;
-    let (relay, _) = RelayIdentity::load_or_create(
-        &dir.path().join("relay"),
-        &["localhost".into()],
-        &mut rand::rng(),
-    )?;
-    let trust_root = relay.invite("localhost", 7443).trust_root;
+    let (relay, trust_root) = relay_in(dir.path())?;
     let mut mallory = Account::create(dir.path(), "mallory", 23)?;
     let mut bob = Account::create(dir.path(), "bob", 24)?;
     let (mallory_id, bob_id) = (mallory.identity()?, bob.identity()?);

@@ -235,10 +235,8 @@ impl Calls {
     /// progress.
     pub async fn place(&self, contact: &ContactId, audio: CallAudio) -> Result<CallId> {
         self.refuse_behind_proxy()?;
-        if !session::offered_identities(&*self.shared.store(), contact)?.is_empty() {
-            // The call's keys would be agreed with the old identity.
-            return Err(Error::UntrustedIdentity);
-        }
+        // The call's keys would be agreed with the old identity.
+        session::refuse_while_key_offered(&*self.shared.store(), contact)?;
         super::ensure_session(&self.shared, contact).await?;
         self.ask(|reply| Command::Place {
             contact: contact.clone(),

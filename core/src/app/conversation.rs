@@ -16,11 +16,7 @@ impl Account {
     /// waits for the user ([`Account::accept_new_identity`]): a text now
     /// would go to the old key, whose owner may be gone.
     pub(crate) fn refuse_if_identity_changed(&self, contact: &ContactId) -> Result<()> {
-        if session::offered_identities(&*self.shared.store(), contact)?.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::UntrustedIdentity)
-        }
+        session::refuse_while_key_offered(&*self.shared.store(), contact)
     }
 
     /// Sets the conversation's disappearing-messages timer in seconds (0

@@ -22,7 +22,7 @@ impl Account {
             let private = match stored_private_key(store)? {
                 Some(private) => private,
                 None => {
-                    let pair = locked_inbox::generate(&mut rand::rng());
+                    let pair = libsignal_protocol::KeyPair::generate(&mut rand::rng());
                     let hex = Zeroizing::new(hex::encode(pair.private_key.serialize()));
                     store.save_app_setting(PRIVATE_KEY, &hex)?;
                     pair.private_key
